@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of moadian. Installs what the tests need when it is missing:
+# SoftHSM2 (the PKCS#11 token the signing tests run against), OpenSC (pkcs11-tool),
+# OpenSSL headers and pkg-config (for josekit). Nothing is skipped: a missing part fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+[ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+# The SoftHSM module the PKCS#11 tests load; they fail (not skip) when it is absent.
+if [ -z "${MOADIAN_TEST_PKCS11_MODULE:-}" ]; then
+    for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so \
+             /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so; do
+        if [ -f "$m" ]; then export MOADIAN_TEST_PKCS11_MODULE="$m"; break; fi
+    done
+fi
+if [ -z "${MOADIAN_TEST_PKCS11_MODULE:-}" ]; then
+    echo "error: SoftHSM2's PKCS#11 module was not found after installing softhsm2" >&2
+    exit 1
+fi
+export MOADIAN_REQUIRE_SOFTHSM=1
+
+cargo test --workspace "$@"

@@ -1,0 +1,11 @@
+//! `moadian return`: make the sales return (ins 4) of an accepted invoice.
+
+use super::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    let _ = (args, global);
+    anyhow::bail!("`moadian return` is not built yet")
+}
