@@ -1,0 +1,189 @@
+//! Every way a call to the tax API can fail, and what to do about it: retry later
+//! (network, timeout, 5xx, 5xxx codes), stop with an explained code (final), or — for an
+//! invoice POST whose answer never arrived — treat the outcome as unknown and reconcile it by
+//! inquiry before anything is sent again (architecture invariant 3).
+
+use crate::api::types::ServerCode;
+use crate::crypto::SignError;
+
+/// What the caller should do with a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Try again after a backoff: nothing was accepted.
+    Retry,
+    /// Do not try again as is: the server refused, or the local signer failed.
+    Final,
+    /// The request may have reached the server and been accepted (connection lost after it was
+    /// sent, timeout waiting for the answer). For an invoice POST: reconcile, never resend.
+    Unknown,
+}
+
+/// A failed API call.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The connection could not be made; the request never left this machine.
+    #[error(
+        "cannot connect to the tax server at {url}: {detail} (check the network / VPN; will retry)"
+    )]
+    Connect { url: String, detail: String },
+    /// The request was (or may have been) sent, but no answer came back.
+    #[error("no answer from the tax server for {url}: {detail}")]
+    NoAnswer {
+        url: String,
+        detail: String,
+        timeout: bool,
+    },
+    /// The server answered with an HTTP error and (usually) the error envelope.
+    #[error("the tax server answered HTTP {status} for {url}: {}", describe(.codes))]
+    Server {
+        url: String,
+        status: u16,
+        codes: Vec<ServerCode>,
+        trace_id: Option<String>,
+        /// The start of the body when it was not an error envelope.
+        body: Option<String>,
+    },
+    /// A 2xx answer that is not what the API documents.
+    #[error("unexpected answer from the tax server for {url} (HTTP {status}): {detail}")]
+    Decode {
+        url: String,
+        status: u16,
+        detail: String,
+    },
+    /// The auth token could not be signed (token removed, PIN problem…). Stops the run.
+    #[error("cannot sign the auth token: {0}")]
+    Sign(#[from] SignError),
+    /// The call was refused before sending (too many ids, bad arguments).
+    #[error("{0}")]
+    Invalid(String),
+    /// The server offered no usable RSA encryption key.
+    #[error("the tax server offered no RSA encryption key in server-information")]
+    NoServerKey,
+}
+
+fn describe(codes: &[ServerCode]) -> String {
+    if codes.is_empty() {
+        return "no error code".into();
+    }
+    codes
+        .iter()
+        .map(|c| {
+            if c.message.is_empty() {
+                c.code.clone()
+            } else {
+                format!("{} ({})", c.code, c.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// The first server code, when the server gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Server { codes, .. } => codes.first().map(|c| c.code.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Whether any of the server's codes is `code`.
+    pub fn has_code(&self, code: &str) -> bool {
+        matches!(self, Self::Server { codes, .. } if codes.iter().any(|c| c.code == code))
+    }
+
+    /// Retry, final or unknown — for a request that is not idempotent (the invoice POST).
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            Self::Connect { .. } => Disposition::Retry,
+            Self::NoAnswer { .. } => Disposition::Unknown,
+            Self::Server {
+                status,
+                codes,
+                body,
+                ..
+            } => {
+                let retry_code = codes.iter().any(|c| is_retryable_code(&c.code));
+                if *status == 504 || (*status >= 500 && codes.is_empty() && body.is_none()) {
+                    // A gateway gave up waiting: the server behind it may have accepted.
+                    Disposition::Unknown
+                } else if *status >= 500 || *status == 429 || retry_code {
+                    Disposition::Retry
+                } else {
+                    Disposition::Final
+                }
+            }
+            Self::Decode { .. } => Disposition::Unknown,
+            Self::Sign(_) | Self::Invalid(_) | Self::NoServerKey => Disposition::Final,
+        }
+    }
+
+    /// Whether an idempotent call (a GET) may simply be repeated.
+    pub fn is_retryable_read(&self) -> bool {
+        match self.disposition() {
+            Disposition::Retry => true,
+            Disposition::Unknown => !matches!(self, Self::Decode { .. }),
+            Disposition::Final => false,
+        }
+    }
+
+    /// The signer failed (e.g. token removed): the run must stop cleanly.
+    pub fn is_signer_failure(&self) -> bool {
+        matches!(self, Self::Sign(_))
+    }
+}
+
+/// Codes that mean "the service is unwell, try later": the 5xxx family (5051 key management
+/// unavailable, 5199 unexpected…).
+pub fn is_retryable_code(code: &str) -> bool {
+    let c = code.trim_start_matches('0');
+    code.len() == 4 && c.starts_with('5') && c.chars().all(|ch| ch.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status: u16, code: &str) -> ApiError {
+        ApiError::Server {
+            url: "u".into(),
+            status,
+            codes: vec![ServerCode {
+                code: code.into(),
+                message: String::new(),
+            }],
+            trace_id: None,
+            body: None,
+        }
+    }
+
+    #[test]
+    fn classification() {
+        assert_eq!(server(500, "5051").disposition(), Disposition::Retry);
+        assert_eq!(server(400, "5051").disposition(), Disposition::Retry);
+        assert_eq!(server(401, "4103").disposition(), Disposition::Final);
+        assert_eq!(server(400, "4143").disposition(), Disposition::Final);
+        assert_eq!(server(504, "x").disposition(), Disposition::Unknown);
+        let conn = ApiError::Connect {
+            url: "u".into(),
+            detail: "refused".into(),
+        };
+        assert_eq!(conn.disposition(), Disposition::Retry);
+        let lost = ApiError::NoAnswer {
+            url: "u".into(),
+            detail: "reset".into(),
+            timeout: false,
+        };
+        assert_eq!(lost.disposition(), Disposition::Unknown);
+        assert!(lost.is_retryable_read());
+    }
+
+    #[test]
+    fn text_codes_are_final() {
+        assert_eq!(
+            server(401, "Unable to load certificate").disposition(),
+            Disposition::Final
+        );
+        assert!(!is_retryable_code("05151"));
+    }
+}

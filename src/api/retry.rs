@@ -1,0 +1,85 @@
+//! Exponential backoff with jitter for retryable failures (5 s, 15 s, 45 s… in production as
+//! vendors advise; milliseconds in tests through [`RetryPolicy::from_env`]).
+
+use rand::Rng;
+use std::time::Duration;
+
+/// How often and how long to wait between tries of a retryable call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Tries after the first one.
+    pub max_retries: u32,
+    /// The first wait.
+    pub base: Duration,
+    /// Growth of the wait per try.
+    pub factor: f64,
+    /// No wait is longer than this.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 6,
+            base: Duration::from_secs(5),
+            factor: 3.0,
+            max: Duration::from_secs(180),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// The default, overridden by `MOADIAN_RETRY_BASE_MS`, `MOADIAN_RETRY_MAX_MS` and
+    /// `MOADIAN_RETRY_ATTEMPTS` when set (tests and impatient operators).
+    pub fn from_env() -> Self {
+        let mut p = Self::default();
+        if let Some(ms) = env_u64("MOADIAN_RETRY_BASE_MS") {
+            p.base = Duration::from_millis(ms);
+        }
+        if let Some(ms) = env_u64("MOADIAN_RETRY_MAX_MS") {
+            p.max = Duration::from_millis(ms);
+        }
+        if let Some(n) = env_u64("MOADIAN_RETRY_ATTEMPTS") {
+            p.max_retries = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        p
+    }
+
+    /// The wait before try number `retry` (1-based), with ±25 % jitter.
+    pub fn delay(&self, retry: u32) -> Duration {
+        let exp = self.factor.powi(retry.saturating_sub(1).min(30) as i32);
+        let nominal = (self.base.as_secs_f64() * exp).min(self.max.as_secs_f64());
+        let jitter = rand::thread_rng().gen_range(0.75..=1.25);
+        Duration::from_secs_f64((nominal * jitter).min(self.max.as_secs_f64()))
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        let p = RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            factor: 2.0,
+            max: Duration::from_millis(300),
+        };
+        let d1 = p.delay(1);
+        assert!(d1 >= Duration::from_millis(75) && d1 <= Duration::from_millis(125));
+        assert!(p.delay(10) <= Duration::from_millis(300));
+    }
+}
