@@ -1,9 +1,19 @@
 //! Signing and encryption: the [`Signer`] trait with its PKCS#11 (token) and key-file
 //! backends, the invoice/auth JWS, the JWE to the tax server's key, and certificate checks.
-//! The private key never leaves the signer.
+//! The private key never leaves the signer (architecture invariant 6).
+//!
+//! Entry point for the rest of the program: [`open_signer`] with a [`SignerConfig`] (what a
+//! `moadian.toml` profile or the signer flags hold). Signing is blocking; async callers wrap
+//! it in `tokio::task::spawn_blocking`.
 
+pub mod config;
 pub mod jwe;
 pub mod jws;
+pub mod keyfile;
+pub mod pin;
 pub mod signer;
+pub mod testcert;
 
+pub use config::{open_signer, SignerConfig};
+pub use pin::{Pin, PinSource};
 pub use signer::{SignError, Signer};
