@@ -1,3 +1,12 @@
 //! The invoice: typed model of the v2 invoice JSON (official key names), identifiers that
 //! validate on construction, the tax ID (شماره منحصر به فرد مالیاتی), exact money, and loading
 //! from files.
+
+pub mod ids;
+pub mod model;
+pub mod money;
+pub mod taxid;
+
+pub use ids::{IdError, MemoryId};
+pub use model::{CarriedGoods, Header, Invoice, Item, Payment};
+pub use taxid::{inno_for_serial, TaxId, TaxIdParts};
