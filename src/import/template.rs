@@ -1,0 +1,246 @@
+//! Spreadsheet templates for accountants (`moadian template`): the columns one fills in by hand
+//! (quantities, prices, discounts, rates; `--fill` computes the rest) with Persian and English
+//! headers, one example invoice, in either layout, as XLSX or CSV. Every cell is text-formatted
+//! so Excel keeps leading zeros and exact amounts.
+
+use super::columns::{by_key, template_header, Column, COLUMNS};
+use super::jalali;
+use rust_xlsxwriter::{Format, Workbook};
+use std::path::{Path, PathBuf};
+
+/// Which layout to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// A header sheet and an items sheet joined by `invoice_no`.
+    TwoSheet,
+    /// One sheet, one row per line item, header columns repeated.
+    OneRowPerLine,
+}
+
+/// File format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format_ {
+    Xlsx,
+    Csv,
+}
+
+/// Why a template could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot write {path}: {message} / فایل {path} نوشته نشد")]
+    Write { path: String, message: String },
+}
+
+/// The header columns of the template, in order.
+pub const HEADER_KEYS: &[&str] = &[
+    "invoice_no",
+    "indatim",
+    "inty",
+    "inp",
+    "ins",
+    "tins",
+    "tob",
+    "tinb",
+    "bid",
+    "bpc",
+    "setm",
+];
+/// The item columns of the template, in order.
+pub const ITEM_KEYS: &[&str] = &["sstid", "sstt", "am", "mu", "fee", "dis", "vra"];
+
+/// The example invoice: two lines, dated `date` (Jalali text, Tehran time).
+fn example_rows(date: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let header = [
+        "1001",
+        date,
+        "1",
+        "1",
+        "1",
+        "14003778990",
+        "2",
+        "10100302746",
+        "",
+        "",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let items = vec![
+        [
+            "2330001234567",
+            "کالای نمونه / sample goods",
+            "2",
+            "1627",
+            "10000",
+            "500",
+            "10",
+        ],
+        [
+            "2330001234574",
+            "خدمت نمونه / sample service",
+            "1.5",
+            "16103",
+            "120000",
+            "0",
+            "10",
+        ],
+    ]
+    .into_iter()
+    .map(|r| r.map(String::from).to_vec())
+    .collect();
+    (header, items)
+}
+
+fn cols(keys: &[&str]) -> Vec<&'static Column> {
+    keys.iter().filter_map(|k| by_key(k)).collect()
+}
+
+/// Today's date at 09:00 Tehran, Jalali text (the example's issue date).
+pub fn example_date(now_ms: i64) -> String {
+    match jalali::jalali_of_unix_ms(now_ms) {
+        Some(j) => format!("{j} 09:00"),
+        None => "1405/01/01 09:00".into(),
+    }
+}
+
+/// Writes a template. Returns the files written (CSV two-sheet writes two files).
+pub fn write_template(
+    out: &Path,
+    layout: Layout,
+    format: Format_,
+    now_ms: i64,
+) -> Result<Vec<PathBuf>, TemplateError> {
+    let date = example_date(now_ms);
+    let (hrow, irows) = example_rows(&date);
+    let hcols = cols(HEADER_KEYS);
+    let icols = cols(ITEM_KEYS);
+    let err = |p: &Path, e: String| TemplateError::Write {
+        path: p.display().to_string(),
+        message: e,
+    };
+    // (sheet name, headers, rows)
+    let sheets: Vec<(&str, Vec<String>, Vec<Vec<String>>)> = match layout {
+        Layout::TwoSheet => {
+            let mut items = Vec::new();
+            for r in &irows {
+                let mut row = vec![hrow[0].clone()];
+                row.extend(r.iter().cloned());
+                items.push(row);
+            }
+            let mut ih = vec![template_header(hcols[0])];
+            ih.extend(icols.iter().map(|c| template_header(c)));
+            vec![
+                (
+                    "header",
+                    hcols.iter().map(|c| template_header(c)).collect(),
+                    vec![hrow.clone()],
+                ),
+                ("items", ih, items),
+            ]
+        }
+        Layout::OneRowPerLine => {
+            let headers = hcols
+                .iter()
+                .chain(icols.iter())
+                .map(|c| template_header(c))
+                .collect();
+            let rows = irows
+                .iter()
+                .map(|r| hrow.iter().chain(r.iter()).cloned().collect())
+                .collect();
+            vec![("invoices", headers, rows)]
+        }
+    };
+    match format {
+        Format_::Csv => {
+            let mut written = Vec::new();
+            for (i, (name, headers, rows)) in sheets.iter().enumerate() {
+                let path = if i == 0 {
+                    out.to_path_buf()
+                } else {
+                    let stem = out
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let stem = stem.strip_suffix(".csv").unwrap_or(&stem).to_string();
+                    out.with_file_name(format!("{stem}.{name}.csv"))
+                };
+                let mut w = csv::Writer::from_writer(Vec::new());
+                w.write_record(headers)
+                    .map_err(|e| err(&path, e.to_string()))?;
+                for r in rows {
+                    w.write_record(r).map_err(|e| err(&path, e.to_string()))?;
+                }
+                let mut bytes = "\u{feff}".as_bytes().to_vec();
+                bytes.extend(w.into_inner().map_err(|e| err(&path, e.to_string()))?);
+                std::fs::write(&path, bytes).map_err(|e| err(&path, e.to_string()))?;
+                written.push(path);
+            }
+            Ok(written)
+        }
+        Format_::Xlsx => {
+            let mut wb = Workbook::new();
+            let text = Format::new().set_num_format("@");
+            let bold = Format::new().set_bold().set_num_format("@").set_text_wrap();
+            for (name, headers, rows) in &sheets {
+                let ws = wb.add_worksheet();
+                ws.set_name(*name).map_err(|e| err(out, e.to_string()))?;
+                ws.set_right_to_left(true);
+                for (c, h) in headers.iter().enumerate() {
+                    let c = c as u16;
+                    ws.set_column_format(c, &text)
+                        .map_err(|e| err(out, e.to_string()))?;
+                    ws.set_column_width(c, 24)
+                        .map_err(|e| err(out, e.to_string()))?;
+                    ws.write_string_with_format(0, c, h, &bold)
+                        .map_err(|e| err(out, e.to_string()))?;
+                }
+                for (r, row) in rows.iter().enumerate() {
+                    for (c, v) in row.iter().enumerate() {
+                        if v.is_empty() {
+                            continue;
+                        }
+                        ws.write_string_with_format((r + 1) as u32, c as u16, v, &text)
+                            .map_err(|e| err(out, e.to_string()))?;
+                    }
+                }
+                ws.set_freeze_panes(1, 0)
+                    .map_err(|e| err(out, e.to_string()))?;
+            }
+            let help = wb.add_worksheet();
+            help.set_name("راهنما")
+                .map_err(|e| err(out, e.to_string()))?;
+            help.set_right_to_left(true);
+            let lines = [
+                "هر ستون رسمی صورتحساب را می‌توان افزود؛ عنوان فارسی، نام انگلیسی یا کلید رسمی پذیرفته است.",
+                "Any official invoice field may be added as a column; its Persian title, English name or official key is accepted.",
+                "تاریخ‌ها شمسی (۱۴۰۳/۰۸/۱۵ ۱۴:۳۰) یا میلادی، به وقت تهران. / Dates Jalali or Gregorian, Tehran time.",
+                "مبالغ محاسبه‌شدنی را خالی بگذارید و moadian enqueue --fill بزنید. / Leave computed amounts empty and use --fill.",
+                "",
+            ];
+            let mut r = 0u32;
+            for l in lines {
+                help.write_string(r, 0, l)
+                    .map_err(|e| err(out, e.to_string()))?;
+                r += 1;
+            }
+            for c in COLUMNS {
+                help.write_string(r, 0, c.key)
+                    .map_err(|e| err(out, e.to_string()))?;
+                help.write_string(r, 1, c.fa)
+                    .map_err(|e| err(out, e.to_string()))?;
+                help.write_string(r, 2, c.en)
+                    .map_err(|e| err(out, e.to_string()))?;
+                r += 1;
+            }
+            help.set_column_width(0, 14)
+                .map_err(|e| err(out, e.to_string()))?;
+            help.set_column_width(1, 40)
+                .map_err(|e| err(out, e.to_string()))?;
+            help.set_column_width(2, 30)
+                .map_err(|e| err(out, e.to_string()))?;
+            wb.save(out).map_err(|e| err(out, e.to_string()))?;
+            Ok(vec![out.to_path_buf()])
+        }
+    }
+}
