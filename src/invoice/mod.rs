@@ -3,6 +3,7 @@
 //! from files.
 
 pub mod ids;
+pub mod jalali;
 pub mod model;
 pub mod money;
 pub mod taxid;
