@@ -1,4 +1,177 @@
 //! # moadian-queue
 //!
-//! The durable submission queue of moadian: a SQLite file holding invoices, attempts, the
-//! per-memory-ID serial counter and an event log. It knows no HTTP and no crypto.
+//! The durable submission queue of moadian: one SQLite file holding invoices, attempts
+//! (uid = `requestTraceId`), the per-memory-ID serial counter and an append-only event log.
+//! It knows no HTTP, no crypto and not the tax ID algorithm: the caller passes values and
+//! closures. It enforces the architecture's invariants itself:
+//!
+//! * **2 — recorded before sent.** [`RunnerStore::begin_attempt`] commits the attempt (uid,
+//!   tax ID, batch) before it returns; POST only after it returned. Record the answer with
+//!   [`RunnerStore::record_accepted`] as soon as it arrives.
+//! * **3 — never resend an unfinished attempt.** Only QUEUED invoices are handed out or
+//!   accepted by `begin_attempt`; an invoice whose attempt is SENDING, IN_PROGRESS or UNKNOWN
+//!   is refused (and the file itself allows one unfinished attempt per invoice). Unknown
+//!   outcomes come back from [`Store::to_reconcile`]: inquire, then
+//!   [`RunnerStore::record_outcome`]. NOT_FOUND within the grace period stays unknown; only
+//!   NOT_FOUND after it (for an attempt the server never acknowledged) or a definite 4xx
+//!   refusal of the POST ([`RunnerStore::record_rejected_before_acceptance`]) re-queues.
+//! * **4 — serials and tax IDs.** Serials are allocated per memory ID inside the enqueue
+//!   transaction and never go backwards (also past serials the caller supplies); a tax ID is
+//!   `UNIQUE`: a FAILED invoice is resubmitted under a new serial and tax ID
+//!   ([`Store::resubmit`]); an input carrying its own tax ID keeps it, refused when that tax ID
+//!   is already SUCCESS or in flight.
+//! * **8 — one runner per file.** [`Store::acquire_runner`] takes an exclusive lock on
+//!   `<db>.lock`; a second runner gets [`QueueError::Busy`] naming the holder's pid. Readers
+//!   and enqueuers are not blocked.
+//!
+//! ## Statuses
+//!
+//! ```text
+//!            enqueue                begin_attempt           record_accepted
+//! (input) ──────────► QUEUED ─────────────────► SENDING ──────────────────► IN_PROGRESS
+//!    │                  ▲   ▲                    │   │ mark_unknown /           │ record_outcome
+//!    │ invalid          │   │ 4xx refusal        │   │ crash (next runner)      ▼
+//!    ▼                  │   └────────────────────┘   ▼                   SUCCESS | FAILED
+//! INVALID               └── NOT_FOUND after grace ── UNKNOWN ── inquiry ──► (same)
+//! ```
+//!
+//! ## Using it (the pipeline's loop)
+//!
+//! ```
+//! use moadian_queue::{Built, Content, NewInvoice, Queue, RunnerStore, ServerStatus, Store};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let queue = Queue::open(dir.path().join("queue.db"))?;
+//!
+//! // Enqueue: the queue allocates the serial; the caller's closure computes taxid + payload.
+//! let placed = queue.enqueue_batch(vec![NewInvoice {
+//!     source: "invoices/a.json".into(),
+//!     memory_id: "A1B2C3".into(),
+//!     indatim: Some(1_700_000_000_000),
+//!     kind: None,
+//!     ins: Some(1),
+//!     dedup_key: None,
+//!     content: Content::Allocate(Box::new(|serial| {
+//!         let taxid = format!("A1B2C3{serial:016X}"); // the real algorithm lives in the caller
+//!         Ok(Built {
+//!             payload: format!(r#"{{"header":{{"taxid":"{taxid}","inno":"{serial:010X}"}}}}"#),
+//!             taxid,
+//!             findings: None,
+//!             invalid: false,
+//!             indatim: None,
+//!         })
+//!     })),
+//! }])?;
+//! assert!(placed[0].placed().is_some());
+//!
+//! // Send: one runner per queue file.
+//! let runner = queue.acquire_runner()?;
+//! let invoices = runner.next_sendable("A1B2C3", 1000, None)?;
+//! // … sign + encrypt each invoice.payload here …
+//! let keys: Vec<_> = invoices.iter().map(|i| i.key()).collect();
+//! let attempts = runner.begin_attempt(&keys, "batch-1")?; // committed: now POST
+//! // … POST with requestTraceId = attempts[i].uid …
+//! runner.record_accepted(attempts[0].uid, "ref-123")?;
+//! // … later, inquiry by uid:
+//! runner.record_outcome(attempts[0].uid, ServerStatus::Success, None, None)?;
+//! assert_eq!(queue.summary()?.success, 1);
+//!
+//! // After a crash or timeout, reconcile before anything else is sent again:
+//! for attempt in queue.to_reconcile()? {
+//!     // inquire by attempt.uid, then runner.record_outcome(attempt.uid, status, …)
+//!     let _ = attempt;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## Beyond one file
+//!
+//! Everything goes through the [`Store`] / [`RunnerStore`] traits; see [`store`] for how a
+//! PostgreSQL queue (`FOR UPDATE SKIP LOCKED` workers) would implement the same contracts.
+
+pub mod error;
+pub mod sqlite;
+pub mod store;
+pub mod types;
+
+pub use error::{QueueError, Result};
+pub use sqlite::{Clock, Millis, QueueOptions, SqliteQueue, SqliteRunner, LATEST_VERSION};
+pub use store::{RunnerStore, Store};
+pub use types::*;
+
+/// The default queue implementation.
+pub type Queue = SqliteQueue;
+/// The default runner implementation.
+pub type Runner = SqliteRunner;
+
+#[doc(hidden)]
+pub use sqlite::schema::migrate_to_version;
+
+impl Store for SqliteQueue {
+    type Runner = SqliteRunner;
+
+    fn acquire_runner(&self) -> Result<SqliteRunner> {
+        self.acquire_runner_impl()
+    }
+
+    fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
+        self.do_enqueue_batch(items)
+    }
+
+    fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
+        self.do_resubmit(invoice, build)
+    }
+
+    fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
+        self.do_note_serial(memory_id, serial)
+    }
+
+    fn last_serial(&self, memory_id: &str) -> Result<u64> {
+        self.do_last_serial(memory_id)
+    }
+
+    fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
+        self.do_get(id)
+    }
+
+    fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
+        self.do_find_by_taxid(taxid)
+    }
+
+    fn attempt(&self, uid: uuid::Uuid) -> Result<Option<Attempt>> {
+        self.do_attempt(uid)
+    }
+
+    fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
+        self.do_find_by_reference(reference)
+    }
+
+    fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
+        self.do_attempts(invoice)
+    }
+
+    fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
+        self.do_list(filter)
+    }
+
+    fn summary(&self) -> Result<Summary> {
+        self.do_summary()
+    }
+
+    fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
+        self.do_events(invoice)
+    }
+
+    fn to_reconcile(&self) -> Result<Vec<Attempt>> {
+        self.do_to_reconcile()
+    }
+
+    fn pending_polls(&self, older_than: std::time::Duration) -> Result<Vec<Attempt>> {
+        self.do_pending_polls(older_than)
+    }
+
+    fn check_consistency(&self) -> Result<Vec<String>> {
+        self.do_check_consistency()
+    }
+}

@@ -1,0 +1,2 @@
+//! Enqueue throughput (placeholder, filled in below).
+fn main() {}

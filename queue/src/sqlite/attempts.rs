@@ -1,0 +1,523 @@
+//! The sending side's state machine (invariants 2 and 3): recording attempts before the POST,
+//! the POST's answer, inquiry answers and unknown outcomes. Every transition is guarded by the
+//! attempt's current status; the invoice's status follows its newest attempt.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+use super::read::{attempt_by_uid, invoices_where};
+use super::{lock::RunnerLock, log_event, Millis, SqliteQueue, SqliteRunner};
+use crate::error::{QueueError, Result};
+use crate::store::RunnerStore;
+use crate::types::*;
+
+/// The invoice status an attempt status implies.
+fn invoice_status_for(a: AttemptStatus, then: AfterRejection) -> InvoiceStatus {
+    match a {
+        AttemptStatus::Sending => InvoiceStatus::Sending,
+        AttemptStatus::InProgress => InvoiceStatus::InProgress,
+        AttemptStatus::Unknown => InvoiceStatus::Unknown,
+        AttemptStatus::Success => InvoiceStatus::Success,
+        AttemptStatus::Failed => InvoiceStatus::Failed,
+        AttemptStatus::Lost => InvoiceStatus::Queued,
+        AttemptStatus::Rejected => match then {
+            AfterRejection::Requeue => InvoiceStatus::Queued,
+            AfterRejection::Fail => InvoiceStatus::Failed,
+        },
+    }
+}
+
+/// Current state of an attempt, for a guarded transition.
+struct Current {
+    invoice: InvoiceId,
+    status: AttemptStatus,
+    reference: Option<String>,
+    unknown_since: Option<Millis>,
+}
+
+fn current(conn: &Connection, uid: &str) -> Result<Option<Current>> {
+    let row: Option<(i64, String, Option<String>, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT invoice_id, status, reference, unknown_since FROM attempts WHERE uid = ?1",
+        )?
+        .query_row([uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    row.map(|(invoice, status, reference, unknown_since)| {
+        Ok(Current {
+            invoice: InvoiceId(invoice),
+            status: status.parse()?,
+            reference,
+            unknown_since,
+        })
+    })
+    .transpose()
+}
+
+/// Everything one transition writes.
+struct Move<'a> {
+    uid: &'a str,
+    cur: &'a Current,
+    to: AttemptStatus,
+    then: AfterRejection,
+    kind: &'a str,
+    detail: Option<String>,
+}
+
+/// Write an attempt's new status, its invoice's status (guarded: the attempt must be the
+/// invoice's newest) and the event.
+fn apply(conn: &Connection, m: Move<'_>, now: Millis, pid: u32) -> Result<()> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE attempts SET status = ?2, updated_at = ?3,
+                    unknown_since = CASE WHEN ?2 = 'UNKNOWN' THEN coalesce(unknown_since, ?3)
+                                         ELSE unknown_since END
+             WHERE uid = ?1 AND status = ?4",
+        )?
+        .execute(params![m.uid, m.to.as_str(), now, m.cur.status.as_str()])?;
+    if n != 1 {
+        return Err(QueueError::Corrupt(format!(
+            "attempt {} changed underneath",
+            m.uid
+        )));
+    }
+    let from_inv = invoice_status_for(m.cur.status, m.then);
+    let to_inv = invoice_status_for(m.to, m.then);
+    let n = conn
+        .prepare_cached(
+            "UPDATE invoices SET status = ?3, updated_at = ?4 WHERE id = ?1 AND last_attempt = ?2",
+        )?
+        .execute(params![m.cur.invoice.0, m.uid, to_inv.as_str(), now])?;
+    if n != 1 {
+        return Err(QueueError::Corrupt(format!(
+            "attempt {} is not the newest attempt of invoice {}",
+            m.uid, m.cur.invoice
+        )));
+    }
+    log_event(
+        conn,
+        m.cur.invoice,
+        Some(m.uid),
+        now,
+        m.kind,
+        Some(from_inv.as_str()),
+        Some(to_inv.as_str()),
+        m.detail.as_deref(),
+        pid,
+    )
+}
+
+fn json_opt(v: &Option<serde_json::Value>) -> Option<String> {
+    v.as_ref().map(|v| v.to_string())
+}
+
+impl SqliteQueue {
+    /// Turn attempts left SENDING by a dead runner into UNKNOWN (called under the runner lock).
+    pub(crate) fn recover_sending(&self) -> Result<usize> {
+        let now = self.now();
+        let pid = self.pid;
+        self.write(|tx| {
+            let uids: Vec<String> = tx
+                .prepare("SELECT uid FROM attempts WHERE status = 'SENDING'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for uid in &uids {
+                let cur = current(tx, uid)?
+                    .ok_or_else(|| QueueError::Corrupt(format!("attempt {uid} vanished")))?;
+                let m = Move {
+                    uid,
+                    cur: &cur,
+                    to: AttemptStatus::Unknown,
+                    then: AfterRejection::Requeue,
+                    kind: "recovered",
+                    detail: Some(
+                        r#"{"reason":"a previous runner stopped while this attempt was being sent; outcome unknown, reconcile by inquiry"}"#
+                            .into(),
+                    ),
+                };
+                apply(tx, m, now, pid)?;
+            }
+            Ok(uids.len())
+        })
+    }
+
+    pub(crate) fn acquire_runner_impl(&self) -> Result<SqliteRunner> {
+        if self.read_only {
+            return Err(QueueError::InvalidInput(
+                "this queue was opened read-only; open it read-write to send".into(),
+            ));
+        }
+        let lock = RunnerLock::acquire(&self.path, self.pid)?;
+        let q = SqliteQueue::open_with(&self.path, self.opts.clone())?;
+        q.recover_sending()?;
+        Ok(SqliteRunner { q, _lock: lock })
+    }
+}
+
+impl RunnerStore for SqliteRunner {
+    fn next_sendable(
+        &self,
+        memory_id: &str,
+        limit: usize,
+        after: Option<InvoiceId>,
+    ) -> Result<Vec<Invoice>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.q.read(|c| {
+            invoices_where(
+                c,
+                "status = 'QUEUED' AND memory_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                params![memory_id, after.map_or(0, |a| a.0), limit],
+            )
+        })
+    }
+
+    fn begin_attempt_with_uids(
+        &self,
+        invoices: &[(InvoiceKey, Uuid)],
+        batch_id: &str,
+    ) -> Result<Vec<Attempt>> {
+        let mut seen = std::collections::HashSet::new();
+        for (_, uid) in invoices {
+            if uid.get_version_num() != 4 {
+                return Err(QueueError::InvalidInput(format!(
+                    "uid {uid} is not a UUID v4"
+                )));
+            }
+            if !seen.insert(*uid) {
+                return Err(QueueError::InvalidInput(format!("uid {uid} appears twice")));
+            }
+        }
+        let now = self.q.now();
+        let pid = self.q.pid;
+        let uids = self.q.write(|tx| {
+            let mut out = Vec::with_capacity(invoices.len());
+            for (key, uid) in invoices {
+                let row: Option<(String, i64)> = tx
+                    .prepare_cached("SELECT status, revision FROM invoices WHERE id = ?1")?
+                    .query_row([key.id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let (status, revision) = row.ok_or(QueueError::UnknownInvoice(key.id))?;
+                let status: InvoiceStatus = status.parse()?;
+                if status != InvoiceStatus::Queued {
+                    return Err(QueueError::NotSendable {
+                        invoice: key.id,
+                        status,
+                    });
+                }
+                if revision != key.revision {
+                    return Err(QueueError::Stale {
+                        invoice: key.id,
+                        expected: key.revision,
+                        found: revision,
+                    });
+                }
+                let uid_s = uid.to_string();
+                if current(tx, &uid_s)?.is_some() {
+                    return Err(QueueError::InvalidInput(format!(
+                        "uid {uid} was already used"
+                    )));
+                }
+                tx.prepare_cached(
+                    "INSERT INTO attempts (uid, invoice_id, batch_id, invoice_revision, status,
+                                           created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'SENDING', ?5, ?5)",
+                )?
+                .execute(params![uid_s, key.id.0, batch_id, revision, now])?;
+                tx.prepare_cached(
+                    "UPDATE invoices SET status = 'SENDING', last_attempt = ?2, updated_at = ?3
+                     WHERE id = ?1 AND status = 'QUEUED'",
+                )?
+                .execute(params![key.id.0, uid_s, now])?;
+                let detail = format!(r#"{{"batch":{}}}"#, serde_json::Value::from(batch_id));
+                log_event(
+                    tx,
+                    key.id,
+                    Some(&uid_s),
+                    now,
+                    "attempt_started",
+                    Some("QUEUED"),
+                    Some("SENDING"),
+                    Some(&detail),
+                    pid,
+                )?;
+                out.push(uid_s);
+            }
+            Ok(out)
+        })?;
+        self.q.read(|c| {
+            uids.iter()
+                .map(|u| {
+                    attempt_by_uid(c, u)?
+                        .ok_or_else(|| QueueError::Corrupt(format!("attempt {u} vanished")))
+                })
+                .collect()
+        })
+    }
+
+    fn record_accepted_many(&self, accepted: &[(Uuid, String)]) -> Result<Vec<Result<()>>> {
+        let now = self.q.now();
+        let pid = self.q.pid;
+        self.q.write(|tx| {
+            let mut out = Vec::with_capacity(accepted.len());
+            for (uid, reference) in accepted {
+                out.push(accept_one(tx, *uid, reference, now, pid));
+            }
+            storage_errors_abort(out)
+        })
+    }
+
+    fn record_rejected_before_acceptance(
+        &self,
+        uids: &[Uuid],
+        errors: &serde_json::Value,
+        then: AfterRejection,
+    ) -> Result<Vec<Result<()>>> {
+        let now = self.q.now();
+        let pid = self.q.pid;
+        let errors = errors.to_string();
+        self.q.write(|tx| {
+            let mut out = Vec::with_capacity(uids.len());
+            for uid in uids {
+                out.push(reject_one(tx, *uid, &errors, then, now, pid));
+            }
+            storage_errors_abort(out)
+        })
+    }
+
+    fn record_outcome_many(&self, outcomes: &[Outcome]) -> Result<Vec<Result<Transition>>> {
+        let now = self.q.now();
+        let pid = self.q.pid;
+        let grace = self.q.opts.not_found_grace.as_millis() as i64;
+        self.q.write(|tx| {
+            let mut out = Vec::with_capacity(outcomes.len());
+            for o in outcomes {
+                out.push(outcome_one(tx, o, now, grace, pid));
+            }
+            storage_errors_abort(out)
+        })
+    }
+
+    fn mark_unknown_many(&self, uids: &[Uuid], reason: &str) -> Result<Vec<Result<()>>> {
+        let now = self.q.now();
+        let pid = self.q.pid;
+        let detail = format!(r#"{{"reason":{}}}"#, serde_json::Value::from(reason));
+        self.q.write(|tx| {
+            let mut out = Vec::with_capacity(uids.len());
+            for uid in uids {
+                out.push(unknown_one(tx, *uid, &detail, now, pid));
+            }
+            storage_errors_abort(out)
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.q.pid
+    }
+}
+
+/// Per-item results, except that a storage error aborts the whole transaction.
+fn storage_errors_abort<T>(items: Vec<Result<T>>) -> Result<Vec<Result<T>>> {
+    let mut out = Vec::with_capacity(items.len());
+    for r in items {
+        match r {
+            Err(QueueError::Sqlite(e)) => return Err(QueueError::Sqlite(e)),
+            Err(QueueError::Corrupt(e)) => return Err(QueueError::Corrupt(e)),
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+fn load(tx: &Connection, uid: Uuid) -> Result<(String, Current)> {
+    let s = uid.to_string();
+    let cur = current(tx, &s)?.ok_or(QueueError::UnknownAttempt(uid))?;
+    Ok((s, cur))
+}
+
+fn accept_one(tx: &Connection, uid: Uuid, reference: &str, now: Millis, pid: u32) -> Result<()> {
+    let (s, cur) = load(tx, uid)?;
+    match cur.status {
+        AttemptStatus::Sending | AttemptStatus::Unknown => {}
+        AttemptStatus::InProgress if cur.reference.as_deref() == Some(reference) => return Ok(()),
+        from => {
+            return Err(QueueError::InvalidTransition {
+                uid,
+                from,
+                what: "acceptance",
+            })
+        }
+    }
+    tx.prepare_cached("UPDATE attempts SET reference = ?2, sent_at = ?3 WHERE uid = ?1")?
+        .execute(params![s, reference, now])?;
+    let detail = format!(r#"{{"reference":{}}}"#, serde_json::Value::from(reference));
+    let m = Move {
+        uid: &s,
+        cur: &cur,
+        to: AttemptStatus::InProgress,
+        then: AfterRejection::Requeue,
+        kind: "accepted",
+        detail: Some(detail),
+    };
+    apply(tx, m, now, pid)
+}
+
+fn reject_one(
+    tx: &Connection,
+    uid: Uuid,
+    errors: &str,
+    then: AfterRejection,
+    now: Millis,
+    pid: u32,
+) -> Result<()> {
+    let (s, cur) = load(tx, uid)?;
+    if cur.status != AttemptStatus::Sending {
+        return Err(QueueError::InvalidTransition {
+            uid,
+            from: cur.status,
+            what: "a refusal before acceptance",
+        });
+    }
+    tx.prepare_cached("UPDATE attempts SET errors = ?2, sent_at = ?3 WHERE uid = ?1")?
+        .execute(params![s, errors, now])?;
+    let m = Move {
+        uid: &s,
+        cur: &cur,
+        to: AttemptStatus::Rejected,
+        then,
+        kind: "rejected",
+        detail: Some(errors.to_string()),
+    };
+    apply(tx, m, now, pid)
+}
+
+fn unknown_one(tx: &Connection, uid: Uuid, detail: &str, now: Millis, pid: u32) -> Result<()> {
+    let (s, cur) = load(tx, uid)?;
+    match cur.status {
+        AttemptStatus::Unknown => Ok(()),
+        AttemptStatus::Sending => {
+            let m = Move {
+                uid: &s,
+                cur: &cur,
+                to: AttemptStatus::Unknown,
+                then: AfterRejection::Requeue,
+                kind: "unknown",
+                detail: Some(detail.to_string()),
+            };
+            apply(tx, m, now, pid)
+        }
+        from => Err(QueueError::InvalidTransition {
+            uid,
+            from,
+            what: "an unknown outcome",
+        }),
+    }
+}
+
+fn outcome_one(
+    tx: &Connection,
+    o: &Outcome,
+    now: Millis,
+    grace: i64,
+    pid: u32,
+) -> Result<Transition> {
+    let (s, cur) = load(tx, o.uid)?;
+    tx.prepare_cached(
+        "UPDATE attempts SET polled_at = ?2, server_status = ?3,
+                reference = coalesce(reference, ?4),
+                errors = coalesce(?5, errors), warnings = coalesce(?6, warnings)
+         WHERE uid = ?1",
+    )?
+    .execute(params![
+        s,
+        now,
+        o.status.as_str(),
+        o.reference,
+        json_opt(&o.errors),
+        json_opt(&o.warnings)
+    ])?;
+    let to = match (o.status, cur.status) {
+        (ServerStatus::Success, AttemptStatus::Success)
+        | (ServerStatus::Failed, AttemptStatus::Failed) => {
+            return Ok(Transition::Unchanged(cur.status))
+        }
+        (_, from) if from.is_final() => {
+            let detail = format!(
+                r#"{{"server_status":"{}","note":"answer for an attempt already {}"}}"#,
+                o.status.as_str(),
+                from.as_str()
+            );
+            let inv = invoice_status_for(from, AfterRejection::Requeue).as_str();
+            log_event(
+                tx,
+                cur.invoice,
+                Some(&s),
+                now,
+                "conflicting_answer",
+                Some(inv),
+                Some(inv),
+                Some(&detail),
+                pid,
+            )?;
+            return Err(QueueError::InvalidTransition {
+                uid: o.uid,
+                from,
+                what: "an inquiry answer",
+            });
+        }
+        (ServerStatus::Success, _) => AttemptStatus::Success,
+        (ServerStatus::Failed, _) => AttemptStatus::Failed,
+        (ServerStatus::InProgress | ServerStatus::Pending, AttemptStatus::InProgress) => {
+            return Ok(Transition::Unchanged(AttemptStatus::InProgress))
+        }
+        (ServerStatus::InProgress | ServerStatus::Pending, _) => AttemptStatus::InProgress,
+        (ServerStatus::Timeout, AttemptStatus::Unknown) => return Ok(Transition::StillUnknown),
+        (ServerStatus::Timeout, _) => {
+            let m = Move {
+                uid: &s,
+                cur: &cur,
+                to: AttemptStatus::Unknown,
+                then: AfterRejection::Requeue,
+                kind: "outcome",
+                detail: Some(r#"{"server_status":"TIMEOUT"}"#.into()),
+            };
+            apply(tx, m, now, pid)?;
+            return Ok(Transition::StillUnknown);
+        }
+        (ServerStatus::NotFound, AttemptStatus::Unknown) => {
+            let acknowledged = cur.reference.is_some() || o.reference.is_some();
+            let waited = cur.unknown_since.is_some_and(|t| now - t >= grace);
+            if acknowledged || !waited {
+                return Ok(Transition::StillUnknown);
+            }
+            let m = Move {
+                uid: &s,
+                cur: &cur,
+                to: AttemptStatus::Lost,
+                then: AfterRejection::Requeue,
+                kind: "lost",
+                detail: Some(format!(
+                    r#"{{"server_status":"NOT_FOUND","unknown_since":{},"grace_ms":{grace}}}"#,
+                    cur.unknown_since.unwrap_or_default()
+                )),
+            };
+            apply(tx, m, now, pid)?;
+            return Ok(Transition::Requeued);
+        }
+        // NOT_FOUND while SENDING (our POST may still be on the wire) or IN_PROGRESS
+        // (acknowledged: never declared lost).
+        (ServerStatus::NotFound, _) => return Ok(Transition::StillUnknown),
+    };
+    let detail = format!(r#"{{"server_status":"{}"}}"#, o.status.as_str());
+    let m = Move {
+        uid: &s,
+        cur: &cur,
+        to,
+        then: AfterRejection::Requeue,
+        kind: "outcome",
+        detail: Some(detail),
+    };
+    apply(tx, m, now, pid)?;
+    Ok(Transition::Moved {
+        from: cur.status,
+        to,
+    })
+}

@@ -1,0 +1,465 @@
+//! Putting invoices into the queue: enqueue (batch = one transaction), resubmission under a
+//! new serial and tax ID, and the per-memory-ID serial counter (invariant 4).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{log_event, Millis, SqliteQueue};
+use crate::error::{QueueError, Result};
+use crate::types::*;
+
+/// The counter's current value for a memory ID (0 if none yet).
+pub(crate) fn last_serial(conn: &Connection, memory_id: &str) -> Result<u64> {
+    let v: Option<i64> = conn
+        .prepare_cached("SELECT last FROM serials WHERE memory_id = ?1")?
+        .query_row([memory_id], |r| r.get(0))
+        .optional()?;
+    Ok(v.unwrap_or(0) as u64)
+}
+
+/// Advance the counter to at least `serial` (never backwards).
+pub(crate) fn note_serial(conn: &Connection, memory_id: &str, serial: u64) -> Result<()> {
+    let s = to_i64(serial, "serial")?;
+    conn.prepare_cached(
+        "INSERT INTO serials (memory_id, last) VALUES (?1, ?2)
+         ON CONFLICT(memory_id) DO UPDATE SET last = max(last, excluded.last)",
+    )?
+    .execute(params![memory_id, s])?;
+    Ok(())
+}
+
+fn to_i64(v: u64, what: &str) -> Result<i64> {
+    i64::try_from(v).map_err(|_| QueueError::InvalidInput(format!("{what} {v} is too large")))
+}
+
+fn check_json(payload: &str) -> Result<()> {
+    serde_json::from_str::<serde::de::IgnoredAny>(payload)
+        .map(|_| ())
+        .map_err(|e| QueueError::InvalidInput(format!("payload is not valid JSON: {e}")))
+}
+
+fn json_text(v: &Option<serde_json::Value>) -> Result<Option<String>> {
+    v.as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| QueueError::InvalidInput(format!("findings cannot be stored: {e}")))
+}
+
+struct Existing {
+    id: InvoiceId,
+    status: InvoiceStatus,
+    serial: Option<u64>,
+    taxid: Option<String>,
+    revision: i64,
+    payload: Option<String>,
+    findings: Option<String>,
+}
+
+fn existing_by(conn: &Connection, sql: &str, key: &str) -> Result<Option<Existing>> {
+    let row = conn
+        .prepare_cached(sql)?
+        .query_row([key], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(id, status, serial, taxid, revision, payload, findings)| {
+        Ok(Existing {
+            id: InvoiceId(id),
+            status: status.parse()?,
+            serial: serial.map(|s| s as u64),
+            taxid,
+            revision,
+            payload,
+            findings,
+        })
+    })
+    .transpose()
+}
+
+const EXISTING_COLS: &str =
+    "SELECT id, status, serial, taxid, revision, payload, findings FROM invoices";
+
+impl Existing {
+    fn placed(&self) -> Placed {
+        Placed {
+            id: self.id,
+            taxid: self.taxid.clone(),
+            serial: self.serial,
+            status: self.status,
+            revision: self.revision,
+        }
+    }
+}
+
+/// The stored fields of one new row.
+struct Row<'a> {
+    source: &'a str,
+    memory_id: &'a str,
+    indatim: Option<i64>,
+    kind: Option<&'a str>,
+    ins: Option<i64>,
+    dedup_key: Option<&'a str>,
+    taxid: Option<&'a str>,
+    serial: Option<u64>,
+    payload: Option<&'a str>,
+    findings: Option<String>,
+    status: InvoiceStatus,
+    resubmission_of: Option<InvoiceId>,
+}
+
+fn insert(conn: &Connection, row: &Row<'_>, now: Millis, pid: u32) -> Result<Placed> {
+    let serial = row.serial.map(|s| to_i64(s, "serial")).transpose()?;
+    conn.prepare_cached(
+        "INSERT INTO invoices (source, memory_id, taxid, serial, indatim, kind, ins, payload,
+                               status, findings, resubmission_of, dedup_key, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+    )?
+    .execute(params![
+        row.source,
+        row.memory_id,
+        row.taxid,
+        serial,
+        row.indatim,
+        row.kind,
+        row.ins,
+        row.payload,
+        row.status.as_str(),
+        row.findings,
+        row.resubmission_of.map(|i| i.0),
+        row.dedup_key,
+        now,
+    ])?;
+    let id = InvoiceId(conn.last_insert_rowid());
+    let detail = match row.resubmission_of {
+        Some(old) => format!(
+            r#"{{"source":{},"resubmission_of":{}}}"#,
+            json_str(row.source),
+            old.0
+        ),
+        None => format!(r#"{{"source":{}}}"#, json_str(row.source)),
+    };
+    log_event(
+        conn,
+        id,
+        None,
+        now,
+        "enqueued",
+        None,
+        Some(row.status.as_str()),
+        Some(&detail),
+        pid,
+    )?;
+    Ok(Placed {
+        id,
+        taxid: row.taxid.map(str::to_string),
+        serial: row.serial,
+        status: row.status,
+        revision: 1,
+    })
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+fn refused(source: &str, error: QueueError) -> Enqueued {
+    Enqueued::Refused {
+        source: source.to_string(),
+        error,
+    }
+}
+
+/// A tax ID already in the queue: refuse, keep, or replace the payload.
+fn numbered_existing(
+    conn: &Connection,
+    row: &Row<'_>,
+    ex: Existing,
+    now: Millis,
+    pid: u32,
+) -> Result<Enqueued> {
+    let taxid = row.taxid.unwrap_or_default();
+    if ex.status == InvoiceStatus::Success {
+        let e = QueueError::TaxIdSucceeded {
+            taxid: taxid.into(),
+            invoice: ex.id,
+        };
+        return Ok(refused(row.source, e));
+    }
+    if ex.status.is_in_flight() {
+        let e = QueueError::TaxIdInFlight {
+            taxid: taxid.into(),
+            invoice: ex.id,
+            status: ex.status,
+        };
+        return Ok(refused(row.source, e));
+    }
+    let same = ex.payload.as_deref() == row.payload && ex.findings == row.findings;
+    if same && (ex.status == row.status || ex.status == InvoiceStatus::Failed) {
+        return Ok(Enqueued::Unchanged(ex.placed()));
+    }
+    let serial = row.serial.or(ex.serial);
+    conn.prepare_cached(
+        "UPDATE invoices SET source = ?2, memory_id = ?3, serial = ?4, indatim = ?5, kind = ?6,
+                ins = ?7, payload = ?8, status = ?9, findings = ?10, dedup_key = ?11,
+                revision = revision + 1, updated_at = ?12
+         WHERE id = ?1 AND status IN ('QUEUED','INVALID','FAILED')",
+    )?
+    .execute(params![
+        ex.id.0,
+        row.source,
+        row.memory_id,
+        serial.map(|s| to_i64(s, "serial")).transpose()?,
+        row.indatim,
+        row.kind,
+        row.ins,
+        row.payload,
+        row.status.as_str(),
+        row.findings,
+        row.dedup_key,
+        now,
+    ])?;
+    log_event(
+        conn,
+        ex.id,
+        None,
+        now,
+        "replaced",
+        Some(ex.status.as_str()),
+        Some(row.status.as_str()),
+        Some(&format!(r#"{{"source":{}}}"#, json_str(row.source))),
+        pid,
+    )?;
+    Ok(Enqueued::Replaced(Placed {
+        id: ex.id,
+        taxid: Some(taxid.to_string()),
+        serial,
+        status: row.status,
+        revision: ex.revision + 1,
+    }))
+}
+
+fn status_of(invalid: bool) -> InvoiceStatus {
+    if invalid {
+        InvoiceStatus::Invalid
+    } else {
+        InvoiceStatus::Queued
+    }
+}
+
+fn enqueue_one(conn: &Connection, item: NewInvoice<'_>, now: Millis, pid: u32) -> Result<Enqueued> {
+    let NewInvoice {
+        source,
+        memory_id,
+        indatim,
+        kind,
+        ins,
+        dedup_key,
+        content,
+    } = item;
+    if let Some(key) = dedup_key.as_deref() {
+        let sql = format!("{EXISTING_COLS} WHERE dedup_key = ?1 ORDER BY id DESC LIMIT 1");
+        if let Some(ex) = existing_by(conn, &sql, key)? {
+            return Ok(Enqueued::Unchanged(ex.placed()));
+        }
+    }
+    let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
+    let base = |taxid, serial, payload, findings, status| Row {
+        source: &source,
+        memory_id: &memory_id,
+        indatim,
+        kind: kind.as_deref(),
+        ins,
+        dedup_key: dedup_key.as_deref(),
+        taxid,
+        serial,
+        payload,
+        findings,
+        status,
+        resubmission_of: None,
+    };
+    match content {
+        Content::Numbered {
+            taxid,
+            serial,
+            payload,
+            findings,
+            invalid,
+        } => {
+            if let Err(e) = check_json(&payload) {
+                return Ok(refused(&source, e));
+            }
+            let findings = json_text(&findings)?;
+            if let Some(s) = serial {
+                note_serial(conn, &memory_id, s)?;
+            }
+            let row = base(
+                Some(&taxid),
+                serial,
+                Some(&payload),
+                findings,
+                status_of(invalid),
+            );
+            if let Some(ex) = existing_by(conn, &by_taxid, &taxid)? {
+                return numbered_existing(conn, &row, ex, now, pid);
+            }
+            Ok(Enqueued::Inserted(insert(conn, &row, now, pid)?))
+        }
+        Content::Invalid { payload, findings } => {
+            let payload = payload.as_deref().filter(|p| check_json(p).is_ok());
+            let findings = json_text(&Some(findings))?;
+            let row = base(None, None, payload, findings, InvoiceStatus::Invalid);
+            Ok(Enqueued::Inserted(insert(conn, &row, now, pid)?))
+        }
+        Content::Allocate(build) => {
+            let serial = last_serial(conn, &memory_id)? + 1;
+            let built = match build(serial) {
+                Ok(b) => b,
+                Err(e) => return Ok(refused(&source, QueueError::Caller(e))),
+            };
+            if let Err(e) = check_json(&built.payload) {
+                return Ok(refused(&source, e));
+            }
+            if let Some(ex) = existing_by(conn, &by_taxid, &built.taxid)? {
+                let e = QueueError::TaxIdReused {
+                    taxid: built.taxid,
+                    invoice: ex.id,
+                };
+                return Ok(refused(&source, e));
+            }
+            note_serial(conn, &memory_id, serial)?;
+            let findings = json_text(&built.findings)?;
+            let mut row = base(
+                Some(&built.taxid),
+                Some(serial),
+                Some(&built.payload),
+                findings,
+                status_of(built.invalid),
+            );
+            row.indatim = built.indatim.or(indatim);
+            Ok(Enqueued::Inserted(insert(conn, &row, now, pid)?))
+        }
+    }
+}
+
+impl SqliteQueue {
+    pub(crate) fn do_enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
+        let now = self.now();
+        let pid = self.pid;
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(enqueue_one(tx, item, now, pid)?);
+            }
+            Ok(out)
+        })
+    }
+
+    pub(crate) fn do_resubmit(&self, old: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
+        let now = self.now();
+        let pid = self.pid;
+        self.write(|tx| {
+            type OldRow = (
+                String,
+                String,
+                String,
+                Option<i64>,
+                Option<String>,
+                Option<i64>,
+                Option<String>,
+            );
+            let row: Option<OldRow> = tx
+                .prepare_cached(
+                    "SELECT status, source, memory_id, indatim, kind, ins, dedup_key
+                     FROM invoices WHERE id = ?1",
+                )?
+                .query_row([old.0], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })
+                .optional()?;
+            let (status, source, memory_id, indatim, kind, ins, dedup_key) =
+                row.ok_or(QueueError::UnknownInvoice(old))?;
+            let status: InvoiceStatus = status.parse()?;
+            if status != InvoiceStatus::Failed {
+                return Err(QueueError::NotResubmittable {
+                    invoice: old,
+                    status,
+                });
+            }
+            let by: Option<i64> = tx
+                .prepare_cached("SELECT id FROM invoices WHERE resubmission_of = ?1")?
+                .query_row([old.0], |r| r.get(0))
+                .optional()?;
+            if let Some(by) = by {
+                return Err(QueueError::AlreadyResubmitted {
+                    invoice: old,
+                    by: InvoiceId(by),
+                });
+            }
+            let serial = last_serial(tx, &memory_id)? + 1;
+            let built = build(serial).map_err(QueueError::Caller)?;
+            check_json(&built.payload)?;
+            let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
+            if let Some(ex) = existing_by(tx, &by_taxid, &built.taxid)? {
+                return Err(QueueError::TaxIdReused {
+                    taxid: built.taxid,
+                    invoice: ex.id,
+                });
+            }
+            note_serial(tx, &memory_id, serial)?;
+            let row = Row {
+                source: &source,
+                memory_id: &memory_id,
+                indatim: built.indatim.or(indatim),
+                kind: kind.as_deref(),
+                ins,
+                dedup_key: dedup_key.as_deref(),
+                taxid: Some(&built.taxid),
+                serial: Some(serial),
+                payload: Some(&built.payload),
+                findings: json_text(&built.findings)?,
+                status: status_of(built.invalid),
+                resubmission_of: Some(old),
+            };
+            let placed = insert(tx, &row, now, pid)?;
+            let detail = format!(
+                r#"{{"by":{},"taxid":{},"serial":{serial}}}"#,
+                placed.id.0,
+                json_str(&built.taxid)
+            );
+            log_event(
+                tx,
+                old,
+                None,
+                now,
+                "resubmitted",
+                Some("FAILED"),
+                Some("FAILED"),
+                Some(&detail),
+                pid,
+            )?;
+            Ok(placed)
+        })
+    }
+
+    pub(crate) fn do_note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
+        self.write(|tx| {
+            note_serial(tx, memory_id, serial)?;
+            last_serial(tx, memory_id)
+        })
+    }
+}

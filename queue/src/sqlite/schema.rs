@@ -1,0 +1,119 @@
+//! The schema as an ordered list of migrations. `PRAGMA user_version` holds how many have been
+//! applied; opening a file applies the missing ones in one transaction each. Never edit a
+//! released migration: append a new one.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// Migration `i` (0-based) brings the file from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // v1: the core tables.
+    r#"
+CREATE TABLE invoices (
+    id              INTEGER PRIMARY KEY,
+    source          TEXT NOT NULL,
+    memory_id       TEXT NOT NULL,
+    taxid           TEXT UNIQUE,
+    serial          INTEGER,
+    indatim         INTEGER,
+    kind            TEXT,
+    ins             INTEGER,
+    payload         TEXT CHECK (payload IS NULL OR json_valid(payload)),
+    status          TEXT NOT NULL CHECK (status IN
+                      ('INVALID','QUEUED','SENDING','IN_PROGRESS','SUCCESS','FAILED','UNKNOWN')),
+    revision        INTEGER NOT NULL DEFAULT 1,
+    findings        TEXT,
+    resubmission_of INTEGER UNIQUE REFERENCES invoices(id),
+    last_attempt    TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX invoices_status ON invoices(status, memory_id, id);
+
+CREATE TABLE attempts (
+    uid              TEXT PRIMARY KEY,
+    invoice_id       INTEGER NOT NULL REFERENCES invoices(id),
+    batch_id         TEXT NOT NULL,
+    invoice_revision INTEGER NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN
+                       ('SENDING','IN_PROGRESS','UNKNOWN','SUCCESS','FAILED','REJECTED','LOST')),
+    reference        TEXT,
+    server_status    TEXT,
+    errors           TEXT,
+    warnings         TEXT,
+    created_at       INTEGER NOT NULL,
+    sent_at          INTEGER,
+    unknown_since    INTEGER,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX attempts_invoice ON attempts(invoice_id, created_at);
+CREATE INDEX attempts_status ON attempts(status);
+CREATE INDEX attempts_reference ON attempts(reference) WHERE reference IS NOT NULL;
+-- At most one unfinished attempt per invoice (invariant 3, enforced by the file itself).
+CREATE UNIQUE INDEX attempts_one_open ON attempts(invoice_id)
+    WHERE status IN ('SENDING','IN_PROGRESS','UNKNOWN');
+
+CREATE TABLE serials (
+    memory_id TEXT PRIMARY KEY,
+    last      INTEGER NOT NULL CHECK (last >= 0)
+);
+-- Serials never go backwards.
+CREATE TRIGGER serials_monotonic BEFORE UPDATE OF last ON serials
+    WHEN NEW.last < OLD.last
+    BEGIN SELECT RAISE(ABORT, 'serial counter must not go backwards'); END;
+
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    invoice_id  INTEGER NOT NULL REFERENCES invoices(id),
+    attempt_uid TEXT,
+    at          INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    from_status TEXT,
+    to_status   TEXT,
+    detail      TEXT,
+    pid         INTEGER NOT NULL
+);
+CREATE INDEX events_invoice ON events(invoice_id, id);
+-- The event log is append-only.
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+"#,
+    // v2: inquiry bookkeeping and idempotent enqueue.
+    r#"
+ALTER TABLE attempts ADD COLUMN polled_at INTEGER;
+ALTER TABLE invoices ADD COLUMN dedup_key TEXT;
+CREATE INDEX invoices_dedup ON invoices(dedup_key) WHERE dedup_key IS NOT NULL;
+"#,
+];
+
+/// The schema version this build writes.
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Apply migrations `from..to` (each in its own immediate transaction, re-checking the version
+/// inside it, so two processes opening a fresh file at once do not both migrate).
+pub(crate) fn migrate(conn: &mut Connection, to: i64) -> Result<()> {
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let v = version(&tx)?;
+        if v >= to {
+            return Ok(());
+        }
+        let sql = MIGRATIONS[v as usize];
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", v + 1)?;
+        tx.commit()?;
+    }
+}
+
+/// Bring a raw connection to an older schema version (tests: build an "old" file).
+#[doc(hidden)]
+pub fn migrate_to_version(conn: &mut Connection, version: i64) -> Result<()> {
+    migrate(conn, version.min(LATEST_VERSION))
+}
