@@ -1,11 +1,154 @@
-//! `moadian sandbox`: run the local sandbox of the tax API.
+//! `moadian sandbox`: run the local sandbox of the tax API (`serve`), or make the test identity
+//! that `--sandbox` runs sign with (`identity`).
 
 use super::Global;
+use crate::sandbox::{Sandbox, SandboxConfig, TestIdentity};
+use std::io::Write;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: SandboxCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SandboxCommand {
+    /// Serve the sandbox on 127.0.0.1 until Ctrl-C; prints its base URL on stdout.
+    Serve(ServeArgs),
+    /// Make (once) the test key and "[Stamp]" certificate of the demo taxpayer; prints paths.
+    Identity(IdentityArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (default: a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Sandbox TOML file: taxpayers, faults, clock, seed (flags below override it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Added latency per API answer, milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+    /// Share of answers that are HTTP 500 with a 5xxx code (0.0–1.0).
+    #[arg(long, value_name = "RATE")]
+    pub error_rate: Option<f64>,
+    /// The 5xxx code of those answers (5051, 5119, 5139, 5199).
+    #[arg(long, value_name = "CODE")]
+    pub error_code: Option<String>,
+    /// Share of invoice POSTs dropped before the invoices are recorded.
+    #[arg(long, value_name = "RATE")]
+    pub drop_before_rate: Option<f64>,
+    /// Share of invoice POSTs dropped after the invoices are recorded (lost response).
+    #[arg(long, value_name = "RATE")]
+    pub drop_after_rate: Option<f64>,
+    /// Drop the next N invoice POSTs after recording them.
+    #[arg(long, value_name = "N")]
+    pub drop_after_next: Option<u32>,
+    /// How long invoices show IN_PROGRESS, milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub delay_ms: Option<u64>,
+    /// Invoices stay IN_PROGRESS (until the knob is switched off via PUT /sandbox/faults).
+    #[arg(long)]
+    pub stuck: bool,
+    /// Added to serverTime of server-information, milliseconds (may be negative).
+    #[arg(long, value_name = "MS", allow_hyphen_values = true)]
+    pub clock_offset_ms: Option<i64>,
+    /// Start the sandbox clock at this instant (RFC 3339, e.g. 2024-03-06T09:36:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub pin_clock: Option<String>,
+    /// Seed for the fault draws (repeatable runs).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IdentityArgs {
+    /// Directory for key.pem / cert.pem (default: the user data dir).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// The configuration `serve` runs with: the file, then the flags.
+pub fn build_config(a: &ServeArgs) -> anyhow::Result<SandboxConfig> {
+    let mut cfg = match &a.config {
+        Some(p) => SandboxConfig::from_toml_file(p)?,
+        None => SandboxConfig::default(),
+    };
+    if let Some(p) = a.port {
+        cfg.port = p;
+    }
+    let f = &mut cfg.faults;
+    if let Some(v) = a.latency_ms {
+        f.latency_ms = v;
+    }
+    if let Some(v) = a.error_rate {
+        f.error_rate = v;
+    }
+    if let Some(v) = &a.error_code {
+        f.error_code = v.clone();
+    }
+    if let Some(v) = a.drop_before_rate {
+        f.drop_before_accept_rate = v;
+    }
+    if let Some(v) = a.drop_after_rate {
+        f.drop_after_accept_rate = v;
+    }
+    if let Some(v) = a.drop_after_next {
+        f.drop_after_accept_next = v;
+    }
+    if let Some(v) = a.delay_ms {
+        f.processing_delay_ms = v;
+    }
+    if a.stuck {
+        f.stuck_in_progress = true;
+    }
+    if let Some(v) = a.clock_offset_ms {
+        f.clock_offset_ms = v;
+    }
+    if let Some(t) = &a.pin_clock {
+        let ms = crate::sandbox::clock::parse_query_time(t).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--pin-clock {t:?} is not an RFC 3339 time (e.g. 2024-03-06T09:36:00Z) / زمان معتبر نیست"
+            )
+        })?;
+        cfg.pinned_clock_ms = Some(ms);
+    }
+    if a.seed.is_some() {
+        cfg.seed = a.seed;
+    }
+    cfg.check()?;
+    Ok(cfg)
+}
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let _ = (args, global);
-    anyhow::bail!("`moadian sandbox` is not built yet")
+    let _ = global;
+    match args.command {
+        SandboxCommand::Serve(a) => {
+            let cfg = build_config(&a)?;
+            let sandbox = Sandbox::start(cfg).await?;
+            let mut out = std::io::stdout();
+            writeln!(out, "{}", sandbox.base_url())?;
+            out.flush()?;
+            eprintln!(
+                "sandbox serving on {} (ledger: {}sandbox/ledger); Ctrl-C stops it / سندباکس در حال اجراست",
+                sandbox.base_url(),
+                sandbox.root_url()
+            );
+            sandbox.serve_until_ctrl_c().await?;
+            Ok(0)
+        }
+        SandboxCommand::Identity(a) => {
+            let dir = match a.dir.or_else(TestIdentity::default_dir) {
+                Some(d) => d,
+                None => anyhow::bail!("no data directory; pass --dir / پوشه را با --dir بدهید"),
+            };
+            let id = TestIdentity::ensure(&dir)?;
+            println!("key:  {}", id.key_path.display());
+            println!("cert: {}", id.cert_path.display());
+            println!("national ID (serialNumber): {}", id.national_id);
+            Ok(0)
+        }
+    }
 }

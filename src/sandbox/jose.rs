@@ -1,0 +1,252 @@
+//! Server-side JOSE: verifying a compact JWS against the certificate in its own `x5c` header
+//! (auth token and signed invoice alike) and decrypting the invoice JWE with the sandbox's key.
+//! Uses josekit and openssl directly — never the client's crypto module — so the client and the
+//! sandbox cannot share one mistake.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use josekit::jwe::{JweContext, RSA_OAEP_256};
+use josekit::jws::{JwsContext, RS256};
+use openssl::asn1::Asn1Time;
+use openssl::nid::Nid;
+use openssl::x509::X509;
+use serde_json::{Map, Value};
+
+/// A JWS that verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedJws {
+    pub payload: Vec<u8>,
+    pub header: Map<String, Value>,
+    /// DER of the signing certificate (`x5c[0]`).
+    pub cert_der: Vec<u8>,
+    /// Subject serialNumber of the certificate: the national ID / code of its owner.
+    pub national_id: Option<String>,
+    /// `sigT` as Unix ms when one of the known forms parsed.
+    pub sig_t_ms: Option<i64>,
+}
+
+/// Why a JWS was refused; each maps to one official code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwsFault {
+    /// Not three base64url parts with a JSON header (4130 / 04130).
+    Structure(String),
+    /// No certificate in `x5c` (4135).
+    NoX5c,
+    /// `x5c[0]` is not a certificate (4136).
+    BadX5c(String),
+    /// Header not as the standard wants, signature does not verify, or certificate expired
+    /// or not yet valid (4131 / 04131).
+    Invalid(String),
+}
+
+impl JwsFault {
+    pub fn detail(&self) -> String {
+        match self {
+            JwsFault::Structure(s) | JwsFault::BadX5c(s) | JwsFault::Invalid(s) => s.clone(),
+            JwsFault::NoX5c => "x5c missing".to_string(),
+        }
+    }
+}
+
+/// base64url without padding; tolerates padding a client left on.
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
+}
+
+fn header_of(token: &str) -> Result<Map<String, Value>, JwsFault> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 || parts.iter().take(2).any(|p| p.is_empty()) {
+        return Err(JwsFault::Structure(format!(
+            "compact JWS needs 3 parts, got {}",
+            parts.len()
+        )));
+    }
+    let raw = b64url_decode(parts[0])
+        .ok_or_else(|| JwsFault::Structure("header is not base64url".into()))?;
+    match serde_json::from_slice::<Value>(&raw) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(JwsFault::Structure("header is not a JSON object".into())),
+    }
+}
+
+fn certificate_of(header: &Map<String, Value>) -> Result<(X509, Vec<u8>), JwsFault> {
+    let first = match header.get("x5c") {
+        Some(Value::Array(a)) if !a.is_empty() => a[0].clone(),
+        Some(Value::Array(_)) | None | Some(Value::Null) => return Err(JwsFault::NoX5c),
+        Some(_) => return Err(JwsFault::BadX5c("x5c is not an array".into())),
+    };
+    let text = first
+        .as_str()
+        .ok_or_else(|| JwsFault::BadX5c("x5c[0] is not a string".into()))?;
+    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = STANDARD
+        .decode(cleaned.as_bytes())
+        .map_err(|e| JwsFault::BadX5c(format!("x5c[0] is not base64: {e}")))?;
+    let cert =
+        X509::from_der(&der).map_err(|e| JwsFault::BadX5c(format!("x5c[0] is not X.509: {e}")))?;
+    Ok((cert, der))
+}
+
+fn check_header(header: &Map<String, Value>) -> Result<Option<i64>, JwsFault> {
+    match header.get("alg").and_then(Value::as_str) {
+        Some("RS256") => {}
+        other => {
+            return Err(JwsFault::Invalid(format!(
+                "alg must be RS256, got {other:?}"
+            )))
+        }
+    }
+    if let Some(crit) = header.get("crit") {
+        let names = crit
+            .as_array()
+            .ok_or_else(|| JwsFault::Invalid("crit is not an array".into()))?;
+        for n in names {
+            match n.as_str() {
+                Some("sigT") => {}
+                other => {
+                    return Err(JwsFault::Invalid(format!(
+                        "crit names unsupported {other:?}"
+                    )))
+                }
+            }
+        }
+    }
+    match header.get("sigT") {
+        Some(Value::String(s)) => {
+            let parsed = super::clock::parse_sig_t(s);
+            if parsed.is_none() {
+                tracing::warn!(sig_t = %s, "sigT in an unknown form; accepted as the real server does");
+            }
+            Ok(parsed)
+        }
+        Some(_) => Err(JwsFault::Invalid("sigT is not a string".into())),
+        None => Err(JwsFault::Invalid("sigT missing".into())),
+    }
+}
+
+/// The subject serialNumber (national ID / code) of a certificate.
+pub fn national_id_of(cert: &X509) -> Option<String> {
+    cert.subject_name()
+        .entries_by_nid(Nid::SERIALNUMBER)
+        .next()
+        .and_then(|e| String::from_utf8(e.data().as_slice().to_vec()).ok())
+}
+
+fn check_validity(cert: &X509, now_ms: i64) -> Result<(), JwsFault> {
+    let now = Asn1Time::from_unix(now_ms.div_euclid(1000))
+        .map_err(|e| JwsFault::Invalid(format!("clock: {e}")))?;
+    if cert.not_after() < now {
+        return Err(JwsFault::Invalid(format!(
+            "certificate expired on {}",
+            cert.not_after()
+        )));
+    }
+    if cert.not_before() > now {
+        return Err(JwsFault::Invalid(format!(
+            "certificate not valid before {}",
+            cert.not_before()
+        )));
+    }
+    Ok(())
+}
+
+/// Verifies a compact JWS (RS256) against its own `x5c` certificate at sandbox time `now_ms`.
+/// Header keys in any order, four or six of them (`typ`/`cty` accepted), `crit: ["sigT"]`
+/// honoured, `sigT` parsed leniently.
+pub fn verify_compact(token: &str, now_ms: i64) -> Result<VerifiedJws, JwsFault> {
+    let header = header_of(token)?;
+    let (cert, cert_der) = certificate_of(&header)?;
+    let sig_t_ms = check_header(&header)?;
+    check_validity(&cert, now_ms)?;
+    let spki = cert
+        .public_key()
+        .and_then(|k| k.public_key_to_der())
+        .map_err(|e| JwsFault::BadX5c(format!("certificate key: {e}")))?;
+    let verifier = RS256
+        .verifier_from_der(&spki)
+        .map_err(|e| JwsFault::Invalid(format!("certificate key: {e}")))?;
+    let mut ctx = JwsContext::new();
+    ctx.add_acceptable_critical("sigT");
+    let (payload, _) = ctx
+        .deserialize_compact(token, &verifier)
+        .map_err(|e| JwsFault::Invalid(format!("signature: {e}")))?;
+    Ok(VerifiedJws {
+        payload,
+        header,
+        national_id: national_id_of(&cert),
+        cert_der,
+        sig_t_ms,
+    })
+}
+
+/// Why a JWE was refused; each maps to one official transport code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JweFault {
+    /// Not decryptable / malformed (04150).
+    Undecryptable(String),
+    /// Algorithm other than RSA-OAEP-256 + A256GCM (04152).
+    Algorithm(String),
+    /// IV not 96 bits (04153).
+    Iv(usize),
+}
+
+/// The sandbox's decryption key.
+pub struct Decrypter {
+    inner: josekit::jwe::alg::rsaes::RsaesJweDecrypter,
+    key_id: String,
+}
+
+impl std::fmt::Debug for Decrypter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decrypter")
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+impl Decrypter {
+    /// From a PKCS#8 DER private key and the key id published in `server-information`.
+    pub fn new(pkcs8_der: &[u8], key_id: &str) -> Result<Self, josekit::JoseError> {
+        Ok(Self {
+            inner: RSA_OAEP_256.decrypter_from_der(pkcs8_der)?,
+            key_id: key_id.to_string(),
+        })
+    }
+
+    /// Decrypts a compact JWE. A missing `kid` is tolerated (the real server is lenient); a
+    /// `kid` naming another key cannot be decrypted (04150).
+    pub fn decrypt(&self, jwe: &str) -> Result<Vec<u8>, JweFault> {
+        let parts: Vec<&str> = jwe.trim().split('.').collect();
+        if parts.len() != 5 {
+            return Err(JweFault::Undecryptable(format!(
+                "compact JWE needs 5 parts, got {}",
+                parts.len()
+            )));
+        }
+        let header: Map<String, Value> = b64url_decode(parts[0])
+            .and_then(|raw| serde_json::from_slice(&raw).ok())
+            .ok_or_else(|| JweFault::Undecryptable("header is not base64url JSON".into()))?;
+        let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+        let enc = header.get("enc").and_then(Value::as_str).unwrap_or("");
+        if alg != "RSA-OAEP-256" || enc != "A256GCM" {
+            return Err(JweFault::Algorithm(format!("alg {alg:?}, enc {enc:?}")));
+        }
+        let iv = b64url_decode(parts[2])
+            .ok_or_else(|| JweFault::Undecryptable("IV is not base64url".into()))?;
+        if iv.len() != 12 {
+            return Err(JweFault::Iv(iv.len() * 8));
+        }
+        match header.get("kid") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(k)) if *k == self.key_id => {}
+            Some(other) => {
+                return Err(JweFault::Undecryptable(format!("unknown kid {other}")));
+            }
+        }
+        let ctx = JweContext::new();
+        let (plain, _) = ctx
+            .deserialize_compact(jwe.trim(), &self.inner)
+            .map_err(|e| JweFault::Undecryptable(e.to_string()))?;
+        Ok(plain)
+    }
+}

@@ -1,0 +1,284 @@
+//! What the running sandbox remembers: its key, clock, registry, fault knobs, issued nonces, the
+//! received invoices with their (possibly still hidden) outcomes, and the ledger of tax IDs.
+
+use super::clock::Clock;
+use super::config::Faults;
+use super::ledger::Ledger;
+use super::processing::Examiner;
+use super::registry::Registry;
+use rand::rngs::StdRng;
+use rand::Rng;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The sandbox's own RSA key: decrypts invoices, signs the `sign` field of SUCCESS results.
+pub struct ServerKey {
+    pub id: String,
+    /// SubjectPublicKeyInfo DER (published base64 in `server-information`).
+    pub spki_der: Vec<u8>,
+    pub signer: josekit::jws::alg::rsassa::RsassaJwsSigner,
+}
+
+/// One error or warning of an inquiry result: `{code, message, errorType}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub code: String,
+    pub message: String,
+    /// `ERROR` or `WARNING`.
+    pub error_type: &'static str,
+}
+
+impl Notice {
+    pub fn error(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            error_type: "ERROR",
+        }
+    }
+    pub fn warning(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            error_type: "WARNING",
+        }
+    }
+    pub fn to_json(&self) -> Value {
+        json!({"code": self.code, "message": self.message, "errorType": self.error_type})
+    }
+}
+
+/// The decided fate of one invoice.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub success: bool,
+    pub errors: Vec<Notice>,
+    pub warnings: Vec<Notice>,
+    pub taxid: Option<String>,
+}
+
+/// One received packet.
+#[derive(Debug, Clone)]
+pub struct InvoiceRecord {
+    pub uid: String,
+    pub reference_number: String,
+    pub fiscal_id: String,
+    pub received_ms: i64,
+    /// The final status shows from this instant on.
+    pub visible_ms: i64,
+    /// Received while `stuck_in_progress` was on: IN_PROGRESS as long as it stays on.
+    pub stuck: bool,
+    pub outcome: Option<Outcome>,
+}
+
+/// Every received invoice, indexed.
+#[derive(Debug, Default)]
+pub struct Store {
+    pub invoices: Vec<InvoiceRecord>,
+    by_reference: HashMap<String, usize>,
+    by_uid: HashMap<(String, String), usize>,
+    /// Tax IDs that reached SUCCESS → index of that invoice.
+    accepted: HashMap<String, usize>,
+    pub ledger: Ledger,
+}
+
+impl Store {
+    pub fn insert(&mut self, rec: InvoiceRecord) -> usize {
+        let i = self.invoices.len();
+        self.by_reference.insert(rec.reference_number.clone(), i);
+        self.by_uid
+            .insert((rec.fiscal_id.clone(), rec.uid.to_ascii_lowercase()), i);
+        self.invoices.push(rec);
+        self.ledger.packets_received += 1;
+        i
+    }
+
+    pub fn by_reference(&self, r: &str) -> Option<&InvoiceRecord> {
+        self.by_reference.get(r).map(|&i| &self.invoices[i])
+    }
+
+    /// The latest invoice sent with this uid for this memory ID.
+    pub fn by_uid(&self, fiscal_id: &str, uid: &str) -> Option<&InvoiceRecord> {
+        self.by_uid
+            .get(&(fiscal_id.to_string(), uid.to_ascii_lowercase()))
+            .map(|&i| &self.invoices[i])
+    }
+
+    /// The invoice that made `taxid` SUCCESS, if any.
+    pub fn accepted(&self, taxid: &str) -> Option<&InvoiceRecord> {
+        self.accepted.get(taxid).map(|&i| &self.invoices[i])
+    }
+
+    /// Records the outcome of invoice `i` (duplicate tax ID check included) and the ledger.
+    pub fn decide(&mut self, i: usize, mut outcome: Outcome) {
+        if let Some(taxid) = outcome.taxid.clone() {
+            if outcome.success && self.accepted.contains_key(&taxid) {
+                outcome.success = false;
+                outcome
+                    .errors
+                    .push(super::processing::duplicate_notice(&taxid));
+            }
+            if outcome.success {
+                self.accepted.insert(taxid.clone(), i);
+            }
+            let uid = self.invoices[i].uid.clone();
+            self.ledger.record(&taxid, &uid, outcome.success);
+        }
+        self.invoices[i].outcome = Some(outcome);
+    }
+}
+
+/// Everything the handlers share.
+pub struct Shared {
+    pub clock: Clock,
+    pub registry: Registry,
+    pub examiner: Examiner,
+    pub key: ServerKey,
+    pub faults: Mutex<Faults>,
+    pub rng: Mutex<StdRng>,
+    /// Issued nonces → expiry (sandbox ms).
+    pub nonces: Mutex<HashMap<String, i64>>,
+    pub store: Mutex<Store>,
+}
+
+/// Handler state.
+pub type AppState = Arc<Shared>;
+
+/// Locks a mutex, taking the data even if another thread panicked while holding it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    /// Draws against a rate with the (possibly seeded) generator.
+    pub fn chance(&self, rate: f64) -> bool {
+        if rate <= 0.0 {
+            return false;
+        }
+        if rate >= 1.0 {
+            return true;
+        }
+        lock(&self.rng).gen_bool(rate)
+    }
+
+    /// Issues a nonce valid `ttl_secs` seconds: opaque `<uuid4>-<epoch ms>`.
+    pub fn issue_nonce(&self, ttl_secs: u64) -> (String, i64) {
+        let now = self.now_ms();
+        let nonce = format!("{}-{}", uuid::Uuid::new_v4(), now);
+        let exp = now.saturating_add(i64::try_from(ttl_secs).unwrap_or(200) * 1000);
+        self.remember_nonce(&nonce, exp);
+        (nonce, exp)
+    }
+
+    /// Makes `nonce` known until `exp_ms` (prunes expired ones).
+    pub fn remember_nonce(&self, nonce: &str, exp_ms: i64) {
+        let now = self.now_ms();
+        let mut n = lock(&self.nonces);
+        if n.len() > 10_000 {
+            n.retain(|_, exp| *exp >= now);
+        }
+        n.insert(nonce.to_string(), exp_ms);
+    }
+
+    /// Uses a nonce up: true when it was issued, unused and not expired.
+    pub fn consume_nonce(&self, nonce: &str) -> bool {
+        let now = self.now_ms();
+        match lock(&self.nonces).remove(nonce) {
+            Some(exp) => exp >= now,
+            None => false,
+        }
+    }
+
+    /// The status an inquiry shows for `rec` now.
+    pub fn visible_status(&self, rec: &InvoiceRecord, faults: &Faults) -> &'static str {
+        match &rec.outcome {
+            None => "IN_PROGRESS",
+            Some(_) if rec.stuck && faults.stuck_in_progress => "IN_PROGRESS",
+            Some(_) if self.now_ms() < rec.visible_ms => "IN_PROGRESS",
+            Some(o) if o.success => "SUCCESS",
+            Some(_) => "FAILED",
+        }
+    }
+
+    /// The inquiry result object for `rec` (RC_TICS §8).
+    pub fn inquiry_json(&self, rec: &InvoiceRecord, faults: &Faults) -> Value {
+        let status = self.visible_status(rec, faults);
+        let (data, packet_type, sign) = match (&rec.outcome, status) {
+            (Some(o), "SUCCESS" | "FAILED") => {
+                let mut all: Vec<Value> = o.errors.iter().map(Notice::to_json).collect();
+                let warn: Vec<Value> = o.warnings.iter().map(Notice::to_json).collect();
+                let total = all.len() + warn.len();
+                let (errors, warnings) = cap_notices(&mut all, warn, total);
+                let sign = if o.success {
+                    self.sign_result(rec, o.taxid.as_deref().unwrap_or(""))
+                } else {
+                    String::new()
+                };
+                (
+                    json!({"error": errors, "warning": warnings, "success": o.success}),
+                    json!("receive_invoice_confirm"),
+                    sign,
+                )
+            }
+            _ => (Value::Null, json!("invoice.v01"), String::new()),
+        };
+        json!({
+            "referenceNumber": rec.reference_number,
+            "uid": rec.uid,
+            "status": status,
+            "data": data,
+            "packetType": packet_type,
+            "fiscalId": rec.fiscal_id,
+            "sign": sign,
+        })
+    }
+
+    /// The `sign` of a SUCCESS result: a JWS by the sandbox key over
+    /// `{referenceNumber, clientId, taxId, receivedDate}`, header `{alg, sigT}` (RC_TICS §8-1).
+    fn sign_result(&self, rec: &InvoiceRecord, taxid: &str) -> String {
+        let payload = json!({
+            "referenceNumber": rec.reference_number,
+            "clientId": rec.fiscal_id,
+            "taxId": taxid,
+            "receivedDate": super::clock::iso_millis(rec.received_ms),
+        });
+        let mut header = josekit::jws::JwsHeader::new();
+        let _ = header.set_claim(
+            "sigT",
+            Some(Value::String(super::clock::sig_t(self.now_ms()))),
+        );
+        josekit::jws::serialize_compact(payload.to_string().as_bytes(), &header, &self.key.signer)
+            .unwrap_or_default()
+    }
+}
+
+/// Errors first, at most 50 notices; beyond that the official `00000` warning is added.
+fn cap_notices(
+    errors: &mut Vec<Value>,
+    warnings: Vec<Value>,
+    total: usize,
+) -> (Vec<Value>, Vec<Value>) {
+    const CAP: usize = 50;
+    if total <= CAP {
+        return (std::mem::take(errors), warnings);
+    }
+    let e: Vec<Value> = errors.drain(..).take(CAP).collect();
+    let mut w: Vec<Value> = warnings.into_iter().take(CAP - e.len()).collect();
+    w.push(
+        Notice::warning(
+            "00000",
+            "تعداد پیام های خطا/هشدار بیش تر از 50 مورد است و امکان نمایش بیش تر از این تعداد وجود ندارد.",
+        )
+        .to_json(),
+    );
+    (e, w)
+}
