@@ -1,15 +1,15 @@
 //! Jalali (هجری شمسی) calendar and Tehran local time, for reading the dates accountants type
 //! (`1403/08/15`, `1403/08/15 14:30`) and for showing dates back to them.
 //!
-//! Conversion uses the 33-year arithmetic approximation of the Solar Hijri calendar (the
-//! algorithm of Borkowski / jdf.scr.ir), which agrees with the official Iranian calendar for
-//! 1178–1634 SH — far wider than any invoice date.
+//! The calendar arithmetic itself is [`crate::invoice::jalali`]; this module adds what a person
+//! types and reads: Tehran local time and formatting.
 //!
 //! Local time: a date or date-time typed without an offset is Tehran time. Iran Standard Time is
 //! UTC+03:30; from 1387 to 1401 SH (2008–2022) daylight saving time (UTC+04:30) applied from the
 //! start of 1 Farvardin to the end of 30 Shahrivar. Iran abolished daylight saving time in 1401,
 //! so for current invoices the offset is always +03:30.
 
+use crate::invoice::jalali as cal;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 /// A Jalali calendar date.
@@ -21,20 +21,7 @@ pub struct JalaliDate {
 }
 
 /// Persian month names, Farvardin first.
-pub const MONTHS_FA: [&str; 12] = [
-    "فروردین",
-    "اردیبهشت",
-    "خرداد",
-    "تیر",
-    "مرداد",
-    "شهریور",
-    "مهر",
-    "آبان",
-    "آذر",
-    "دی",
-    "بهمن",
-    "اسفند",
-];
+pub use cal::MONTHS_FA;
 
 /// Transliterated month names for English output.
 pub const MONTHS_EN: [&str; 12] = [
@@ -52,92 +39,26 @@ pub const MONTHS_EN: [&str; 12] = [
     "Esfand",
 ];
 
-fn div(a: i64, b: i64) -> i64 {
-    a.div_euclid(b)
-}
-
-/// Gregorian (y, m, d) → Jalali.
+/// Gregorian (y, m, d) → Jalali (calendar arithmetic from [`crate::invoice::jalali`]).
 pub fn from_gregorian(gy: i32, gm: u32, gd: u32) -> JalaliDate {
-    let g_d_m: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    let gy = gy as i64;
-    let gm = gm as i64;
-    let gd = gd as i64;
-    let gy2 = if gm > 2 { gy + 1 } else { gy };
-    let mut days = 355666 + (365 * gy) + div(gy2 + 3, 4) - div(gy2 + 99, 100)
-        + div(gy2 + 399, 400)
-        + gd
-        + g_d_m[(gm - 1) as usize];
-    let mut jy = -1595 + (33 * div(days, 12053));
-    days = days.rem_euclid(12053);
-    jy += 4 * div(days, 1461);
-    days = days.rem_euclid(1461);
-    if days > 365 {
-        jy += div(days - 1, 365);
-        days = (days - 1).rem_euclid(365);
-    }
-    let (jm, jd) = if days < 186 {
-        (1 + div(days, 31), 1 + days.rem_euclid(31))
-    } else {
-        (7 + div(days - 186, 30), 1 + (days - 186).rem_euclid(30))
-    };
-    JalaliDate {
-        year: jy as i32,
-        month: jm as u32,
-        day: jd as u32,
-    }
+    let (year, month, day) = cal::to_jalali(gy, gm, gd).unwrap_or((0, 1, 1));
+    JalaliDate { year, month, day }
 }
 
 /// Jalali → Gregorian date, or `None` when the Jalali date does not exist.
 pub fn to_gregorian(j: JalaliDate) -> Option<NaiveDate> {
-    if !(1..=12).contains(&j.month) || j.day < 1 || j.day > month_length(j.year, j.month) {
-        return None;
-    }
-    Some(to_gregorian_raw(j.year, j.month, j.day))
+    let (y, m, d) = cal::from_jalali(j.year, j.month, j.day)?;
+    NaiveDate::from_ymd_opt(y, m, d)
 }
 
 /// Whether a Jalali year is leap (has 30 Esfand).
 pub fn is_leap(year: i32) -> bool {
-    month_length(year, 12) == 30
+    cal::is_jalali_leap(year)
 }
 
 /// Days in a Jalali month.
 pub fn month_length(year: i32, month: u32) -> u32 {
-    match month {
-        1..=6 => 31,
-        7..=11 => 30,
-        12 => {
-            // Esfand has 30 days in a leap year: 1 Farvardin of next year minus 29 Esfand == 2.
-            let esf29 = to_gregorian_raw(year, 12, 29);
-            let next = to_gregorian_raw(year + 1, 1, 1);
-            if (next - esf29).num_days() == 2 {
-                30
-            } else {
-                29
-            }
-        }
-        _ => 0,
-    }
-}
-
-/// The raw 33-year arithmetic without range checks (months and days assumed in range).
-fn to_gregorian_raw(y: i32, m: u32, d: u32) -> NaiveDate {
-    let jy = y as i64 + 1595;
-    let jm = m as i64;
-    let mut days =
-        -355668 + (365 * jy) + (div(jy, 33) * 8) + div(jy.rem_euclid(33) + 3, 4) + d as i64;
-    days += if jm < 7 {
-        (jm - 1) * 31
-    } else {
-        ((jm - 7) * 30) + 186
-    };
-    // `days` counts days so that day 1 is 0001-01-01 minus one year offset used by the
-    // algorithm; anchor it with a known date: 1 Farvardin 1403 = 2024-03-20.
-    let anchor_days = {
-        let jy = 1403i64 + 1595;
-        -355668 + (365 * jy) + (div(jy, 33) * 8) + div(jy.rem_euclid(33) + 3, 4) + 1
-    };
-    let anchor = NaiveDate::from_ymd_opt(2024, 3, 20).unwrap_or_default();
-    anchor + chrono::Duration::days(days - anchor_days)
+    cal::jalali_month_len(year, month)
 }
 
 /// The offset of Tehran local time from UTC, in seconds, for a local Jalali date.

@@ -1,2 +1,358 @@
 //! Reports over the queue: per-invoice status, amounts and VAT totals per period, failures with
 //! their explanations, as table, CSV, JSON or a self-contained HTML page.
+//!
+//! Which amounts count: an invoice's amounts count when it is SUCCESS and *in force*: no
+//! SUCCESS correction (ins 2), cancellation (ins 3) or return (ins 4) in the queue refers to it.
+//! A correction or return replaces its reference (it carries the whole new content, V7.8 §5), a
+//! cancellation voids it and carries no amounts itself. Amounts are attributed to the Jalali
+//! month (Tehran time) of the `indatim` of the invoice that carries them.
+
+pub mod html;
+pub mod render;
+
+use crate::import::jalali;
+use crate::invoice::money::decimal_of;
+use crate::lang::Lang;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+
+/// One queued invoice as the report needs it (built from the queue, or by tests).
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub id: i64,
+    pub source: String,
+    pub taxid: Option<String>,
+    /// Queue status word: SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS, UNKNOWN…
+    pub status: String,
+    pub ins: Option<i64>,
+    pub indatim: Option<i64>,
+    /// The invoice JSON (for amounts and `irtaxid`).
+    pub payload: Option<Value>,
+    /// Server errors of the last attempt (raw JSON) and local validation findings (raw JSON).
+    pub server_errors: Option<Value>,
+    pub findings: Option<Value>,
+}
+
+/// One problem shown for an invoice: its code (or rule id) and the explanation.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Problem {
+    pub code: String,
+    pub explanation: String,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: i64,
+    pub taxid: Option<String>,
+    pub source: String,
+    pub status: String,
+    pub ins: Option<i64>,
+    pub irtaxid: Option<String>,
+    pub indatim: Option<i64>,
+    /// The date as shown to a person: Jalali, Tehran time (Gregorian beside it in English).
+    pub date: String,
+    /// Jalali month `1405/09`.
+    pub period: String,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub tadis: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub tvam: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub tbill: Option<Decimal>,
+    /// SUCCESS and not replaced or voided by a later SUCCESS referral.
+    pub in_force: bool,
+    pub problems: Vec<Problem>,
+}
+
+/// Totals of one Jalali month.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Period {
+    /// `1405/09`, or `total` for the grand total.
+    pub period: String,
+    pub invoices: u64,
+    pub success: u64,
+    pub failed: u64,
+    /// Neither SUCCESS nor FAILED/INVALID (queued, in progress, unknown).
+    pub pending: u64,
+    /// In-force amounts (see the module doc).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub tadis: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub tvam: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub tbill: Decimal,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub generated_at: i64,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub rows: Vec<Row>,
+    pub periods: Vec<Period>,
+    pub total: Period,
+}
+
+fn hdr_dec(p: &Option<Value>, k: &str) -> Option<Decimal> {
+    p.as_ref()?.get("header")?.get(k).and_then(decimal_of)
+}
+
+fn hdr_str(p: &Option<Value>, k: &str) -> Option<String> {
+    p.as_ref()?
+        .get("header")?
+        .get(k)?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Problems of an invoice: server errors explained with the code catalogue, else local
+/// findings in the reader's language.
+pub fn problems(e: &Entry, lang: Lang) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if let Some(Value::Array(errs)) = &e.server_errors {
+        for x in errs {
+            let code = x
+                .get("code")
+                .map(|c| match c {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_default();
+            let msg = x
+                .get("message")
+                .or_else(|| x.get("msg"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let explanation =
+                crate::codes::one_line(&code, lang).unwrap_or_else(|| msg.to_string());
+            out.push(Problem { code, explanation });
+        }
+    }
+    if let Some(Value::Array(fs)) = &e.findings {
+        for f in fs {
+            if f.get("severity").and_then(Value::as_str) == Some("warning") {
+                continue;
+            }
+            let code = f
+                .get("code")
+                .and_then(Value::as_str)
+                .or_else(|| f.get("rule").and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_string();
+            let key = match lang {
+                Lang::Fa => "fa",
+                Lang::En => "en",
+            };
+            let text = f
+                .get("message")
+                .and_then(|m| m.get(key).or(Some(m)))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| crate::codes::one_line(&code, lang))
+                .unwrap_or_default();
+            let field = f.get("field").and_then(Value::as_str).unwrap_or_default();
+            let explanation = if field.is_empty() {
+                text
+            } else {
+                format!("{field}: {text}")
+            };
+            out.push(Problem { code, explanation });
+        }
+    }
+    out
+}
+
+/// Jalali month of an instant, `1405/09`.
+pub fn period_of(ms: i64) -> String {
+    match jalali::jalali_of_unix_ms(ms) {
+        Some(j) => format!("{:04}/{:02}", j.year, j.month),
+        None => "?".into(),
+    }
+}
+
+/// Builds the report from queue entries: filters by `indatim` in `[from, to]`, decides which
+/// invoices are in force, totals per Jalali month.
+pub fn build(
+    entries: &[Entry],
+    from: Option<i64>,
+    to: Option<i64>,
+    lang: Lang,
+    now_ms: i64,
+) -> Report {
+    // Which references are replaced or voided by a SUCCESS referral (over the whole queue,
+    // not only the period shown).
+    let superseded: HashSet<String> = entries
+        .iter()
+        .filter(|e| e.status == "SUCCESS" && matches!(e.ins, Some(2..=4)))
+        .filter_map(|e| hdr_str(&e.payload, "irtaxid"))
+        .collect();
+    let mut rows = Vec::new();
+    let mut periods: BTreeMap<String, Period> = BTreeMap::new();
+    let mut total = Period {
+        period: "total".into(),
+        ..Default::default()
+    };
+    for e in entries {
+        if let Some(t) = e.indatim {
+            if from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x) {
+                continue;
+            }
+        } else if from.is_some() || to.is_some() {
+            continue;
+        }
+        let period = e.indatim.map(period_of).unwrap_or_else(|| "?".into());
+        let cancelled = e.ins == Some(3);
+        let in_force = e.status == "SUCCESS"
+            && !cancelled
+            && !e.taxid.as_ref().is_some_and(|t| superseded.contains(t));
+        let row = Row {
+            id: e.id,
+            taxid: e.taxid.clone(),
+            source: e.source.clone(),
+            status: e.status.clone(),
+            ins: e.ins,
+            irtaxid: hdr_str(&e.payload, "irtaxid"),
+            indatim: e.indatim,
+            date: e
+                .indatim
+                .map(|t| jalali::format_unix_ms(t, true, lang == Lang::En))
+                .unwrap_or_default(),
+            period: period.clone(),
+            tadis: hdr_dec(&e.payload, "tadis"),
+            tvam: hdr_dec(&e.payload, "tvam"),
+            tbill: hdr_dec(&e.payload, "tbill"),
+            in_force,
+            problems: problems(e, lang),
+        };
+        for p in [
+            periods.entry(period.clone()).or_insert_with(|| Period {
+                period: period.clone(),
+                ..Default::default()
+            }),
+            &mut total,
+        ] {
+            p.invoices += 1;
+            match e.status.as_str() {
+                "SUCCESS" => p.success += 1,
+                "FAILED" | "INVALID" => p.failed += 1,
+                _ => p.pending += 1,
+            }
+            if in_force {
+                p.tadis += row.tadis.unwrap_or_default();
+                p.tvam += row.tvam.unwrap_or_default();
+                p.tbill += row.tbill.unwrap_or_default();
+            }
+        }
+        rows.push(row);
+    }
+    Report {
+        generated_at: now_ms,
+        from,
+        to,
+        rows,
+        periods: periods.into_values().collect(),
+        total,
+    }
+}
+
+/// Reads every invoice of a queue into report entries.
+pub fn entries_from_queue<S: moadian_queue::Store>(
+    q: &S,
+) -> Result<Vec<Entry>, moadian_queue::QueueError> {
+    let rows = q.list(&moadian_queue::ListFilter::default())?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let payload = q
+            .get(r.id)?
+            .and_then(|i| i.payload)
+            .and_then(|p| serde_json::from_str::<Value>(&p).ok());
+        out.push(Entry {
+            id: r.id.0,
+            source: r.source,
+            taxid: r.taxid,
+            status: r.status.as_str().to_string(),
+            ins: r.ins,
+            indatim: r.indatim,
+            payload,
+            server_errors: r.last_attempt.and_then(|a| a.errors),
+            findings: r.findings,
+        });
+    }
+    Ok(out)
+}
+
+/// Groups a decimal's integer digits by thousands: `1234567.5` → `1,234,567.5`.
+pub fn group(d: &Decimal) -> String {
+    let s = d.normalize().to_string();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r.to_string()),
+        None => (false, s),
+    };
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (s, None),
+    };
+    let mut g = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            g.push(',');
+        }
+        g.push(c);
+    }
+    let mut out = if neg { format!("-{g}") } else { g };
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(&f);
+    }
+    out
+}
+
+/// Subject name of `ins`.
+pub fn ins_name(ins: Option<i64>, lang: Lang) -> &'static str {
+    match (ins, lang) {
+        (Some(1), Lang::Fa) => "اصلی",
+        (Some(2), Lang::Fa) => "اصلاحی",
+        (Some(3), Lang::Fa) => "ابطالی",
+        (Some(4), Lang::Fa) => "برگشت از فروش",
+        (Some(1), Lang::En) => "original",
+        (Some(2), Lang::En) => "correction",
+        (Some(3), Lang::En) => "cancellation",
+        (Some(4), Lang::En) => "return",
+        _ => "",
+    }
+}
+
+/// Status word in the reader's language.
+pub fn status_name(s: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return s.to_string();
+    }
+    match s {
+        "SUCCESS" => "پذیرفته",
+        "FAILED" => "رد شده",
+        "INVALID" => "نامعتبر (ارسال نشد)",
+        "QUEUED" => "در صف",
+        "SENDING" => "در حال ارسال",
+        "IN_PROGRESS" => "در حال بررسی",
+        "UNKNOWN" => "نامعلوم",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping() {
+        assert_eq!(group(&Decimal::from(1234567)), "1,234,567");
+        assert_eq!(group(&Decimal::from(123)), "123");
+        assert_eq!(group(&Decimal::from(-1000)), "-1,000");
+        assert_eq!(group(&"1234.50".parse().unwrap()), "1,234.5");
+    }
+}

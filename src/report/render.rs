@@ -1,0 +1,162 @@
+//! The report as text: a terminal table, CSV (UTF-8 with BOM so Excel shows Persian) and JSON.
+
+use super::{group, ins_name, status_name, Period, Report};
+use crate::lang::Lang;
+use comfy_table::{presets::UTF8_FULL, Table};
+
+fn t(lang: Lang, fa: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Fa => fa,
+        Lang::En => en,
+    }
+}
+
+fn opt(d: &Option<rust_decimal::Decimal>) -> String {
+    d.as_ref().map(group).unwrap_or_default()
+}
+
+fn period_label(p: &Period, lang: Lang) -> String {
+    if p.period == "total" {
+        t(lang, "جمع کل", "total").to_string()
+    } else {
+        p.period.clone()
+    }
+}
+
+/// Terminal tables: invoices, then totals per month, then failures explained.
+pub fn table(r: &Report, lang: Lang) -> String {
+    let mut out = String::new();
+    let mut inv = Table::new();
+    inv.load_preset(UTF8_FULL);
+    inv.set_header(vec![
+        t(lang, "ردیف", "#"),
+        t(lang, "تاریخ", "date"),
+        t(lang, "شماره مالیاتی", "tax ID"),
+        t(lang, "موضوع", "subject"),
+        t(lang, "وضعیت", "status"),
+        t(lang, "مبلغ پس از تخفیف", "after discount"),
+        t(lang, "مالیات ارزش افزوده", "VAT"),
+        t(lang, "مبلغ کل", "total"),
+    ]);
+    for row in &r.rows {
+        let mut status = status_name(&row.status, lang);
+        if row.status == "SUCCESS" && !row.in_force && row.ins != Some(3) {
+            status.push_str(t(lang, " (جایگزین/ابطال شده)", " (replaced/cancelled)"));
+        }
+        inv.add_row(vec![
+            row.id.to_string(),
+            row.date.clone(),
+            row.taxid.clone().unwrap_or_default(),
+            ins_name(row.ins, lang).to_string(),
+            status,
+            opt(&row.tadis),
+            opt(&row.tvam),
+            opt(&row.tbill),
+        ]);
+    }
+    out.push_str(&inv.to_string());
+    out.push('\n');
+    let mut per = Table::new();
+    per.load_preset(UTF8_FULL);
+    per.set_header(vec![
+        t(lang, "ماه", "month"),
+        t(lang, "تعداد", "invoices"),
+        t(lang, "پذیرفته", "success"),
+        t(lang, "رد/نامعتبر", "failed"),
+        t(lang, "در جریان", "pending"),
+        t(lang, "فروش پس از تخفیف", "sales after discount"),
+        t(lang, "مالیات ارزش افزوده", "VAT"),
+        t(lang, "جمع صورتحساب‌ها", "invoice totals"),
+    ]);
+    for p in r.periods.iter().chain(std::iter::once(&r.total)) {
+        per.add_row(vec![
+            period_label(p, lang),
+            p.invoices.to_string(),
+            p.success.to_string(),
+            p.failed.to_string(),
+            p.pending.to_string(),
+            group(&p.tadis),
+            group(&p.tvam),
+            group(&p.tbill),
+        ]);
+    }
+    out.push_str(&per.to_string());
+    out.push('\n');
+    let failures: Vec<_> = r.rows.iter().filter(|x| !x.problems.is_empty()).collect();
+    if !failures.is_empty() {
+        out.push_str(t(lang, "خطاها:\n", "Failures:\n"));
+        for row in failures {
+            let who = row.taxid.clone().unwrap_or_else(|| row.source.clone());
+            for p in &row.problems {
+                out.push_str(&format!("  {who}  {}  {}\n", p.code, p.explanation));
+            }
+        }
+    }
+    out
+}
+
+/// CSV: one line per invoice (problems joined with ` | `), then the month totals.
+pub fn csv(r: &Report, lang: Lang) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id", "date", "period", "taxid", "ins", "irtaxid", "status", "in_force", "tadis", "tvam",
+        "tbill", "problems", "source",
+    ])?;
+    for row in &r.rows {
+        let problems: Vec<String> = row
+            .problems
+            .iter()
+            .map(|p| format!("{} {}", p.code, p.explanation))
+            .collect();
+        w.write_record([
+            row.id.to_string(),
+            row.date.clone(),
+            row.period.clone(),
+            row.taxid.clone().unwrap_or_default(),
+            row.ins.map(|i| i.to_string()).unwrap_or_default(),
+            row.irtaxid.clone().unwrap_or_default(),
+            row.status.clone(),
+            row.in_force.to_string(),
+            row.tadis
+                .map(|d| d.normalize().to_string())
+                .unwrap_or_default(),
+            row.tvam
+                .map(|d| d.normalize().to_string())
+                .unwrap_or_default(),
+            row.tbill
+                .map(|d| d.normalize().to_string())
+                .unwrap_or_default(),
+            problems.join(" | "),
+            row.source.clone(),
+        ])?;
+    }
+    w.write_record([""; 13])?;
+    w.write_record([
+        "period", "invoices", "success", "failed", "pending", "tadis", "tvam", "tbill", "", "", "",
+        "", "",
+    ])?;
+    for p in r.periods.iter().chain(std::iter::once(&r.total)) {
+        w.write_record([
+            period_label(p, lang),
+            p.invoices.to_string(),
+            p.success.to_string(),
+            p.failed.to_string(),
+            p.pending.to_string(),
+            p.tadis.normalize().to_string(),
+            p.tvam.normalize().to_string(),
+            p.tbill.normalize().to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
+}
+
+/// JSON: the report structure (amounts as decimal strings).
+pub fn json(r: &Report) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(r)
+}
