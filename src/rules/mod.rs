@@ -2,7 +2,10 @@
 //! matrix, field formats, arithmetic with the spec's truncation, settlement, buyer
 //! identification, referrals (ins 2/3/4) and time rules. Produces [`Finding`]s.
 
+pub mod arith;
+pub mod data;
 pub mod finding;
+pub mod idcheck;
 
 pub use finding::{Finding, Severity};
 
