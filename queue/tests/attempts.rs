@@ -1,0 +1,421 @@
+//! Invariants 2 and 3 on a real queue file: attempts are committed before the caller may
+//! send; an invoice whose last attempt has no final status is never handed out again; unknown
+//! outcomes are reconciled by inquiry (NOT_FOUND within the grace period stays unknown).
+
+mod common;
+
+use common::*;
+use moadian_queue::*;
+use std::time::Duration;
+
+#[test]
+fn invariant_2_recorded_before_sent() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    // Another connection (another process, or this one after a crash) sees the attempt as
+    // soon as begin_attempt returned: before any POST could have left.
+    let other = f.reopen();
+    let seen = other.attempt(a.uid).unwrap().expect("attempt committed");
+    assert_eq!(seen.status, AttemptStatus::Sending);
+    assert_eq!(seen.invoice_id, id);
+    assert_eq!(seen.batch_id, "batch-1");
+    assert_eq!(seen.taxid, f.queue.get(id).unwrap().unwrap().taxid);
+    assert_eq!(seen.uid.get_version_num(), 4);
+    assert_eq!(status(&other, id), InvoiceStatus::Sending);
+    let ev: Vec<_> = other
+        .events(id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(ev, ["enqueued", "attempt_started"]);
+}
+
+#[test]
+fn invariant_2_reference_committed_when_response_arrives() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    runner.record_accepted(a.uid, "ref-1").unwrap();
+    let other = f.reopen();
+    let seen = other
+        .find_by_reference("ref-1")
+        .unwrap()
+        .expect("reference committed");
+    assert_eq!(seen.uid, a.uid);
+    assert_eq!(seen.status, AttemptStatus::InProgress);
+    assert!(seen.sent_at.is_some());
+    assert_eq!(status(&other, id), InvoiceStatus::InProgress);
+    // The same acknowledgement twice is harmless; a different reference is refused.
+    runner.record_accepted(a.uid, "ref-1").unwrap();
+    assert!(matches!(
+        runner.record_accepted(a.uid, "ref-2"),
+        Err(QueueError::InvalidTransition { .. })
+    ));
+}
+
+#[test]
+fn invariant_3_never_resend_while_sending_or_in_progress() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let id = enqueue_n(&f.queue, 1)[0];
+    let key = f.queue.get(id).unwrap().unwrap().key();
+    let a = runner.begin_attempt(&[key], "b1").unwrap().remove(0);
+    assert!(runner.next_sendable(MEM, 10, None).unwrap().is_empty());
+    let again = runner.begin_attempt(&[key], "b2");
+    assert!(
+        matches!(
+            again,
+            Err(QueueError::NotSendable {
+                status: InvoiceStatus::Sending,
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    runner.record_accepted(a.uid, "ref").unwrap();
+    let again = runner.begin_attempt(&[key], "b3");
+    assert!(matches!(
+        again,
+        Err(QueueError::NotSendable {
+            status: InvoiceStatus::InProgress,
+            ..
+        })
+    ));
+    // A refused call records nothing.
+    assert_eq!(f.queue.attempts(id).unwrap().len(), 1);
+    assert_consistent(&f.queue);
+}
+
+#[test]
+fn invariant_3_batch_with_one_unsendable_invoice_records_nothing() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let ids = enqueue_n(&f.queue, 3);
+    let keys: Vec<_> = ids
+        .iter()
+        .map(|i| f.queue.get(*i).unwrap().unwrap().key())
+        .collect();
+    runner.begin_attempt(&keys[..1], "b1").unwrap();
+    assert!(runner.begin_attempt(&keys, "b2").is_err());
+    assert_eq!(f.queue.attempts(ids[1]).unwrap().len(), 0);
+    assert_eq!(status(&f.queue, ids[2]), InvoiceStatus::Queued);
+}
+
+#[test]
+fn invariant_3_the_file_itself_refuses_a_second_open_attempt() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, _) = one_attempt(&f, &runner);
+    let conn = rusqlite::Connection::open(f.path()).unwrap();
+    let r = conn.execute(
+        "INSERT INTO attempts (uid, invoice_id, batch_id, invoice_revision, status, created_at, updated_at)
+         VALUES ('x', ?1, 'b', 1, 'SENDING', 0, 0)",
+        [id.0],
+    );
+    assert!(
+        r.is_err(),
+        "a second unfinished attempt must violate the schema"
+    );
+}
+
+#[test]
+fn invariant_3_crash_while_sending_is_unknown_and_reconciled_first() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    drop(runner); // the process died between begin_attempt and the answer
+    let runner = f.queue.acquire_runner().unwrap();
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Unknown);
+    assert!(runner.next_sendable(MEM, 10, None).unwrap().is_empty());
+    let rec = f.queue.to_reconcile().unwrap();
+    assert_eq!(rec.len(), 1);
+    assert_eq!(rec[0].uid, a.uid);
+    let kinds: Vec<_> = f
+        .queue
+        .events(id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&"recovered".to_string()), "{kinds:?}");
+    assert_consistent(&f.queue);
+}
+
+#[test]
+fn invariant_3_found_success_by_inquiry_without_resend() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    runner.mark_unknown(a.uid).unwrap(); // the POST timed out
+    let t = runner
+        .record_outcome(
+            a.uid,
+            ServerStatus::Success,
+            None,
+            Some(serde_json::json!([])),
+        )
+        .unwrap();
+    assert_eq!(
+        t,
+        Transition::Moved {
+            from: AttemptStatus::Unknown,
+            to: AttemptStatus::Success
+        }
+    );
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Success);
+    assert_eq!(f.queue.attempts(id).unwrap().len(), 1, "no second attempt");
+    assert!(f.queue.to_reconcile().unwrap().is_empty());
+    assert_consistent(&f.queue);
+}
+
+#[test]
+fn invariant_3_not_found_within_grace_is_unknown_not_lost() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    // NOT_FOUND while our own POST may still be on the wire: unknown.
+    let t = runner
+        .record_outcome(a.uid, ServerStatus::NotFound, None, None)
+        .unwrap();
+    assert_eq!(t, Transition::StillUnknown);
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Sending);
+    runner.mark_unknown(a.uid).unwrap();
+    f.advance(Duration::from_secs(60));
+    let t = runner
+        .record_outcome(a.uid, ServerStatus::NotFound, None, None)
+        .unwrap();
+    assert_eq!(t, Transition::StillUnknown);
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Unknown);
+    assert!(runner.next_sendable(MEM, 10, None).unwrap().is_empty());
+    // Marking unknown again does not restart (or shorten) the grace period.
+    runner.mark_unknown(a.uid).unwrap();
+    f.advance(Duration::from_secs(540));
+    let t = runner
+        .record_outcome(a.uid, ServerStatus::NotFound, None, None)
+        .unwrap();
+    assert_eq!(t, Transition::Requeued);
+    // Definitely never received: the same invoice (same tax ID) goes again, new uid.
+    let inv = f.queue.get(id).unwrap().unwrap();
+    assert_eq!(inv.status, InvoiceStatus::Queued);
+    let b = runner.begin_attempt(&[inv.key()], "b2").unwrap().remove(0);
+    assert_ne!(a.uid, b.uid);
+    assert_eq!(a.taxid, b.taxid);
+    assert_eq!(
+        f.queue.attempt(a.uid).unwrap().unwrap().status,
+        AttemptStatus::Lost
+    );
+    assert_consistent(&f.queue);
+}
+
+#[test]
+fn invariant_3_grace_counts_from_when_the_outcome_became_unknown() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    // The attempt was recorded long ago, but the POST may have left just before the crash.
+    f.advance(Duration::from_secs(3600));
+    drop(runner);
+    let runner = f.queue.acquire_runner().unwrap();
+    let t = runner
+        .record_outcome(a.uid, ServerStatus::NotFound, None, None)
+        .unwrap();
+    assert_eq!(t, Transition::StillUnknown);
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Unknown);
+}
+
+#[test]
+fn invariant_3_acknowledged_attempt_is_never_declared_lost() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    runner.record_accepted(a.uid, "ref-9").unwrap();
+    let t = runner
+        .record_outcome(a.uid, ServerStatus::Timeout, None, None)
+        .unwrap();
+    assert_eq!(t, Transition::StillUnknown);
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Unknown);
+    f.advance(Duration::from_secs(7200));
+    let t = runner
+        .record_outcome(a.uid, ServerStatus::NotFound, None, None)
+        .unwrap();
+    assert_eq!(t, Transition::StillUnknown);
+    assert!(runner.next_sendable(MEM, 10, None).unwrap().is_empty());
+    let t = runner
+        .record_outcome(
+            a.uid,
+            ServerStatus::Failed,
+            Some(serde_json::json!([{"code":"010504"}])),
+            None,
+        )
+        .unwrap();
+    assert!(matches!(
+        t,
+        Transition::Moved {
+            to: AttemptStatus::Failed,
+            ..
+        }
+    ));
+    let rows = f.queue.list(&ListFilter::default()).unwrap();
+    let last = rows[0].last_attempt.as_ref().unwrap();
+    assert_eq!(last.reference.as_deref(), Some("ref-9"));
+    assert_eq!(last.errors, Some(serde_json::json!([{"code":"010504"}])));
+}
+
+#[test]
+fn invariant_3_definite_refusal_before_acceptance_allows_a_new_attempt() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    let errors = serde_json::json!([{"code":"4130","message":"bad token"}]);
+    for r in runner
+        .record_rejected_before_acceptance(&[a.uid], &errors, AfterRejection::Requeue)
+        .unwrap()
+    {
+        r.unwrap();
+    }
+    let inv = f.queue.get(id).unwrap().unwrap();
+    assert_eq!(inv.status, InvoiceStatus::Queued);
+    let att = f.queue.attempt(a.uid).unwrap().unwrap();
+    assert_eq!(att.status, AttemptStatus::Rejected);
+    assert_eq!(att.errors, Some(errors.clone()));
+    let b = runner.begin_attempt(&[inv.key()], "b2").unwrap().remove(0);
+    // A refusal can only answer a POST in flight, never an acknowledged or unknown attempt.
+    runner.record_accepted(b.uid, "ref").unwrap();
+    let r = runner
+        .record_rejected_before_acceptance(&[b.uid], &errors, AfterRejection::Fail)
+        .unwrap();
+    assert!(matches!(r[0], Err(QueueError::InvalidTransition { .. })));
+    assert_eq!(status(&f.queue, id), InvoiceStatus::InProgress);
+    assert_consistent(&f.queue);
+}
+
+#[test]
+fn invariant_3_final_refusal_marks_failed() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    let r = runner
+        .record_rejected_before_acceptance(&[a.uid], &serde_json::json!([]), AfterRejection::Fail)
+        .unwrap();
+    r.into_iter().for_each(|r| r.unwrap());
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Failed);
+    assert_consistent(&f.queue);
+}
+
+#[test]
+fn invariant_3_mark_unknown_after_acceptance_is_an_error() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (_, a) = one_attempt(&f, &runner);
+    runner.record_accepted(a.uid, "r").unwrap();
+    assert!(matches!(
+        runner.mark_unknown(a.uid),
+        Err(QueueError::InvalidTransition { .. })
+    ));
+    assert!(matches!(
+        runner.mark_unknown(uuid::Uuid::new_v4()),
+        Err(QueueError::UnknownAttempt(_))
+    ));
+}
+
+#[test]
+fn invariant_3_conflicting_late_answer_is_reported_not_applied() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    runner.record_accepted(a.uid, "r").unwrap();
+    runner
+        .record_outcome(a.uid, ServerStatus::Success, None, None)
+        .unwrap();
+    let again = runner
+        .record_outcome(a.uid, ServerStatus::Success, None, None)
+        .unwrap();
+    assert_eq!(again, Transition::Unchanged(AttemptStatus::Success));
+    let r = runner.record_outcome(a.uid, ServerStatus::Failed, None, None);
+    assert!(matches!(r, Err(QueueError::InvalidTransition { .. })));
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Success);
+    let kinds: Vec<_> = f
+        .queue
+        .events(id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.last().map(String::as_str), Some("conflicting_answer"));
+}
+
+#[test]
+fn invariant_3_stale_payload_is_not_sent() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    f.queue
+        .enqueue(numbered("a.json", "TAXID0000000000000001", Some(1), "[1]"))
+        .unwrap();
+    let inv = runner.next_sendable(MEM, 10, None).unwrap().remove(0);
+    // Meanwhile the input was corrected and enqueued again (same tax ID, new content).
+    let e = f
+        .queue
+        .enqueue(numbered("a.json", "TAXID0000000000000001", Some(1), "[2]"))
+        .unwrap();
+    assert!(matches!(e, Enqueued::Replaced(_)));
+    let r = runner.begin_attempt(&[inv.key()], "b");
+    assert!(matches!(r, Err(QueueError::Stale { .. })), "{r:?}");
+    let fresh = f.queue.get(inv.id).unwrap().unwrap();
+    assert!(fresh.payload.as_deref().unwrap().contains("[2]"));
+    runner.begin_attempt(&[fresh.key()], "b").unwrap();
+}
+
+#[test]
+fn invariant_3_uids_must_be_fresh_v4() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let ids = enqueue_n(&f.queue, 2);
+    let keys: Vec<_> = ids
+        .iter()
+        .map(|i| f.queue.get(*i).unwrap().unwrap().key())
+        .collect();
+    let u = uuid::Uuid::new_v4();
+    let r = runner.begin_attempt_with_uids(&[(keys[0], u), (keys[1], u)], "b");
+    assert!(matches!(r, Err(QueueError::InvalidInput(_))));
+    let nil = uuid::Uuid::nil();
+    assert!(runner
+        .begin_attempt_with_uids(&[(keys[0], nil)], "b")
+        .is_err());
+    runner
+        .begin_attempt_with_uids(&[(keys[0], u)], "b")
+        .unwrap();
+    assert!(runner
+        .begin_attempt_with_uids(&[(keys[1], u)], "b")
+        .is_err());
+}
+
+#[test]
+fn pending_polls_and_summary() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (_, a) = one_attempt(&f, &runner);
+    runner.record_accepted(a.uid, "r").unwrap();
+    assert!(f
+        .queue
+        .pending_polls(Duration::from_secs(5))
+        .unwrap()
+        .is_empty());
+    f.advance(Duration::from_secs(6));
+    assert_eq!(
+        f.queue.pending_polls(Duration::from_secs(5)).unwrap().len(),
+        1
+    );
+    runner
+        .record_outcome(a.uid, ServerStatus::InProgress, None, None)
+        .unwrap();
+    assert!(f
+        .queue
+        .pending_polls(Duration::from_secs(5))
+        .unwrap()
+        .is_empty());
+    enqueue_n(&f.queue, 2);
+    let s = f.queue.summary().unwrap();
+    assert_eq!((s.in_progress, s.queued, s.total), (1, 2, 3));
+}
