@@ -97,17 +97,14 @@ impl ApiError {
         match self {
             Self::Connect { .. } => Disposition::Retry,
             Self::NoAnswer { .. } => Disposition::Unknown,
-            Self::Server {
-                status,
-                codes,
-                body,
-                ..
-            } => {
-                let retry_code = codes.iter().any(|c| is_retryable_code(&c.code));
-                if *status == 504 || (*status >= 500 && codes.is_empty() && body.is_none()) {
-                    // A gateway gave up waiting: the server behind it may have accepted.
+            Self::Server { status, codes, .. } => {
+                if codes.iter().any(|c| is_pre_acceptance_code(&c.code)) || *status == 429 {
+                    // Refused in the auth / key-management stage, before any invoice was read.
+                    Disposition::Retry
+                } else if *status >= 500 {
+                    // The server failed somewhere; it may have taken the invoices first.
                     Disposition::Unknown
-                } else if *status >= 500 || *status == 429 || retry_code {
+                } else if codes.iter().any(|c| is_retryable_code(&c.code)) {
                     Disposition::Retry
                 } else {
                     Disposition::Final
@@ -131,6 +128,17 @@ impl ApiError {
     pub fn is_signer_failure(&self) -> bool {
         matches!(self, Self::Sign(_))
     }
+}
+
+/// 5xxx codes raised while authenticating the request or fetching keys — before the server
+/// reads any invoice: key management unavailable (5051, 5206), unexpected errors loading the
+/// taxpayer / TSP file or verifying the token (5119, 5129, 5139), auth / key / tax-file
+/// services unavailable (5201, 5202, 5207). After these nothing was accepted.
+pub fn is_pre_acceptance_code(code: &str) -> bool {
+    matches!(
+        code.trim(),
+        "5051" | "5119" | "5129" | "5139" | "5201" | "5202" | "5206" | "5207"
+    )
 }
 
 /// Codes that mean "the service is unwell, try later": the 5xxx family (5051 key management
@@ -160,6 +168,9 @@ mod tests {
     #[test]
     fn classification() {
         assert_eq!(server(500, "5051").disposition(), Disposition::Retry);
+        assert_eq!(server(500, "5139").disposition(), Disposition::Retry);
+        assert_eq!(server(500, "5199").disposition(), Disposition::Unknown);
+        assert!(server(500, "5199").is_retryable_read());
         assert_eq!(server(400, "5051").disposition(), Disposition::Retry);
         assert_eq!(server(401, "4103").disposition(), Disposition::Final);
         assert_eq!(server(400, "4143").disposition(), Disposition::Final);

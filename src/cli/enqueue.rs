@@ -1,11 +1,33 @@
-//! `moadian enqueue`: validate invoices and put them in the queue without sending.
+//! `moadian enqueue`: validate invoices and put them in the queue without sending
+//! (`moadian run` sends them later).
 
+use super::submit::{enqueue_paths, Session, Target};
 use super::Global;
+use crate::pipeline;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    pub target: Target,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Compute what follows from the lines before validating.
+    #[arg(long)]
+    pub fill: bool,
+    /// Invoice files or directories (JSON).
+    #[arg(required = true, value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+}
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let _ = (args, global);
-    anyhow::bail!("`moadian enqueue` is not built yet")
+    let lang = global.lang.unwrap_or_default();
+    let session = Session::open(&args.target).await?;
+    let queue = session.open_queue()?;
+    let (ids, refused) = enqueue_paths(&session, &queue, &args.paths, args.fill)?;
+    let report = pipeline::report::build(&queue, Some(ids), None, lang)?;
+    super::status::print_report(&report, &refused, None, args.json, lang)?;
+    let bad = report.summary.invalid > 0 || !refused.is_empty();
+    Ok(u8::from(bad))
 }

@@ -1,2 +1,99 @@
 //! The submission pipeline: preflight, signing pipelined with sending, polling and
 //! reconciliation of unknown outcomes, on top of the durable queue.
+//!
+//! load → prepare (serial, tax ID, inno) → validate → enqueue ([`prepare`]) → preflight →
+//! sign + encrypt + send ([`send`]) → poll / reconcile ([`poll`]) → report ([`report`]).
+//! Library only: progress goes to an [`Observer`]; the CLI draws it.
+
+pub mod pass;
+pub mod poll;
+pub mod prepare;
+pub mod report;
+pub mod send;
+
+pub use pass::{run_pass, PassOptions, PassStats};
+pub use poll::{PollOptions, PollStats};
+pub use prepare::{load_inputs, prepare, Input};
+pub use report::{InvoiceReport, Report, ReportStatus, Summary};
+pub use send::SendStats;
+
+use crate::api::ApiError;
+use crate::crypto::SignError;
+use moadian_queue::QueueError;
+
+/// Why the pipeline could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Api(ApiError),
+    #[error(transparent)]
+    Sign(SignError),
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+/// Why sending stopped before the queue was empty. The queue stays intact: unsent invoices are
+/// QUEUED, sent ones are followed up by the next run.
+#[derive(Debug)]
+pub enum StopReason {
+    /// The signer failed (token removed, PIN…).
+    Signer(SignError),
+    /// The server refused or could not be reached after the retries.
+    Api(ApiError),
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Signer(e) => write!(f, "{e}"),
+            StopReason::Api(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl StopReason {
+    /// The text in both languages.
+    pub fn message(&self) -> crate::lang::Message {
+        match self {
+            StopReason::Signer(e) => e.message(),
+            StopReason::Api(e) => {
+                let code = e.code().map(str::to_string);
+                let fa = code
+                    .as_deref()
+                    .and_then(|c| crate::codes::one_line(c, crate::Lang::Fa))
+                    .map(|m| format!("{m} ({})", code.clone().unwrap_or_default()))
+                    .unwrap_or_else(|| "ارتباط با سامانه مودیان ناموفق بود؛ صورتحساب‌ها در صف می‌مانند و اجرای بعدی ادامه می‌دهد".into());
+                crate::lang::Message::new(fa, e.to_string())
+            }
+        }
+    }
+}
+
+/// Progress of a pass, for a progress bar.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Enqueued { total: usize, invalid: usize },
+    Signed { count: usize },
+    Posting { count: usize },
+    Accepted { count: usize },
+    Unknown { count: usize },
+    Waiting { open: usize, seconds: f64 },
+    Polled { finalized: usize },
+}
+
+/// Receives [`Event`]s. The CLI draws bars; tests and `--json` ignore them.
+pub trait Observer: Send + Sync {
+    fn event(&self, e: &Event);
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn event(&self, _e: &Event) {}
+}
+
+/// The sending handle of the queue (its read side is `runner.queue()`).
+pub type Runner = moadian_queue::SqliteRunner;

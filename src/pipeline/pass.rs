@@ -1,0 +1,150 @@
+//! One pass over a queue: reconcile what is unknown, send what is queued, poll what is pending —
+//! repeated while invoices come back to the queue (declared lost) and `wait` allows. This is
+//! what `submit` runs after enqueueing and what `run` (cron) runs as is.
+
+use crate::api::Client;
+use crate::crypto::jws::JwsOptions;
+use crate::pipeline::poll::{open_attempts, poll, PollOptions, PollStats};
+use crate::pipeline::send::{blocking, send_queued, SendStats};
+use crate::pipeline::{Observer, PipelineError, Runner, StopReason};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a pass runs.
+#[derive(Debug, Clone)]
+pub struct PassOptions {
+    /// Invoices per POST (≤1000).
+    pub batch_size: usize,
+    /// How long to keep polling for final statuses (0: one inquiry round, no waiting).
+    pub wait: Duration,
+    pub poll: PollOptions,
+    /// JWS header options of the invoices.
+    pub jws: JwsOptions,
+    /// Send QUEUED invoices (false: only reconcile and poll).
+    pub send: bool,
+}
+
+impl Default for PassOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: crate::api::MAX_BATCH,
+            wait: Duration::from_secs(60),
+            poll: PollOptions::from_env(),
+            jws: JwsOptions::default(),
+            send: true,
+        }
+    }
+}
+
+/// What a pass did.
+#[derive(Debug, Default)]
+pub struct PassStats {
+    pub send: SendStats,
+    pub poll: PollStats,
+    /// Why the pass stopped early (queue intact), if it did.
+    pub stopped: Option<StopReason>,
+}
+
+fn add(total: &mut SendStats, s: SendStats) {
+    total.posted += s.posted;
+    total.accepted += s.accepted;
+    total.unknown += s.unknown;
+    total.requeued += s.requeued;
+    total.signed += s.signed;
+}
+
+fn add_poll(total: &mut PollStats, p: PollStats) {
+    total.rounds += p.rounds;
+    total.inquiries += p.inquiries;
+    total.finalized += p.finalized;
+    total.requeued += p.requeued;
+    total.open = p.open;
+}
+
+/// Runs one pass for the client's memory ID.
+pub async fn run_pass(
+    runner: Arc<Runner>,
+    client: Arc<Client>,
+    opts: &PassOptions,
+    obs: &dyn Observer,
+) -> Result<PassStats, PipelineError> {
+    let mut stats = PassStats::default();
+    let deadline = Instant::now() + opts.wait;
+
+    // Reconcile first what earlier runs left open (crash, lost answers): one round, no wait.
+    let open = {
+        let r = runner.clone();
+        let m = client.memory_id().to_string();
+        blocking(move || open_attempts(r.queue(), &m)).await??
+    };
+    if !open.is_empty() {
+        match poll(
+            runner.clone(),
+            &client,
+            Instant::now(),
+            &opts.poll,
+            false,
+            obs,
+        )
+        .await
+        {
+            Ok(p) => add_poll(&mut stats.poll, p),
+            Err(PipelineError::Api(e)) => {
+                stats.stopped = Some(StopReason::from_api(e));
+                return Ok(stats);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    loop {
+        let mut posted = 0;
+        if opts.send {
+            let mut s = send_queued(
+                runner.clone(),
+                client.clone(),
+                opts.batch_size,
+                opts.jws.clone(),
+                obs,
+            )
+            .await?;
+            posted = s.posted;
+            let stopped = s.stopped.take();
+            add(&mut stats.send, s);
+            if let Some(reason) = stopped {
+                stats.stopped = Some(reason);
+            }
+        }
+        if matches!(stats.stopped, Some(StopReason::Signer(_))) {
+            // Without the token no inquiry can be authenticated either.
+            return Ok(stats);
+        }
+        let wait_first = posted > 0;
+        match poll(
+            runner.clone(),
+            &client,
+            deadline,
+            &opts.poll,
+            wait_first,
+            obs,
+        )
+        .await
+        {
+            Ok(p) => {
+                let requeued = p.requeued;
+                add_poll(&mut stats.poll, p);
+                if requeued > 0 && opts.send && stats.stopped.is_none() && Instant::now() < deadline
+                {
+                    continue;
+                }
+            }
+            Err(PipelineError::Api(e)) => {
+                if stats.stopped.is_none() {
+                    stats.stopped = Some(StopReason::from_api(e));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        return Ok(stats);
+    }
+}

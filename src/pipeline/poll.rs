@@ -1,0 +1,240 @@
+//! poll and reconcile: ask the server about every attempt that has no final status — the
+//! acknowledged ones (IN_PROGRESS) and the unknown ones (crash, timeout, lost answer) — by uid,
+//! up to 100 a call, and record the answers. An unknown attempt is never resent: only the
+//! queue may declare it lost (NOT_FOUND after its grace period), which queues it again.
+//!
+//! To spend few signatures on the token (each call costs one), a large backlog is probed with
+//! its newest 100 attempts first; the rest is swept only once the probe is all final.
+
+use crate::api::{Client, InquiryResult, InvoiceStatus, MAX_INQUIRY_IDS};
+use crate::pipeline::send::blocking;
+use crate::pipeline::{Event, Observer, PipelineError, Runner};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use moadian_queue::{Attempt, Outcome, RunnerStore, ServerStatus, Store, Transition};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How polling paces itself.
+#[derive(Debug, Clone)]
+pub struct PollOptions {
+    /// Wait after sending before the first inquiry (the server validates asynchronously).
+    pub first_delay: Duration,
+    /// Wait between rounds grows ×1.5 from `first_delay` up to this.
+    pub max_delay: Duration,
+}
+
+impl Default for PollOptions {
+    fn default() -> Self {
+        Self {
+            first_delay: Duration::from_secs(5),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+impl PollOptions {
+    /// Defaults overridden by `MOADIAN_POLL_FIRST_MS` / `MOADIAN_POLL_MAX_MS`.
+    pub fn from_env() -> Self {
+        let mut p = Self::default();
+        if let Some(ms) = env_ms("MOADIAN_POLL_FIRST_MS") {
+            p.first_delay = ms;
+        }
+        if let Some(ms) = env_ms("MOADIAN_POLL_MAX_MS") {
+            p.max_delay = ms;
+        }
+        p
+    }
+}
+
+fn env_ms(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
+}
+
+/// What polling found.
+#[derive(Debug, Default, Clone)]
+pub struct PollStats {
+    pub rounds: usize,
+    pub inquiries: usize,
+    pub finalized: usize,
+    /// Attempts declared lost and queued again (to be sent in the next round).
+    pub requeued: usize,
+    /// Attempts still without a final status.
+    pub open: usize,
+}
+
+/// Attempts of `memory_id` without a final status: unknown ones first.
+pub fn open_attempts<S: Store>(store: &S, memory_id: &str) -> Result<Vec<Attempt>, PipelineError> {
+    let mut v = store.to_reconcile()?;
+    v.extend(store.pending_polls(Duration::ZERO)?);
+    v.retain(|a| a.memory_id == memory_id);
+    v.sort_by_key(|a| a.uid);
+    v.dedup_by_key(|a| a.uid);
+    Ok(v)
+}
+
+/// One inquiry round over `attempts` (≤100 per call); records the answers.
+async fn inquire_and_record(
+    runner: &Arc<Runner>,
+    client: &Client,
+    attempts: &[Attempt],
+    stats: &mut PollStats,
+) -> Result<bool, PipelineError> {
+    let mut all_final = true;
+    for chunk in attempts.chunks(MAX_INQUIRY_IDS) {
+        let uids: Vec<String> = chunk.iter().map(|a| a.uid.to_string()).collect();
+        let (start, end) = window(chunk);
+        stats.inquiries += 1;
+        let results = client
+            .inquiry_by_uid(&uids, client.memory_id(), start, end)
+            .await
+            .map_err(PipelineError::Api)?;
+        let by_uid: HashMap<String, &InquiryResult> = results
+            .iter()
+            .filter_map(|r| r.uid.as_ref().map(|u| (u.to_ascii_lowercase(), r)))
+            .collect();
+        let mut outcomes = Vec::with_capacity(chunk.len());
+        for a in chunk {
+            let outcome = match by_uid.get(&a.uid.to_string()) {
+                Some(r) => {
+                    let errors = r.errors();
+                    if errors
+                        .iter()
+                        .any(|c| c.code == "04150" || c.code == "04152")
+                    {
+                        // The server could not decrypt: its key may have changed.
+                        client.invalidate_server_key();
+                    }
+                    Outcome {
+                        uid: a.uid,
+                        status: server_status(&r.status),
+                        reference: r.reference_number.clone().filter(|s| !s.is_empty()),
+                        errors: codes_json(&errors),
+                        warnings: codes_json(&r.warnings()),
+                    }
+                }
+                None => Outcome {
+                    uid: a.uid,
+                    status: ServerStatus::NotFound,
+                    reference: None,
+                    errors: None,
+                    warnings: None,
+                },
+            };
+            if !matches!(outcome.status, ServerStatus::Success | ServerStatus::Failed) {
+                all_final = false;
+            }
+            outcomes.push(outcome);
+        }
+        let r = runner.clone();
+        let transitions = blocking(move || r.record_outcome_many(&outcomes)).await??;
+        for t in transitions {
+            match t? {
+                Transition::Moved { to, .. } if to.is_final() => stats.finalized += 1,
+                Transition::Requeued => stats.requeued += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(all_final)
+}
+
+fn codes_json(codes: &[crate::api::ServerCode]) -> Option<serde_json::Value> {
+    if codes.is_empty() {
+        None
+    } else {
+        serde_json::to_value(codes).ok()
+    }
+}
+
+fn server_status(s: &InvoiceStatus) -> ServerStatus {
+    match s {
+        InvoiceStatus::Success => ServerStatus::Success,
+        InvoiceStatus::Failed => ServerStatus::Failed,
+        InvoiceStatus::InProgress => ServerStatus::InProgress,
+        InvoiceStatus::Timeout => ServerStatus::Timeout,
+        InvoiceStatus::NotFound => ServerStatus::NotFound,
+        // Unheard-of words keep the attempt open; never guess a final status.
+        InvoiceStatus::Other(_) => ServerStatus::Timeout,
+    }
+}
+
+/// The inquiry window for a set of attempts: from a minute before the oldest was recorded to
+/// five minutes from now (clock skew), at most one week (4164).
+fn window(attempts: &[Attempt]) -> (DateTime<Utc>, DateTime<Utc>) {
+    let now = Utc::now();
+    let end = now + ChronoDuration::minutes(5);
+    let oldest = attempts.iter().map(|a| a.created_at).min().unwrap_or(0);
+    let from =
+        DateTime::<Utc>::from_timestamp_millis(oldest).unwrap_or(now) - ChronoDuration::minutes(1);
+    let earliest = end - ChronoDuration::days(7) + ChronoDuration::minutes(1);
+    (from.max(earliest), end)
+}
+
+/// Polls until every open attempt of the client's memory ID is final, something was queued
+/// again (returns so it can be sent), or `deadline` passes. `deadline` = now → one round.
+pub async fn poll(
+    runner: Arc<Runner>,
+    client: &Client,
+    deadline: Instant,
+    opts: &PollOptions,
+    wait_first: bool,
+    obs: &dyn Observer,
+) -> Result<PollStats, PipelineError> {
+    let mut stats = PollStats::default();
+    let mut delay = opts.first_delay;
+    let mut first = true;
+    loop {
+        let open = {
+            let r = runner.clone();
+            let m = client.memory_id().to_string();
+            blocking(move || open_attempts(r.queue(), &m)).await??
+        };
+        stats.open = open.len();
+        if open.is_empty() {
+            return Ok(stats);
+        }
+        if first && wait_first || !first {
+            let now = Instant::now();
+            if now >= deadline && !first {
+                return Ok(stats);
+            }
+            let sleep = delay.min(deadline.saturating_duration_since(now));
+            if !sleep.is_zero() {
+                obs.event(&Event::Waiting {
+                    open: open.len(),
+                    seconds: sleep.as_secs_f64(),
+                });
+                tokio::time::sleep(sleep).await;
+            }
+            if !first {
+                delay = delay.mul_f64(1.5).min(opts.max_delay);
+            }
+        }
+        first = false;
+        stats.rounds += 1;
+        // Probe with the newest attempts; sweep the rest when the probe is all final.
+        let mut by_age = open;
+        by_age.sort_by_key(|a| std::cmp::Reverse(a.created_at));
+        let probe_len = by_age.len().min(MAX_INQUIRY_IDS);
+        let (probe, rest) = by_age.split_at(probe_len);
+        let probe_final = inquire_and_record(&runner, client, probe, &mut stats).await?;
+        if probe_final && !rest.is_empty() {
+            inquire_and_record(&runner, client, rest, &mut stats).await?;
+        }
+        obs.event(&Event::Polled {
+            finalized: stats.finalized,
+        });
+        if stats.requeued > 0 || Instant::now() >= deadline {
+            let r = runner.clone();
+            let m = client.memory_id().to_string();
+            stats.open = blocking(move || open_attempts(r.queue(), &m)).await??.len();
+            return Ok(stats);
+        }
+    }
+}

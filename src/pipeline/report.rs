@@ -1,0 +1,243 @@
+//! The outcome of a submission per invoice — source, tax ID, status, uid, reference, errors and
+//! warnings (each code with its one-line explanation) — and the summary, read from the queue.
+//! This is what `submit` / `status` print as a table or as `--json`.
+
+use crate::lang::Lang;
+use moadian_queue::{InvoiceId, InvoiceRow, InvoiceStatus, ListFilter, Store};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Status as reported to people and programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportStatus {
+    Success,
+    Failed,
+    Invalid,
+    Queued,
+    InProgress,
+    Unknown,
+}
+
+impl ReportStatus {
+    pub fn from_queue(s: InvoiceStatus) -> Self {
+        match s {
+            InvoiceStatus::Success => Self::Success,
+            InvoiceStatus::Failed => Self::Failed,
+            InvoiceStatus::Invalid => Self::Invalid,
+            InvoiceStatus::Queued => Self::Queued,
+            InvoiceStatus::InProgress => Self::InProgress,
+            InvoiceStatus::Sending | InvoiceStatus::Unknown => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "SUCCESS",
+            Self::Failed => "FAILED",
+            Self::Invalid => "INVALID",
+            Self::Queued => "QUEUED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// One error or warning: its code (server or local rule), field, message and explanation.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CodeLine {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Local rule id (validation findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// What the server (or the rule) said.
+    pub message: String,
+    /// The catalogue's one-line meaning of the code, in the chosen language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+impl CodeLine {
+    /// `code — explanation (field)`, for the table.
+    pub fn short(&self) -> String {
+        let mut s = String::new();
+        if let Some(c) = &self.code {
+            s.push_str(c);
+            s.push_str(": ");
+        }
+        s.push_str(self.explanation.as_deref().unwrap_or(&self.message));
+        if let Some(f) = &self.field {
+            if !f.is_empty() {
+                s.push_str(&format!(" [{f}]"));
+            }
+        }
+        s
+    }
+}
+
+/// One invoice of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvoiceReport {
+    pub source: String,
+    pub taxid: Option<String>,
+    pub status: ReportStatus,
+    pub uid: Option<String>,
+    pub reference: Option<String>,
+    pub errors: Vec<CodeLine>,
+    pub warnings: Vec<CodeLine>,
+}
+
+/// Count per status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub success: usize,
+    pub failed: usize,
+    pub invalid: usize,
+    pub queued: usize,
+    pub in_progress: usize,
+    pub unknown: usize,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub invoices: Vec<InvoiceReport>,
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Exit 0 only when every invoice reached SUCCESS.
+    pub fn all_success(&self) -> bool {
+        self.summary.total > 0 && self.summary.success == self.summary.total
+    }
+}
+
+/// Reads the invoices `ids` (all when `None`) of the queue into a report.
+pub fn build<S: Store>(
+    store: &S,
+    ids: Option<Vec<InvoiceId>>,
+    memory_id: Option<&str>,
+    lang: Lang,
+) -> Result<Report, moadian_queue::QueueError> {
+    let mut rows = Vec::new();
+    match ids {
+        Some(ids) => {
+            for chunk in ids.chunks(500) {
+                rows.extend(store.list(&ListFilter {
+                    ids: Some(chunk.to_vec()),
+                    ..ListFilter::default()
+                })?);
+            }
+        }
+        None => {
+            rows = store.list(&ListFilter {
+                memory_id: memory_id.map(str::to_string),
+                ..ListFilter::default()
+            })?
+        }
+    }
+    let invoices: Vec<InvoiceReport> = rows.iter().map(|r| row_report(r, lang)).collect();
+    let mut s = Summary {
+        total: invoices.len(),
+        ..Summary::default()
+    };
+    for i in &invoices {
+        match i.status {
+            ReportStatus::Success => s.success += 1,
+            ReportStatus::Failed => s.failed += 1,
+            ReportStatus::Invalid => s.invalid += 1,
+            ReportStatus::Queued => s.queued += 1,
+            ReportStatus::InProgress => s.in_progress += 1,
+            ReportStatus::Unknown => s.unknown += 1,
+        }
+    }
+    Ok(Report {
+        invoices,
+        summary: s,
+    })
+}
+
+fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
+    let status = ReportStatus::from_queue(r.status);
+    let (mut errors, mut warnings) = findings_lines(r.findings.as_ref(), lang);
+    let mut uid = None;
+    let mut reference = None;
+    if let Some(a) = &r.last_attempt {
+        uid = Some(a.uid.to_string());
+        reference = a.reference.clone();
+        if status != ReportStatus::Invalid {
+            if matches!(status, ReportStatus::Failed | ReportStatus::Queued) {
+                errors.extend(server_lines(a.errors.as_ref(), lang));
+            }
+            warnings.extend(server_lines(a.warnings.as_ref(), lang));
+        }
+    }
+    if status != ReportStatus::Invalid {
+        // Local errors only matter for invalid invoices; keep their warnings.
+        errors.retain(|e| e.rule.is_none());
+    }
+    InvoiceReport {
+        source: r.source.clone(),
+        taxid: r.taxid.clone(),
+        status,
+        uid,
+        reference,
+        errors,
+        warnings,
+    }
+}
+
+fn explanation(code: &str, lang: Lang) -> Option<String> {
+    crate::codes::one_line(code, lang)
+}
+
+/// Server codes stored as `[{code, message}]`.
+fn server_lines(v: Option<&Value>, lang: Lang) -> Vec<CodeLine> {
+    let Some(Value::Array(items)) = v else {
+        return Vec::new();
+    };
+    crate::api::types::codes_of(items)
+        .into_iter()
+        .map(|c| {
+            let code = (!c.code.is_empty()).then(|| c.code.clone());
+            CodeLine {
+                explanation: code.as_deref().and_then(|k| explanation(k, lang)),
+                code,
+                field: None,
+                rule: None,
+                message: c.message,
+            }
+        })
+        .collect()
+}
+
+/// Local validation findings stored as `[Finding]`.
+fn findings_lines(v: Option<&Value>, lang: Lang) -> (Vec<CodeLine>, Vec<CodeLine>) {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let Some(Value::Array(items)) = v else {
+        return (errors, warnings);
+    };
+    for item in items {
+        let Ok(f) = serde_json::from_value::<crate::rules::Finding>(item.clone()) else {
+            continue;
+        };
+        let line = CodeLine {
+            explanation: None,
+            code: f.code.clone(),
+            field: Some(f.field.clone()).filter(|s| !s.is_empty()),
+            rule: Some(f.rule.clone()),
+            message: f.message.get(lang).to_string(),
+        };
+        if f.is_error() {
+            errors.push(line);
+        } else {
+            warnings.push(line);
+        }
+    }
+    (errors, warnings)
+}

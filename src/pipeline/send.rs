@@ -1,0 +1,331 @@
+//! sign → encrypt → send, pipelined: a blocking thread signs invoices on the token, a second
+//! encrypts them to the server key, and the async sender batches the packets (up to the
+//! profile's batch size) and POSTs them — so the network never waits on the token and the token
+//! never waits on the network. Each batch's attempts are committed to the queue before its POST
+//! (invariant 2) and its reference numbers as soon as the answer arrives.
+
+use crate::api::{ApiError, Client, Disposition, Packet, PacketHeader};
+use crate::crypto::jwe::ServerKey;
+use crate::crypto::jws::{sign_compact, JwsOptions};
+use crate::crypto::SignError;
+use crate::pipeline::{Event, Observer, PipelineError, Runner, StopReason};
+use moadian_queue::{AfterRejection, InvoiceId, InvoiceKey, RunnerStore};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// What one send round did.
+#[derive(Debug, Default)]
+pub struct SendStats {
+    /// Packets POSTed (attempts recorded).
+    pub posted: usize,
+    /// Acknowledged with a reference number.
+    pub accepted: usize,
+    /// POSTs whose outcome is unknown (to reconcile).
+    pub unknown: usize,
+    /// Refused before acceptance and queued again.
+    pub requeued: usize,
+    /// Invoices signed.
+    pub signed: usize,
+    /// Why sending stopped early, if it did.
+    pub stopped: Option<StopReason>,
+}
+
+struct Signed {
+    key: InvoiceKey,
+    jws: String,
+}
+
+struct Ready {
+    key: InvoiceKey,
+    jwe: String,
+}
+
+/// Signs, encrypts and sends every QUEUED invoice of the client's memory ID.
+pub async fn send_queued(
+    runner: Arc<Runner>,
+    client: Arc<Client>,
+    batch_size: usize,
+    jws_opts: JwsOptions,
+    obs: &dyn Observer,
+) -> Result<SendStats, PipelineError> {
+    let mut stats = SendStats::default();
+    let memory_id = client.memory_id().to_string();
+    let batch_size = batch_size.clamp(1, crate::api::MAX_BATCH);
+
+    // Anything to send at all? (Spares a server-information call and a signature.)
+    let probe = {
+        let r = runner.clone();
+        let m = memory_id.clone();
+        blocking(move || r.next_sendable(&m, 1, None)).await??
+    };
+    if probe.is_empty() {
+        return Ok(stats);
+    }
+    let key = match client.encryption_key().await {
+        Ok(k) => k,
+        Err(e) => {
+            stats.stopped = Some(StopReason::from_api(e));
+            return Ok(stats);
+        }
+    };
+    let server_key = Arc::new(ServerKey::from_der(&key.der, &key.id).map_err(PipelineError::Sign)?);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sign_tx, mut sign_rx) = mpsc::channel::<Result<Signed, SignError>>(batch_size.max(16));
+    let (ready_tx, mut ready_rx) =
+        mpsc::channel::<Result<Ready, SignError>>(batch_size.max(16) * 2);
+
+    // Stage 1: read QUEUED invoices page by page and sign them on the token.
+    let signer_thread = {
+        let runner = runner.clone();
+        let signer = client.signer().clone();
+        let stop = stop.clone();
+        let memory_id = memory_id.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), PipelineError> {
+            let mut after: Option<InvoiceId> = None;
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let page = runner.next_sendable(&memory_id, batch_size, after)?;
+                let Some(last) = page.last() else {
+                    return Ok(());
+                };
+                after = Some(last.id);
+                for inv in page {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    let Some(payload) = inv.payload.as_deref() else {
+                        continue;
+                    };
+                    let res =
+                        sign_compact(payload.as_bytes(), &*signer, &jws_opts).map(|jws| Signed {
+                            key: inv.key(),
+                            jws,
+                        });
+                    let failed = res.is_err();
+                    if sign_tx.blocking_send(res).is_err() || failed {
+                        return Ok(());
+                    }
+                }
+            }
+        })
+    };
+
+    // Stage 2: encrypt each signed invoice to the server key.
+    let encrypt_thread = {
+        let server_key = server_key.clone();
+        tokio::task::spawn_blocking(move || {
+            while let Some(item) = sign_rx.blocking_recv() {
+                let out = item.and_then(|s| {
+                    server_key
+                        .encrypt(&s.jws)
+                        .map(|jwe| Ready { key: s.key, jwe })
+                });
+                if ready_tx.blocking_send(out).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+
+    // Stage 3: batch and POST.
+    let mut batch: Vec<Ready> = Vec::with_capacity(batch_size);
+    let mut signer_failure: Option<SignError> = None;
+    loop {
+        let next = ready_rx.recv().await;
+        let closed = next.is_none();
+        match next {
+            Some(Ok(r)) => {
+                stats.signed += 1;
+                obs.event(&Event::Signed { count: 1 });
+                batch.push(r);
+            }
+            Some(Err(e)) => {
+                signer_failure = Some(e);
+                stop.store(true, Ordering::Relaxed);
+            }
+            None => {}
+        }
+        // Take whatever else is already waiting, without blocking.
+        while batch.len() < batch_size && signer_failure.is_none() {
+            match ready_rx.try_recv() {
+                Ok(Ok(r)) => {
+                    stats.signed += 1;
+                    obs.event(&Event::Signed { count: 1 });
+                    batch.push(r);
+                }
+                Ok(Err(e)) => {
+                    signer_failure = Some(e);
+                    stop.store(true, Ordering::Relaxed);
+                }
+                Err(_) => break,
+            }
+        }
+        let flush = batch.len() >= batch_size || (closed && !batch.is_empty());
+        if flush && signer_failure.is_none() && stats.stopped.is_none() {
+            let items = std::mem::take(&mut batch);
+            if let Some(reason) =
+                post_batch(&runner, &client, &memory_id, items, &mut stats, obs).await?
+            {
+                stats.stopped = Some(reason);
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        if closed || signer_failure.is_some() || stats.stopped.is_some() {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(ready_rx);
+    let _ = encrypt_thread.await;
+    match signer_thread.await {
+        Ok(Err(e)) => return Err(e),
+        Err(e) => return Err(PipelineError::Task(e.to_string())),
+        Ok(Ok(())) => {}
+    }
+    if let Some(e) = signer_failure {
+        // Signed but unsent packets were never recorded as attempts: they stay QUEUED.
+        stats.stopped = Some(StopReason::Signer(e));
+    }
+    Ok(stats)
+}
+
+/// Records the attempts, POSTs one batch and records what the answer says. Returns a reason
+/// to stop sending (server refusing, signer gone) or `None` to go on.
+async fn post_batch(
+    runner: &Arc<Runner>,
+    client: &Client,
+    memory_id: &str,
+    items: Vec<Ready>,
+    stats: &mut SendStats,
+    obs: &dyn Observer,
+) -> Result<Option<StopReason>, PipelineError> {
+    let batch_id = Uuid::new_v4().to_string();
+    let keys: Vec<InvoiceKey> = items.iter().map(|r| r.key).collect();
+    // Invariant 2: the attempts are durable before anything leaves the machine.
+    let attempts = {
+        let r = runner.clone();
+        let b = batch_id.clone();
+        let k = keys.clone();
+        match blocking(move || r.begin_attempt(&k, &b)).await? {
+            Ok(a) => a,
+            Err(e) => {
+                // One invoice changed under us (re-enqueued): record the others one by one.
+                tracing::warn!(error = %e, "batch attempt refused; recording one by one");
+                let mut v = Vec::new();
+                for k in keys {
+                    let r = runner.clone();
+                    let b = batch_id.clone();
+                    if let Ok(mut a) = blocking(move || r.begin_attempt(&[k], &b)).await? {
+                        v.append(&mut a);
+                    }
+                }
+                v
+            }
+        }
+    };
+    if attempts.is_empty() {
+        return Ok(None);
+    }
+    let jwe_of: HashMap<InvoiceId, String> = items.into_iter().map(|r| (r.key.id, r.jwe)).collect();
+    let packets: Vec<Packet> = attempts
+        .iter()
+        .filter_map(|a| {
+            jwe_of.get(&a.invoice_id).map(|jwe| Packet {
+                payload: jwe.clone(),
+                header: PacketHeader {
+                    request_trace_id: a.uid.to_string(),
+                    fiscal_id: memory_id.to_string(),
+                },
+            })
+        })
+        .collect();
+    let uids: Vec<Uuid> = attempts.iter().map(|a| a.uid).collect();
+    stats.posted += packets.len();
+    obs.event(&Event::Posting {
+        count: packets.len(),
+    });
+    match client.send_invoices(&packets).await {
+        Ok(resp) => {
+            let mut by_uid: HashMap<String, String> = HashMap::new();
+            for r in resp.result {
+                if let Some(reference) = r.reference_number.filter(|s| !s.is_empty()) {
+                    by_uid.insert(r.uid.to_ascii_lowercase(), reference);
+                }
+            }
+            let mut accepted = Vec::new();
+            let mut missing = Vec::new();
+            for uid in &uids {
+                match by_uid.get(&uid.to_string()) {
+                    Some(reference) => accepted.push((*uid, reference.clone())),
+                    None => missing.push(*uid),
+                }
+            }
+            stats.accepted += accepted.len();
+            stats.unknown += missing.len();
+            let n = accepted.len();
+            let r = runner.clone();
+            blocking(move || -> Result<(), moadian_queue::QueueError> {
+                r.record_accepted_many(&accepted)?;
+                if !missing.is_empty() {
+                    r.mark_unknown_many(&missing, "no result for this uid in the POST answer")?;
+                }
+                Ok(())
+            })
+            .await??;
+            obs.event(&Event::Accepted { count: n });
+            Ok(None)
+        }
+        Err(e) => {
+            let reason = format!("{e}");
+            match e.disposition() {
+                Disposition::Unknown => {
+                    stats.unknown += uids.len();
+                    let r = runner.clone();
+                    blocking(move || r.mark_unknown_many(&uids, &reason)).await??;
+                    obs.event(&Event::Unknown {
+                        count: stats.unknown,
+                    });
+                    // The connection is unwell; the next round reconciles first.
+                    Ok(Some(StopReason::from_api(e)))
+                }
+                Disposition::Retry | Disposition::Final => {
+                    // Refused before acceptance (auth stage, envelope, signer gone):
+                    // nothing was taken; the invoices go back to the queue.
+                    stats.requeued += uids.len();
+                    let errors =
+                        serde_json::json!([{"code": e.code().unwrap_or(""), "message": reason}]);
+                    let r = runner.clone();
+                    blocking(move || {
+                        r.record_rejected_before_acceptance(&uids, &errors, AfterRejection::Requeue)
+                    })
+                    .await??;
+                    Ok(Some(StopReason::from_api(e)))
+                }
+            }
+        }
+    }
+}
+
+/// Runs a blocking queue call off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PipelineError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PipelineError::Task(e.to_string()))
+}
+
+impl StopReason {
+    pub fn from_api(e: ApiError) -> Self {
+        match e {
+            ApiError::Sign(s) => StopReason::Signer(s),
+            other => StopReason::Api(other),
+        }
+    }
+}
