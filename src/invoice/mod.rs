@@ -4,10 +4,12 @@
 
 pub mod ids;
 pub mod jalali;
+pub mod load;
 pub mod model;
 pub mod money;
 pub mod taxid;
 
 pub use ids::{IdError, MemoryId};
+pub use load::{load_bytes, load_paths, LoadError, LoadedInvoice};
 pub use model::{CarriedGoods, Header, Invoice, Item, Payment};
 pub use taxid::{inno_for_serial, TaxId, TaxIdParts};
