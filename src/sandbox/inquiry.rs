@@ -83,7 +83,9 @@ pub async fn by_uid(
     if !super::registry::valid_memory_id(fiscal_id) {
         return Err(ApiError::new("4148", now));
     }
-    if !state.registry.same_owner(fiscal_id, &caller.client_id) {
+    if state.registry.get(fiscal_id).is_some()
+        && !state.registry.same_owner(fiscal_id, &caller.client_id)
+    {
         return Err(ApiError::new("4160", now));
     }
     let win = window(&params, now)?;
@@ -92,7 +94,9 @@ pub async fn by_uid(
     let out = uids
         .iter()
         .map(|uid| match store.by_uid(fiscal_id, uid) {
-            Some(rec) if in_window(rec, win) => state.inquiry_json(rec, &faults),
+            Some(rec) if in_window(rec, win) && state.visible_to(rec, &caller.client_id) => {
+                state.inquiry_json(rec, &faults)
+            }
             _ => not_found(Some(uid), None, Some(fiscal_id)),
         })
         .collect();
@@ -113,10 +117,7 @@ pub async fn by_reference(
     let out = refs
         .iter()
         .map(|r| match store.by_reference(r) {
-            Some(rec)
-                if in_window(rec, win)
-                    && state.registry.same_owner(&rec.fiscal_id, &caller.client_id) =>
-            {
+            Some(rec) if in_window(rec, win) && state.visible_to(rec, &caller.client_id) => {
                 state.inquiry_json(rec, &faults)
             }
             _ => not_found(None, Some(r), None),
@@ -157,7 +158,7 @@ pub async fn by_time(
     let out: Vec<Value> = store
         .invoices
         .iter()
-        .filter(|r| in_window(r, win) && state.registry.same_owner(&r.fiscal_id, &caller.client_id))
+        .filter(|r| in_window(r, win) && state.visible_to(r, &caller.client_id))
         .filter(|r| {
             status
                 .as_deref()

@@ -99,7 +99,7 @@ fn drop_decision(state: &AppState) -> (bool, bool) {
 pub async fn post_invoice(
     State(state): State<AppState>,
     ConnectInfo(conn): ConnectInfo<ConnHandle>,
-    _caller: Caller,
+    caller: Caller,
     body: axum::body::Bytes,
 ) -> Response {
     let now = state.now_ms();
@@ -125,6 +125,7 @@ pub async fn post_invoice(
                 uid: p.uid.clone(),
                 reference_number: reference_number.clone(),
                 fiscal_id: p.fiscal_id.clone(),
+                sender: caller.client_id.clone(),
                 received_ms: now,
                 visible_ms: now.saturating_add(delay),
                 stuck: faults.stuck_in_progress,

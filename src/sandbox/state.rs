@@ -64,6 +64,8 @@ pub struct InvoiceRecord {
     pub uid: String,
     pub reference_number: String,
     pub fiscal_id: String,
+    /// The memory ID (`clientId`) of the token the packet was sent with.
+    pub sender: String,
     pub received_ms: i64,
     /// The final status shows from this instant on.
     pub visible_ms: i64,
@@ -196,6 +198,13 @@ impl Shared {
             Some(exp) => exp >= now,
             None => false,
         }
+    }
+
+    /// Whether `client_id` may see `rec`: the owner of its memory ID, or whoever sent it.
+    pub fn visible_to(&self, rec: &InvoiceRecord, client_id: &str) -> bool {
+        rec.sender == client_id
+            || self.registry.same_owner(&rec.fiscal_id, client_id)
+            || self.registry.same_owner(&rec.sender, client_id)
     }
 
     /// The status an inquiry shows for `rec` now.
