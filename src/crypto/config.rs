@@ -1,8 +1,11 @@
 //! The signer settings a `moadian.toml` profile or the signer flags carry, and
 //! [`open_signer`], the one call that turns them into a ready [`Signer`].
 
+use super::cert::{check_certificate, CertInfo};
+use super::checks::{Check, CheckStatus};
 use super::keyfile::KeyFileSigner;
 use super::pin::PinSource;
+use super::pkcs11::Pkcs11Signer;
 use super::{SignError, Signer};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -37,23 +40,56 @@ impl SignerConfig {
 /// Opens the configured signer. For a token: finds it by label/serial, checks the PIN state,
 /// logs in once, pairs key and certificate by CKA_ID and — when `expected_national_id` is
 /// given and the token holds several certificates — picks the one with that national ID.
-/// Blocking: call from `spawn_blocking` in async code.
+/// Warnings (PIN count low, certificate expiring) are logged; use [`open_signer_with_report`]
+/// to show them. Blocking: call from `spawn_blocking` in async code.
 pub fn open_signer(
     cfg: &SignerConfig,
     pin: PinSource,
     expected_national_id: Option<&str>,
 ) -> Result<Box<dyn Signer>, SignError> {
-    let _ = expected_national_id;
-    if let Some(key) = &cfg.key_file {
-        if cfg.token_label.is_some() || cfg.token_serial.is_some() {
+    let (s, warnings) = open_signer_with_report(cfg, pin, expected_national_id)?;
+    for w in &warnings {
+        tracing::warn!("{}", w.line(crate::lang::Lang::En));
+    }
+    Ok(s)
+}
+
+/// [`open_signer`], also returning the warnings found while opening. A certificate that fails
+/// a check (expired, not yet valid, national ID of someone else, key usage) is an error here:
+/// nothing may be signed with it.
+pub fn open_signer_with_report(
+    cfg: &SignerConfig,
+    pin: PinSource,
+    expected_national_id: Option<&str>,
+) -> Result<(Box<dyn Signer>, Vec<Check>), SignError> {
+    let (signer, mut warnings): (Box<dyn Signer>, Vec<Check>) = if let Some(key) = &cfg.key_file {
+        if cfg.token_label.is_some() || cfg.token_serial.is_some() || cfg.pkcs11_module.is_some() {
             return Err(SignError::Config(
                 "give either a key file or a token, not both".into(),
             ));
         }
         let s = KeyFileSigner::open(key, cfg.cert_file.as_deref(), &pin)?;
-        return Ok(Box::new(s));
+        (Box::new(s), Vec::new())
+    } else {
+        let s = Pkcs11Signer::open(cfg, &pin, expected_national_id)?;
+        let w = s.warnings().to_vec();
+        (Box::new(s), w)
+    };
+    let info = CertInfo::from_der(signer.certificate_der())?;
+    let checks = check_certificate(&info, time::OffsetDateTime::now_utc(), expected_national_id);
+    if let Some(bad) = checks.iter().find(|c| c.status == CheckStatus::Fail) {
+        if bad.id == "cert.national_id_mismatch" {
+            return Err(SignError::NoMatchingCertificate {
+                expected: expected_national_id.unwrap_or_default().to_string(),
+                found: info.holder_label(),
+            });
+        }
+        return Err(SignError::CertificateRejected {
+            id: bad.id,
+            message: bad.message.clone(),
+            fix: bad.fix.clone(),
+        });
     }
-    Err(SignError::Config(
-        "the PKCS#11 signer is not built yet; use --key FILE".into(),
-    ))
+    warnings.extend(checks.into_iter().filter(|c| c.status != CheckStatus::Ok));
+    Ok((signer, warnings))
 }

@@ -6,14 +6,19 @@
 //! `moadian.toml` profile or the signer flags hold). Signing is blocking; async callers wrap
 //! it in `tokio::task::spawn_blocking`.
 
+pub mod cert;
+pub mod checks;
 pub mod config;
 pub mod jwe;
 pub mod jws;
 pub mod keyfile;
 pub mod pin;
+pub mod pin_guard;
+pub mod pkcs11;
 pub mod signer;
+pub mod softhsm;
 pub mod testcert;
 
 pub use config::{open_signer, SignerConfig};
 pub use pin::{Pin, PinSource};
-pub use signer::{SignError, Signer};
+pub use signer::{sha256_digest_info, SignError, Signer};

@@ -78,6 +78,13 @@ pub enum SignError {
     /// A PKCS#11 call failed with a code that has no dedicated variant.
     #[error("the token answered {rv} to {function}; re-plug the token and try again")]
     Pkcs11 { function: String, rv: String },
+    /// The certificate fails a preflight check (expired, not yet valid, key usage, …).
+    #[error("{}{}", message.en, fix.as_ref().map(|f| format!(" — {}", f.en)).unwrap_or_default())]
+    CertificateRejected {
+        id: &'static str,
+        message: Message,
+        fix: Option<Message>,
+    },
     /// The signer settings are incomplete or contradictory.
     #[error("signer settings: {0}")]
     Config(String),
@@ -110,6 +117,7 @@ impl SignError {
             SignError::Jose(_) => "jose.error",
             SignError::Verify(_) => "jws.invalid",
             SignError::Pkcs11 { .. } => "token.error",
+            SignError::CertificateRejected { id, .. } => id,
             SignError::Config(_) => "signer.config",
         }
     }
@@ -161,6 +169,11 @@ impl SignError {
             SignError::Pkcs11 { function, rv } => format!(
                 "توکن به {function} پاسخ {rv} داد. توکن را جدا و دوباره وصل کنید و دوباره امتحان کنید."
             ),
+            SignError::CertificateRejected { message, fix, .. } => format!(
+                "{}{}",
+                message.fa,
+                fix.as_ref().map(|f| format!(" — {}", f.fa)).unwrap_or_default()
+            ),
             SignError::Config(d) => format!("تنظیمات امضاکننده: {d}"),
         };
         Message::new(fa, en)
@@ -177,6 +190,12 @@ pub trait Signer: Send + Sync {
 
     /// The signing certificate, DER. Goes into the JWS `x5c` header.
     fn certificate_der(&self) -> &[u8];
+}
+
+impl std::fmt::Debug for dyn Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn Signer")
+    }
 }
 
 impl<T: Signer + ?Sized> Signer for Box<T> {
