@@ -17,7 +17,12 @@ pub const CURRENCY: u32 = 4;
 
 /// `trunc(Π nums / (den × 10^pow10))` to `scale` decimals, exactly. `None` when `den` is zero
 /// or the result does not fit a `Decimal`.
-pub fn ratio_trunc(nums: &[Decimal], den: Option<Decimal>, pow10: u32, scale: u32) -> Option<Decimal> {
+pub fn ratio_trunc(
+    nums: &[Decimal],
+    den: Option<Decimal>,
+    pow10: u32,
+    scale: u32,
+) -> Option<Decimal> {
     let mut n: i128 = 1;
     let mut sn: u32 = 0;
     let mut fast = true;
@@ -126,7 +131,12 @@ pub fn vam(adis: Decimal, vra: Decimal) -> Option<Decimal> {
 
 /// vam in the gold pattern = trunc(tcpbs × gold_rate / 100 + prdis × vra / 100) — جدول ۴۴ row 4
 /// (the spec prints the fixed rate 10).
-pub fn vam_gold(tcpbs: Decimal, gold_rate: Decimal, prdis: Decimal, vra: Decimal) -> Option<Decimal> {
+pub fn vam_gold(
+    tcpbs: Decimal,
+    gold_rate: Decimal,
+    prdis: Decimal,
+    vra: Decimal,
+) -> Option<Decimal> {
     let a = tcpbs.checked_mul(gold_rate)?;
     let b = prdis.checked_mul(vra)?;
     ratio_trunc(&[a.checked_add(b)?], None, 2, RIAL)
@@ -256,7 +266,10 @@ pub fn compute_line(inp: u8, l: &LineInput, rates: &Rates) -> Result<LineAmounts
             ssrv
         }
         2 => {
-            let p = ok(prdis_currency(need(l.cfee, "cfee", inp)?, need(l.exr, "exr", inp)?), "prdis")?;
+            let p = ok(
+                prdis_currency(need(l.cfee, "cfee", inp)?, need(l.exr, "exr", inp)?),
+                "prdis",
+            )?;
             let a = ok(adis(p, dis), "adis")?;
             out.prdis = Some(p);
             out.adis = Some(a);
@@ -264,7 +277,10 @@ pub fn compute_line(inp: u8, l: &LineInput, rates: &Rates) -> Result<LineAmounts
             a
         }
         3 => {
-            let p = ok(prdis(need(l.am, "am", inp)?, need(l.fee, "fee", inp)?), "prdis")?;
+            let p = ok(
+                prdis(need(l.am, "am", inp)?, need(l.fee, "fee", inp)?),
+                "prdis",
+            )?;
             let t = ok(
                 tcpbs(
                     l.consfee.unwrap_or(zero),
@@ -345,7 +361,8 @@ pub fn compute_totals(inp: u8, lines: &[LineAmounts]) -> Option<Totals> {
 
 /// Checked sum of decimals (`None` on overflow).
 pub fn sum<I: IntoIterator<Item = Decimal>>(it: I) -> Option<Decimal> {
-    it.into_iter().try_fold(Decimal::ZERO, |a, b| a.checked_add(b))
+    it.into_iter()
+        .try_fold(Decimal::ZERO, |a, b| a.checked_add(b))
 }
 
 #[cfg(test)]
@@ -392,6 +409,9 @@ mod tests {
         let big = d("999999999999999999.99999999");
         assert_eq!(mul_trunc(big, d("0.00000001"), 0), Some(d("9999999999")));
         assert_eq!(mul_trunc(big, big, 0), None);
-        assert_eq!(mul_div_trunc(big, big, big, 0), Some(d("999999999999999999")));
+        assert_eq!(
+            mul_div_trunc(big, big, big, 0),
+            Some(d("999999999999999999"))
+        );
     }
 }

@@ -211,7 +211,8 @@ impl Tables {
 
 /// Parses the raw files once; a malformed file is a build defect caught by [`load_errors`]'s test.
 static TABLES_RAW: Lazy<(FieldsFile, MatrixFile)> = Lazy::new(|| {
-    let fields: FieldsFile = serde_json::from_str(FIELDS_JSON).unwrap_or(FieldsFile { fields: vec![] });
+    let fields: FieldsFile =
+        serde_json::from_str(FIELDS_JSON).unwrap_or(FieldsFile { fields: vec![] });
     let matrix: MatrixFile = serde_json::from_str(MATRIX_JSON).unwrap_or(MatrixFile {
         columns: vec![],
         rows: vec![],
@@ -306,7 +307,8 @@ mod tests {
 
     #[test]
     fn matrix_has_99_rows_of_16_known_values() {
-        let raw: serde_json::Value = serde_json::from_str(matrix_source()).expect("matrix.json parses");
+        let raw: serde_json::Value =
+            serde_json::from_str(matrix_source()).expect("matrix.json parses");
         let rows = raw["rows"].as_array().expect("rows");
         assert_eq!(rows.len(), 99);
         assert_eq!(raw["columns"].as_array().map(|c| c.len()), Some(16));

@@ -102,9 +102,8 @@ pub fn taxid_valid(t: &str) -> bool {
 /// letters other than I, J, L, Q, V.
 pub fn memory_id_allowed(m: &str) -> bool {
     m.len() == 6
-        && m.bytes().all(|b| {
-            matches!(b, b'1'..=b'9') || (b.is_ascii_uppercase() && !b"IJLQV".contains(&b))
-        })
+        && m.bytes()
+            .all(|b| matches!(b, b'1'..=b'9') || (b.is_ascii_uppercase() && !b"IJLQV".contains(&b)))
 }
 
 /// Iranian national code (کد ملی, 10 digits) check digit; all-same-digit codes are invalid.

@@ -1,29 +1,227 @@
 //! Pre-submission validation against the official tax rules (RC_IITP.IS_V7.8): obligation
 //! matrix, field formats, arithmetic with the spec's truncation, settlement, buyer
 //! identification, referrals (ins 2/3/4) and time rules. Produces [`Finding`]s.
+//!
+//! The engine works on the raw `serde_json::Value` (numbers kept exact by `arbitrary_precision`)
+//! so that it can report everything wrong at once — including values the typed model could not
+//! even hold — and never panics on any input. Data lives in `schemas/` (matrix, fields, units,
+//! currencies, rule catalogue); the arithmetic is in [`arith`] as pure functions.
 
+mod amounts;
 pub mod arith;
+mod catalogue;
 pub mod data;
 pub mod finding;
 pub mod idcheck;
+mod obligation;
+mod parties;
+mod structural;
+mod timeref;
+mod util;
 
+pub use catalogue::{codes_emitted, rule_catalogue, RuleDoc};
 pub use finding::{Finding, Severity};
+
+use data::{column, Section};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use util::{Inv, Sink};
 
 /// What validation needs to know besides the invoice.
 #[derive(Debug, Clone)]
 pub struct Context {
     /// The moment the invoice is judged at (Unix ms): `--at`, default now.
     pub at_ms: i64,
+    /// Days after `indatim` within which an invoice should be sent (V7.8 جدول ۴ row 5 says one
+    /// week; practice differs — UNCERTAIN, so exceeding it is only a warning). Default 7.
+    pub deadline_days: i64,
+    /// How far in the future `indatim` may be before it is an error (clock skew). Default 0.
+    pub future_tolerance_ms: i64,
+    /// Rates that are configuration rather than invoice data (gold VAT rate on tcpbs).
+    pub rates: arith::Rates,
 }
 
 impl Context {
     pub fn at(at_ms: i64) -> Self {
-        Self { at_ms }
+        Self {
+            at_ms,
+            deadline_days: 7,
+            future_tolerance_ms: 0,
+            rates: arith::Rates::default(),
+        }
+    }
+
+    /// The same context with another sending deadline (days).
+    pub fn with_deadline_days(mut self, days: i64) -> Self {
+        self.deadline_days = days;
+        self
+    }
+
+    /// The same context tolerating `ms` of clock skew for future issue times.
+    pub fn with_future_tolerance_ms(mut self, ms: i64) -> Self {
+        self.future_tolerance_ms = ms;
+        self
+    }
+
+    /// The same context with another fixed VAT rate on tcpbs in the gold pattern (percent).
+    pub fn with_gold_vat_rate(mut self, rate: Decimal) -> Self {
+        self.rates.gold_vat_rate = rate;
+        self
     }
 }
 
+const TOP_KEYS: [&str; 4] = ["header", "body", "payments", "extension"];
+
+fn structure(sink: &mut Sink, field: &str, fa: &str, en: &str) {
+    sink.error(
+        "invoice.structure",
+        field.to_string(),
+        Some("0100010".into()),
+        fa.into(),
+        en.into(),
+    );
+}
+
 /// Validates one invoice (the official v2 JSON) and returns every finding.
-pub fn validate(invoice: &serde_json::Value, ctx: &Context) -> Vec<Finding> {
-    let _ = (invoice, ctx);
-    Vec::new()
+pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
+    let mut sink = Sink::default();
+    let Some(top) = invoice.as_object() else {
+        structure(
+            &mut sink,
+            "",
+            "صورتحساب باید یک شیء JSON با بخش‌های header، body و payments باشد.",
+            "an invoice must be a JSON object with header, body and payments",
+        );
+        return sink.out;
+    };
+    for key in top.keys() {
+        if !TOP_KEYS.contains(&key.as_str()) {
+            sink.error(
+                "field.unknown",
+                key.clone(),
+                None,
+                format!("بخش «{key}» در صورتحساب تعریف نشده است (بخش‌ها: header، body، payments، extension)."),
+                format!("`{key}` is not a part of an invoice (header, body, payments, extension); check its name"),
+            );
+        }
+    }
+    let header = match top.get("header") {
+        Some(Value::Object(h)) => Some(h),
+        _ => {
+            structure(
+                &mut sink,
+                "header",
+                "بخش header (سرآمد) وجود ندارد یا شیء نیست.",
+                "`header` is missing or not an object",
+            );
+            None
+        }
+    };
+    let body: &[Value] = match top.get("body") {
+        Some(Value::Array(b)) => b,
+        None | Some(Value::Null) => &[],
+        Some(_) => {
+            structure(
+                &mut sink,
+                "body",
+                "بخش body (بدنه) باید آرایه باشد.",
+                "`body` must be an array of lines",
+            );
+            &[]
+        }
+    };
+    let payments: &[Value] = match top.get("payments") {
+        Some(Value::Array(p)) => p,
+        None | Some(Value::Null) => &[],
+        Some(_) => {
+            structure(
+                &mut sink,
+                "payments",
+                "بخش payments باید آرایه باشد.",
+                "`payments` must be an array",
+            );
+            &[]
+        }
+    };
+    match top.get("extension") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.is_empty() => {}
+        Some(_) => sink.warn(
+            "extension.present",
+            "extension".into(),
+            Some("14800".into()),
+            "بخش extension هنوز تعریف نشده و هر مقداری در آن هشدار خارج از الگو می‌گیرد؛ آن را null بگذارید یا حذف کنید.".into(),
+            "`extension` is not defined yet and any content draws out-of-pattern warning 14800; send null or omit it".into(),
+        ),
+    }
+
+    // Structural rules on every present field.
+    if let Some(h) = header {
+        structural::check_object(h, Section::Header, &util::hpath, &mut sink);
+    }
+    for (j, line) in body.iter().enumerate() {
+        match line {
+            Value::Object(m) => {
+                structural::check_object(m, Section::Body, &|k| util::bpath(j, k), &mut sink)
+            }
+            _ => structure(
+                &mut sink,
+                &format!("body[{j}]"),
+                "هر ردیف بدنه باید یک شیء باشد.",
+                "each body line must be an object",
+            ),
+        }
+    }
+    for (j, p) in payments.iter().enumerate() {
+        match p {
+            Value::Object(m) => {
+                structural::check_object(m, Section::Payment, &|k| util::ppath(j, k), &mut sink)
+            }
+            _ => structure(
+                &mut sink,
+                &format!("payments[{j}]"),
+                "هر پرداخت باید یک شیء باشد.",
+                "each payment must be an object",
+            ),
+        }
+    }
+    let Some(header) = header else {
+        return sink.out;
+    };
+
+    let small = |k: &str| {
+        header
+            .get(k)
+            .and_then(util::int_of)
+            .and_then(|n| u8::try_from(n).ok())
+    };
+    let (inty, inp, ins) = (small("inty"), small("inp"), small("ins"));
+    let inv = Inv {
+        header: Some(header),
+        body,
+        payments,
+        inty,
+        inp,
+        ins,
+        col: inty.zip(inp).and_then(|(t, p)| column(t, p)),
+    };
+    if body.is_empty() && ins != Some(3) {
+        sink.error(
+            "body.empty",
+            "body".into(),
+            Some("00600".into()),
+            "صورتحساب باید دست‌کم یک ردیف کالا/خدمت داشته باشد.".into(),
+            "an invoice needs at least one line in body (only a cancellation, ins 3, has none)"
+                .into(),
+        );
+    }
+    obligation::check(&inv, &mut sink);
+    obligation::check_line_conditionals(&inv, &mut sink);
+    amounts::check(&inv, ctx, &mut sink);
+    parties::check_parties(&inv, &mut sink);
+    parties::check_settlement(&inv, &mut sink);
+    timeref::check(&inv, ctx, &mut sink);
+    // Errors first, as the server lists them.
+    sink.out.sort_by_key(|f| f.severity);
+    sink.out
 }

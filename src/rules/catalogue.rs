@@ -1,0 +1,135 @@
+//! The catalogue of rule ids (`schemas/rules.json`): what each rule checks, its severity and the
+//! official code it attaches, and the full list of official codes the engine can emit — so the
+//! code explainer can prove it explains every one of them.
+
+use super::data::{FieldType, MinBound, Obligation, TABLES};
+use super::Severity;
+use once_cell::sync::Lazy;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+const RULES_JSON: &str = include_str!("../../schemas/rules.json");
+
+/// Documentation of one rule id.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuleDoc {
+    /// Stable id, e.g. `arith.line.vam`.
+    pub id: String,
+    pub severity: Severity,
+    /// What the rule checks, in Persian.
+    pub fa: String,
+    /// What the rule checks, in English.
+    pub en: String,
+    /// The official code or code pattern (`01<ec>03`: `<ec>` is the field number), if any.
+    pub code: Option<String>,
+    /// The fixed codes this rule attaches (pattern rules list none here).
+    #[serde(default)]
+    pub codes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RulesFile {
+    rules: Vec<RuleDoc>,
+}
+
+static RULES: Lazy<Vec<RuleDoc>> = Lazy::new(|| {
+    serde_json::from_str::<RulesFile>(RULES_JSON)
+        .map(|r| r.rules)
+        .unwrap_or_default()
+});
+
+/// Every rule id the engine can report, with its documentation.
+pub fn rule_catalogue() -> &'static [RuleDoc] {
+    &RULES
+}
+
+/// Every official code the engine can attach to a finding, sorted.
+pub fn codes_emitted() -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for r in RULES.iter() {
+        set.extend(r.codes.iter().cloned());
+    }
+    for (i, f) in TABLES.fields.iter().enumerate() {
+        let Some(ec) = f.ec.as_deref() else { continue };
+        set.insert(format!("01{ec}03"));
+        match f.ty {
+            FieldType::Str => {
+                set.insert(format!("01{ec}04"));
+            }
+            FieldType::Int => {
+                set.insert(format!("01{ec}06"));
+            }
+            FieldType::Dec => {
+                set.insert(format!("01{ec}06"));
+                set.insert(format!("01{ec}09"));
+                if f.min == Some(MinBound::ExclusiveZero) {
+                    set.insert(format!("01{ec}05"));
+                }
+            }
+            FieldType::Array => {}
+        }
+        if f.enum_values.is_some() || f.enum_set.is_some() {
+            set.insert(format!("01{ec}02"));
+        }
+        let obl = &TABLES.matrix[i].obl;
+        if obl
+            .iter()
+            .any(|o| matches!(o, Obligation::Required | Obligation::Conditional))
+        {
+            set.insert(format!("00{ec}"));
+        }
+        if obl.contains(&Obligation::Ignore) {
+            set.insert(format!("14{ec}"));
+        }
+    }
+    // Referral and cancellation fields taken from the reference.
+    for k in [
+        "tinb", "bid", "bpc", "bbc", "billid", "tprdis", "tdis", "tadis", "tvam", "todam", "tbill",
+        "setm", "cap", "insp", "tvop", "tax17", "torv",
+    ] {
+        if let Some(ec) = TABLES
+            .index_of(k)
+            .and_then(|i| TABLES.fields[i].ec.as_deref())
+        {
+            set.insert(format!("14{ec}"));
+        }
+    }
+    // Type-3 receipts and cancellations require these whatever the matrix says.
+    for k in [
+        "taxid", "indatim", "inty", "inp", "ins", "tins", "tbill", "irtaxid", "iinn", "acn",
+        "trmn", "trn", "pdt", "pv",
+    ] {
+        if let Some(ec) = TABLES
+            .index_of(k)
+            .and_then(|i| TABLES.fields[i].ec.as_deref())
+        {
+            set.insert(format!("00{ec}"));
+        }
+    }
+    set.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_loads_with_unique_ids() {
+        let ids: BTreeSet<_> = rule_catalogue().iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids.len(), rule_catalogue().len());
+        assert!(ids.contains("arith.line.vam"));
+        assert!(ids.contains("matrix.required"));
+    }
+
+    #[test]
+    fn codes_have_the_official_shape() {
+        let codes = codes_emitted();
+        assert!(codes.contains(&"0100504".to_string()));
+        assert!(codes.contains(&"1300501".to_string()));
+        assert!(codes.contains(&"14800".to_string()));
+        for c in codes {
+            assert!(c.len() == 5 || c.len() == 7, "{c}");
+            assert!(c.bytes().all(|b| b.is_ascii_digit()), "{c}");
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Obligation rules from the matrix (RC_IITP.IS_V7.8 جدول ۱): a required field that is missing
+//! is an error (existence code `00<field>`); a present field that is out of the pattern is a
+//! warning like the server's `14<field>`. Conditional (C) fields are decided here where the
+//! condition can be read from the invoice itself. Referral subjects (ins 2/3/4) change what is
+//! expected: the server takes the buyer (and for ins 3 the type, pattern and body) from the
+//! reference invoice.
+
+use super::data::{Obligation, Section, TABLES};
+use super::util::{bpath, code, get, hpath, ppath, Inv, Sink};
+use super::Severity;
+
+/// Buyer-related header fields that a referral (ins 2/3/4) takes from its reference.
+const BUYER_FIELDS: [&str; 5] = ["tinb", "bid", "bpc", "bbc", "billid"];
+/// What a cancellation (ins 3) needs; everything else is fetched from the reference.
+const CANCEL_NEEDS: [&str; 5] = ["taxid", "indatim", "ins", "irtaxid", "tins"];
+/// Header amounts that a cancellation does not carry.
+const CANCEL_SUMS: [&str; 12] = [
+    "tprdis", "tdis", "tadis", "tvam", "todam", "tbill", "setm", "cap", "insp", "tvop", "tax17",
+    "torv",
+];
+
+fn ec_of(key: &str) -> Option<&'static str> {
+    let i = TABLES.index_of(key)?;
+    TABLES.fields[i].ec.as_deref()
+}
+
+fn missing(sink: &mut Sink, rule: &str, key: &str, path: String, why_fa: &str, why_en: &str) {
+    let c = ec_of(key).map(|e| code(Severity::Error, 0, e, None));
+    sink.error(
+        rule,
+        path,
+        c,
+        format!("فیلد «{key}» {why_fa} اجباری است ولی مقدار ندارد؛ آن را اضافه کنید."),
+        format!("`{key}` is required {why_en} but is missing; add it"),
+    );
+}
+
+fn out_of_pattern(
+    sink: &mut Sink,
+    rule: &str,
+    key: &str,
+    path: String,
+    why_fa: &str,
+    why_en: &str,
+) {
+    let c = ec_of(key).map(|e| code(Severity::Warning, 4, e, None));
+    sink.warn(
+        rule,
+        path,
+        c,
+        format!(
+            "فیلد «{key}» {why_fa} خارج از الگو است و سامانه آن را دریافت نمی‌کند؛ آن را حذف کنید."
+        ),
+        format!("`{key}` is out of pattern {why_en}; the server ignores it and warns — remove it"),
+    );
+}
+
+/// Applies the matrix for the invoice's column, or the referral rules.
+pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
+    if inv.ins == Some(3) {
+        check_cancellation(inv, sink);
+        return;
+    }
+    let referral = matches!(inv.ins, Some(2) | Some(4));
+    let Some(col) = inv.col else {
+        if inv.inty == Some(3) {
+            check_type3(inv, sink);
+        } else if let (Some(t), Some(p)) = (inv.inty, inv.inp) {
+            sink.error(
+                "matrix.column",
+                hpath("inp"),
+                Some("0100702".into()),
+                format!("الگوی {p} برای صورتحساب نوع {t} تعریف نشده است (جدول ۱)؛ نوع یا الگو را اصلاح کنید."),
+                format!("pattern {p} does not exist for invoice type {t} (جدول ۱); fix inty or inp"),
+            );
+        }
+        // Without a column only the always-required fields can be checked.
+        for key in ["taxid", "indatim", "inty", "inp", "ins", "tins"] {
+            if inv.h(key).is_none() {
+                missing(
+                    sink,
+                    "matrix.required",
+                    key,
+                    hpath(key),
+                    "در همه الگوها",
+                    "in every pattern",
+                );
+            }
+        }
+        return;
+    };
+    let ctx_fa = format!(
+        "در الگوی {}",
+        TABLES
+            .column_names
+            .get(col)
+            .map(String::as_str)
+            .unwrap_or("")
+    );
+    let ctx_en = format!(
+        "for type/pattern {}",
+        TABLES
+            .column_names
+            .get(col)
+            .map(String::as_str)
+            .unwrap_or("")
+    );
+    for (i, row) in TABLES.matrix.iter().enumerate() {
+        let obl = row.obl[col];
+        let key = row.key.as_str();
+        match row.sec {
+            Section::Header => {
+                let present = inv.h(key).is_some() || alt_present(inv, key);
+                if referral && BUYER_FIELDS.contains(&key) {
+                    if present {
+                        sink.warn(
+                            "referral.out_of_pattern",
+                            hpath(key),
+                            ec_of(key).map(|e| code(Severity::Warning, 4, e, None)),
+                            format!("در صورتحساب اصلاحی/برگشتی، «{key}» از صورتحساب مرجع خوانده می‌شود و قابل تغییر نیست؛ آن را حذف کنید یا دقیقاً برابر مرجع بگذارید."),
+                            format!("in a corrective/return invoice `{key}` is taken from the reference and cannot change; omit it or keep it equal to the reference"),
+                        );
+                    }
+                    continue;
+                }
+                header_obl(inv, sink, obl, key, present, &ctx_fa, &ctx_en);
+            }
+            Section::Body => {
+                for (j, line) in inv.body.iter().enumerate() {
+                    let present = get(line, key).is_some();
+                    match obl {
+                        Obligation::Required if !present => missing(
+                            sink,
+                            "matrix.required",
+                            key,
+                            bpath(j, key),
+                            &ctx_fa,
+                            &ctx_en,
+                        ),
+                        Obligation::Ignore if present => out_of_pattern(
+                            sink,
+                            "matrix.out_of_pattern",
+                            key,
+                            bpath(j, key),
+                            &ctx_fa,
+                            &ctx_en,
+                        ),
+                        _ => {}
+                    }
+                }
+                let _ = i;
+            }
+            Section::Payment => {
+                for (j, p) in inv.payments.iter().enumerate() {
+                    let present = get(p, key).is_some();
+                    match obl {
+                        Obligation::Required if !present => missing(
+                            sink,
+                            "matrix.required",
+                            key,
+                            ppath(j, key),
+                            &ctx_fa,
+                            &ctx_en,
+                        ),
+                        Obligation::Ignore if present => out_of_pattern(
+                            sink,
+                            "matrix.out_of_pattern",
+                            key,
+                            ppath(j, key),
+                            &ctx_fa,
+                            &ctx_en,
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            Section::Sg => {
+                if obl == Obligation::Required {
+                    if let Some(items) = inv.h("sg").and_then(|v| v.as_array()) {
+                        for (j, item) in items.iter().enumerate() {
+                            if get(item, key).is_none() {
+                                missing(
+                                    sink,
+                                    "matrix.required",
+                                    key,
+                                    format!("header.sg[{j}].{key}"),
+                                    &ctx_fa,
+                                    &ctx_en,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `indati2m`/`tax17` may arrive in the template's capitalised spelling.
+fn alt_present(inv: &Inv, key: &str) -> bool {
+    match key {
+        "indati2m" => inv.h("Indati2m").is_some(),
+        "tax17" => inv.h("Tax17").is_some(),
+        _ => false,
+    }
+}
+
+fn header_obl(
+    inv: &Inv,
+    sink: &mut Sink,
+    obl: Obligation,
+    key: &str,
+    present: bool,
+    ctx_fa: &str,
+    ctx_en: &str,
+) {
+    match obl {
+        Obligation::Required if !present => {
+            missing(sink, "matrix.required", key, hpath(key), ctx_fa, ctx_en)
+        }
+        Obligation::Ignore if present => {
+            // cap/insp with setm 1/2 are reported by the settlement rules instead.
+            out_of_pattern(
+                sink,
+                "matrix.out_of_pattern",
+                key,
+                hpath(key),
+                ctx_fa,
+                ctx_en,
+            )
+        }
+        Obligation::Conditional if !present => conditional(inv, sink, key),
+        _ => {}
+    }
+}
+
+/// Conditional fields whose condition is visible in the invoice.
+fn conditional(inv: &Inv, sink: &mut Sink, key: &str) {
+    let (cond_fa, cond_en) = match key {
+        "irtaxid" if matches!(inv.ins, Some(2) | Some(3) | Some(4)) => (
+            "در صورتحساب اصلاحی، ابطالی یا برگشت از فروش",
+            "when ins is 2, 3 or 4 (corrective, cancellation, return)",
+        ),
+        "cap" | "insp" if inv.hint("setm") == Some(3) => (
+            "وقتی روش تسویه نقد/نسیه (setm=3) است",
+            "when setm = 3 (cash and credit)",
+        ),
+        "did" if inv.hint("lt") == Some(1) => {
+            ("در حمل جاده‌ای (lt=1)", "for road transport (lt = 1)")
+        }
+        _ => return,
+    };
+    missing(
+        sink,
+        "matrix.conditional",
+        key,
+        hpath(key),
+        cond_fa,
+        cond_en,
+    );
+}
+
+/// Body-level conditionals: other taxes and levies, and vra in petroleum without vba.
+pub(crate) fn check_line_conditionals(inv: &Inv, sink: &mut Sink) {
+    if inv.ins == Some(3) {
+        return;
+    }
+    for (j, line) in inv.body.iter().enumerate() {
+        for (t, r, a) in [("odt", "odr", "odam"), ("olt", "olr", "olam")] {
+            let any = get(line, t).is_some() || get(line, r).is_some() || get(line, a).is_some();
+            if any && get(line, a).is_none() {
+                missing(
+                    sink,
+                    "matrix.conditional",
+                    a,
+                    bpath(j, a),
+                    "وقتی موضوع یا نرخ آن آمده است",
+                    "when its title or rate is given",
+                );
+            }
+            if any && get(line, t).is_none() {
+                missing(
+                    sink,
+                    "matrix.conditional",
+                    t,
+                    bpath(j, t),
+                    "وقتی مبلغ یا نرخ آن آمده است",
+                    "when its amount or rate is given",
+                );
+            }
+        }
+        if inv.inp == Some(9) && get(line, "vra").is_none() && get(line, "vba").is_none() {
+            missing(
+                sink,
+                "matrix.conditional",
+                "vra",
+                bpath(j, "vra"),
+                "در الگوی فرآورده‌های نفتی وقتی مبلغ پایه (vba) ندارد",
+                "in the petroleum pattern when the line has no base amount vba",
+            );
+        }
+    }
+}
+
+/// ins 3: only taxid, indatim, ins, irtaxid and tins are needed; the rest is fetched.
+fn check_cancellation(inv: &Inv, sink: &mut Sink) {
+    for key in CANCEL_NEEDS {
+        if inv.h(key).is_none() {
+            let rule = if key == "irtaxid" {
+                "matrix.conditional"
+            } else {
+                "matrix.required"
+            };
+            missing(
+                sink,
+                rule,
+                key,
+                hpath(key),
+                "در صورتحساب ابطالی",
+                "in a cancellation (ins 3)",
+            );
+        }
+    }
+    for key in CANCEL_SUMS.iter().chain(BUYER_FIELDS.iter()) {
+        if inv.h(key).is_some() {
+            sink.warn(
+                "referral.out_of_pattern",
+                hpath(key),
+                ec_of(key).map(|e| code(Severity::Warning, 4, e, None)),
+                format!(
+                    "در صورتحساب ابطالی «{key}» از صورتحساب مرجع خوانده می‌شود؛ آن را حذف کنید."
+                ),
+                format!("a cancellation takes `{key}` from the reference invoice; remove it"),
+            );
+        }
+    }
+    if !inv.body.is_empty() {
+        sink.warn(
+            "referral.out_of_pattern",
+            "body".into(),
+            Some("14600".into()),
+            "صورتحساب ابطالی بدنه (اقلام) نمی‌خواهد؛ اقلام از صورتحساب مرجع خوانده می‌شوند.".into(),
+            "a cancellation needs no body; the lines are taken from the reference — send an empty body".into(),
+        );
+    }
+}
+
+/// Type 3 (card-reader receipts) is not in جدول ۱: require the identity, the total and the
+/// payment fields of every payment.
+fn check_type3(inv: &Inv, sink: &mut Sink) {
+    for key in ["taxid", "indatim", "inty", "tins", "tbill"] {
+        if inv.h(key).is_none() {
+            missing(
+                sink,
+                "matrix.required",
+                key,
+                hpath(key),
+                "در صورتحساب نوع سوم",
+                "in a type-3 receipt",
+            );
+        }
+    }
+    if inv.payments.is_empty() {
+        missing(
+            sink,
+            "matrix.required",
+            "pv",
+            "payments".into(),
+            "در صورتحساب نوع سوم (اطلاعات پرداخت)",
+            "in a type-3 receipt (payment data)",
+        );
+    }
+    for (j, p) in inv.payments.iter().enumerate() {
+        for key in ["iinn", "acn", "trmn", "trn", "pdt", "pv"] {
+            if get(p, key).is_none() {
+                missing(
+                    sink,
+                    "matrix.required",
+                    key,
+                    ppath(j, key),
+                    "در صورتحساب نوع سوم",
+                    "in a type-3 receipt",
+                );
+            }
+        }
+    }
+}
