@@ -2,8 +2,8 @@
 //! `token.removed` and a message that says to plug it back in — never a panic, never a retry
 //! with the PIN. Own test binary: finalising the module ends every session of the process.
 
-mod common;
-use common::*;
+mod softhsm_common;
+use softhsm_common::*;
 use moadian::crypto::pkcs11::{module, Pkcs11Signer};
 use moadian::crypto::testcert::IdentityOptions;
 use moadian::crypto::{Pin, PinSource, SignError, Signer};

@@ -4,8 +4,8 @@
 //! expired certificate, national ID mismatch, the DigestInfo fallback, clear errors for a
 //! missing token or module.
 
-mod common;
-use common::*;
+mod softhsm_common;
+use softhsm_common::*;
 use moadian::crypto::jws::{self, JwsOptions};
 use moadian::crypto::keyfile::KeyFileSigner;
 use moadian::crypto::pkcs11::{FixedTokenInfo, LiveTokenInfo, PinFlags, Pkcs11Signer};
