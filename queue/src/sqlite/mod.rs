@@ -334,3 +334,29 @@ pub(crate) fn log_event(
     .execute(rusqlite::params![invoice.0, uid, now, kind, from, to, detail, pid])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_durable_wal_with_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = SqliteQueue::open(dir.path().join("q.db")).unwrap();
+        q.read(|c| {
+            let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            assert_eq!(sync, 2, "synchronous=FULL");
+            let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+            assert_eq!(fk, 1);
+            let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            assert_eq!(mode, "wal");
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn sibling_paths() {
+        assert_eq!(sibling(Path::new("/a/q.db"), "-wal"), PathBuf::from("/a/q.db-wal"));
+    }
+}
