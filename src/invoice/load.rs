@@ -351,8 +351,9 @@ fn type_name(v: &serde_json::Value) -> &'static str {
 fn syntax(path: &str, line: usize, column: usize, e: &serde_json::Error) -> LoadError {
     LoadError::Syntax {
         path: path.to_string(),
-        line,
-        column,
+        line: line.max(1),
+        // serde_json says column 0 for "before the first character" (e.g. end of file).
+        column: column.max(1),
         message: strip_position(&e.to_string()),
     }
 }

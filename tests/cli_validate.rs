@@ -1,0 +1,230 @@
+//! `moadian validate` end to end: exit codes (0 no error, 1 an error, 2 usage), the `--json`
+//! object, positions of malformed files, and a snapshot of the human output.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::Path;
+
+/// The official example invoice (RC_TICS.IS connection guide p.20; shared/vectors/README.md).
+const OFFICIAL: &str = r#"{"header":{"taxid":"A1121604C220002F095011","inno":"49321217","indatim":1683997837988,"inty":1,"inp":1,"ins":1,"tins":"14003778990","tob":2,"bid":"10100302746","tinb":"10100302746","tprdis":20000,"tdis":500,"tadis":19500,"tvam":1755,"todam":0,"tbill":21255,"setm":2},"body":[{"sstid":"2710000138624","sstt":"فولاد صنعت قطعات سرسیلندرسازی","mu":"164","am":2,"fee":10000,"prdis":20000,"dis":500,"adis":19500,"vra":9,"vam":1755,"tsstam":21255}],"payments":[]}"#;
+
+fn moadian(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("moadian").unwrap();
+    c.current_dir(dir).env_remove("MOADIAN_LANG");
+    c
+}
+
+fn json_of(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap_or_else(|e| {
+        panic!(
+            "--json output is not one JSON object ({e}): {}",
+            String::from_utf8_lossy(out)
+        )
+    })
+}
+
+#[test]
+fn official_example_is_valid_as_of_its_own_date_with_an_inno_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("official.json"), OFFICIAL).unwrap();
+    let out = moadian(dir.path())
+        .args([
+            "validate",
+            "--json",
+            "--at",
+            "2023-05-13T17:30:00Z",
+            "official.json",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    let invoices = v["invoices"].as_array().expect("invoices array");
+    assert_eq!(invoices.len(), 1);
+    let inv = &invoices[0];
+    assert_eq!(inv["source"], "official.json#0");
+    assert_eq!(inv["taxid"], "A1121604C220002F095011");
+    assert_eq!(inv["valid"], true);
+    assert_eq!(inv["errors"].as_array().unwrap().len(), 0, "{inv:#}");
+    let warnings = inv["warnings"].as_array().unwrap();
+    let inno = warnings
+        .iter()
+        .find(|w| w["field"] == "header.inno")
+        .unwrap_or_else(|| panic!("expected an inno warning: {inv:#}"));
+    assert_eq!(inno["code"], "1300501");
+    for w in warnings {
+        for key in ["field", "rule", "code", "message"] {
+            assert!(w.get(key).is_some(), "finding lacks {key}: {w}");
+        }
+        assert!(w["message"]["fa"].is_string() && w["message"]["en"].is_string());
+    }
+    assert_eq!(v["summary"]["invoices"], 1);
+    assert_eq!(v["summary"]["valid"], 1);
+    assert_eq!(v["summary"]["invalid"], 0);
+}
+
+#[test]
+fn an_invoice_with_an_error_exits_1_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = OFFICIAL.replace(r#""tbill":21255"#, r#""tbill":21256"#);
+    std::fs::write(
+        dir.path().join("both.jsonl"),
+        format!("{OFFICIAL}\n{broken}\n"),
+    )
+    .unwrap();
+    let out = moadian(dir.path())
+        .args(["validate", "--json", "--at", "2023-05-13", "both.jsonl"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    let inv = &v["invoices"];
+    assert_eq!(inv[0]["valid"], true);
+    assert_eq!(inv[1]["source"], "both.jsonl#1");
+    assert_eq!(inv[1]["valid"], false);
+    let errors = inv[1]["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["field"] == "header.tbill"),
+        "expected an error on header.tbill: {errors:#?}"
+    );
+    assert_eq!(v["summary"]["invalid"], 1);
+}
+
+#[test]
+fn malformed_file_is_an_error_naming_the_file_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.json"),
+        "{\n  \"header\": {\n    \"inty\": 1,\n  }\n}\n",
+    )
+    .unwrap();
+    moadian(dir.path())
+        .args(["--lang", "en", "validate", "bad.json"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("bad.json"))
+        .stdout(predicate::str::contains("line 4, column 3"));
+    let out = moadian(dir.path())
+        .args(["validate", "--json", "bad.json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    let e = &v["invoices"][0]["errors"][0];
+    assert_eq!(e["rule"], "load.json");
+    assert!(e["message"]["en"].as_str().unwrap().contains("bad.json"));
+    assert!(e["message"]["en"]
+        .as_str()
+        .unwrap()
+        .contains("line 4, column 3"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    moadian(dir.path()).args(["validate"]).assert().code(2);
+    moadian(dir.path())
+        .args(["validate", "--at", "yesterday", "x.json"])
+        .assert()
+        .code(2);
+    moadian(dir.path())
+        .args(["validate", "--no-such-flag", "x.json"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn empty_directory_is_an_error_not_a_silent_success() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    moadian(dir.path())
+        .args(["--lang", "en", "validate", "empty"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no invoice file"));
+}
+
+#[test]
+fn fill_lists_what_it_filled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(OFFICIAL).unwrap();
+    for k in ["tprdis", "tdis", "tadis", "tvam", "todam", "tbill"] {
+        v["header"].as_object_mut().unwrap().remove(k);
+    }
+    for k in ["prdis", "adis", "vam", "tsstam"] {
+        v["body"][0].as_object_mut().unwrap().remove(k);
+    }
+    std::fs::write(dir.path().join("partial.json"), v.to_string()).unwrap();
+    let out = moadian(dir.path())
+        .args([
+            "validate",
+            "--json",
+            "--fill",
+            "--at",
+            "2023-05-13",
+            "partial.json",
+        ])
+        .assert()
+        .get_output()
+        .stdout
+        .clone();
+    let j = json_of(&out);
+    let filled = j["invoices"][0]["filled"]
+        .as_array()
+        .expect("filled list with --fill");
+    assert!(
+        filled
+            .iter()
+            .any(|f| f["field"] == "header.tbill" && f["value"] == "21255"),
+        "{filled:#?}"
+    );
+    assert_eq!(j["invoices"][0]["valid"], true, "{j:#}");
+}
+
+#[test]
+fn human_output_groups_findings_per_invoice() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a-bad.json"),
+        "[\n  {\"header\": {}},\n  {\"header\": nul}\n]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("b-list.jsonl"), "42\n").unwrap();
+    std::fs::write(dir.path().join("c-empty.json"), "\n").unwrap();
+    let out = moadian(dir.path())
+        .args([
+            "--lang",
+            "en",
+            "validate",
+            "--at",
+            "2024-11-05",
+            "a-bad.json",
+            "missing.json",
+            "b-list.jsonl",
+            "c-empty.json",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    insta::assert_snapshot!("human_en_file_errors", text);
+
+    // Default language: Persian, with English beneath.
+    let out = moadian(dir.path())
+        .args(["validate", "--at", "2024-11-05", "c-empty.json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    insta::assert_snapshot!("human_default_bilingual", text);
+}
