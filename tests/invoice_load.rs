@@ -49,7 +49,7 @@ fn a_bad_line_is_an_error_of_that_line_and_the_rest_still_loads() {
         format!("{INVOICE}\n{{\"header\": [1,}}\n{INVOICE}\n"),
     )
     .unwrap();
-    let all: Vec<_> = load_paths(&[path.clone()]).collect();
+    let all: Vec<_> = load_paths(std::slice::from_ref(&path)).collect();
     assert_eq!(all.len(), 3);
     assert!(all[0].value.is_ok() && all[2].value.is_ok());
     assert_eq!(all[1].source, format!("{}#1", path.display()));
