@@ -25,6 +25,16 @@ use serde_json::{Map, Value};
 /// Buyer fields (اقلام اطلاعاتی خریدار): never changed by a referral.
 pub const BUYER_FIELDS: &[&str] = &["tob", "bid", "tinb", "bpc", "bbc", "billid"];
 
+/// Buyer fields the tax system takes from the reference: a referral omits them (sending them
+/// draws out-of-pattern warnings), and may not send them different.
+pub const FETCHED_BUYER_FIELDS: &[&str] = &["tinb", "bid", "bpc", "bbc", "billid"];
+
+fn drop_fetched(h: &mut Map<String, Value>) {
+    for k in FETCHED_BUYER_FIELDS {
+        h.remove(*k);
+    }
+}
+
 /// Fields computed from the lines, dropped from copied content and computed again.
 const LINE_COMPUTED: &[&str] = &["prdis", "adis", "vam", "tsstam", "tcpbs", "cop", "vop"];
 const HEADER_COMPUTED: &[&str] = &[
@@ -291,6 +301,7 @@ pub fn correction(
             }
         }
     }
+    drop_fetched(&mut h);
     let b = body(new);
     out.extend(check_lines(&b, &body(reference), false));
     if !out.is_empty() {
@@ -387,6 +398,7 @@ fn return_header(
     for k in HEADER_COMPUTED {
         h.remove(*k);
     }
+    drop_fetched(&mut h);
     h.insert("indatim".into(), Value::from(now_ms));
     h.insert("ins".into(), Value::from(4));
     h.insert("irtaxid".into(), Value::from(reference_taxid));
