@@ -330,3 +330,22 @@ fn explanation_json_shape() {
     assert_eq!(v["decoded"]["check"], "structure");
     assert!(v["fix"][0]["fa"].is_string() && v["fix"][0]["en"].is_string());
 }
+
+#[test]
+fn decoded_codes_name_the_validation_rule_that_catches_them() {
+    let x = codes::explain("0202701").expect("tbill arithmetic");
+    assert_eq!(x.found, Found::Decoded);
+    assert!(
+        x.prevented_by
+            .iter()
+            .any(|p| p == "validate:arith.total.tbill"),
+        "{:?}",
+        x.prevented_by
+    );
+    let x = codes::explain("0101504").expect("bbc regex");
+    assert!(
+        x.prevented_by.iter().any(|p| p == "validate:field.format"),
+        "{:?}",
+        x.prevented_by
+    );
+}

@@ -211,15 +211,36 @@ fn generic_content(code: &str, d: ContentCode) -> Explanation {
             "A warning does not reject the invoice, but should be fixed.",
         ),
     };
+    // The sentence follows the official message templates of EC_V02 table 7.
+    let (pfa, pen) = match d.check {
+        Check::Existence => (
+            format!("فیلد {ffa} خالی است."),
+            format!("Field {fen} is empty."),
+        ),
+        Check::Structure => (
+            format!("مقدار واردشده در فیلد {ffa} ساختار تعریف‌شده را رعایت نمی‌کند."),
+            format!("The value of field {fen} breaks its defined structure."),
+        ),
+        Check::Rule => (
+            format!("مقدار فیلد {ffa} از لحاظ قواعد محاسباتی و منطقی معتبر نیست."),
+            format!("The value of field {fen} breaks a calculation or logic rule."),
+        ),
+        Check::Matching => (
+            format!("مقدار فیلد {ffa} با اطلاعات سامانه منطبق نیست."),
+            format!("The value of field {fen} does not match the tax system's data."),
+        ),
+        Check::OutOfPattern => (
+            format!("فیلد {ffa} در الگوی صورتحساب ارسالی خارج از الگو (یا تعریف‌نشده) است ولی پر شده است."),
+            format!("Field {fen} is out of pattern (or undefined) for the invoice sent, yet it was filled."),
+        ),
+        Check::Duplicate => (
+            format!("فیلد {ffa} در صورتحساب ارسالی تکرار شده است."),
+            format!("Field {fen} is repeated in the invoice sent."),
+        ),
+    };
     let meaning = Message::new(
-        format!(
-            "{sfa} لایه محتوا: {} برای فیلد {ffa} برقرار نیست.{} {tail_fa}",
-            check.fa, detail.0
-        ),
-        format!(
-            "{sen} from the content checks: {} failed for field {fen}.{} {tail_en}",
-            check.en, detail.1
-        ),
+        format!("{sfa} ({}): {pfa}{} {tail_fa}", check.fa, detail.0),
+        format!("{sen} ({}): {pen}{} {tail_en}", check.en, detail.1),
     );
     let (causes, fix) = generic_steps(d.check, &field);
     Explanation {
@@ -235,11 +256,38 @@ fn generic_content(code: &str, d: ContentCode) -> Explanation {
         meaning,
         causes,
         fix,
-        prevented_by: vec!["validate".to_string()],
+        prevented_by: rules_for(&d),
         see_also: Vec::new(),
         decoded: Some(d),
         source: "RC_TXPS.EC_V02 §3, tables 7 and 8 (decoded)".to_string(),
     }
+}
+
+/// The validation rules (`validate:<rule id>`) that attach this code, from the rules engine's
+/// own catalogue; plain `validate` when none names it.
+fn rules_for(d: &ContentCode) -> Vec<String> {
+    static EMITTED: OnceLock<Vec<String>> = OnceLock::new();
+    let emitted = EMITTED.get_or_init(crate::rules::codes_emitted);
+    let is = |c: &String| d.equivalents.contains(c);
+    let mut out = Vec::new();
+    for r in crate::rules::rule_catalogue() {
+        let fixed = r.codes.iter().any(is);
+        let pattern = r.code.as_deref().is_some_and(|p| {
+            p.split('|').any(|alt| {
+                alt.contains("<ec>") && {
+                    let c = alt.replace("<ec>", &format!("{:03}", d.field_no));
+                    is(&c) && emitted.contains(&c)
+                }
+            })
+        });
+        if fixed || pattern {
+            out.push(format!("validate:{}", r.id));
+        }
+    }
+    if out.is_empty() {
+        out.push("validate".to_string());
+    }
+    out
 }
 
 fn generic_steps(check: Check, field: &str) -> (Vec<Message>, Vec<Message>) {
@@ -321,7 +369,7 @@ fn class_of(code: &str) -> Option<Explanation> {
     let layer = if transport {
         Layer::Transport
     } else {
-        Layer::Auth
+        Layer::OtherApi
     };
     let (category, retryable, title, meaning, fix) = match rest.as_bytes().first() {
         Some(b'4') => (
