@@ -95,7 +95,7 @@ fn same_or_copy(
     out: &mut Vec<Finding>,
 ) {
     match (new_h.get(key), ref_h.get(key)) {
-        (Some(n), Some(r)) if n != r && decimal_of(n) != decimal_of(r) => out.push(err(
+        (Some(n), Some(r)) if n != r && (decimal_of(n).is_none() || decimal_of(n) != decimal_of(r)) => out.push(err(
             rule,
             &format!("header.{key}"),
             format!("{what_fa} ({key}) قابل تغییر نیست: مرجع {r}، این فایل {n}؛ برای تغییر آن مرجع را ابطال و صورتحساب جدید صادر کنید"),
