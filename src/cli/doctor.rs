@@ -1,11 +1,105 @@
-//! `moadian doctor`: preflight checklist: token, PIN, certificate, national ID, clock, server.
+//! `moadian doctor`: the preflight checklist — module loads, token present, PIN state, login,
+//! certificate found and valid, national ID matches, key matches certificate; online also
+//! server reachable, clock skew against `serverTime`, memory ID status. Each check prints
+//! ok/warn/fail with the fix; exit 1 when any check fails. The same checks
+//! ([`crate::pipeline::preflight`]) run before each submission.
 
+use super::signer_args::SignerArgs;
 use super::Global;
+use crate::api::{Client, ClientOptions};
+use crate::crypto::checks::{Check, CheckStatus};
+use crate::crypto::{PinSource, SignError};
+use crate::lang::Lang;
+use crate::pipeline::preflight;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Only the local checks (token, PIN, certificate); no network.
+    #[arg(long)]
+    pub offline: bool,
+    /// The memory ID (شناسه یکتای حافظه مالیاتی) the invoices are sent for.
+    #[arg(long, value_name = "ID")]
+    pub memory_id: Option<String>,
+    /// The taxpayer's national ID (11 digits) or national code (10 digits); the certificate must carry it.
+    #[arg(long, value_name = "ID")]
+    pub national_id: Option<String>,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Base URL of the tax API (default: production).
+    #[arg(long, value_name = "URL", env = "MOADIAN_BASE_URL", default_value = crate::api::PRODUCTION_URL)]
+    pub base_url: String,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One check for a person: in `lang`, or English with the Persian line under it.
+pub fn render(c: &Check, lang: Option<Lang>) -> String {
+    match lang {
+        Some(l) => c.line(l),
+        None => format!("{}\n       {}", c.line(Lang::En), c.line(Lang::Fa)),
+    }
+}
+
+/// A signer error for a person.
+pub fn render_error(e: &SignError, lang: Option<Lang>) -> String {
+    let m = e.message();
+    match lang {
+        Some(l) => format!("error [{}]: {}", e.check_id(), m.get(l)),
+        None => format!("error [{}]: {}\n       {}", e.check_id(), m.en, m.fa),
+    }
+}
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let _ = (args, global);
-    anyhow::bail!("`moadian doctor` is not built yet")
+    let national_id = args.national_id.clone();
+    let cfg = args.signer.to_config();
+    let pf = preflight::run_offline(cfg, PinSource::Interactive, national_id.clone()).await;
+    let mut checks = pf.checks;
+    if !args.offline {
+        let Some(memory_id) = args.memory_id.clone() else {
+            anyhow::bail!("--memory-id is needed for the online checks (or pass --offline) / برای بررسی برخط --memory-id لازم است");
+        };
+        match pf.signer {
+            Some(signer) => {
+                let client = Client::new(
+                    &args.base_url,
+                    &memory_id,
+                    signer,
+                    ClientOptions::from_env(),
+                )?;
+                checks.extend(
+                    preflight::server_checks(&client, &memory_id, national_id.as_deref()).await,
+                );
+            }
+            None => checks.push(Check::warn(
+                "server.unreachable",
+                crate::lang::Message::new(
+                    "بررسی‌های برخط انجام نشد: امضاکننده باز نشد (هر درخواست سامانه امضا می‌خواهد).",
+                    "online checks skipped: the signer did not open (every API call is signed).",
+                ),
+                crate::lang::Message::new(
+                    "ابتدا خطای بالا را رفع کنید.",
+                    "fix the failure above first.",
+                ),
+            )),
+        }
+    }
+    let failed = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .count();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&checks)?);
+    } else {
+        for c in &checks {
+            println!("{}", render(c, global.lang));
+        }
+        let warned = checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Warn)
+            .count();
+        let ok = checks.len() - failed - warned;
+        println!("{ok} ok, {warned} warning(s), {failed} failed / {ok} درست، {warned} هشدار، {failed} خطا");
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
 }

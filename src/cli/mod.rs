@@ -17,6 +17,7 @@ pub mod return_;
 pub mod run;
 pub mod sandbox;
 pub mod sign;
+pub mod signer_args;
 pub mod status;
 pub mod submit;
 pub mod taxid;

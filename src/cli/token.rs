@@ -1,11 +1,212 @@
-//! `moadian token`: look at the tokens: slots, PIN state, certificates.
+//! `moadian token`: look at the tokens — `list` (slots, tokens, PIN flags), `certs` (each
+//! certificate: subject, national ID, type, validity, CKA_ID), `forget-failed-pin` (allow a
+//! stored PIN again after it was refused).
 
 use super::Global;
+use crate::crypto::pin_guard;
+use crate::crypto::pkcs11::objects::{private_keys, read_certificates};
+use crate::crypto::pkcs11::{module, token, LiveTokenInfo};
+use crate::crypto::{PinSource, SignError};
+use crate::lang::Lang;
+use cryptoki::session::UserType;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Slots, tokens and their PIN state.
+    List(ListArgs),
+    /// The certificates on a token: subject, national ID, type, validity, CKA_ID.
+    Certs(CertsArgs),
+    /// Allow the stored PIN (MOADIAN_PIN) again after the token refused it once.
+    ForgetFailedPin {
+        /// Serial number of the token (see `moadian token list`).
+        #[arg(long, value_name = "SERIAL")]
+        token_serial: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// PKCS#11 module (default: the known ePass3003/ePass2003 modules).
+    #[arg(long, value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CertsArgs {
+    #[arg(long, value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// Token label; unset = the only token present.
+    #[arg(long, value_name = "LABEL")]
+    pub token_label: Option<String>,
+    #[arg(long, value_name = "SERIAL")]
+    pub token_serial: Option<String>,
+    /// Log in (PIN from MOADIAN_PIN or a prompt) to show which certificates have their private key.
+    #[arg(long)]
+    pub login: bool,
+    #[arg(long)]
+    pub json: bool,
+}
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let _ = (args, global);
-    anyhow::bail!("`moadian token` is not built yet")
+    let lang = global.lang;
+    match args.command {
+        TokenCommand::ForgetFailedPin { token_serial } => {
+            if pin_guard::clear(&token_serial) {
+                println!("the stored PIN may be used again with token {token_serial} / رمز ذخیره‌شده دوباره مجاز شد");
+            } else {
+                println!("no refused stored PIN was recorded for token {token_serial} / برای این توکن رمز ردشده‌ای ثبت نشده بود");
+            }
+            Ok(0)
+        }
+        TokenCommand::List(a) => finish(tokio::task::spawn_blocking(move || list(a)).await?, lang),
+        TokenCommand::Certs(a) => {
+            finish(tokio::task::spawn_blocking(move || certs(a)).await?, lang)
+        }
+    }
+}
+
+fn finish(r: Result<(), SignError>, lang: Option<Lang>) -> anyhow::Result<u8> {
+    match r {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            eprintln!("{}", super::doctor::render_error(&e, lang));
+            Ok(1)
+        }
+    }
+}
+
+fn flags_text(f: &token::PinFlags) -> String {
+    let mut v = Vec::new();
+    if f.locked {
+        v.push("PIN LOCKED");
+    }
+    if f.final_try {
+        v.push("PIN final try");
+    }
+    if f.count_low {
+        v.push("PIN count low");
+    }
+    if f.to_be_changed {
+        v.push("PIN must be changed");
+    }
+    if f.protected_auth_path {
+        v.push("PIN pad");
+    }
+    if v.is_empty() {
+        v.push("PIN ok");
+    }
+    v.join(", ")
+}
+
+fn list(a: ListArgs) -> Result<(), SignError> {
+    let path = module::resolve_module(a.pkcs11_module.as_deref())?;
+    let ctx = module::load(&path)?;
+    let tokens = token::list_tokens(&ctx, &LiveTokenInfo)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&tokens).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!("module: {}", path.display());
+    if tokens.is_empty() {
+        println!("no token is plugged in / هیچ توکنی متصل نیست");
+    }
+    for t in &tokens {
+        println!(
+            "slot {:<10} label {:?}  serial {}  {} {}  [{}]",
+            t.slot_id,
+            t.label,
+            t.serial,
+            t.manufacturer,
+            t.model,
+            flags_text(&t.flags)
+        );
+    }
+    Ok(())
+}
+
+fn certs(a: CertsArgs) -> Result<(), SignError> {
+    let path = module::resolve_module(a.pkcs11_module.as_deref())?;
+    let ctx = module::load(&path)?;
+    let (slot, tok) = token::find_token(
+        &ctx,
+        a.token_label.as_deref(),
+        a.token_serial.as_deref(),
+        &LiveTokenInfo,
+    )?;
+    let session = ctx
+        .open_ro_session(slot)
+        .map_err(|e| module::map_error(e, "C_OpenSession"))?;
+    let mut list = read_certificates(&session)?;
+    if a.login {
+        token::pin_policy(&tok.flags, false)?;
+        let pin = PinSource::Interactive.obtain(&format!("token {:?}", tok.label))?;
+        let auth = pin.map(|(p, _)| p.to_auth_pin());
+        match session.login(UserType::User, auth.as_ref()) {
+            Ok(()) => {}
+            Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::UserAlreadyLoggedIn,
+                _,
+            )) => {}
+            Err(e) => return Err(module::map_error(e, "C_Login")),
+        }
+        let keys = private_keys(&session)?;
+        for c in &mut list {
+            c.has_private_key = Some(keys.iter().any(|(_, id)| *id == c.id));
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "token {:?} (serial {}): {} certificate(s)",
+        tok.label,
+        tok.serial,
+        list.len()
+    );
+    for c in &list {
+        println!("- CKA_ID {}  label {:?}", c.id_hex, c.label);
+        match &c.info {
+            Some(i) => {
+                let kind = match i.kind {
+                    crate::crypto::cert::HolderKind::Individual => {
+                        "individual (national code) / حقیقی"
+                    }
+                    crate::crypto::cert::HolderKind::Legal => "legal person (national ID) / حقوقی",
+                    crate::crypto::cert::HolderKind::Unknown => "unknown / نامعلوم",
+                };
+                println!("    subject:     {}", i.subject);
+                println!("    issuer:      {}", i.issuer);
+                println!(
+                    "    national ID: {}  ({kind})",
+                    i.national_id.as_deref().unwrap_or("-")
+                );
+                println!(
+                    "    valid:       {} .. {}",
+                    crate::crypto::jws::format_sig_t(i.not_before),
+                    crate::crypto::jws::format_sig_t(i.not_after)
+                );
+            }
+            None => println!("    (not a readable X.509 certificate)"),
+        }
+        if let Some(k) = c.has_private_key {
+            println!("    private key: {}", if k { "yes" } else { "NO" });
+        }
+    }
+    Ok(())
 }

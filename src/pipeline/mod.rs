@@ -7,6 +7,7 @@
 
 pub mod pass;
 pub mod poll;
+pub mod preflight;
 pub mod prepare;
 pub mod report;
 pub mod send;

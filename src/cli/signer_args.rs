@@ -1,0 +1,106 @@
+//! The signer flags every signing command takes (`sign`, `doctor`, `submit`, …):
+//! `--pkcs11-module PATH --token-label LABEL [--key-id HEX]` or `--key FILE [--cert FILE]`.
+//! Flags override the `[signer]` table of a `moadian.toml` profile field by field.
+
+use crate::crypto::SignerConfig;
+use std::path::PathBuf;
+
+/// Which key signs. Flatten into a command's `Args` with `#[command(flatten)]`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SignerArgs {
+    /// PKCS#11 module of the token (ePass3003: libshuttle_p11v220.so / ShuttleCsp11_3003.dll).
+    /// Unset: the known ePass3003/ePass2003 module names are tried.
+    #[arg(long, value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// Label of the token to sign with (see `moadian token list`).
+    #[arg(long, value_name = "LABEL")]
+    pub token_label: Option<String>,
+    /// Serial number of the token (instead of the label).
+    #[arg(long, value_name = "SERIAL")]
+    pub token_serial: Option<String>,
+    /// CKA_ID (hex) of the key/certificate pair on the token (see `moadian token certs`).
+    #[arg(long, value_name = "HEX")]
+    pub key_id: Option<String>,
+    /// Private key file instead of a token: PKCS#8/PKCS#1 PEM or PKCS#12 (.pfx/.p12).
+    #[arg(long = "key", value_name = "FILE", conflicts_with_all = ["pkcs11_module", "token_label", "token_serial", "key_id"])]
+    pub key_file: Option<PathBuf>,
+    /// Certificate of the key file (PEM or DER; not needed with PKCS#12).
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// Allow one PIN attempt even when the token says the next wrong PIN locks it.
+    #[arg(long)]
+    pub allow_final_pin_try: bool,
+}
+
+impl SignerArgs {
+    /// The settings these flags alone give.
+    pub fn to_config(&self) -> SignerConfig {
+        self.over(&SignerConfig::default())
+    }
+
+    /// These flags over a profile's settings: a flag wins; a key file on the command line
+    /// replaces a token in the profile and vice versa.
+    pub fn over(&self, base: &SignerConfig) -> SignerConfig {
+        let token_given = self.pkcs11_module.is_some()
+            || self.token_label.is_some()
+            || self.token_serial.is_some()
+            || self.key_id.is_some();
+        let mut c = base.clone();
+        if self.key_file.is_some() {
+            c = SignerConfig {
+                key_file: self.key_file.clone(),
+                cert_file: self.cert_file.clone(),
+                allow_final_pin_try: base.allow_final_pin_try,
+                ..Default::default()
+            };
+        } else if token_given {
+            c.key_file = None;
+            c.cert_file = None;
+        }
+        if let Some(v) = &self.pkcs11_module {
+            c.pkcs11_module = Some(v.clone());
+        }
+        if let Some(v) = &self.token_label {
+            c.token_label = Some(v.clone());
+        }
+        if let Some(v) = &self.token_serial {
+            c.token_serial = Some(v.clone());
+        }
+        if let Some(v) = &self.key_id {
+            c.key_id = Some(v.clone());
+        }
+        if self.cert_file.is_some() {
+            c.cert_file = self.cert_file.clone();
+        }
+        c.allow_final_pin_try |= self.allow_final_pin_try;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_flag_replaces_profile_token() {
+        let profile = SignerConfig {
+            token_label: Some("ePass".into()),
+            ..Default::default()
+        };
+        let a = SignerArgs {
+            key_file: Some("k.pem".into()),
+            cert_file: Some("c.crt".into()),
+            ..Default::default()
+        };
+        let c = a.over(&profile);
+        assert_eq!(c.token_label, None);
+        assert_eq!(c.key_file, Some("k.pem".into()));
+        let b = SignerArgs {
+            key_id: Some("01".into()),
+            ..Default::default()
+        };
+        let c = b.over(&profile);
+        assert_eq!(c.token_label.as_deref(), Some("ePass"));
+        assert_eq!(c.key_id.as_deref(), Some("01"));
+    }
+}

@@ -1,0 +1,403 @@
+//! Preflight: everything that can be checked before an invoice leaves the machine, in the order
+//! a person would fix it — module loads, token present, PIN state, login, certificate found and
+//! valid, its national ID is the memory ID owner's, the key matches the certificate (a test
+//! signature verified with the certificate's key); online also the server is reachable, the
+//! clock agrees with `serverTime`, and the memory ID's status and owner. `moadian doctor` prints
+//! the result; the pipeline runs it before each submission and stops on any failure.
+//!
+//! The online part goes through [`ServerProbe`], implemented by [`crate::api::Client`].
+
+use crate::crypto::cert::{check_certificate, CertInfo};
+use crate::crypto::checks::{any_failed, Check, CheckStatus};
+use crate::crypto::keyfile::KeyFileSigner;
+use crate::crypto::pkcs11::{module, token, LiveTokenInfo, Pkcs11Signer};
+use crate::crypto::{PinSource, SignError, Signer, SignerConfig};
+use crate::lang::Message;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Clock skew that draws a warning / a failure (the server rejects invoices dated in the
+/// future, and inquiries misbehave with 5 minutes of skew).
+pub const SKEW_WARN_SECS: i64 = 60;
+pub const SKEW_FAIL_SECS: i64 = 300;
+
+/// What the server says about a memory ID.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryIdStatus {
+    pub status: Option<String>,
+    pub national_id: Option<String>,
+    pub name: Option<String>,
+}
+
+/// The server calls preflight needs.
+pub trait ServerProbe: Sync {
+    /// `serverTime` of `server-information`, epoch milliseconds.
+    fn server_time_ms(&self) -> impl Future<Output = Result<i64, String>> + Send;
+    /// `fiscal-information` of the memory ID (an authenticated call: it also proves the
+    /// server accepts our certificate for this memory ID).
+    fn memory_id_status(
+        &self,
+        memory_id: &str,
+    ) -> impl Future<Output = Result<MemoryIdStatus, String>> + Send;
+}
+
+impl ServerProbe for crate::api::Client {
+    async fn server_time_ms(&self) -> Result<i64, String> {
+        self.server_information()
+            .await
+            .map(|i| i.server_time)
+            .map_err(|e| e.to_string())
+    }
+    async fn memory_id_status(&self, memory_id: &str) -> Result<MemoryIdStatus, String> {
+        self.fiscal_information(memory_id)
+            .await
+            .map(|f| MemoryIdStatus {
+                status: f.fiscal_status,
+                national_id: f.national_id,
+                name: f.name_trade,
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The outcome: the checks in order and, when the signer opened, the signer (ready to use).
+pub struct Preflight {
+    pub checks: Vec<Check>,
+    pub signer: Option<Arc<dyn Signer>>,
+}
+
+impl std::fmt::Debug for Preflight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preflight")
+            .field("checks", &self.checks)
+            .field("signer", &self.signer.is_some())
+            .finish()
+    }
+}
+
+impl Preflight {
+    pub fn failed(&self) -> bool {
+        any_failed(&self.checks)
+    }
+}
+
+fn msg(fa: impl Into<String>, en: impl Into<String>) -> Message {
+    Message::new(fa, en)
+}
+
+/// The offline checks (blocking: token calls). Opens the signer on the way.
+pub fn signer_checks(
+    cfg: &SignerConfig,
+    pin: &PinSource,
+    expected_national_id: Option<&str>,
+) -> Preflight {
+    let mut checks = Vec::new();
+    let signer: Arc<dyn Signer> = if let Some(key) = &cfg.key_file {
+        match KeyFileSigner::open(key, cfg.cert_file.as_deref(), pin) {
+            Ok(s) => {
+                checks.push(Check::ok(
+                    "key.file",
+                    msg(
+                        format!("فایل کلید {} خوانده شد.", key.display()),
+                        format!("key file {} loaded.", key.display()),
+                    ),
+                ));
+                Arc::new(s)
+            }
+            Err(e) => return stop(checks, &e),
+        }
+    } else {
+        match token_steps(cfg, pin, expected_national_id, &mut checks) {
+            Ok(s) => s,
+            Err(e) => return stop(checks, &e),
+        }
+    };
+    let now = time::OffsetDateTime::now_utc();
+    match CertInfo::from_der(signer.certificate_der()) {
+        Ok(info) => {
+            checks.push(Check::ok(
+                "cert.found",
+                msg(
+                    format!("گواهی: {} ({})", info.subject, info.holder_label()),
+                    format!("certificate: {} ({})", info.subject, info.holder_label()),
+                ),
+            ));
+            checks.extend(check_certificate(&info, now, expected_national_id));
+        }
+        Err(e) => checks.push(Check::from_error(&e)),
+    }
+    checks.push(key_matches(&*signer));
+    Preflight {
+        checks,
+        signer: Some(signer),
+    }
+}
+
+fn stop(mut checks: Vec<Check>, e: &SignError) -> Preflight {
+    checks.push(Check::from_error(e));
+    Preflight {
+        checks,
+        signer: None,
+    }
+}
+
+fn token_steps(
+    cfg: &SignerConfig,
+    pin: &PinSource,
+    expected_national_id: Option<&str>,
+    checks: &mut Vec<Check>,
+) -> Result<Arc<dyn Signer>, SignError> {
+    let path = module::resolve_module(cfg.pkcs11_module.as_deref())?;
+    let ctx = module::load(&path).map_err(|e| match e {
+        SignError::ModuleNotFound { detail, .. } => SignError::ModuleNotFound {
+            path: path.display().to_string(),
+            detail,
+        },
+        e => e,
+    })?;
+    let lib = ctx
+        .get_library_info()
+        .map(|i| i.manufacturer_id().trim().to_string())
+        .unwrap_or_default();
+    checks.push(Check::ok(
+        "module.loaded",
+        msg(
+            format!("ماژول PKCS#11 بارگذاری شد: {} ({lib})", path.display()),
+            format!("PKCS#11 module loaded: {} ({lib})", path.display()),
+        ),
+    ));
+    let (_, tok) = token::find_token(
+        &ctx,
+        cfg.token_label.as_deref(),
+        cfg.token_serial.as_deref(),
+        &LiveTokenInfo,
+    )?;
+    checks.push(Check::ok(
+        "token.present",
+        msg(
+            format!("توکن {:?} (سریال {}) متصل است.", tok.label, tok.serial),
+            format!("token {:?} (serial {}) is present.", tok.label, tok.serial),
+        ),
+    ));
+    let warnings = token::pin_policy(&tok.flags, cfg.allow_final_pin_try)?;
+    if warnings.is_empty() {
+        checks.push(Check::ok(
+            "pin.ok",
+            msg(
+                "وضعیت رمز توکن عادی است.",
+                "the token's PIN state is normal.",
+            ),
+        ));
+    }
+    checks.extend(warnings);
+    match Pkcs11Signer::open(cfg, pin, expected_national_id) {
+        Ok(s) => {
+            checks.push(Check::ok(
+                "login.ok",
+                msg(
+                    format!(
+                        "ورود به توکن موفق بود؛ کلید CKA_ID {}.",
+                        s.certificate().id_hex
+                    ),
+                    format!("logged in; key CKA_ID {}.", s.certificate().id_hex),
+                ),
+            ));
+            Ok(Arc::new(s))
+        }
+        Err(e) => {
+            let id = e.check_id();
+            if id.starts_with("cert.") || id.starts_with("key.") {
+                checks.push(Check::ok(
+                    "login.ok",
+                    msg("ورود به توکن موفق بود.", "logged in to the token."),
+                ));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Signs a test message and verifies it with the certificate's public key.
+pub fn key_matches(signer: &dyn Signer) -> Check {
+    let probe = b"moadian preflight: does the key belong to the certificate?";
+    let verdict = (|| -> Result<bool, String> {
+        let sig = signer.sign_rs256(probe).map_err(|e| e.to_string())?;
+        let cert =
+            openssl::x509::X509::from_der(signer.certificate_der()).map_err(|e| e.to_string())?;
+        let key = cert.public_key().map_err(|e| e.to_string())?;
+        let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
+            .map_err(|e| e.to_string())?;
+        v.update(probe).map_err(|e| e.to_string())?;
+        v.verify(&sig).map_err(|e| e.to_string())
+    })();
+    match verdict {
+        Ok(true) => Check::ok(
+            "key.matches",
+            msg(
+                "امضای آزمایشی با کلید عمومی گواهی تأیید شد.",
+                "a test signature verifies with the certificate's key.",
+            ),
+        ),
+        Ok(false) => Check::fail(
+            "key.mismatch",
+            msg(
+                "کلید خصوصی با گواهی جفت نیست.",
+                "the private key does not belong to the certificate.",
+            ),
+            msg(
+                "گواهی صادرشده برای همین کلید را به کار ببرید؛ وگرنه سامانه 4131/4133 می‌دهد.",
+                "use the certificate issued for this key; otherwise the server answers 4131/4133.",
+            ),
+        ),
+        Err(e) => Check::fail(
+            "key.mismatch",
+            msg(
+                format!("امضای آزمایشی انجام نشد: {e}"),
+                format!("the test signature failed: {e}"),
+            ),
+            msg("توکن را بررسی کنید.", "check the token."),
+        ),
+    }
+}
+
+/// The online checks: server reachable, clock skew, memory ID status and owner.
+pub async fn server_checks<P: ServerProbe>(
+    probe: &P,
+    memory_id: &str,
+    expected_national_id: Option<&str>,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let local_before = time::OffsetDateTime::now_utc();
+    match probe.server_time_ms().await {
+        Err(e) => {
+            checks.push(Check::fail(
+                "server.unreachable",
+                msg(format!("سرور سامانه در دسترس نیست: {e}"), format!("the tax server is not reachable: {e}")),
+                msg(
+                    "اتصال اینترنت را بررسی کنید (سامانه فقط از نشانی‌های ایران در دسترس است) و دوباره امتحان کنید.",
+                    "check the network (the API answers Iranian addresses only) and try again.",
+                ),
+            ));
+            return checks;
+        }
+        Ok(server_ms) => {
+            checks.push(Check::ok(
+                "server.reachable",
+                msg("سرور سامانه پاسخ داد.", "the tax server answered."),
+            ));
+            let local_after = time::OffsetDateTime::now_utc();
+            let local_mid_ms = (local_before.unix_timestamp_nanos() / 2
+                + local_after.unix_timestamp_nanos() / 2)
+                / 1_000_000;
+            checks.push(skew_check(local_mid_ms as i64 - server_ms));
+        }
+    }
+    match probe.memory_id_status(memory_id).await {
+        Err(e) => checks.push(Check::fail(
+            "memory_id.status",
+            msg(
+                format!("وضعیت شناسه حافظه {memory_id} گرفته نشد: {e}"),
+                format!("the status of memory ID {memory_id} could not be read: {e}"),
+            ),
+            msg(
+                "شناسه حافظه و گواهی را در کارپوشه بررسی کنید؛ کد خطا را با `moadian explain` ببینید.",
+                "check the memory ID and the certificate in کارپوشه; look the code up with `moadian explain`.",
+            ),
+        )),
+        Ok(st) => {
+            let status = st.status.clone().unwrap_or_else(|| "?".into());
+            let inactive = status.to_ascii_uppercase().contains("INACTIVE")
+                || status.to_ascii_uppercase().contains("DEACTIV")
+                || status.to_ascii_uppercase().contains("SUSPEND");
+            if inactive {
+                checks.push(Check::fail(
+                    "memory_id.status",
+                    msg(format!("شناسه حافظه {memory_id} فعال نیست ({status})."), format!("memory ID {memory_id} is not active ({status}).")),
+                    msg("وضعیت حافظه را در کارپوشه پیگیری کنید.", "sort out the memory ID's status in کارپوشه."),
+                ));
+            } else {
+                checks.push(Check::ok(
+                    "memory_id.status",
+                    msg(
+                        format!("شناسه حافظه {memory_id}: {status} ({})", st.name.clone().unwrap_or_default()),
+                        format!("memory ID {memory_id}: {status} ({})", st.name.clone().unwrap_or_default()),
+                    ),
+                ));
+            }
+            if let (Some(owner), Some(exp)) = (st.national_id.as_deref(), expected_national_id) {
+                if owner.trim() != exp.trim() {
+                    checks.push(Check::fail(
+                        "memory_id.owner_mismatch",
+                        msg(
+                            format!("صاحب شناسه حافظه {memory_id} در سامانه {owner} است، نه {exp}."),
+                            format!("the server says memory ID {memory_id} belongs to {owner}, not {exp}."),
+                        ),
+                        msg(
+                            "شناسه ملی پروفایل را اصلاح کنید؛ وگرنه سامانه 4103/04132 می‌دهد.",
+                            "fix the profile's national ID; otherwise the server answers 4103/04132.",
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    checks
+}
+
+/// The clock check for `skew_ms` = local − server.
+pub fn skew_check(skew_ms: i64) -> Check {
+    let secs = skew_ms / 1000;
+    let (fa, en) = (
+        format!("اختلاف ساعت این رایانه با سرور {secs} ثانیه است."),
+        format!("this computer's clock is {secs} s off the server's."),
+    );
+    let fix = msg(
+        "ساعت رایانه را با اینترنت همگام کنید (NTP)؛ ساعت نادرست باعث رد صورتحساب (تاریخ آینده) و خطای استعلام می‌شود.",
+        "sync the clock (NTP); a wrong clock gets invoices refused (future date) and breaks inquiries.",
+    );
+    if secs.abs() >= SKEW_FAIL_SECS {
+        Check::fail("clock.skew", msg(fa, en), fix)
+    } else if secs.abs() >= SKEW_WARN_SECS {
+        Check::warn("clock.skew", msg(fa, en), fix)
+    } else {
+        Check::ok("clock.ok", msg(fa, en))
+    }
+}
+
+/// The whole preflight. The signer part runs on `spawn_blocking`; the online part only when
+/// `probe` is given (it usually wraps the signer the offline part opened — see `doctor`).
+pub async fn run_offline(
+    cfg: SignerConfig,
+    pin: PinSource,
+    expected_national_id: Option<String>,
+) -> Preflight {
+    let joined = tokio::task::spawn_blocking(move || {
+        signer_checks(&cfg, &pin, expected_national_id.as_deref())
+    })
+    .await;
+    joined.unwrap_or_else(|e| Preflight {
+        checks: vec![Check::fail(
+            "sign.other",
+            msg(format!("خطای داخلی: {e}"), format!("internal error: {e}")),
+            msg("دوباره اجرا کنید.", "run again."),
+        )],
+        signer: None,
+    })
+}
+
+/// True when a check of this status should stop a submission.
+pub fn blocks_submission(c: &Check) -> bool {
+    c.status == CheckStatus::Fail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skew_thresholds() {
+        assert_eq!(skew_check(2_000).id, "clock.ok");
+        assert_eq!(skew_check(-90_000).status, CheckStatus::Warn);
+        assert_eq!(skew_check(400_000).status, CheckStatus::Fail);
+    }
+}
