@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/invoices/invalid");
 
 fn manifest() -> serde_json::Map<String, Value> {
-    let text = std::fs::read_to_string(format!("{DIR}/expect.json")).expect("invalid/expect.json exists");
+    let text =
+        std::fs::read_to_string(format!("{DIR}/expect.json")).expect("invalid/expect.json exists");
     match serde_json::from_str(&text).expect("expect.json parses") {
         Value::Object(m) => m,
         _ => panic!("expect.json must be an object"),
@@ -25,17 +26,28 @@ fn every_invalid_example_triggers_its_rule_at_its_field() {
         let rule = e["rule"].as_str().expect("rule");
         let field = e["field"].as_str().expect("field");
         let at = e["at"].as_i64().expect("at");
-        assert!(file.starts_with(&format!("{rule}-")), "{file} is not named after {rule}");
-        let text = std::fs::read_to_string(format!("{DIR}/{file}")).unwrap_or_else(|err| panic!("{file}: {err}"));
+        assert!(
+            file.starts_with(&format!("{rule}-")),
+            "{file} is not named after {rule}"
+        );
+        let text = std::fs::read_to_string(format!("{DIR}/{file}"))
+            .unwrap_or_else(|err| panic!("{file}: {err}"));
         let v: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{file}: {err}"));
         let f = validate(&v, &Context::at(at));
         if !f.iter().any(|f| f.rule == rule && f.field == field) {
-            let got: Vec<String> = f.iter().map(|f| format!("{} @ {}", f.rule, f.field)).collect();
+            let got: Vec<String> = f
+                .iter()
+                .map(|f| format!("{} @ {}", f.rule, f.field))
+                .collect();
             bad.push(format!("{file}: expected {rule} @ {field}, got {got:?}"));
         }
         // Every finding names a rule from the catalogue and carries both languages.
         for x in &f {
-            assert!(rule_catalogue().iter().any(|r| r.id == x.rule), "{file}: unknown rule {}", x.rule);
+            assert!(
+                rule_catalogue().iter().any(|r| r.id == x.rule),
+                "{file}: unknown rule {}",
+                x.rule
+            );
             assert!(!x.message.fa.is_empty() && !x.message.en.is_empty());
         }
     }
@@ -44,16 +56,30 @@ fn every_invalid_example_triggers_its_rule_at_its_field() {
 
 #[test]
 fn every_rule_has_an_invalid_example() {
-    let covered: BTreeSet<String> = manifest().values().filter_map(|e| e["rule"].as_str().map(String::from)).collect();
-    let missing: Vec<&str> = rule_catalogue().iter().map(|r| r.id.as_str()).filter(|id| !covered.contains(*id)).collect();
-    assert!(missing.is_empty(), "rules without an invalid example: {missing:?}");
+    let covered: BTreeSet<String> = manifest()
+        .values()
+        .filter_map(|e| e["rule"].as_str().map(String::from))
+        .collect();
+    let missing: Vec<&str> = rule_catalogue()
+        .iter()
+        .map(|r| r.id.as_str())
+        .filter(|id| !covered.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules without an invalid example: {missing:?}"
+    );
 }
 
 #[test]
 fn every_invalid_file_is_in_the_manifest() {
     let m = manifest();
     for entry in std::fs::read_dir(DIR).expect("invalid dir") {
-        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         if name != "expect.json" && name.ends_with(".json") {
             assert!(m.contains_key(&name), "{name} is not listed in expect.json");
         }
@@ -62,10 +88,21 @@ fn every_invalid_file_is_in_the_manifest() {
 
 #[test]
 fn arithmetic_findings_say_expected_and_actual() {
-    let text = std::fs::read_to_string(format!("{DIR}/arith.line.vam-vam-rounded-up.json")).expect("example");
+    let text = std::fs::read_to_string(format!("{DIR}/arith.line.vam-vam-rounded-up.json"))
+        .expect("example");
     let v: Value = serde_json::from_str(&text).expect("json");
-    let f = validate(&v, &Context::at(v["header"]["indatim"].as_i64().unwrap_or(0)));
-    let vam = f.iter().find(|f| f.rule == "arith.line.vam").expect("vam finding");
+    let f = validate(
+        &v,
+        &Context::at(v["header"]["indatim"].as_i64().unwrap_or(0)),
+    );
+    let vam = f
+        .iter()
+        .find(|f| f.rule == "arith.line.vam")
+        .expect("vam finding");
     assert_eq!(vam.code.as_deref(), Some("0204501"));
-    assert!(vam.message.en.contains("1951") && vam.message.en.contains("1950"), "{}", vam.message.en);
+    assert!(
+        vam.message.en.contains("1951") && vam.message.en.contains("1950"),
+        "{}",
+        vam.message.en
+    );
 }

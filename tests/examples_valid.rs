@@ -23,7 +23,10 @@ fn valid_files() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 16, "expected a valid example per matrix column");
+    assert!(
+        files.len() >= 16,
+        "expected a valid example per matrix column"
+    );
     files
 }
 
@@ -81,7 +84,12 @@ fn every_matrix_column_has_a_valid_example() {
         }
     }
     for c in COLUMNS {
-        assert!(seen.contains(&c), "no valid example for type {} pattern {}", c.0, c.1);
+        assert!(
+            seen.contains(&c),
+            "no valid example for type {} pattern {}",
+            c.0,
+            c.1
+        );
     }
 }
 
@@ -96,9 +104,22 @@ fn valid_examples_use_the_demo_taxpayer_with_distinct_correct_tax_ids() {
         assert!(taxid_valid(t), "{}: {t}", path.display());
         let p = taxid_parts(t).expect("parts");
         assert_eq!(p.memory_id, "A11216", "{}", path.display());
-        assert_eq!(p.day as i64, indatim(&v).div_euclid(86_400_000), "{}", path.display());
-        assert_eq!(h["tins"].as_str(), Some("14003778990"), "{}", path.display());
-        assert_eq!(h["inno"].as_str(), Some(format!("{:010X}", p.serial).as_str()));
+        assert_eq!(
+            p.day as i64,
+            indatim(&v).div_euclid(86_400_000),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            h["tins"].as_str(),
+            Some("14003778990"),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            h["inno"].as_str(),
+            Some(format!("{:010X}", p.serial).as_str())
+        );
         assert!(taxids.insert(t.to_string()), "duplicate tax ID {t}");
         assert!(serials.insert(p.serial), "duplicate serial {}", p.serial);
     }

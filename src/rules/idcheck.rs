@@ -74,12 +74,22 @@ pub fn taxid_check_digit(memory_id: &str, day: u64, serial: u64) -> Option<u8> {
             return None;
         }
     }
-    if day > 999_999 || serial > 999_999_999_999 {
-        return None;
-    }
-    for (v, width) in [(day, 6u32), (serial, 12u32)] {
-        for i in (0..width).rev() {
-            buf[n] = ((v / 10u64.pow(i)) % 10) as u8;
+    // Decimal day padded to at least 6 digits, serial to at least 12 (wider values keep all
+    // their digits, as `format!("{:06}")` does).
+    for (v, width) in [(day, 6usize), (serial, 12usize)] {
+        let mut digits = [0u8; 20];
+        let mut len = 0;
+        let mut x = v;
+        while x > 0 || len < width {
+            digits[len] = (x % 10) as u8;
+            x /= 10;
+            len += 1;
+        }
+        if n + len > buf.len() {
+            return None;
+        }
+        for &dgt in digits[..len].iter().rev() {
+            buf[n] = dgt;
             n += 1;
         }
     }
