@@ -49,6 +49,7 @@ td.num,th.num{text-align:end;white-space:nowrap;font-variant-numeric:tabular-num
 .SUCCESS{background:#dcf3e3;color:#13612e}
 .FAILED,.INVALID{background:#fbe0e0;color:#8a1c1c}
 .QUEUED,.SENDING,.IN_PROGRESS,.UNKNOWN{background:#fff2cc;color:#7a5800}
+.date{white-space:nowrap}
 .off{color:#8a94a0;text-decoration:line-through}
 tfoot td{font-weight:bold;background:#eef1f5}
 .code{font-family:"DejaVu Sans Mono",Consolas,monospace;direction:ltr;unicode-bidi:isolate;white-space:nowrap}
@@ -219,7 +220,7 @@ pub fn render(r: &Report, lang: Lang) -> String {
             ));
         }
         h.push_str(&format!(
-            "<tr><td>{}</td><td><bdi>{}</bdi></td><td><span class=\"taxid\">{}</span></td><td>{}</td><td><span class=\"taxid\">{}</span></td>\
+            "<tr><td>{}</td><td class=\"date\"><bdi>{}</bdi></td><td><span class=\"taxid\">{}</span></td><td>{}</td><td><span class=\"taxid\">{}</span></td>\
              <td><span class=\"st {}\">{}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
             row.id,
             esc(&row.date),

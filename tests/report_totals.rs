@@ -1,0 +1,235 @@
+//! Report totals are right (per Jalali month, in-force invoices only: corrections and returns
+//! replace their reference, cancellations void it), dates filter, failures are explained, and
+//! the HTML report is one self-contained right-to-left page carrying the same sums. Read from a
+//! real SQLite queue file.
+
+use moadian::lang::Lang;
+use moadian::report::{self, html, render, Entry};
+use moadian_queue::{Content, Enqueued, NewInvoice, RunnerStore, ServerStatus, SqliteQueue, Store};
+use serde_json::{json, Value};
+
+/// 1405/08/29 12:00 Tehran (2026-11-20 08:30 UTC) — month 1405/08.
+const ABAN: i64 = 1_795_163_400_000;
+/// 1405/09/04 12:00 Tehran (2026-11-25 08:30 UTC) — month 1405/09.
+const AZAR: i64 = 1_795_595_400_000;
+const H: i64 = 3_600_000;
+
+fn inv(taxid: &str, indatim: i64, ins: i64, irtaxid: Option<&str>, tadis: i64, tvam: i64) -> Value {
+    let mut h = json!({"taxid": taxid, "indatim": indatim, "inty": 1, "inp": 1, "ins": ins,
+        "tins": "14003778990", "tadis": tadis, "tvam": tvam, "tbill": tadis + tvam});
+    if let Some(r) = irtaxid {
+        h["irtaxid"] = json!(r);
+    }
+    if ins == 3 {
+        for k in ["tadis", "tvam", "tbill"] {
+            h.as_object_mut().expect("obj").remove(k);
+        }
+    }
+    json!({"header": h, "body": [], "payments": []})
+}
+
+/// (taxid, payload, final status, server errors)
+fn fixture() -> Vec<(String, Value, ServerStatus, Option<Value>)> {
+    let t = |n: u8| format!("A11216{n:016}");
+    vec![
+        // Aban: an original later corrected (correction in force), one plain original.
+        (
+            t(1),
+            inv(&t(1), ABAN, 1, None, 100_000, 10_000),
+            ServerStatus::Success,
+            None,
+        ),
+        (
+            t(2),
+            inv(&t(2), ABAN + H, 1, None, 50_000, 5_000),
+            ServerStatus::Success,
+            None,
+        ),
+        // Azar: the correction of 1 (replaces it), an original cancelled later, a failure,
+        // a return of 2 (replaces it), and the cancellation.
+        (
+            t(3),
+            inv(&t(3), AZAR, 2, Some(&t(1)), 90_000, 9_000),
+            ServerStatus::Success,
+            None,
+        ),
+        (
+            t(4),
+            inv(&t(4), AZAR + H, 1, None, 70_000, 7_000),
+            ServerStatus::Success,
+            None,
+        ),
+        (
+            t(5),
+            inv(&t(5), AZAR + 2 * H, 1, None, 30_000, 3_000),
+            ServerStatus::Failed,
+            Some(json!([{"code": "0304401", "message": "vra"}])),
+        ),
+        (
+            t(6),
+            inv(&t(6), AZAR + 3 * H, 4, Some(&t(2)), 20_000, 2_000),
+            ServerStatus::Success,
+            None,
+        ),
+        (
+            t(7),
+            inv(&t(7), AZAR + 4 * H, 3, Some(&t(4)), 0, 0),
+            ServerStatus::Success,
+            None,
+        ),
+    ]
+}
+
+/// A real queue file holding the fixture at its final statuses.
+fn queue_with_fixture(dir: &std::path::Path) -> SqliteQueue {
+    let q = SqliteQueue::open(dir.join("q.sqlite")).expect("queue");
+    let runner = q.acquire_runner().expect("runner");
+    for (taxid, payload, status, errors) in fixture() {
+        let item = NewInvoice {
+            source: format!("{taxid}.json"),
+            memory_id: "A11216".into(),
+            indatim: payload["header"]["indatim"].as_i64(),
+            kind: Some("1".into()),
+            ins: payload["header"]["ins"].as_i64(),
+            dedup_key: None,
+            content: Content::Numbered {
+                taxid: taxid.clone(),
+                serial: None,
+                payload: payload.to_string(),
+                findings: None,
+                invalid: false,
+            },
+        };
+        let placed = match runner.queue().enqueue(item).expect("enqueue") {
+            Enqueued::Inserted(p) => p,
+            other => panic!("{other:?}"),
+        };
+        let key = moadian_queue::InvoiceKey {
+            id: placed.id,
+            revision: placed.revision,
+        };
+        let a = runner.begin_attempt(&[key], "b1").expect("attempt");
+        runner
+            .record_accepted(a[0].uid, &format!("ref-{taxid}"))
+            .expect("accepted");
+        runner
+            .record_outcome(a[0].uid, status, errors, None)
+            .expect("outcome");
+    }
+    drop(runner);
+    q
+}
+
+fn entries() -> (tempfile::TempDir, Vec<Entry>) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let q = queue_with_fixture(dir.path());
+    let e = report::entries_from_queue(&q).expect("entries");
+    (dir, e)
+}
+
+fn d(s: &str) -> rust_decimal::Decimal {
+    s.parse().expect("decimal")
+}
+
+#[test]
+fn totals_per_jalali_month_count_only_invoices_in_force() {
+    let (_dir, e) = entries();
+    assert_eq!(e.len(), 7);
+    let r = report::build(&e, None, None, Lang::Fa, AZAR);
+    let periods: Vec<&str> = r.periods.iter().map(|p| p.period.as_str()).collect();
+    assert_eq!(periods, vec!["1405/08", "1405/09"]);
+    let aban = &r.periods[0];
+    // 1 is replaced by its correction, 2 by its return: nothing of Aban is in force.
+    assert_eq!((aban.invoices, aban.success, aban.failed), (2, 2, 0));
+    assert_eq!(
+        (aban.tadis, aban.tvam, aban.tbill),
+        (d("0"), d("0"), d("0"))
+    );
+    let azar = &r.periods[1];
+    assert_eq!(
+        (azar.invoices, azar.success, azar.failed, azar.pending),
+        (5, 4, 1, 0)
+    );
+    // In force: correction 3 (90,000 + 9,000) and return 6 (20,000 + 2,000); 4 is cancelled,
+    // 5 failed, 7 is the cancellation.
+    assert_eq!(azar.tadis, d("110000"));
+    assert_eq!(azar.tvam, d("11000"));
+    assert_eq!(azar.tbill, d("121000"));
+    assert_eq!(r.total.tvam, d("11000"));
+    assert_eq!(r.total.tbill, d("121000"));
+    assert_eq!(r.total.invoices, 7);
+    let in_force: Vec<bool> = r.rows.iter().map(|x| x.in_force).collect();
+    assert_eq!(
+        in_force,
+        vec![false, false, true, false, false, true, false]
+    );
+}
+
+#[test]
+fn date_filter_and_jalali_dates() {
+    let (_dir, e) = entries();
+    let r = report::build(&e, Some(AZAR - H), None, Lang::Fa, AZAR);
+    assert_eq!(r.rows.len(), 5);
+    assert_eq!(r.rows[0].date, "1405/09/04 12:00");
+    let r = report::build(&e, None, Some(AZAR - H), Lang::En, AZAR);
+    assert_eq!(r.rows.len(), 2);
+    assert_eq!(r.rows[0].date, "1405/08/29 12:00 (2026-11-20 12:00)");
+}
+
+#[test]
+fn failures_are_explained_from_the_code_catalogue() {
+    let (_dir, e) = entries();
+    let r = report::build(&e, None, None, Lang::En, AZAR);
+    let failed = r
+        .rows
+        .iter()
+        .find(|x| x.status == "FAILED")
+        .expect("failed row");
+    assert_eq!(failed.problems.len(), 1);
+    assert_eq!(failed.problems[0].code, "0304401");
+    let want = moadian::codes::one_line("0304401", Lang::En).expect("catalogued");
+    assert_eq!(failed.problems[0].explanation, want);
+    let table = render::table(&r, Lang::En);
+    assert!(table.contains("0304401") && table.contains(&want));
+}
+
+#[test]
+fn csv_and_json_carry_the_same_totals() {
+    let (_dir, e) = entries();
+    let r = report::build(&e, None, None, Lang::En, AZAR);
+    let csv = render::csv(&r, Lang::En).expect("csv");
+    assert!(csv.starts_with('\u{feff}'));
+    assert!(csv.contains("1405/09,5,4,1,0,110000,11000,121000"), "{csv}");
+    assert!(csv.contains("total,7,6,1,0,110000,11000,121000"), "{csv}");
+    let j: Value = serde_json::from_str(&render::json(&r).expect("json")).expect("parse");
+    assert_eq!(j["total"]["tbill"], "121000");
+    assert_eq!(j["periods"][1]["tvam"], "11000");
+}
+
+#[test]
+fn html_report_is_self_contained_rtl_with_correct_sums() {
+    let (_dir, e) = entries();
+    let r = report::build(&e, None, None, Lang::Fa, AZAR);
+    let page = html::render(&r, Lang::Fa);
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<html lang=\"fa\" dir=\"rtl\">"));
+    assert!(page.contains("<meta charset=\"utf-8\">"));
+    for external in ["<script", "<link", "http://", "https://", "@import", "url("] {
+        assert!(!page.contains(external), "external resource: {external}");
+    }
+    // The grand totals, grouped by thousands, in the summary cards and the month table.
+    assert!(
+        page.contains("<div class=\"v\">121,000</div>"),
+        "tbill card"
+    );
+    assert!(page.contains("<div class=\"v\">11,000</div>"), "tvam card");
+    assert!(
+        page.contains("<bdi>110,000</bdi>"),
+        "tadis in the month table"
+    );
+    assert!(page.contains("آذر 1405") && page.contains("آبان 1405"));
+    assert!(page.contains("1405/09/04 12:00"));
+    assert!(page.contains("0304401"));
+    let en = html::render(&report::build(&e, None, None, Lang::En, AZAR), Lang::En);
+    assert!(en.contains("<html lang=\"en\" dir=\"ltr\">"));
+}
