@@ -33,11 +33,17 @@ pub struct Args {
     pub json: bool,
 }
 
-/// One check for a person: in `lang`, or English with the Persian line under it.
+/// One check for a person: in `lang`, or English with the Persian text under it.
 pub fn render(c: &Check, lang: Option<Lang>) -> String {
     match lang {
         Some(l) => c.line(l),
-        None => format!("{}\n       {}", c.line(Lang::En), c.line(Lang::Fa)),
+        None => {
+            let fa = match &c.fix {
+                Some(f) => format!("{} — {}", c.message.fa, f.fa),
+                None => c.message.fa.clone(),
+            };
+            format!("{}\n       {fa}", c.line(Lang::En))
+        }
     }
 }
 
