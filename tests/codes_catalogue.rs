@@ -334,7 +334,6 @@ fn explanation_json_shape() {
 #[test]
 fn decoded_codes_name_the_validation_rule_that_catches_them() {
     let x = codes::explain("0202701").expect("tbill arithmetic");
-    assert_eq!(x.found, Found::Decoded);
     assert!(
         x.prevented_by
             .iter()
@@ -343,6 +342,7 @@ fn decoded_codes_name_the_validation_rule_that_catches_them() {
         x.prevented_by
     );
     let x = codes::explain("0101504").expect("bbc regex");
+    assert_eq!(x.found, Found::Decoded);
     assert!(
         x.prevented_by.iter().any(|p| p == "validate:field.format"),
         "{:?}",
