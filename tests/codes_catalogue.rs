@@ -349,3 +349,11 @@ fn decoded_codes_name_the_validation_rule_that_catches_them() {
         x.prevented_by
     );
 }
+
+#[test]
+fn persian_digits_are_read_as_codes() {
+    let x = codes::explain("۰۴۱۳۱").expect("Persian digits");
+    assert_eq!(x.code, "04131");
+    assert_eq!(x.found, Found::Catalogue);
+    assert_eq!(codes::lookup("٤١٠٣").map(|e| e.code.as_str()), Some("4103"));
+}

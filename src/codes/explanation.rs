@@ -113,10 +113,23 @@ fn content_index() -> &'static HashMap<(bool, u8, u16, u8), usize> {
     })
 }
 
+/// The code as typed, trimmed, with Persian (۰–۹) and Arabic-Indic (٠–٩) digits made ASCII:
+/// accountants copy codes from Persian screens.
+pub fn normalize(code: &str) -> String {
+    code.trim()
+        .chars()
+        .map(|c| match c {
+            '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+            '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
+            _ => c,
+        })
+        .collect()
+}
+
 /// The catalogue entry for a code, by its exact spelling, an alias, or (content codes) any
 /// equivalent spelling. Local ids are found too.
 pub fn lookup(code: &str) -> Option<&'static Entry> {
-    let code = code.trim();
+    let code = &normalize(code);
     let cat = catalogue();
     if let Some(e) = cat.get(code) {
         return Some(e);
@@ -134,7 +147,7 @@ pub fn lookup(code: &str) -> Option<&'static Entry> {
 /// content-code scheme, else the class of an uncatalogued 4xxx/5xxx. `None` when nothing at all
 /// can be said (including text the server put in a `code` field).
 pub fn explain(code: &str) -> Option<Explanation> {
-    let code = code.trim();
+    let code = &normalize(code);
     if code.is_empty() {
         return None;
     }
