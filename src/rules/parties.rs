@@ -130,8 +130,9 @@ fn buyer_required(inv: &Inv, tob: i64, tinb: Option<&str>, bid: Option<&str>, si
     let bpn = inv.hstr("bpn");
     let natural = matches!(tob, 1 | 4);
     let (ok, fa, en, key, c) = match p {
+        // جدول ۱۱ rows 14–15: a natural person needs bid; a foreigner bid or, without a code, bpn.
         2 if natural => (
-            bid.is_some() || bpn.is_some(),
+            bid.is_some() || (tob == 4 && bpn.is_some()),
             "در فروش ارز به شخص حقیقی یا تبعه خارجی، شناسه/کد ملی (bid) یا شماره گذرنامه (bpn) لازم است.",
             "a currency sale to a natural person or foreign national needs bid or, without a code, the passport number bpn",
             "bid",
