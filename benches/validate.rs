@@ -96,7 +96,7 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("load_only_10000_jsonl", |b| {
         b.iter(|| {
-            load_paths(&[small.clone()])
+            load_paths(std::slice::from_ref(&small))
                 .filter(|l| l.value.is_ok())
                 .count()
         })

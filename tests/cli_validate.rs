@@ -228,3 +228,19 @@ fn human_output_groups_findings_per_invoice() {
     let text = String::from_utf8(out).unwrap();
     insta::assert_snapshot!("human_default_bilingual", text);
 }
+
+#[test]
+fn standard_input_is_read_with_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = moadian(dir.path())
+        .args(["validate", "--json", "--at", "2023-05-13", "-"])
+        .write_stdin(format!("\n{OFFICIAL}\n{OFFICIAL}\n"))
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["invoices"][1]["source"], "-#1");
+    assert_eq!(v["summary"]["valid"], 2);
+}

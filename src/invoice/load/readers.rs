@@ -1,0 +1,302 @@
+//! The three ways a JSON document is read: line by line (JSON Lines, streamed), as an array
+//! (checked once, then parsed element by element) and as values one after another (a single
+//! pretty-printed invoice, usually). Each turns a problem into a [`LoadError`] with its line and
+//! column in the file.
+
+use super::{LoadError, LoadedInvoice, Source};
+use serde::de::IgnoredAny;
+use std::collections::VecDeque;
+use std::io::BufRead;
+
+/// The JSON type of a value, for "expected an invoice object, found …".
+pub(super) fn type_name(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+pub(super) fn syntax(path: &str, line: usize, column: usize, e: &serde_json::Error) -> LoadError {
+    LoadError::Syntax {
+        path: path.to_string(),
+        line: line.max(1),
+        // serde_json says column 0 for "before the first character" (e.g. end of file).
+        column: column.max(1),
+        message: strip_position(&e.to_string()),
+    }
+}
+
+/// serde_json appends " at line L column C"; the position is reported separately.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// 1-based line and column of byte offset `offset` in `text` (columns count bytes, like
+/// serde_json's).
+fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    (line, col)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// JSON Lines: one invoice per non-blank line, read with a reused buffer.
+pub(super) struct LineReader {
+    pub(super) name: String,
+    pub(super) reader: Box<dyn BufRead>,
+    pub(super) buf: Vec<u8>,
+    pub(super) line_no: usize,
+    pub(super) index: usize,
+    pub(super) done: bool,
+}
+
+impl LineReader {
+    pub(super) fn new(name: String, reader: Box<dyn BufRead>) -> Self {
+        Self {
+            name,
+            reader,
+            buf: Vec::with_capacity(4096),
+            line_no: 0,
+            index: 0,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for LineReader {
+    type Item = LoadedInvoice;
+
+    fn next(&mut self) -> Option<LoadedInvoice> {
+        while !self.done {
+            self.buf.clear();
+            match self.reader.read_until(b'\n', &mut self.buf) {
+                Ok(0) => {
+                    self.done = true;
+                    if self.index == 0 {
+                        return Some(LoadedInvoice {
+                            source: self.name.clone(),
+                            value: Err(LoadError::Empty {
+                                path: self.name.clone(),
+                            }),
+                        });
+                    }
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(LoadedInvoice {
+                        source: self.name.clone(),
+                        value: Err(LoadError::Io {
+                            path: self.name.clone(),
+                            message: format!("after line {}: {e}", self.line_no),
+                        }),
+                    });
+                }
+            }
+            self.line_no += 1;
+            let mut line: &[u8] = &self.buf;
+            if self.line_no == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+                line = &line[3..];
+            }
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            let source = format!("{}#{}", self.name, self.index);
+            self.index += 1;
+            let value = match serde_json::from_slice::<serde_json::Value>(line) {
+                Ok(v) if v.is_object() => Ok(v),
+                Ok(v) => {
+                    let col = line.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
+                    Err(LoadError::NotAnInvoice {
+                        path: self.name.clone(),
+                        line: self.line_no,
+                        column: col,
+                        found: type_name(&v),
+                    })
+                }
+                Err(e) => Err(syntax(&self.name, self.line_no, e.column(), &e)),
+            };
+            return Some(LoadedInvoice { source, value });
+        }
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A JSON array: the whole text is checked once (for exact error positions), then each element
+/// is parsed only when asked for.
+pub(super) struct ArrayReader {
+    name: String,
+    text: Vec<u8>,
+    /// Offset just after `[` or after the previous element's `,`.
+    pos: usize,
+    index: usize,
+}
+
+impl ArrayReader {
+    pub(super) fn start(name: String, text: Vec<u8>) -> Source {
+        if let Err(e) = serde_json::from_slice::<IgnoredAny>(&text) {
+            let err = syntax(&name, e.line(), e.column(), &e);
+            return Source::Ready(VecDeque::from([LoadedInvoice {
+                source: name,
+                value: Err(err),
+            }]));
+        }
+        // Valid JSON starting with '[' (after whitespace): position after the bracket.
+        let open = text.iter().position(|&b| b == b'[').unwrap_or(0);
+        Source::Array(ArrayReader {
+            name,
+            text,
+            pos: open + 1,
+            index: 0,
+        })
+    }
+
+    /// The byte range of the next element, given valid JSON, and where to continue.
+    fn next_range(&self) -> Option<(usize, usize, usize)> {
+        let t = &self.text;
+        let mut i = self.pos;
+        while i < t.len() && t[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= t.len() || t[i] == b']' {
+            return None;
+        }
+        let start = i;
+        let mut depth = 0usize;
+        let mut in_str = false;
+        while i < t.len() {
+            let b = t[i];
+            if in_str {
+                match b {
+                    b'\\' => i += 1,
+                    b'"' => in_str = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' if depth == 0 => break,
+                    b'}' | b']' => depth -= 1,
+                    b',' if depth == 0 => break,
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        let end = i;
+        let next = if i < t.len() && t[i] == b',' {
+            i + 1
+        } else {
+            i
+        };
+        Some((start, end, next))
+    }
+}
+
+impl Iterator for ArrayReader {
+    type Item = LoadedInvoice;
+
+    fn next(&mut self) -> Option<LoadedInvoice> {
+        let (start, end, next) = self.next_range()?;
+        self.pos = next;
+        let source = format!("{}#{}", self.name, self.index);
+        self.index += 1;
+        let value = match serde_json::from_slice::<serde_json::Value>(&self.text[start..end]) {
+            Ok(v) if v.is_object() => Ok(v),
+            Ok(v) => {
+                let (line, column) = line_col(&self.text, start);
+                Err(LoadError::NotAnInvoice {
+                    path: self.name.clone(),
+                    line,
+                    column,
+                    found: type_name(&v),
+                })
+            }
+            Err(e) => {
+                let (line, column) = line_col(&self.text, start);
+                Err(syntax(&self.name, line, column, &e))
+            }
+        };
+        Some(LoadedInvoice { source, value })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// One or more JSON values one after another (a single pretty-printed invoice, usually).
+/// Reading stops at the first syntax error, which names its line and column.
+pub(super) struct StreamReader {
+    pub(super) name: String,
+    pub(super) text: Vec<u8>,
+    pub(super) pos: usize,
+    pub(super) index: usize,
+    pub(super) done: bool,
+}
+
+impl Iterator for StreamReader {
+    type Item = LoadedInvoice;
+
+    fn next(&mut self) -> Option<LoadedInvoice> {
+        if self.done {
+            return None;
+        }
+        let rest = &self.text[self.pos..];
+        let mut stream =
+            serde_json::Deserializer::from_slice(rest).into_iter::<serde_json::Value>();
+        let item = stream.next();
+        let consumed = stream.byte_offset();
+        let source = format!("{}#{}", self.name, self.index);
+        let value = match item {
+            None => {
+                self.done = true;
+                return None;
+            }
+            Some(Ok(v)) => {
+                let start = self.pos
+                    + rest[..consumed]
+                        .iter()
+                        .position(|b| !b.is_ascii_whitespace())
+                        .unwrap_or(0);
+                self.pos += consumed;
+                if v.is_object() {
+                    Ok(v)
+                } else {
+                    let (line, column) = line_col(&self.text, start);
+                    Err(LoadError::NotAnInvoice {
+                        path: self.name.clone(),
+                        line,
+                        column,
+                        found: type_name(&v),
+                    })
+                }
+            }
+            Some(Err(e)) => {
+                self.done = true;
+                // Position relative to `rest`; make it absolute in the file.
+                let (base_line, base_col) = line_col(&self.text, self.pos);
+                let line = base_line + e.line().saturating_sub(1);
+                let column = if e.line() <= 1 {
+                    base_col + e.column().saturating_sub(1)
+                } else {
+                    e.column()
+                };
+                Err(syntax(&self.name, line, column, &e))
+            }
+        };
+        self.index += 1;
+        Some(LoadedInvoice { source, value })
+    }
+}
