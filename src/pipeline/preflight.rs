@@ -29,26 +29,46 @@ pub struct MemoryIdStatus {
     pub name: Option<String>,
 }
 
-/// The server calls preflight needs.
+/// Why a server call of preflight failed.
+#[derive(Debug, Clone)]
+pub enum ProbeError {
+    /// No answer: network, DNS, TLS, timeout.
+    Unreachable(String),
+    /// The server answered with an error (e.g. 4103: the certificate is not the memory ID
+    /// owner's).
+    Refused(String),
+}
+
+/// The server calls preflight needs. Both are authenticated (signed with our certificate),
+/// so a refusal also tells whether the server accepts the certificate for this memory ID.
 pub trait ServerProbe: Sync {
     /// `serverTime` of `server-information`, epoch milliseconds.
-    fn server_time_ms(&self) -> impl Future<Output = Result<i64, String>> + Send;
-    /// `fiscal-information` of the memory ID (an authenticated call: it also proves the
-    /// server accepts our certificate for this memory ID).
+    fn server_time_ms(&self) -> impl Future<Output = Result<i64, ProbeError>> + Send;
+    /// `fiscal-information` of the memory ID.
     fn memory_id_status(
         &self,
         memory_id: &str,
-    ) -> impl Future<Output = Result<MemoryIdStatus, String>> + Send;
+    ) -> impl Future<Output = Result<MemoryIdStatus, ProbeError>> + Send;
+}
+
+fn probe_error(e: crate::api::ApiError) -> ProbeError {
+    use crate::api::ApiError;
+    match e {
+        ApiError::Connect { .. } | ApiError::NoAnswer { .. } => {
+            ProbeError::Unreachable(e.to_string())
+        }
+        other => ProbeError::Refused(other.to_string()),
+    }
 }
 
 impl ServerProbe for crate::api::Client {
-    async fn server_time_ms(&self) -> Result<i64, String> {
+    async fn server_time_ms(&self) -> Result<i64, ProbeError> {
         self.server_information()
             .await
             .map(|i| i.server_time)
-            .map_err(|e| e.to_string())
+            .map_err(probe_error)
     }
-    async fn memory_id_status(&self, memory_id: &str) -> Result<MemoryIdStatus, String> {
+    async fn memory_id_status(&self, memory_id: &str) -> Result<MemoryIdStatus, ProbeError> {
         self.fiscal_information(memory_id)
             .await
             .map(|f| MemoryIdStatus {
@@ -56,7 +76,7 @@ impl ServerProbe for crate::api::Client {
                 national_id: f.national_id,
                 name: f.name_trade,
             })
-            .map_err(|e| e.to_string())
+            .map_err(probe_error)
     }
 }
 
@@ -269,7 +289,7 @@ pub async fn server_checks<P: ServerProbe>(
     let mut checks = Vec::new();
     let local_before = time::OffsetDateTime::now_utc();
     match probe.server_time_ms().await {
-        Err(e) => {
+        Err(ProbeError::Unreachable(e)) => {
             checks.push(Check::fail(
                 "server.unreachable",
                 msg(format!("سرور سامانه در دسترس نیست: {e}"), format!("the tax server is not reachable: {e}")),
@@ -278,6 +298,14 @@ pub async fn server_checks<P: ServerProbe>(
                     "check the network (the API answers Iranian addresses only) and try again.",
                 ),
             ));
+            return checks;
+        }
+        Err(ProbeError::Refused(e)) => {
+            checks.push(Check::ok(
+                "server.reachable",
+                msg("سرور سامانه پاسخ داد.", "the tax server answered."),
+            ));
+            checks.push(refused(memory_id, &e));
             return checks;
         }
         Ok(server_ms) => {
@@ -293,17 +321,9 @@ pub async fn server_checks<P: ServerProbe>(
         }
     }
     match probe.memory_id_status(memory_id).await {
-        Err(e) => checks.push(Check::fail(
-            "memory_id.status",
-            msg(
-                format!("وضعیت شناسه حافظه {memory_id} گرفته نشد: {e}"),
-                format!("the status of memory ID {memory_id} could not be read: {e}"),
-            ),
-            msg(
-                "شناسه حافظه و گواهی را در کارپوشه بررسی کنید؛ کد خطا را با `moadian explain` ببینید.",
-                "check the memory ID and the certificate in کارپوشه; look the code up with `moadian explain`.",
-            ),
-        )),
+        Err(ProbeError::Refused(e)) | Err(ProbeError::Unreachable(e)) => {
+            checks.push(refused(memory_id, &e))
+        }
         Ok(st) => {
             let status = st.status.clone().unwrap_or_else(|| "?".into());
             let inactive = status.to_ascii_uppercase().contains("INACTIVE")
@@ -312,15 +332,27 @@ pub async fn server_checks<P: ServerProbe>(
             if inactive {
                 checks.push(Check::fail(
                     "memory_id.status",
-                    msg(format!("شناسه حافظه {memory_id} فعال نیست ({status})."), format!("memory ID {memory_id} is not active ({status}).")),
-                    msg("وضعیت حافظه را در کارپوشه پیگیری کنید.", "sort out the memory ID's status in کارپوشه."),
+                    msg(
+                        format!("شناسه حافظه {memory_id} فعال نیست ({status})."),
+                        format!("memory ID {memory_id} is not active ({status})."),
+                    ),
+                    msg(
+                        "وضعیت حافظه را در کارپوشه پیگیری کنید.",
+                        "sort out the memory ID's status in کارپوشه.",
+                    ),
                 ));
             } else {
                 checks.push(Check::ok(
                     "memory_id.status",
                     msg(
-                        format!("شناسه حافظه {memory_id}: {status} ({})", st.name.clone().unwrap_or_default()),
-                        format!("memory ID {memory_id}: {status} ({})", st.name.clone().unwrap_or_default()),
+                        format!(
+                            "شناسه حافظه {memory_id}: {status} ({})",
+                            st.name.clone().unwrap_or_default()
+                        ),
+                        format!(
+                            "memory ID {memory_id}: {status} ({})",
+                            st.name.clone().unwrap_or_default()
+                        ),
                     ),
                 ));
             }
@@ -342,6 +374,20 @@ pub async fn server_checks<P: ServerProbe>(
         }
     }
     checks
+}
+
+fn refused(memory_id: &str, e: &str) -> Check {
+    Check::fail(
+        "memory_id.status",
+        msg(
+            format!("سامانه درخواست امضاشده برای شناسه حافظه {memory_id} را نپذیرفت: {e}"),
+            format!("the server refused a signed request for memory ID {memory_id}: {e}"),
+        ),
+        msg(
+            "شناسه حافظه و گواهی را در کارپوشه بررسی کنید (4103: گواهی متعلق به صاحب حافظه نیست)؛ کد را با `moadian explain` ببینید.",
+            "check the memory ID and the certificate in کارپوشه (4103: the certificate is not the memory ID owner's); look the code up with `moadian explain`.",
+        ),
+    )
 }
 
 /// The clock check for `skew_ms` = local − server.

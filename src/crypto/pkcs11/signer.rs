@@ -93,11 +93,15 @@ impl Pkcs11Signer {
             .ok_or_else(|| SignError::KeyNotFound {
                 what: format!("with CKA_ID {}", cert.id_hex),
             })?;
-        let digest_locally = match ctx.get_mechanism_list(slot) {
-            Ok(list) if list.contains(&MechanismType::SHA256_RSA_PKCS) => false,
-            Ok(list) if list.contains(&MechanismType::RSA_PKCS) => true,
-            Ok(_) => return Err(SignError::MechanismMissing),
-            Err(_) => false,
+        // Asked one mechanism at a time: listing them all makes cryptoki log every vendor
+        // mechanism it does not know.
+        let has = |m: MechanismType| ctx.get_mechanism_info(slot, m).is_ok();
+        let digest_locally = if has(MechanismType::SHA256_RSA_PKCS) {
+            false
+        } else if has(MechanismType::RSA_PKCS) {
+            true
+        } else {
+            return Err(SignError::MechanismMissing);
         };
         Ok(Pkcs11Signer {
             session: Mutex::new(session),
