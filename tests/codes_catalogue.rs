@@ -16,6 +16,7 @@ fn every_entry_renders_in_both_languages() {
             assert!(!m.en.trim().is_empty(), "{}: empty en {what}", e.code);
         }
         assert!(!e.fix.is_empty(), "{}: no fix steps", e.code);
+        assert!(!e.causes.is_empty(), "{}: no likely causes", e.code);
         for m in e.fix.iter().chain(e.causes.iter()) {
             assert!(
                 !m.fa.trim().is_empty() && !m.en.trim().is_empty(),
