@@ -50,9 +50,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         let Some(every) = args.watch else {
             super::status::print_report(&report, &refused, stopped.as_ref(), args.json, lang)?;
             let open = report.summary.queued + report.summary.in_progress + report.summary.unknown;
-            return Ok(u8::from(
-                open > 0 || stopped.is_some() || report.summary.failed > 0,
-            ));
+            return Ok(u8::from(open > 0 || report.summary.failed > 0));
         };
         let s = &report.summary;
         eprintln!(

@@ -199,7 +199,7 @@ pub async fn poll(
         if open.is_empty() {
             return Ok(stats);
         }
-        if first && wait_first || !first {
+        if wait_first || !first {
             let now = Instant::now();
             if now >= deadline && !first {
                 return Ok(stats);

@@ -291,8 +291,10 @@ async fn post_batch(
                     obs.event(&Event::Unknown {
                         count: stats.unknown,
                     });
-                    // The connection is unwell; the next round reconciles first.
-                    Ok(Some(StopReason::from_api(e)))
+                    // Recorded as unknown: reconciled by inquiry, never resent. Go on with
+                    // the next batch (each is recorded before it leaves).
+                    tracing::warn!(error = %e, "answer of an invoice POST lost; will reconcile");
+                    Ok(None)
                 }
                 Disposition::Retry | Disposition::Final => {
                     // Refused before acceptance (auth stage, envelope, signer gone):
