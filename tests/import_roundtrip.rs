@@ -434,3 +434,28 @@ fn committed_examples_import() {
     assert_eq!(n, 4);
     let _ = import::columns::COLUMNS.len();
 }
+
+#[test]
+fn templates_in_every_layout_and_format_import_and_fill() {
+    use moadian::import::template::{write_template, Format_, Layout};
+    let dir = tempfile::tempdir().expect("tmp");
+    for layout in [Layout::TwoSheet, Layout::OneRowPerLine] {
+        for (format, ext) in [(Format_::Xlsx, "xlsx"), (Format_::Csv, "csv")] {
+            let out = dir.path().join(format!("t-{layout:?}.{ext}"));
+            let written = write_template(&out, layout, format, D1).expect("template");
+            let two_csv = layout == Layout::TwoSheet && format == Format_::Csv;
+            assert_eq!(written.len(), if two_csv { 2 } else { 1 });
+            let mut got = import_ok(&out);
+            assert_eq!(got.len(), 1, "{layout:?} {ext}");
+            // The example is dated the given day at 09:00 Tehran.
+            assert_eq!(
+                got[0]["header"]["indatim"], 1_730_784_600_000i64,
+                "{layout:?} {ext}"
+            );
+            let filled = moadian::import::fill::fill_invoice(&mut got[0]).expect("fill");
+            assert!(filled.iter().any(|f| f.field == "header.tbill"));
+            // 2 × 10000 − 500 + 10% → 21450; 1.5 × 120000 + 10% → 198000.
+            assert_eq!(got[0]["header"]["tbill"].to_string(), "219450");
+        }
+    }
+}

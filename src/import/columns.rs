@@ -63,259 +63,62 @@ macro_rules! col {
 }
 
 /// Every column, in template order.
+#[rustfmt::skip]
 pub const COLUMNS: &[Column] = &[
     col!("invoice_no", Header, Text, "Invoice number", "شماره فاکتور"),
-    col!(
-        "taxid",
-        Header,
-        Text,
-        "Tax ID",
-        "شماره منحصر به فرد مالیاتی"
-    ),
-    col!(
-        "indatim",
-        Header,
-        DateTimeMs,
-        "Issue date",
-        "تاریخ و زمان صدور صورتحساب"
-    ),
-    col!(
-        "indati2m",
-        Header,
-        DateTimeMs,
-        "Creation date",
-        "تاریخ و زمان ایجاد صورتحساب"
-    ),
+    col!("taxid", Header, Text, "Tax ID", "شماره منحصر به فرد مالیاتی"),
+    col!("indatim", Header, DateTimeMs, "Issue date", "تاریخ و زمان صدور صورتحساب"),
+    col!("indati2m", Header, DateTimeMs, "Creation date", "تاریخ و زمان ایجاد صورتحساب"),
     col!("inty", Header, Int, "Invoice type", "نوع صورتحساب"),
     col!("inno", Header, Text, "Invoice serial", "سریال صورتحساب"),
-    col!(
-        "irtaxid",
-        Header,
-        Text,
-        "Reference tax ID",
-        "شماره منحصر به فرد مالیاتی صورتحساب مرجع"
-    ),
+    col!("irtaxid", Header, Text, "Reference tax ID", "شماره منحصر به فرد مالیاتی صورتحساب مرجع"),
     col!("inp", Header, Int, "Invoice pattern", "الگوی صورتحساب"),
     col!("ins", Header, Int, "Invoice subject", "موضوع صورتحساب"),
-    col!(
-        "tins",
-        Header,
-        Digits,
-        "Seller economic number",
-        "شماره اقتصادی فروشنده"
-    ),
+    col!("tins", Header, Digits, "Seller economic number", "شماره اقتصادی فروشنده"),
     col!("tob", Header, Int, "Buyer type", "نوع شخص خریدار"),
-    col!(
-        "bid",
-        Header,
-        Digits,
-        "Buyer national ID",
-        "شناسه ملی خریدار"
-    ),
-    col!(
-        "tinb",
-        Header,
-        Digits,
-        "Buyer economic number",
-        "شماره اقتصادی خریدار"
-    ),
-    col!(
-        "sbc",
-        Header,
-        Digits,
-        "Seller branch code",
-        "کد شعبه فروشنده"
-    ),
+    col!("bid", Header, Digits, "Buyer national ID", "شناسه ملی خریدار"),
+    col!("tinb", Header, Digits, "Buyer economic number", "شماره اقتصادی خریدار"),
+    col!("sbc", Header, Digits, "Seller branch code", "کد شعبه فروشنده"),
     col!("bpc", Header, Digits, "Buyer postal code", "کد پستی خریدار"),
     col!("bbc", Header, Digits, "Buyer branch code", "کد شعبه خریدار"),
     col!("ft", Header, Int, "Flight type", "نوع پرواز"),
-    col!(
-        "bpn",
-        Header,
-        Text,
-        "Buyer passport number",
-        "شماره گذرنامه خریدار"
-    ),
-    col!(
-        "scln",
-        Header,
-        Digits,
-        "Customs licence number",
-        "شماره پروانه گمرکی"
-    ),
-    col!(
-        "scc",
-        Header,
-        Digits,
-        "Customs office code",
-        "کد گمرک محل اظهار فروشنده"
-    ),
-    col!(
-        "cdcn",
-        Header,
-        Text,
-        "Customs declaration number",
-        "شماره کوتاژ اظهارنامه گمرکی"
-    ),
-    col!(
-        "cdcd",
-        Header,
-        DayCount,
-        "Customs declaration date",
-        "تاریخ کوتاژ اظهارنامه گمرکی"
-    ),
-    col!(
-        "crn",
-        Header,
-        Digits,
-        "Contract number",
-        "شماره قرارداد پیمانکاری"
-    ),
-    col!(
-        "billid",
-        Header,
-        Digits,
-        "Subscription number",
-        "شماره اشتراک/شناسه قبض بهره بردار"
-    ),
-    col!(
-        "tprdis",
-        Header,
-        Decimal,
-        "Total before discount",
-        "مجموع مبلغ قبل از کسر تخفیف"
-    ),
+    col!("bpn", Header, Text, "Buyer passport number", "شماره گذرنامه خریدار"),
+    col!("scln", Header, Digits, "Customs licence number", "شماره پروانه گمرکی"),
+    col!("scc", Header, Digits, "Customs office code", "کد گمرک محل اظهار فروشنده"),
+    col!("cdcn", Header, Text, "Customs declaration number", "شماره کوتاژ اظهارنامه گمرکی"),
+    col!("cdcd", Header, DayCount, "Customs declaration date", "تاریخ کوتاژ اظهارنامه گمرکی"),
+    col!("crn", Header, Digits, "Contract number", "شماره قرارداد پیمانکاری"),
+    col!("billid", Header, Digits, "Subscription number", "شماره اشتراک/شناسه قبض بهره بردار"),
+    col!("tprdis", Header, Decimal, "Total before discount", "مجموع مبلغ قبل از کسر تخفیف"),
     col!("tdis", Header, Decimal, "Total discount", "مجموع تخفیفات"),
-    col!(
-        "tadis",
-        Header,
-        Decimal,
-        "Total after discount",
-        "مجموع مبلغ پس از کسر تخفیف"
-    ),
-    col!(
-        "tvam",
-        Header,
-        Decimal,
-        "Total VAT",
-        "مجموع مالیات بر ارزش افزوده"
-    ),
-    col!(
-        "todam",
-        Header,
-        Decimal,
-        "Total other taxes",
-        "مجموع سایر مالیات، عوارض و وجوه قانونی"
-    ),
+    col!("tadis", Header, Decimal, "Total after discount", "مجموع مبلغ پس از کسر تخفیف"),
+    col!("tvam", Header, Decimal, "Total VAT", "مجموع مالیات بر ارزش افزوده"),
+    col!("todam", Header, Decimal, "Total other taxes", "مجموع سایر مالیات، عوارض و وجوه قانونی"),
     col!("tbill", Header, Decimal, "Invoice total", "مجموع صورتحساب"),
-    col!(
-        "tonw",
-        Header,
-        Decimal,
-        "Total net weight",
-        "مجموع وزن خالص"
-    ),
-    col!(
-        "torv",
-        Header,
-        Decimal,
-        "Total rial value",
-        "مجموع ارزش ریالی"
-    ),
-    col!(
-        "tocv",
-        Header,
-        Decimal,
-        "Total currency value",
-        "مجموع ارزش ارزی"
-    ),
+    col!("tonw", Header, Decimal, "Total net weight", "مجموع وزن خالص"),
+    col!("torv", Header, Decimal, "Total rial value", "مجموع ارزش ریالی"),
+    col!("tocv", Header, Decimal, "Total currency value", "مجموع ارزش ارزی"),
     col!("setm", Header, Int, "Settlement method", "روش تسویه"),
     col!("cap", Header, Decimal, "Cash amount", "مبلغ پرداختی نقدی"),
     col!("insp", Header, Decimal, "Credit amount", "مبلغ نسیه"),
-    col!(
-        "tvop",
-        Header,
-        Decimal,
-        "Total VAT of payment",
-        "مجموع سهم مالیات بر ارزش افزوده از پرداخت"
-    ),
-    col!(
-        "tax17",
-        Header,
-        Decimal,
-        "Article 17 tax",
-        "مالیات موضوع ماده ۱۷"
-    ),
-    col!(
-        "tinc",
-        Header,
-        Digits,
-        "Agency economic number",
-        "شماره اقتصادی آژانس"
-    ),
-    col!(
-        "lno",
-        Header,
-        Digits,
-        "Bill of lading number",
-        "شماره بارنامه"
-    ),
-    col!(
-        "lrno",
-        Header,
-        Digits,
-        "Reference bill of lading",
-        "شماره بارنامه مرجع"
-    ),
+    col!("tvop", Header, Decimal, "Total VAT of payment", "مجموع سهم مالیات بر ارزش افزوده از پرداخت"),
+    col!("tax17", Header, Decimal, "Article 17 tax", "مالیات موضوع ماده ۱۷"),
+    col!("tinc", Header, Digits, "Agency economic number", "شماره اقتصادی آژانس"),
+    col!("lno", Header, Digits, "Bill of lading number", "شماره بارنامه"),
+    col!("lrno", Header, Digits, "Reference bill of lading", "شماره بارنامه مرجع"),
     col!("ocu", Header, Digits, "Origin country", "کشور مبدا"),
     col!("oci", Header, Digits, "Origin city", "شهر مبدا"),
     col!("dco", Header, Digits, "Destination country", "کشور مقصد"),
     col!("dci", Header, Digits, "Destination city", "شهر مقصد"),
     col!("tid", Header, Digits, "Sender ID", "شناسه فرستنده"),
     col!("rid", Header, Digits, "Receiver ID", "شناسه گیرنده"),
-    col!(
-        "lt",
-        Header,
-        Int,
-        "Bill of lading type",
-        "نوع بارنامه/نوع حمل"
-    ),
+    col!("lt", Header, Int, "Bill of lading type", "نوع بارنامه/نوع حمل"),
     col!("cno", Header, Text, "Fleet number", "شماره ناوگان"),
-    col!(
-        "did",
-        Header,
-        Digits,
-        "Driver national code",
-        "کد ملی راننده"
-    ),
-    col!(
-        "asn",
-        Header,
-        Digits,
-        "Exchange notice number",
-        "شماره اعلامیه فروش بورس"
-    ),
-    col!(
-        "asd",
-        Header,
-        DayCount,
-        "Exchange notice date",
-        "تاریخ اعلامیه فروش بورس"
-    ),
-    col!(
-        "in",
-        Header,
-        Digits,
-        "Insurance policy ID",
-        "شناسه یکتای بیمه نامه"
-    ),
-    col!(
-        "an",
-        Header,
-        Digits,
-        "Endorsement ID",
-        "شناسه یکتای الحاقیه"
-    ),
+    col!("did", Header, Digits, "Driver national code", "کد ملی راننده"),
+    col!("asn", Header, Digits, "Exchange notice number", "شماره اعلامیه فروش بورس"),
+    col!("asd", Header, DayCount, "Exchange notice date", "تاریخ اعلامیه فروش بورس"),
+    col!("in", Header, Digits, "Insurance policy ID", "شناسه یکتای بیمه نامه"),
+    col!("an", Header, Digits, "Endorsement ID", "شناسه یکتای الحاقیه"),
     col!("sstid", Body, Digits, "Goods/service ID", "شناسه کالا/خدمت"),
     col!("sstt", Body, Text, "Description", "شرح کالا/خدمت"),
     col!("am", Body, Decimal, "Quantity", "تعداد/مقدار"),
@@ -324,172 +127,40 @@ pub const COLUMNS: &[Column] = &[
     col!("fee", Body, Decimal, "Unit price", "مبلغ واحد"),
     col!("cfee", Body, Decimal, "Currency amount", "میزان ارز"),
     col!("cut", Body, Text, "Currency", "نوع ارز"),
-    col!(
-        "exr",
-        Body,
-        Decimal,
-        "Exchange rate",
-        "نرخ برابری ارز با ریال"
-    ),
+    col!("exr", Body, Decimal, "Exchange rate", "نرخ برابری ارز با ریال"),
     col!("ssrv", Body, Decimal, "Rial value", "ارزش ریالی کالا"),
     col!("sscv", Body, Decimal, "Currency value", "ارزش ارزی کالا"),
-    col!(
-        "prdis",
-        Body,
-        Decimal,
-        "Amount before discount",
-        "مبلغ قبل از تخفیف"
-    ),
+    col!("prdis", Body, Decimal, "Amount before discount", "مبلغ قبل از تخفیف"),
     col!("dis", Body, Decimal, "Discount", "مبلغ تخفیف"),
-    col!(
-        "adis",
-        Body,
-        Decimal,
-        "Amount after discount",
-        "مبلغ بعد از تخفیف"
-    ),
-    col!(
-        "vra",
-        Body,
-        Decimal,
-        "VAT rate",
-        "نرخ مالیات بر ارزش افزوده"
-    ),
-    col!(
-        "vam",
-        Body,
-        Decimal,
-        "VAT amount",
-        "مبلغ مالیات بر ارزش افزوده"
-    ),
-    col!(
-        "odt",
-        Body,
-        Text,
-        "Other tax title",
-        "موضوع سایر مالیات و عوارض"
-    ),
-    col!(
-        "odr",
-        Body,
-        Decimal,
-        "Other tax rate",
-        "نرخ سایر مالیات و عوارض"
-    ),
-    col!(
-        "odam",
-        Body,
-        Decimal,
-        "Other tax amount",
-        "مبلغ سایر مالیات و عوارض"
-    ),
-    col!(
-        "olt",
-        Body,
-        Text,
-        "Other levy title",
-        "موضوع سایر وجوه قانونی"
-    ),
-    col!(
-        "olr",
-        Body,
-        Decimal,
-        "Other levy rate",
-        "نرخ سایر وجوه قانونی"
-    ),
-    col!(
-        "olam",
-        Body,
-        Decimal,
-        "Other levy amount",
-        "مبلغ سایر وجوه قانونی"
-    ),
+    col!("adis", Body, Decimal, "Amount after discount", "مبلغ بعد از تخفیف"),
+    col!("vra", Body, Decimal, "VAT rate", "نرخ مالیات بر ارزش افزوده"),
+    col!("vam", Body, Decimal, "VAT amount", "مبلغ مالیات بر ارزش افزوده"),
+    col!("odt", Body, Text, "Other tax title", "موضوع سایر مالیات و عوارض"),
+    col!("odr", Body, Decimal, "Other tax rate", "نرخ سایر مالیات و عوارض"),
+    col!("odam", Body, Decimal, "Other tax amount", "مبلغ سایر مالیات و عوارض"),
+    col!("olt", Body, Text, "Other levy title", "موضوع سایر وجوه قانونی"),
+    col!("olr", Body, Decimal, "Other levy rate", "نرخ سایر وجوه قانونی"),
+    col!("olam", Body, Decimal, "Other levy amount", "مبلغ سایر وجوه قانونی"),
     col!("consfee", Body, Decimal, "Making fee", "اجرت ساخت"),
     col!("spro", Body, Decimal, "Seller profit", "سود فروشنده"),
     col!("bros", Body, Decimal, "Commission", "حق العمل"),
-    col!(
-        "tcpbs",
-        Body,
-        Decimal,
-        "Fee+commission+profit",
-        "جمع کل اجرت، حق العمل و سود"
-    ),
+    col!("tcpbs", Body, Decimal, "Fee+commission+profit", "جمع کل اجرت، حق العمل و سود"),
     col!("cop", Body, Decimal, "Cash share", "سهم نقدی از پرداخت"),
-    col!(
-        "vop",
-        Body,
-        Decimal,
-        "VAT share of payment",
-        "سهم مالیات بر ارزش افزوده از پرداخت"
-    ),
-    col!(
-        "bsrn",
-        Body,
-        Digits,
-        "Commission contract number",
-        "شماره قرارداد حق العملکاری"
-    ),
+    col!("vop", Body, Decimal, "VAT share of payment", "سهم مالیات بر ارزش افزوده از پرداخت"),
+    col!("bsrn", Body, Digits, "Commission contract number", "شماره قرارداد حق العملکاری"),
     col!("tsstam", Body, Decimal, "Line total", "مبلغ کل کالا/خدمت"),
     col!("cui", Body, Decimal, "Karat", "عیار"),
     col!("cpr", Body, Decimal, "Currency buy rate", "نرخ خرید ارز"),
-    col!(
-        "sovat",
-        Body,
-        Decimal,
-        "VAT base (currency sale)",
-        "ماخذ مالیات بر ارزش افزوده"
-    ),
-    col!(
-        "vba",
-        Body,
-        Decimal,
-        "Base VAT amount",
-        "مبلغ پایه مالیات بر ارزش افزوده"
-    ),
-    col!(
-        "iinn",
-        Payment,
-        Digits,
-        "Payment switch number",
-        "شماره سوییچ پرداخت"
-    ),
-    col!(
-        "acn",
-        Payment,
-        Digits,
-        "Acceptor number",
-        "شماره پذیرنده فروشگاهی"
-    ),
+    col!("sovat", Body, Decimal, "VAT base (currency sale)", "ماخذ مالیات بر ارزش افزوده"),
+    col!("vba", Body, Decimal, "Base VAT amount", "مبلغ پایه مالیات بر ارزش افزوده"),
+    col!("iinn", Payment, Digits, "Payment switch number", "شماره سوییچ پرداخت"),
+    col!("acn", Payment, Digits, "Acceptor number", "شماره پذیرنده فروشگاهی"),
     col!("trmn", Payment, Digits, "Terminal number", "شماره پایانه"),
     col!("pmt", Payment, Int, "Payment method", "روش پرداخت"),
-    col!(
-        "trn",
-        Payment,
-        Digits,
-        "Tracking number",
-        "شماره پیگیری/شماره مرجع"
-    ),
-    col!(
-        "pcn",
-        Payment,
-        Digits,
-        "Payer card number",
-        "شماره کارت پرداخت کننده"
-    ),
-    col!(
-        "pid",
-        Payment,
-        Digits,
-        "Payer national ID",
-        "شماره/شناسه ملی پرداخت کننده"
-    ),
-    col!(
-        "pdt",
-        Payment,
-        DateTimeMs,
-        "Payment date",
-        "تاریخ و زمان پرداخت"
-    ),
+    col!("trn", Payment, Digits, "Tracking number", "شماره پیگیری/شماره مرجع"),
+    col!("pcn", Payment, Digits, "Payer card number", "شماره کارت پرداخت کننده"),
+    col!("pid", Payment, Digits, "Payer national ID", "شماره/شناسه ملی پرداخت کننده"),
+    col!("pdt", Payment, DateTimeMs, "Payment date", "تاریخ و زمان پرداخت"),
     col!("pv", Payment, Decimal, "Amount paid", "مبلغ پرداختی"),
 ];
 

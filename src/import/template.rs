@@ -103,6 +103,9 @@ pub fn example_date(now_ms: i64) -> String {
     }
 }
 
+/// One sheet to write: name, header cells, data rows.
+type Sheet = (&'static str, Vec<String>, Vec<Vec<String>>);
+
 /// Writes a template. Returns the files written (CSV two-sheet writes two files).
 pub fn write_template(
     out: &Path,
@@ -118,8 +121,7 @@ pub fn write_template(
         path: p.display().to_string(),
         message: e,
     };
-    // (sheet name, headers, rows)
-    let sheets: Vec<(&str, Vec<String>, Vec<Vec<String>>)> = match layout {
+    let sheets: Vec<Sheet> = match layout {
         Layout::TwoSheet => {
             let mut items = Vec::new();
             for r in &irows {
