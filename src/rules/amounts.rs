@@ -79,6 +79,46 @@ fn zero() -> Decimal {
     Decimal::ZERO
 }
 
+/// Checks stated line values against the chain of expected values: each field is compared
+/// with what it should be given the *correct* values of the fields it depends on, so one wrong
+/// field is reported once and a wrong value carried into later fields is reported where it
+/// appears. Fields whose inputs are missing are taken as stated.
+struct Chain<'s> {
+    sink: &'s mut Sink,
+    j: usize,
+}
+
+impl Chain<'_> {
+    /// Compares `stated` with `computed` (outer `None`: not computable, inner `None`: too
+    /// large) and returns the value later formulas should use.
+    fn calc(
+        &mut self,
+        rule: &str,
+        key: &'static str,
+        stated: Option<Decimal>,
+        computed: Option<Option<Decimal>>,
+        formula: &str,
+    ) -> Option<Decimal> {
+        match computed {
+            None => stated,
+            Some(expected) => {
+                let j = self.j;
+                compare(
+                    self.sink,
+                    Severity::Error,
+                    rule,
+                    key,
+                    || bpath(j, key),
+                    stated,
+                    expected,
+                    formula,
+                );
+                expected.or(stated)
+            }
+        }
+    }
+}
+
 fn check_line(
     p: u8,
     j: usize,
@@ -89,255 +129,181 @@ fn check_line(
     sink: &mut Sink,
 ) {
     let d = |k: &str| ldec(l, k);
-    let (am, fee, dis, vra) = (d("am"), d("fee"), d("dis"), d("vra"));
-    let (prdis, adis, vam, tsstam) = (d("prdis"), d("adis"), d("vam"), d("tsstam"));
-    let (odam, olam) = (d("odam"), d("olam"));
-    let path = |k: &'static str| move || bpath(j, k);
-    let err = Severity::Error;
+    let (am, fee, vra) = (d("am"), d("fee"), d("vra"));
+    let dis = d("dis").unwrap_or(zero());
+    let gold = ctx.rates.gold_vat_rate;
+    let mut c = Chain { sink, j };
 
-    // Base of VAT and levies, and the line's own formulas per pattern.
-    let base = match p {
-        7 => d("ssrv"),
-        _ => adis,
-    };
-    match p {
-        7 => {
-            if let (Some(b), Some(r)) = (base, vra) {
-                compare(
-                    sink,
-                    err,
-                    "arith.line.vam",
-                    "vam",
-                    path("vam"),
-                    vam,
-                    arith::vam(b, r),
-                    "ssrv × vra / 100",
-                );
-            }
-        }
+    let prdis = match p {
+        7 | 11 => None,
         2 => {
-            let (cfee, exr, cpr, sovat) = (d("cfee"), d("exr"), d("cpr"), d("sovat"));
-            if let (Some(c), Some(x)) = (cfee, exr) {
-                compare(
-                    sink,
-                    err,
-                    "arith.line.prdis",
-                    "prdis",
-                    path("prdis"),
-                    prdis,
-                    arith::prdis_currency(c, x),
-                    "cfee × exr",
-                );
-            }
-            if let (Some(s), Some(r)) = (sovat, vra) {
-                compare(
-                    sink,
-                    err,
-                    "arith.line.vam",
-                    "vam",
-                    path("vam"),
-                    vam,
-                    arith::vam_currency(s, r),
-                    "sovat × vra / 100",
-                );
-            }
-            currency_bounds(j, cfee, exr, cpr, sovat, sink);
-        }
-        3 => {
-            let (consfee, bros, spro, tcpbs) = (d("consfee"), d("bros"), d("spro"), d("tcpbs"));
-            if let (Some(c), Some(b), Some(s)) = (consfee, bros, spro) {
-                compare(
-                    sink,
-                    err,
-                    "arith.line.tcpbs",
-                    "tcpbs",
-                    path("tcpbs"),
-                    tcpbs,
-                    arith::tcpbs(c, b, s),
-                    "consfee + bros + spro",
-                );
-            }
-            if let (Some(a), Some(f)) = (am, fee) {
-                compare(
-                    sink,
-                    err,
-                    "arith.line.prdis",
-                    "prdis",
-                    path("prdis"),
-                    prdis,
-                    arith::prdis(a, f),
-                    "am × fee",
-                );
-            }
-            if let (Some(c), Some(pr)) = (consfee, prdis) {
-                if c >= pr {
-                    sink.error(
-                        "arith.line.gold",
-                        bpath(j, "consfee"),
-                        Some(code(err, 2, ec("consfee"), Some(1))),
-                        format!("اجرت ساخت ({c}) باید کمتر از مبلغ قبل از تخفیف ({pr}) باشد."),
-                        format!("consfee ({c}) must be less than prdis ({pr}) in the gold pattern"),
-                    );
-                }
-            }
-            if let (Some(pr), Some(t)) = (prdis, tcpbs) {
-                compare(
-                    sink,
-                    err,
-                    "arith.line.adis",
-                    "adis",
-                    path("adis"),
-                    adis,
-                    arith::adis_gold(pr, t, dis.unwrap_or(zero())),
-                    "prdis + tcpbs − dis",
-                );
-                if let Some(r) = vra {
-                    compare(
-                        sink,
-                        err,
-                        "arith.line.vam",
-                        "vam",
-                        path("vam"),
-                        vam,
-                        arith::vam_gold(t, ctx.rates.gold_vat_rate, pr, r),
-                        "tcpbs × 10/100 + prdis × vra/100",
-                    );
-                }
-            }
+            let computed = d("cfee")
+                .zip(d("exr"))
+                .map(|(x, r)| arith::prdis_currency(x, r));
+            c.calc(
+                "arith.line.prdis",
+                "prdis",
+                d("prdis"),
+                computed,
+                "cfee × exr",
+            )
         }
         _ => {
-            if let (Some(a), Some(f)) = (am, fee) {
-                compare(
-                    sink,
-                    err,
-                    "arith.line.prdis",
-                    "prdis",
-                    path("prdis"),
-                    prdis,
-                    arith::prdis(a, f),
-                    "am × fee",
-                );
-            }
-            match (p, d("vba"), am) {
-                (9, Some(vba), Some(a)) => {
-                    compare(
-                        sink,
-                        err,
-                        "arith.line.vam",
-                        "vam",
-                        path("vam"),
-                        vam,
-                        arith::vam_petroleum(a, vba),
-                        "am × vba",
-                    );
-                }
-                _ => {
-                    if let (Some(b), Some(r)) = (base, vra) {
-                        compare(
-                            sink,
-                            err,
-                            "arith.line.vam",
-                            "vam",
-                            path("vam"),
-                            vam,
-                            arith::vam(b, r),
-                            "adis × vra / 100",
-                        );
-                    }
-                }
-            }
+            let computed = am.zip(fee).map(|(a, f)| arith::prdis(a, f));
+            c.calc(
+                "arith.line.prdis",
+                "prdis",
+                d("prdis"),
+                computed,
+                "am × fee",
+            )
         }
-    }
-    if p != 3 && p != 7 {
-        if let Some(pr) = prdis {
-            compare(
-                sink,
-                err,
-                "arith.line.adis",
-                "adis",
-                path("adis"),
-                adis,
-                arith::adis(pr, dis.unwrap_or(zero())),
-                "prdis − dis",
-            );
-        }
-    }
-    if let (Some(pr), Some(ds)) = (prdis, dis) {
-        if ds > pr && p != 7 {
-            sink.error(
+    };
+    let tcpbs = if p == 3 {
+        let computed = match (d("consfee"), d("bros"), d("spro")) {
+            (Some(x), Some(y), Some(z)) => Some(arith::tcpbs(x, y, z)),
+            _ => None,
+        };
+        c.calc(
+            "arith.line.tcpbs",
+            "tcpbs",
+            d("tcpbs"),
+            computed,
+            "consfee + bros + spro",
+        )
+    } else {
+        None
+    };
+    if let Some(pr) = prdis {
+        if dis > pr {
+            c.sink.error(
                 "arith.line.dis",
                 bpath(j, "dis"),
-                Some(code(err, 2, ec("dis"), Some(1))),
-                format!("تخفیف ({ds}) از مبلغ قبل از تخفیف ({pr}) بیشتر است؛ تخفیف باید بین ۰ و {pr} باشد."),
-                format!("dis ({ds}) exceeds prdis ({pr}); a discount must be between 0 and prdis"),
+                Some(code(Severity::Error, 2, ec("dis"), Some(1))),
+                format!("تخفیف ({dis}) از مبلغ قبل از تخفیف ({pr}) بیشتر است؛ تخفیف باید بین ۰ و {pr} باشد."),
+                format!("dis ({dis}) exceeds prdis ({pr}); a discount must be between 0 and prdis"),
             );
         }
+        if let (3, Some(cf)) = (p, d("consfee")) {
+            if cf >= pr {
+                c.sink.error(
+                    "arith.line.gold",
+                    bpath(j, "consfee"),
+                    Some(code(Severity::Error, 2, ec("consfee"), Some(1))),
+                    format!("اجرت ساخت ({cf}) باید کمتر از مبلغ قبل از تخفیف ({pr}) باشد."),
+                    format!("consfee ({cf}) must be less than prdis ({pr}) in the gold pattern"),
+                );
+            }
+        }
     }
-    // Other taxes and levies: from the rate when there is one; zero when the VAT rate is zero.
-    let levy_base = if p == 3 { d("tcpbs") } else { base };
-    for (rk, ak, rule) in [
+    let adis = match p {
+        7 => None,
+        11 => d("adis"),
+        3 => {
+            let computed = prdis.zip(tcpbs).map(|(pr, t)| arith::adis_gold(pr, t, dis));
+            c.calc(
+                "arith.line.adis",
+                "adis",
+                d("adis"),
+                computed,
+                "prdis + tcpbs − dis",
+            )
+        }
+        _ => {
+            let computed = prdis.map(|pr| arith::adis(pr, dis));
+            c.calc(
+                "arith.line.adis",
+                "adis",
+                d("adis"),
+                computed,
+                "prdis − dis",
+            )
+        }
+    };
+    let base = if p == 7 { d("ssrv") } else { adis };
+    let vam = match (p, d("vba")) {
+        (2, _) => {
+            let computed = d("sovat").zip(vra).map(|(s, r)| arith::vam_currency(s, r));
+            c.calc(
+                "arith.line.vam",
+                "vam",
+                d("vam"),
+                computed,
+                "sovat × vra / 100",
+            )
+        }
+        (3, _) => {
+            let computed = match (tcpbs, prdis, vra) {
+                (Some(t), Some(pr), Some(r)) => Some(arith::vam_gold(t, gold, pr, r)),
+                _ => None,
+            };
+            c.calc(
+                "arith.line.vam",
+                "vam",
+                d("vam"),
+                computed,
+                "tcpbs × 10/100 + prdis × vra/100",
+            )
+        }
+        (9, Some(vba)) => {
+            let computed = am.map(|a| arith::vam_petroleum(a, vba));
+            c.calc("arith.line.vam", "vam", d("vam"), computed, "am × vba")
+        }
+        _ => {
+            let computed = base.zip(vra).map(|(b, r)| arith::vam(b, r));
+            let f = if p == 7 {
+                "ssrv × vra / 100"
+            } else {
+                "adis × vra / 100"
+            };
+            c.calc("arith.line.vam", "vam", d("vam"), computed, f)
+        }
+    };
+    // Other taxes and levies: from the rate when there is one; zero when the VAT rate is zero
+    // (جدول ۴۵ row 9; not in export, whose VAT rate is always zero and rows 7–8 apply).
+    let levy_base = if p == 3 { tcpbs } else { base };
+    let mut levies = [zero(); 2];
+    for (n, (rk, ak, rule)) in [
         ("odr", "odam", "arith.line.odam"),
         ("olr", "olam", "arith.line.olam"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let stated = d(ak);
-        if p != 7 && vra.is_some_and(|v| v.is_zero()) && stated.is_some_and(|s| !s.is_zero()) {
-            compare(
-                sink,
-                err,
-                rule,
-                ak,
-                || bpath(j, ak),
-                stated,
-                Some(zero()),
-                "(vra = 0 ⇒ 0)",
-            );
-        } else if let (Some(b), Some(r)) = (levy_base, d(rk)) {
-            let f = if p == 3 {
-                format!("tcpbs × {rk} / 100")
-            } else if p == 7 {
-                format!("ssrv × {rk} / 100")
-            } else {
-                format!("adis × {rk} / 100")
-            };
-            compare(
-                sink,
-                err,
-                rule,
-                ak,
-                || bpath(j, ak),
-                stated,
-                arith::percent_trunc(b, r),
-                &f,
-            );
-        }
+        let vat_free = p != 7 && vra.is_some_and(|v| v.is_zero());
+        let computed = if vat_free && stated.is_some() {
+            Some(Some(zero()))
+        } else {
+            levy_base
+                .zip(d(rk))
+                .map(|(b, r)| arith::percent_trunc(b, r))
+        };
+        let f = if vat_free {
+            "(vra = 0 ⇒ 0)".to_string()
+        } else {
+            format!("base × {rk} / 100")
+        };
+        levies[n] = c.calc(rule, ak, stated, computed, &f).unwrap_or(zero());
     }
-    if let Some(b) = base {
-        let expected = arith::tsstam(
-            b,
-            vam.unwrap_or(zero()),
-            odam.unwrap_or(zero()),
-            olam.unwrap_or(zero()),
-        );
+    let tsstam = {
+        let computed = base
+            .zip(vam)
+            .map(|(b, v)| arith::tsstam(b, v, levies[0], levies[1]));
         let f = if p == 7 {
             "ssrv + vam + odam + olam"
         } else {
             "adis + vam + odam + olam"
         };
-        compare(
-            sink,
-            err,
-            "arith.line.tsstam",
-            "tsstam",
-            path("tsstam"),
-            tsstam,
-            expected,
-            f,
-        );
-    }
-    line_pattern_rules(p, j, l, am, vra, sink);
+        c.calc("arith.line.tsstam", "tsstam", d("tsstam"), computed, f)
+    };
+    let sink = c.sink;
+    line_pattern_rules(p, j, am, vra, sink);
+    let path = |k: &'static str| move || bpath(j, k);
     // cfee = fee / exr in the patterns where cfee is informative (optional → warning).
     if !matches!(p, 2 | 7) {
         if let (Some(f), Some(x)) = (fee, d("exr")) {
+            let e = arith::cfee(f, x);
             compare(
                 sink,
                 Severity::Warning,
@@ -345,14 +311,15 @@ fn check_line(
                 "cfee",
                 path("cfee"),
                 d("cfee"),
-                arith::cfee(f, x),
+                e,
                 "fee / exr",
             );
         }
     }
     // Shares of the cash payment (optional fields → warnings).
-    if let (Some(c), Some(t)) = (cap, tadis.filter(|t| !t.is_zero())) {
+    if let (Some(cp), Some(t)) = (cap, tadis.filter(|t| !t.is_zero())) {
         if let Some(ts) = tsstam {
+            let e = arith::cop(ts, cp, t);
             compare(
                 sink,
                 Severity::Warning,
@@ -360,11 +327,12 @@ fn check_line(
                 "cop",
                 path("cop"),
                 d("cop"),
-                arith::cop(ts, c, t),
+                e,
                 "tsstam × cap / tadis",
             );
         }
         if let Some(v) = vam {
+            let e = arith::vop(v, cp, t);
             compare(
                 sink,
                 Severity::Warning,
@@ -372,10 +340,13 @@ fn check_line(
                 "vop",
                 path("vop"),
                 d("vop"),
-                arith::vop(v, c, t),
+                e,
                 "vam × cap / tadis",
             );
         }
+    }
+    if p == 2 {
+        currency_bounds(j, d("cfee"), d("exr"), d("cpr"), d("sovat"), sink);
     }
 }
 
@@ -421,14 +392,7 @@ fn currency_bounds(
     }
 }
 
-fn line_pattern_rules(
-    p: u8,
-    j: usize,
-    _l: &Value,
-    am: Option<Decimal>,
-    vra: Option<Decimal>,
-    sink: &mut Sink,
-) {
+fn line_pattern_rules(p: u8, j: usize, am: Option<Decimal>, vra: Option<Decimal>, sink: &mut Sink) {
     if matches!(p, 6 | 8) {
         if let Some(a) = am.filter(|a| *a != Decimal::ONE) {
             sink.error(
