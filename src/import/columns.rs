@@ -352,4 +352,16 @@ mod tests {
             assert_eq!(m.lookup(c.en).map(|x| x.key), Some(c.key), "{}", c.en);
         }
     }
+
+    #[test]
+    fn example_mapping_file_parses() {
+        let mut m = Mapping::default();
+        m.add_toml(
+            include_str!("../../examples/spreadsheets/columns.example.toml"),
+            "columns.example.toml",
+        )
+        .unwrap();
+        assert_eq!(m.lookup("Qty").map(|c| c.key), Some("am"));
+        assert_eq!(m.lookup("Doc no").map(|c| c.key), Some("invoice_no"));
+    }
 }

@@ -298,4 +298,33 @@ mod tests {
         let mut v = json!({"header":{"ins":3},"body":[],"payments":[]});
         assert_eq!(fill_invoice(&mut v).unwrap(), vec![]);
     }
+
+    #[test]
+    fn special_fields_of_gold_export_and_mixed_settlement() {
+        // Gold: tcpbs = consfee + bros + spro; adis = prdis + tcpbs − dis;
+        // vam = trunc(tcpbs × 10% + prdis × vra%).
+        let mut g = json!({"header":{"inp":3,"ins":1},"body":[
+            {"am":1,"fee":1000000,"dis":0,"vra":0,"consfee":50000,"spro":30000,"bros":0}]});
+        let filled = fill_invoice(&mut g).unwrap();
+        assert_eq!(g["body"][0]["tcpbs"].to_string(), "80000");
+        assert_eq!(g["body"][0]["adis"].to_string(), "1080000");
+        assert_eq!(g["body"][0]["vam"].to_string(), "8000");
+        assert!(filled.iter().any(|f| f.field == "body[0].tcpbs"));
+        // Export: torv = Σ ssrv, tonw = Σ nw, tocv = Σ sscv; no prdis/dis/adis.
+        let mut x = json!({"header":{"inp":7,"ins":1},"body":[
+            {"am":2,"vra":0,"ssrv":5000000,"sscv":100.5,"nw":12.25},
+            {"am":1,"vra":0,"ssrv":1000000,"sscv":20,"nw":1}]});
+        fill_invoice(&mut x).unwrap();
+        assert_eq!(x["header"]["torv"].to_string(), "6000000");
+        assert_eq!(x["header"]["tocv"].to_string(), "120.5");
+        assert_eq!(x["header"]["tonw"].to_string(), "13.25");
+        assert_eq!(x["header"]["tbill"].to_string(), "6000000");
+        assert!(x["body"][0].get("prdis").is_none() && x["header"].get("tprdis").is_none());
+        // setm 3: the missing credit part follows from cap: cap + insp = tbill − tvam − todam.
+        let mut m = canonical();
+        m["header"]["setm"] = json!(3);
+        m["header"]["cap"] = json!(9500);
+        fill_invoice(&mut m).unwrap();
+        assert_eq!(m["header"]["insp"].to_string(), "10000");
+    }
 }
