@@ -65,6 +65,7 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
     let Some(col) = inv.col else {
         if inv.inty == Some(3) {
             check_type3(inv, sink);
+            return;
         } else if let (Some(t), Some(p)) = (inv.inty, inv.inp) {
             sink.error(
                 "matrix.column",
