@@ -62,6 +62,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     // Reading the queue needs no server: only the queue path of the profile (or --queue).
     let queue_path = match &args.target.queue {
         Some(q) => q.clone(),
+        None if args.target.sandbox => crate::config::sandbox_dir().join("queue.sqlite"),
         None => Session::open(&args.target).await?.queue_path,
     };
     if !queue_path.exists() {

@@ -13,6 +13,7 @@ use super::sheet::{Cell, Table};
 use super::Imported;
 use crate::lang::Message;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 /// Spreadsheet column letter of a 0-based index (0 → A, 26 → AA).
 pub fn column_letter(mut i: usize) -> String {
@@ -272,17 +273,18 @@ pub fn one_row_per_line(file: &str, table: &Table, map: &Mapping) -> Vec<Importe
         &[Section::Header, Section::Body, Section::Payment],
     );
     let mut drafts: Vec<Draft> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for row in rows {
-        let idx = match &row.key {
-            Some(k) => drafts.iter().position(|d| d.key.as_deref() == Some(k)),
-            None => None,
-        };
+        let idx = row.key.as_ref().and_then(|k| index.get(k).copied());
         let idx = idx.unwrap_or_else(|| {
             let src = match &row.key {
                 Some(k) => format!("{file}#{}!{} (invoice {k})", table.name, row.number),
                 None => format!("{file}#{}!{}", table.name, row.number),
             };
             drafts.push(Draft::new(row.key.clone(), src));
+            if let Some(k) = &row.key {
+                index.insert(k.clone(), drafts.len() - 1);
+            }
             drafts.len() - 1
         });
         let d = &mut drafts[idx];
@@ -384,6 +386,7 @@ pub fn two_sheets(
     }
     let hrows = convert_rows(file, &rh, &[Section::Header]);
     let mut drafts: Vec<Draft> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     for row in &hrows {
         let place = Place {
             file: file.into(),
@@ -404,7 +407,7 @@ pub fn two_sheets(
                 &Message::new("شماره فاکتور خالی است", "the invoice number is empty"),
             )),
             Some(k) => {
-                if let Some(first) = drafts.iter().find(|x| x.key.as_deref() == Some(k)) {
+                if let Some(first) = index.get(k).map(|&i| &drafts[i]) {
                     d.errors.push(problem(
                         &place,
                         &Message::new(
@@ -420,6 +423,9 @@ pub fn two_sheets(
         }
         d.errors.extend(row.errors.iter().cloned());
         d.header = obj(&row.fields, Section::Header);
+        if let Some(k) = &row.key {
+            index.entry(k.clone()).or_insert(drafts.len());
+        }
         drafts.push(d);
     }
     let mut orphans = Vec::new();
@@ -436,7 +442,8 @@ pub fn two_sheets(
             let target = row
                 .key
                 .as_ref()
-                .and_then(|k| drafts.iter_mut().find(|d| d.key.as_deref() == Some(k)));
+                .and_then(|k| index.get(k).copied())
+                .map(|i| &mut drafts[i]);
             match target {
                 Some(d) => {
                     d.errors.extend(row.errors.iter().cloned());
