@@ -1,5 +1,5 @@
 //! Every invalid example invoice (`examples/invoices/invalid/`, named `<rule-id>-<what>.json`)
-//! triggers its rule at the right field, as listed in `invalid/expect.json`; and every rule of
+//! triggers its rule at the right field, as listed in `tests/data/invalid-examples-expect.json`; and every rule of
 //! the catalogue has at least one invalid example.
 
 use moadian::rules::{rule_catalogue, validate, Context};
@@ -7,10 +7,14 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/invoices/invalid");
+const EXPECT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/invalid-examples-expect.json"
+);
 
 fn manifest() -> serde_json::Map<String, Value> {
     let text =
-        std::fs::read_to_string(format!("{DIR}/expect.json")).expect("invalid/expect.json exists");
+        std::fs::read_to_string(EXPECT).expect("tests/data/invalid-examples-expect.json exists");
     match serde_json::from_str(&text).expect("expect.json parses") {
         Value::Object(m) => m,
         _ => panic!("expect.json must be an object"),
@@ -80,8 +84,11 @@ fn every_invalid_file_is_in_the_manifest() {
             .file_name()
             .to_string_lossy()
             .into_owned();
-        if name != "expect.json" && name.ends_with(".json") {
-            assert!(m.contains_key(&name), "{name} is not listed in expect.json");
+        if name.ends_with(".json") {
+            assert!(
+                m.contains_key(&name),
+                "{name} is not listed in invalid-examples-expect.json"
+            );
         }
     }
 }
