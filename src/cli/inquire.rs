@@ -31,8 +31,10 @@ pub struct Args {
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang.unwrap_or_default();
     let session = Session::open(&args.target).await?;
-    let signer = session.open_signer().await?;
-    let client = session.client(signer)?;
+    let client = match session.connect().await? {
+        Ok((_, client)) => client,
+        Err(m) => anyhow::bail!("{}", m.get(lang)),
+    };
     let end = Utc::now() + ChronoDuration::minutes(5);
     let since = ChronoDuration::from_std(args.since)
         .unwrap_or(ChronoDuration::days(7))

@@ -6,6 +6,7 @@ use super::Global;
 use crate::api::{Client, ClientOptions};
 use crate::config::{self, Config, Endpoint, Profile};
 use crate::crypto::{SignError, Signer};
+use crate::lang::Message;
 use crate::pipeline::{self, PassOptions, PollOptions};
 use crate::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use anyhow::Context as _;
@@ -49,6 +50,51 @@ pub struct Session {
     pub base_url: String,
     /// Key/cert files of the sandbox test identity.
     sandbox_identity: Option<crate::sandbox::identity::TestIdentity>,
+}
+
+/// Label and PIN of the SoftHSM token that holds the sandbox's test identity (a test token:
+/// its PIN is no secret).
+pub const SANDBOX_TOKEN_LABEL: &str = "moadian-sandbox";
+const SANDBOX_TOKEN_PIN: &str = "1234";
+const SANDBOX_TOKEN_SO_PIN: &str = "12345678";
+
+/// Puts the sandbox test identity on a SoftHSM token under `dir` (once) and returns the signer
+/// settings for it; `None` when SoftHSM is not installed (the key file is used then).
+fn sandbox_token(
+    dir: &std::path::Path,
+    id: &crate::sandbox::identity::TestIdentity,
+) -> Option<crate::crypto::config::SignerConfig> {
+    use crate::crypto::softhsm::{module_path, SoftHsm};
+    module_path().ok()?;
+    std::fs::create_dir_all(dir).ok()?;
+    let hsm = SoftHsm::setup(dir).ok()?;
+    let marker = dir.join("identity-imported");
+    if !marker.exists() {
+        let key = openssl::pkey::PKey::private_key_from_pkcs8(&id.key_pkcs8_der).ok()?;
+        let cert = openssl::x509::X509::from_der(&id.cert_der).ok()?;
+        let made = hsm
+            .init_token(SANDBOX_TOKEN_LABEL, SANDBOX_TOKEN_SO_PIN, SANDBOX_TOKEN_PIN)
+            .and_then(|_| {
+                hsm.import(
+                    SANDBOX_TOKEN_LABEL,
+                    SANDBOX_TOKEN_PIN,
+                    &[1],
+                    &key,
+                    &cert,
+                    None,
+                )
+            });
+        if let Err(e) = made {
+            tracing::warn!(error = %e, "cannot put the sandbox identity on SoftHSM; using the key file");
+            return None;
+        }
+        let _ = std::fs::write(&marker, b"ok\n");
+    }
+    Some(crate::crypto::config::SignerConfig {
+        pkcs11_module: Some(hsm.module.clone()),
+        token_label: Some(SANDBOX_TOKEN_LABEL.into()),
+        ..Default::default()
+    })
 }
 
 fn env_ms(name: &str) -> Option<Duration> {
@@ -164,40 +210,65 @@ impl Session {
         )?)
     }
 
-    /// Opens the signer (token or key file) off the async runtime, checking its certificate
-    /// belongs to the profile's national ID.
-    pub async fn open_signer(&self) -> anyhow::Result<Arc<CountingSigner>> {
-        let signer: Box<dyn Signer> = if let Some(id) = &self.sandbox_identity {
-            let key = id.key_path.clone();
-            let cert = id.cert_path.clone();
-            tokio::task::spawn_blocking(move || -> Result<Box<dyn Signer>, SignError> {
-                let s = crate::crypto::keyfile::KeyFileSigner::open(
-                    &key,
-                    Some(&cert),
-                    &crate::crypto::pin::PinSource::None,
-                )?;
-                Ok(Box::new(s))
-            })
-            .await??
-        } else {
-            let cfg: crate::crypto::config::SignerConfig = self
-                .profile
-                .signer_config()?
-                .ok_or_else(|| anyhow::anyhow!(
-                    "profile {} has no [profiles.{}.signer] section: give pkcs11_module/token_label or key_file/cert_file / بخش signer در پروفایل نیست",
-                    self.profile_name, self.profile_name
-                ))?;
-            let nid = self.profile.national_id.clone();
-            tokio::task::spawn_blocking(move || {
-                crate::crypto::config::open_signer(
-                    &cfg,
-                    crate::crypto::pin::PinSource::Interactive,
-                    Some(&nid),
-                )
-            })
-            .await??
+    /// The signer settings and PIN source of this session: the profile's, or for the sandbox
+    /// its SoftHSM token (else the test identity's key file).
+    async fn signer_settings(
+        &self,
+    ) -> anyhow::Result<(crate::crypto::SignerConfig, crate::crypto::PinSource)> {
+        use crate::crypto::{Pin, PinSource, SignerConfig};
+        if let Some(id) = &self.sandbox_identity {
+            let hsm_dir = crate::config::sandbox_dir().join("softhsm");
+            let ident = id.clone();
+            let on_token =
+                tokio::task::spawn_blocking(move || sandbox_token(&hsm_dir, &ident)).await?;
+            return Ok(match on_token {
+                Some(cfg) => (cfg, PinSource::Given(Pin::new(SANDBOX_TOKEN_PIN))),
+                None => (
+                    SignerConfig {
+                        key_file: Some(id.key_path.clone()),
+                        cert_file: Some(id.cert_path.clone()),
+                        ..Default::default()
+                    },
+                    PinSource::None,
+                ),
+            });
+        }
+        let cfg: SignerConfig = self.profile.signer_config()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "profile {} has no [profiles.{}.signer] section: give pkcs11_module/token_label or key_file/cert_file / بخش signer در پروفایل نیست",
+                self.profile_name,
+                self.profile_name
+            )
+        })?;
+        Ok((cfg, PinSource::Interactive))
+    }
+
+    /// Preflight (the doctor checks, once per run): opens the signer, checks the certificate
+    /// against the profile's national ID and the key against the certificate, then — through
+    /// the client — the server, the clock and the memory ID. `Err(message)` names every failed
+    /// check with its fix; nothing may be sent then.
+    pub async fn connect(
+        &self,
+    ) -> anyhow::Result<Result<(Arc<CountingSigner>, Arc<Client>), Message>> {
+        use crate::pipeline::preflight;
+        let (cfg, pin) = self.signer_settings().await?;
+        let nid = self.profile.national_id.clone();
+        let pre = preflight::run_offline(cfg, pin, Some(nid.clone())).await;
+        let signer = match (pre.failed(), pre.signer) {
+            (false, Some(s)) => Arc::new(CountingSigner::new(s)),
+            _ => return Ok(Err(failed_checks(&pre.checks))),
         };
-        Ok(Arc::new(CountingSigner::new(signer)))
+        for c in &pre.checks {
+            if c.status != crate::crypto::checks::CheckStatus::Ok {
+                tracing::warn!("{}", c.line(crate::lang::Lang::En));
+            }
+        }
+        let client = self.client(signer.clone())?;
+        let online = preflight::server_checks(&*client, &self.profile.memory_id, Some(&nid)).await;
+        if crate::crypto::checks::any_failed(&online) {
+            return Ok(Err(failed_checks(&online)));
+        }
+        Ok(Ok((signer, client)))
     }
 
     /// The API client signing with `signer`.
@@ -212,14 +283,38 @@ impl Session {
     }
 }
 
+/// The failed checks of a preflight, each with its fix, in both languages.
+fn failed_checks(checks: &[crate::crypto::checks::Check]) -> Message {
+    let bad: Vec<&crate::crypto::checks::Check> = checks
+        .iter()
+        .filter(|c| c.status == crate::crypto::checks::CheckStatus::Fail)
+        .collect();
+    let join = |lang| {
+        bad.iter()
+            .map(|c| c.line(lang))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Message::new(
+        format!(
+            "پیش‌بررسی ناموفق بود؛ چیزی ارسال نشد:\n{}",
+            join(crate::lang::Lang::Fa)
+        ),
+        format!(
+            "preflight failed; nothing was sent:\n{}",
+            join(crate::lang::Lang::En)
+        ),
+    )
+}
+
 /// A signer that counts its signatures (auth tokens and invoices alike).
 pub struct CountingSigner {
-    inner: Box<dyn Signer>,
+    inner: Arc<dyn Signer>,
     count: AtomicU64,
 }
 
 impl CountingSigner {
-    pub fn new(inner: Box<dyn Signer>) -> Self {
+    pub fn new(inner: Arc<dyn Signer>) -> Self {
         Self {
             inner,
             count: AtomicU64::new(0),
@@ -370,16 +465,10 @@ pub async fn send_and_poll(
     if !work {
         return Ok(None);
     }
-    let signer = match session.open_signer().await {
-        Ok(s) => s,
-        Err(e) => {
-            return Ok(Some(match e.downcast_ref::<SignError>() {
-                Some(se) => se.message(),
-                None => crate::lang::Message::new(e.to_string(), e.to_string()),
-            }))
-        }
+    let (signer, client) = match session.connect().await? {
+        Ok(sc) => sc,
+        Err(message) => return Ok(Some(message)),
     };
-    let client = session.client(signer.clone())?;
     let opts = PassOptions {
         batch_size: session.profile.batch(),
         wait,
