@@ -264,6 +264,15 @@ pub async fn run_referral(
         Ok(v) => v,
         Err(f) => return stopped(&f),
     };
+    if kind != Kind::Cancellation && matches!(reference["header"]["ins"].as_i64(), Some(2 | 4)) {
+        eprintln!(
+            "{}",
+            match lang {
+                Lang::Fa => "توجه: مرجع خودش اصلاحی/برگشت از فروش است؛ سامانه آن را فقط در وضعیت «تایید شده»، «تایید سیستمی» یا «عدم نیاز به واکنش» به عنوان مرجع می‌پذیرد (دستورالعمل ۷.۸ بند ۵-۲ نکته ۴).",
+                Lang::En => "note: the reference is itself a correction/return; the tax system takes it as a reference only once it is APPROVED, SYSTEMIC_APPROVED or NO_NEED_REACTION (V7.8 §5-2 note 4).",
+            }
+        );
+    }
     let invoice = match build(&reference, now) {
         Ok(v) => v,
         Err(f) => return stopped(&f),
