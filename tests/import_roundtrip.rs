@@ -459,3 +459,54 @@ fn templates_in_every_layout_and_format_import_and_fill() {
         }
     }
 }
+
+#[test]
+fn xlsx_date_formatted_cells_are_tehran_local_time() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("dates.xlsx");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let heads = [
+        "invoice_no",
+        "indatim",
+        "inty",
+        "inp",
+        "ins",
+        "tins",
+        "sstid",
+        "am",
+        "fee",
+        "dis",
+        "vra",
+    ];
+    for (c, h) in heads.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).expect("w");
+    }
+    // 2024-11-05 14:30 as Excel shows it (serial 45601 + 14.5/24), date-formatted.
+    let f = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    ws.write_number_with_format(1, 1, 45601.0 + 14.5 / 24.0, &f)
+        .expect("w");
+    for (c, v) in [
+        "7",
+        "",
+        "2",
+        "1",
+        "1",
+        "14003778990",
+        "2330001234567",
+        "1",
+        "1000",
+        "0",
+        "9",
+    ]
+    .iter()
+    .enumerate()
+    {
+        if c != 1 {
+            ws.write_string(1, c as u16, *v).expect("w");
+        }
+    }
+    wb.save(&p).expect("save");
+    let got = import_ok(&p);
+    assert_eq!(got[0]["header"]["indatim"], D1);
+}
