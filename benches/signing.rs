@@ -84,6 +84,22 @@ fn benches(c: &mut Criterion) {
         });
         g.finish();
     }
+    // The one public-key operation inside the JWE: RSA-OAEP-256 wrap of a 32-byte key.
+    let spki = server.public_key_to_der().expect("spki");
+    let pk = openssl::pkey::PKey::public_key_from_der(&spki).expect("pkey");
+    c.bench_function("rsa_oaep_4096_wrap_only", |b| {
+        b.iter(|| {
+            let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&pk).unwrap();
+            ctx.encrypt_init().unwrap();
+            ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP)
+                .unwrap();
+            ctx.set_rsa_oaep_md(openssl::md::Md::sha256()).unwrap();
+            ctx.set_rsa_mgf1_md(openssl::md::Md::sha256()).unwrap();
+            let mut out = Vec::new();
+            ctx.encrypt_to_vec(black_box(&[7u8; 32]), &mut out).unwrap();
+            out
+        })
+    });
     let mut g = c.benchmark_group("per_invoice_total_softhsm");
     let inv = invoice(1);
     g.bench_function("jws_plus_jwe_on_softhsm", |b| {

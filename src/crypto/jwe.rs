@@ -3,14 +3,25 @@
 //! `kid` of the server key. Header in the guide's order `{"alg","enc","kid"}`.
 //!
 //! [`ServerKey`] parses the server key once for a batch; [`encrypt`] is the one-shot form.
-//! [`decrypt`] is for the sandbox and tests (the real server holds its own key).
+//! Encryption is done with OpenSSL directly (the RSA-OAEP wrap of the content key is the
+//! only costly step); [`decrypt`], for the sandbox and tests, uses josekit — so every test
+//! round trip also checks our output against an independent JOSE implementation.
 
 use super::SignError;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use openssl::md::Md;
+use openssl::pkey::{PKey, Public};
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::rsa::Padding;
 
-/// The tax server's encryption key (from `server-information`), parsed once.
+/// The tax server's encryption key (from `server-information`), parsed once, with the
+/// protected header already encoded (it is the same for every invoice to this key).
 pub struct ServerKey {
-    encrypter: josekit::jwe::alg::rsaes::RsaesJweEncrypter,
+    key: PKey<Public>,
     kid: String,
+    /// base64url of `{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"…"}` — also the GCM AAD.
+    header_b64: String,
 }
 
 impl std::fmt::Debug for ServerKey {
@@ -23,12 +34,26 @@ impl ServerKey {
     /// `der`: SPKI (or PKCS#1) DER of the server key, as `server-information` gives it
     /// base64-decoded; `kid`: its `id`.
     pub fn from_der(der: &[u8], kid: &str) -> Result<Self, SignError> {
-        let encrypter = josekit::jwe::RSA_OAEP_256
-            .encrypter_from_der(der)
-            .map_err(|e| SignError::Jose(format!("the server key is unusable: {e}")))?;
+        let key = PKey::public_key_from_der(der)
+            .or_else(|_| openssl::rsa::Rsa::public_key_from_der_pkcs1(der).and_then(PKey::from_rsa))
+            .map_err(|e| {
+                SignError::Jose(format!("the server key is not an RSA public key: {e}"))
+            })?;
+        if key.id() != openssl::pkey::Id::RSA || key.bits() < 2048 {
+            return Err(SignError::Jose(format!(
+                "the server key must be RSA of at least 2048 bits (it has {} bits)",
+                key.bits()
+            )));
+        }
+        let mut h = serde_json::Map::new();
+        h.insert("alg".into(), "RSA-OAEP-256".into());
+        h.insert("enc".into(), "A256GCM".into());
+        h.insert("kid".into(), kid.into());
+        let header_b64 = URL_SAFE_NO_PAD.encode(serde_json::Value::Object(h).to_string());
         Ok(ServerKey {
-            encrypter,
+            key,
             kid: kid.to_string(),
+            header_b64,
         })
     }
 
@@ -37,14 +62,46 @@ impl ServerKey {
         &self.kid
     }
 
-    /// Encrypts the compact JWS of an invoice into a compact JWE.
+    /// Encrypts the compact JWS of an invoice into a compact JWE: a fresh random 256-bit
+    /// content key wrapped with RSA-OAEP-256, a fresh 96-bit IV, AES-256-GCM with the encoded
+    /// header as AAD.
     pub fn encrypt(&self, jws: &str) -> Result<String, SignError> {
-        let mut h = josekit::jwe::JweHeader::new();
-        h.set_algorithm("RSA-OAEP-256");
-        h.set_content_encryption("A256GCM");
-        h.set_key_id(self.kid.clone());
-        josekit::jwe::serialize_compact(jws.as_bytes(), &h, &self.encrypter)
-            .map_err(|e| SignError::Jose(format!("JWE encryption failed: {e}")))
+        let oerr =
+            |e: openssl::error::ErrorStack| SignError::Jose(format!("JWE encryption failed: {e}"));
+        let mut cek = secrecy::zeroize::Zeroizing::new([0u8; 32]);
+        let mut iv = [0u8; 12];
+        openssl::rand::rand_bytes(&mut cek[..]).map_err(oerr)?;
+        openssl::rand::rand_bytes(&mut iv).map_err(oerr)?;
+        let mut ctx = PkeyCtx::new(&self.key).map_err(oerr)?;
+        ctx.encrypt_init().map_err(oerr)?;
+        ctx.set_rsa_padding(Padding::PKCS1_OAEP).map_err(oerr)?;
+        ctx.set_rsa_oaep_md(Md::sha256()).map_err(oerr)?;
+        ctx.set_rsa_mgf1_md(Md::sha256()).map_err(oerr)?;
+        let mut wrapped = Vec::with_capacity(self.key.size());
+        ctx.encrypt_to_vec(&cek[..], &mut wrapped).map_err(oerr)?;
+        let mut tag = [0u8; 16];
+        let ciphertext = openssl::symm::encrypt_aead(
+            openssl::symm::Cipher::aes_256_gcm(),
+            &cek[..],
+            Some(&iv),
+            self.header_b64.as_bytes(),
+            jws.as_bytes(),
+            &mut tag,
+        )
+        .map_err(oerr)?;
+        let mut out = String::with_capacity(
+            self.header_b64.len() + (wrapped.len() + ciphertext.len() + 28) * 4 / 3 + 8,
+        );
+        out.push_str(&self.header_b64);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&wrapped, &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(iv, &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&ciphertext, &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(tag, &mut out);
+        Ok(out)
     }
 }
 
@@ -65,7 +122,6 @@ pub struct DecryptedJwe {
 /// Decrypts a compact JWE with the server's private key (PKCS#8/PKCS#1 DER or PEM).
 /// Refuses anything but RSA-OAEP-256 + A256GCM with a 96-bit IV (server codes 04152, 04153).
 pub fn decrypt(jwe: &str, private_key: &[u8]) -> Result<DecryptedJwe, SignError> {
-    use base64::Engine as _;
     let iv_len = jwe
         .split('.')
         .nth(2)
