@@ -366,3 +366,19 @@ async fn inquiry_by_time_pages_from_0_or_1() {
     let (s, v) = b.get(&page("1", 101)).await;
     assert_eq!((s, code(&v)), (400, "4147"));
 }
+
+#[tokio::test]
+async fn a_full_batch_of_1000_packets_fits_in_one_post() {
+    let b = start().await;
+    let one = b.packet(&invoice(DEMO, b.now(), 500), &new_uid());
+    let packets: Vec<Value> = (0..1000)
+        .map(|_| {
+            let mut p = one.clone();
+            p["header"]["requestTraceId"] = new_uid().into();
+            p
+        })
+        .collect();
+    let (s, ack) = b.post_packets(packets).await;
+    assert_eq!(s, 200, "a body of {} packets is accepted: {ack}", 1000);
+    assert_eq!(ack["result"].as_array().unwrap().len(), 1000);
+}

@@ -28,6 +28,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The path prefix of the v2 API.
 pub const API_PREFIX: &str = "/requestsmanager/api/v2";
+/// Largest invoice POST body: 1000 packets of a few KB each (the JWE carries the certificate);
+/// axum's 2 MB default would refuse a full batch.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
 /// The default key id published in `server-information`.
 pub const DEFAULT_KEY_ID: &str = "6a2bcd88-a871-4245-a393-2843eafe6e02";
 
@@ -193,7 +196,10 @@ pub fn router(state: AppState) -> Router {
         .route("/taxpayer", get(api::taxpayer))
         .route("/taxpayer-info", get(api::taxpayer_info))
         .route("/taxpayer-article6-status", get(api::article6_status))
-        .route("/invoice", post(invoice::post_invoice))
+        .route(
+            "/invoice",
+            post(invoice::post_invoice).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)),
+        )
         .route("/invoice-payment", post(api::invoice_payment))
         .route("/inquiry", get(inquiry::by_time))
         .route("/inquiry-by-uid", get(inquiry::by_uid))
