@@ -233,3 +233,17 @@ fn html_report_is_self_contained_rtl_with_correct_sums() {
     let en = html::render(&report::build(&e, None, None, Lang::En, AZAR), Lang::En);
     assert!(en.contains("<html lang=\"en\" dir=\"ltr\">"));
 }
+
+#[test]
+fn totals_per_season() {
+    let (_dir, e) = entries();
+    let r = report::build_grouped(&e, None, None, Lang::Fa, AZAR, report::Grouping::Season);
+    // Aban and Azar are both in autumn (Q3: Mehr–Azar).
+    assert_eq!(r.periods.len(), 1);
+    assert_eq!(r.periods[0].period, "1405/Q3");
+    assert_eq!(r.periods[0].tbill, d("121000"));
+    assert_eq!(report::period_label("1405/Q3", Lang::Fa), "پاییز 1405");
+    assert_eq!(report::period_label("1405/09", Lang::En), "1405/09 Azar");
+    let page = html::render(&r, Lang::Fa);
+    assert!(page.contains("پاییز 1405") && page.contains("جمع به تفکیک فصل"));
+}

@@ -31,6 +31,9 @@ pub struct Args {
     /// else table).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Totals per Jalali month or per season (فصل, the VAT return period).
+    #[arg(long, value_enum, default_value = "month")]
+    pub period: report::Grouping,
     /// Write to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -75,7 +78,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let queue = moadian_queue::SqliteQueue::open_read_only(&queue_path)?;
     let entries = report::entries_from_queue(&queue)?;
     let now = chrono::Utc::now().timestamp_millis();
-    let r = report::build(&entries, from, to, lang, now);
+    let r = report::build_grouped(&entries, from, to, lang, now, args.period);
     let format = args.format.unwrap_or_else(|| {
         match args
             .out

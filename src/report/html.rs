@@ -136,10 +136,21 @@ pub fn render(r: &Report, lang: Lang) -> String {
     // Per month.
     h.push_str(&format!(
         "<h2>{}</h2>\n<table class=\"periods\">\n<thead><tr>",
-        t(lang, "جمع به تفکیک ماه", "Totals per month")
+        if r.grouping == super::Grouping::Season {
+            t(lang, "جمع به تفکیک فصل", "Totals per season")
+        } else {
+            t(lang, "جمع به تفکیک ماه", "Totals per month")
+        }
     ));
     for (c, num) in [
-        (t(lang, "ماه", "month"), false),
+        (
+            if r.grouping == super::Grouping::Season {
+                t(lang, "فصل", "season")
+            } else {
+                t(lang, "ماه", "month")
+            },
+            false,
+        ),
         (t(lang, "تعداد", "invoices"), true),
         (t(lang, "پذیرفته", "success"), true),
         (t(lang, "رد/نامعتبر", "failed"), true),
@@ -163,7 +174,7 @@ pub fn render(r: &Report, lang: Lang) -> String {
         )
     };
     for p in &r.periods {
-        let label = month_label(&p.period, lang);
+        let label = super::period_label(&p.period, lang);
         h.push_str(&format!("<tr>{}</tr>\n", month_row(p, label)));
     }
     h.push_str(&format!(
@@ -261,21 +272,4 @@ pub fn render(r: &Report, lang: Lang) -> String {
     }
     h.push_str("</body>\n</html>\n");
     h
-}
-
-/// `1405/09` → `آذر ۱۴۰۵` (fa) or `1405/09 Azar` (en).
-fn month_label(period: &str, lang: Lang) -> String {
-    let Some((y, m)) = period.split_once('/') else {
-        return period.to_string();
-    };
-    let Ok(mi) = m.parse::<usize>() else {
-        return period.to_string();
-    };
-    if !(1..=12).contains(&mi) {
-        return period.to_string();
-    }
-    match lang {
-        Lang::Fa => format!("{} {y}", jalali::MONTHS_FA[mi - 1]),
-        Lang::En => format!("{period} {}", jalali::MONTHS_EN[mi - 1]),
-    }
 }

@@ -54,7 +54,7 @@ pub struct Row {
     pub indatim: Option<i64>,
     /// The date as shown to a person: Jalali, Tehran time (Gregorian beside it in English).
     pub date: String,
-    /// Jalali month `1405/09`.
+    /// Jalali month `1405/09` (or season `1405/Q3`).
     pub period: String,
     #[serde(with = "rust_decimal::serde::str_option")]
     pub tadis: Option<Decimal>,
@@ -90,6 +90,7 @@ pub struct Period {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub generated_at: i64,
+    pub grouping: Grouping,
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub rows: Vec<Row>,
@@ -166,11 +167,51 @@ pub fn problems(e: &Entry, lang: Lang) -> Vec<Problem> {
     out
 }
 
+/// How amounts are grouped: per Jalali month, or per season (فصل — the VAT return period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grouping {
+    #[default]
+    Month,
+    Season,
+}
+
 /// Jalali month of an instant, `1405/09`.
 pub fn period_of(ms: i64) -> String {
-    match jalali::jalali_of_unix_ms(ms) {
-        Some(j) => format!("{:04}/{:02}", j.year, j.month),
-        None => "?".into(),
+    period_key(ms, Grouping::Month)
+}
+
+/// The period of an instant (Tehran time): `1405/09` for a month, `1405/Q3` for a season
+/// (Q1 spring = Farvardin–Khordad … Q4 winter = Dey–Esfand).
+pub fn period_key(ms: i64, g: Grouping) -> String {
+    match (jalali::jalali_of_unix_ms(ms), g) {
+        (Some(j), Grouping::Month) => format!("{:04}/{:02}", j.year, j.month),
+        (Some(j), Grouping::Season) => format!("{:04}/Q{}", j.year, j.month.div_ceil(3)),
+        (None, _) => "?".into(),
+    }
+}
+
+/// A period key for a person: `آذر 1405` / `1405/09 Azar`, `پاییز 1405` / `1405 Q3 autumn`.
+pub fn period_label(period: &str, lang: Lang) -> String {
+    const SEASONS_FA: [&str; 4] = ["بهار", "تابستان", "پاییز", "زمستان"];
+    const SEASONS_EN: [&str; 4] = ["spring", "summer", "autumn", "winter"];
+    let Some((y, rest)) = period.split_once('/') else {
+        return period.to_string();
+    };
+    if let Some(q) = rest.strip_prefix('Q').and_then(|q| q.parse::<usize>().ok()) {
+        if (1..=4).contains(&q) {
+            return match lang {
+                Lang::Fa => format!("{} {y}", SEASONS_FA[q - 1]),
+                Lang::En => format!("{y} Q{q} {}", SEASONS_EN[q - 1]),
+            };
+        }
+    }
+    match rest.parse::<usize>() {
+        Ok(m) if (1..=12).contains(&m) => match lang {
+            Lang::Fa => format!("{} {y}", jalali::MONTHS_FA[m - 1]),
+            Lang::En => format!("{period} {}", jalali::MONTHS_EN[m - 1]),
+        },
+        _ => period.to_string(),
     }
 }
 
@@ -182,6 +223,18 @@ pub fn build(
     to: Option<i64>,
     lang: Lang,
     now_ms: i64,
+) -> Report {
+    build_grouped(entries, from, to, lang, now_ms, Grouping::Month)
+}
+
+/// [`build`] with totals per month or per season.
+pub fn build_grouped(
+    entries: &[Entry],
+    from: Option<i64>,
+    to: Option<i64>,
+    lang: Lang,
+    now_ms: i64,
+    grouping: Grouping,
 ) -> Report {
     // Which references are replaced or voided by a SUCCESS referral (over the whole queue,
     // not only the period shown).
@@ -204,7 +257,10 @@ pub fn build(
         } else if from.is_some() || to.is_some() {
             continue;
         }
-        let period = e.indatim.map(period_of).unwrap_or_else(|| "?".into());
+        let period = e
+            .indatim
+            .map(|t| period_key(t, grouping))
+            .unwrap_or_else(|| "?".into());
         let cancelled = e.ins == Some(3);
         let in_force = e.status == "SUCCESS"
             && !cancelled
@@ -251,6 +307,7 @@ pub fn build(
     }
     Report {
         generated_at: now_ms,
+        grouping,
         from,
         to,
         rows,

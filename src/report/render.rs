@@ -19,7 +19,7 @@ fn period_label(p: &Period, lang: Lang) -> String {
     if p.period == "total" {
         t(lang, "جمع کل", "total").to_string()
     } else {
-        p.period.clone()
+        super::period_label(&p.period, lang)
     }
 }
 
@@ -59,7 +59,11 @@ pub fn table(r: &Report, lang: Lang) -> String {
     let mut per = Table::new();
     per.load_preset(UTF8_FULL);
     per.set_header(vec![
-        t(lang, "ماه", "month"),
+        if r.grouping == super::Grouping::Season {
+            t(lang, "فصل", "season")
+        } else {
+            t(lang, "ماه", "month")
+        },
         t(lang, "تعداد", "invoices"),
         t(lang, "پذیرفته", "success"),
         t(lang, "رد/نامعتبر", "failed"),
@@ -137,7 +141,11 @@ pub fn csv(r: &Report, lang: Lang) -> Result<String, csv::Error> {
     ])?;
     for p in r.periods.iter().chain(std::iter::once(&r.total)) {
         w.write_record([
-            period_label(p, lang),
+            if p.period == "total" {
+                t(lang, "جمع کل", "total").to_string()
+            } else {
+                p.period.clone()
+            },
             p.invoices.to_string(),
             p.success.to_string(),
             p.failed.to_string(),
