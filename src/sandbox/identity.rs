@@ -29,6 +29,24 @@ pub enum IdentityError {
     Crypto(#[from] openssl::error::ErrorStack),
     #[error("test identity in {0}: key.pem and cert.pem do not belong together; delete both to regenerate / کلید و گواهی با هم نمی‌خوانند؛ هر دو را پاک کنید")]
     Mismatch(PathBuf),
+    #[error("test identity on SoftHSM: {0} / قرار دادن هویت آزمایشی روی SoftHSM ممکن نشد")]
+    SoftHsm(String),
+}
+
+/// Label of the SoftHSM token holding the test identity.
+pub const SOFTHSM_LABEL: &str = "moadian-sandbox";
+/// User PIN of that token (a test token; never a real PIN).
+pub const SOFTHSM_USER_PIN: &str = "1234";
+const SOFTHSM_SO_PIN: &str = "12345678";
+
+/// The test identity on a SoftHSM token: point the token signer at `hsm.module` with
+/// `SOFTHSM2_CONF = hsm.conf`, token `label`, PIN `user_pin`, key/certificate under `key_id`.
+#[derive(Debug, Clone)]
+pub struct SoftHsmIdentity {
+    pub hsm: crate::crypto::softhsm::SoftHsm,
+    pub label: String,
+    pub user_pin: String,
+    pub key_id: Vec<u8>,
 }
 
 /// A generated key + certificate for the demo taxpayer.
@@ -103,10 +121,38 @@ impl TestIdentity {
         })
     }
 
-    /// Putting this identity on a SoftHSM token is the crypto module's job
-    /// (`crate::crypto::softhsm`): import `key_pkcs8_der` and `cert_der` under one CKA_ID.
+    /// The key (PKCS#8 DER) and certificate (DER).
     pub fn pkcs8_and_cert(&self) -> (&[u8], &[u8]) {
         (&self.key_pkcs8_der, &self.cert_der)
+    }
+
+    /// Puts the identity on a SoftHSM token kept in `<dir>/softhsm` (once; later calls reuse
+    /// it) with the crypto module's helper. SoftHSM reads its configuration once per process,
+    /// so call this before anything else in the process loads the module.
+    pub fn ensure_on_softhsm(&self) -> Result<SoftHsmIdentity, IdentityError> {
+        use crate::crypto::softhsm::SoftHsm;
+        let soft = |e: crate::crypto::SignError| IdentityError::SoftHsm(e.to_string());
+        let hsm_dir = self.dir.join("softhsm");
+        std::fs::create_dir_all(&hsm_dir).map_err(io_err(&hsm_dir))?;
+        let hsm = SoftHsm::setup(&hsm_dir).map_err(soft)?;
+        let digest = openssl::sha::sha256(&self.cert_der);
+        let key_id = digest[..8].to_vec();
+        let marker = hsm_dir.join("imported");
+        if !marker.exists() {
+            hsm.init_token(SOFTHSM_LABEL, SOFTHSM_SO_PIN, SOFTHSM_USER_PIN)
+                .map_err(soft)?;
+            let key = PKey::private_key_from_der(&self.key_pkcs8_der)?;
+            let cert = X509::from_der(&self.cert_der)?;
+            hsm.import(SOFTHSM_LABEL, SOFTHSM_USER_PIN, &key_id, &key, &cert, None)
+                .map_err(soft)?;
+            std::fs::write(&marker, SOFTHSM_LABEL).map_err(io_err(&marker))?;
+        }
+        Ok(SoftHsmIdentity {
+            hsm,
+            label: SOFTHSM_LABEL.to_string(),
+            user_pin: SOFTHSM_USER_PIN.to_string(),
+            key_id,
+        })
     }
 }
 

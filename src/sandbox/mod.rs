@@ -56,7 +56,7 @@ pub use config::{
     ConfigError, Faults, SandboxConfig, TaxpayerConfig, DEMO_AUTH_CLIENT_ID, DEMO_MEMORY_ID,
     DEMO_NATIONAL_ID,
 };
-pub use identity::TestIdentity;
+pub use identity::{SoftHsmIdentity, TestIdentity};
 pub use ledger::{Ledger, LedgerEntry};
 pub use processing::DUPLICATE_TAXID_CODE;
 pub use server::{SandboxError, API_PREFIX};
