@@ -3,7 +3,6 @@
 
 use super::submit::{enqueue_paths, Session, Target};
 use super::Global;
-use crate::pipeline;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -25,8 +24,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang.unwrap_or_default();
     let session = Session::open(&args.target).await?;
     let queue = session.open_queue()?;
-    let (ids, refused) = enqueue_paths(&session, &queue, &args.paths, args.fill)?;
-    let report = pipeline::report::build(&queue, Some(ids), None, lang)?;
+    let placements = enqueue_paths(&session, &queue, &args.paths, args.fill, lang)?;
+    let (report, refused) = super::submit::placements_report(&queue, placements, lang)?;
     super::status::print_report(&report, &refused, None, args.json, lang)?;
     let bad = report.summary.invalid > 0 || !refused.is_empty();
     Ok(u8::from(bad))

@@ -42,7 +42,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     loop {
         let mut refused = Vec::new();
         if let Some(dir) = &args.inbox {
-            refused = pick_up_inbox(&session, runner.queue(), dir)?;
+            refused = pick_up_inbox(lang, &session, runner.queue(), dir)?;
         }
         let stopped = send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
         let report =
@@ -77,6 +77,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
 /// Enqueues every `*.json` directly in `dir`, then moves it to `dir/done` (after the enqueue
 /// committed: a crash in between re-reads the file next time, and the queue recognises it).
 fn pick_up_inbox(
+    lang: crate::lang::Lang,
     session: &Session,
     queue: &moadian_queue::SqliteQueue,
     dir: &Path,
@@ -95,8 +96,11 @@ fn pick_up_inbox(
     files.sort();
     let mut refused = Vec::new();
     for f in files {
-        let (_, mut r) = enqueue_paths(session, queue, std::slice::from_ref(&f), false)?;
-        refused.append(&mut r);
+        for p in enqueue_paths(session, queue, std::slice::from_ref(&f), false, lang)? {
+            if let super::submit::Placement::Refused(r) = p {
+                refused.push(r);
+            }
+        }
         let name = f.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         let mut target = done.join(&name);
         if target.exists() {

@@ -11,7 +11,7 @@ use crate::pipeline::{self, PassOptions, PollOptions};
 use crate::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use anyhow::Context as _;
 use moadian_queue::{
-    Enqueued, InvoiceId, QueueError, QueueOptions, RunnerStore, SqliteQueue, Store,
+    Content, Enqueued, InvoiceId, QueueError, QueueOptions, RunnerStore, SqliteQueue, Store,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -259,7 +259,9 @@ impl Session {
             _ => return Ok(Err(failed_checks(&pre.checks))),
         };
         for c in &pre.checks {
-            if c.status != crate::crypto::checks::CheckStatus::Ok {
+            // The sandbox's test certificate is self-signed by design.
+            let expected = self.sandbox.is_some() && c.id == "cert.self_signed";
+            if c.status != crate::crypto::checks::CheckStatus::Ok && !expected {
                 tracing::warn!("{}", c.line(crate::lang::Lang::En));
             }
         }
@@ -360,11 +362,11 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let session = Session::open(&args.target).await?;
     let queue = session.open_queue()?;
     let runner = Arc::new(queue.acquire_runner()?);
-    let (ids, refused) = enqueue_paths(&session, runner.queue(), &args.paths, args.fill)?;
+    let placements = enqueue_paths(&session, runner.queue(), &args.paths, args.fill, lang)?;
     let progress = super::status::Progress::new(!args.json);
     let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
-    let report = pipeline::report::build(runner.queue(), Some(ids), None, lang)?;
+    let (report, refused) = placements_report(runner.queue(), placements, lang)?;
     super::status::print_report(&report, &refused, stopped.as_ref(), args.json, lang)?;
     Ok(
         if report.all_success() && refused.is_empty() && stopped.is_none() {
@@ -382,14 +384,28 @@ pub struct Refusal {
     pub error: String,
 }
 
-/// load → prepare → validate → enqueue. Returns the queue ids of the inputs (including ones
-/// already in the queue: the same tax ID already SUCCESS or in flight) and the refusals.
+/// Where one input ended up.
+#[derive(Debug)]
+pub enum Placement {
+    /// A queue row (new, replaced or already there).
+    Queue(InvoiceId),
+    /// Invalid and not recorded: its tax ID belongs to another input's row in the queue, which
+    /// an invalid copy must not overwrite. Reported from its own findings.
+    Local(pipeline::InvoiceReport),
+    /// The queue refused it.
+    Refused(Refusal),
+}
+
+/// load → prepare → validate → enqueue, one [`Placement`] per input in input order. Inputs
+/// found valid go first, so an invalid input that reuses a valid one's tax ID can never
+/// overwrite it (it is reported INVALID on its own and never sent).
 pub fn enqueue_paths(
     session: &Session,
     queue: &SqliteQueue,
     paths: &[PathBuf],
     fill: bool,
-) -> anyhow::Result<(Vec<InvoiceId>, Vec<Refusal>)> {
+    lang: crate::lang::Lang,
+) -> anyhow::Result<Vec<Placement>> {
     for p in paths {
         if !p.exists() {
             anyhow::bail!(
@@ -412,35 +428,177 @@ pub fn enqueue_paths(
             }
         }
     }
-    let mut ids = Vec::new();
-    let mut refused = Vec::new();
-    // Chunks keep memory flat for large inputs; each chunk is one transaction.
-    let mut it = inputs.into_iter().peekable();
-    while it.peek().is_some() {
-        let chunk: Vec<_> = it
-            .by_ref()
-            .take(1000)
-            .map(|i| pipeline::prepare(i, &memory_id, now))
-            .collect();
-        for r in queue.enqueue_batch(chunk)? {
-            match r {
-                Enqueued::Inserted(p) | Enqueued::Replaced(p) | Enqueued::Unchanged(p) => {
-                    ids.push(p.id)
-                }
-                Enqueued::Refused { source, error } => match &error {
-                    QueueError::TaxIdSucceeded { invoice, .. }
-                    | QueueError::TaxIdInFlight { invoice, .. } => ids.push(*invoice),
-                    _ => refused.push(Refusal {
-                        source,
-                        error: error.to_string(),
-                    }),
-                },
+    let n = inputs.len();
+    let items: Vec<moadian_queue::NewInvoice<'static>> = inputs
+        .into_iter()
+        .map(|input| pipeline::prepare(input, &memory_id, now))
+        .collect();
+    // One tax ID, several inputs: the last locally valid one is taken (a later export of the
+    // same invoice); the others are reported as superseded and never sent.
+    let mut winner: std::collections::HashMap<String, (usize, bool)> =
+        std::collections::HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Content::Numbered { taxid, invalid, .. } = &item.content {
+            let valid = !invalid;
+            let e = winner.entry(taxid.clone()).or_insert((i, valid));
+            if valid || !e.1 {
+                *e = (i, valid);
             }
         }
     }
-    ids.sort();
-    ids.dedup();
-    Ok((ids, refused))
+    let mut out: Vec<Option<Placement>> = (0..n).map(|_| None).collect();
+    let mut later = Vec::new();
+    let mut chunk = Vec::new();
+    let mut chunk_idx = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if let Content::Numbered {
+            taxid, findings, ..
+        } = &item.content
+        {
+            let (w, _) = winner[taxid];
+            if w != i {
+                out[i] = Some(Placement::Local(superseded(
+                    &item.source,
+                    taxid,
+                    findings.as_ref(),
+                    lang,
+                )));
+                continue;
+            }
+        }
+        if matches!(item.content, Content::Numbered { invalid: true, .. }) {
+            later.push((i, item));
+            continue;
+        }
+        chunk.push(item);
+        chunk_idx.push(i);
+        if chunk.len() == 1000 {
+            place(
+                queue,
+                std::mem::take(&mut chunk),
+                &std::mem::take(&mut chunk_idx),
+                &mut out,
+            )?;
+        }
+    }
+    place(queue, chunk, &chunk_idx, &mut out)?;
+    for (i, item) in later {
+        if let Content::Numbered {
+            taxid, findings, ..
+        } = &item.content
+        {
+            if let Some(existing) = queue.find_by_taxid(taxid)? {
+                if existing.source != item.source {
+                    out[i] = Some(Placement::Local(pipeline::report::local_invalid(
+                        &item.source,
+                        Some(taxid),
+                        findings.as_ref(),
+                        lang,
+                    )));
+                    continue;
+                }
+            }
+        }
+        place(queue, vec![item], &[i], &mut out)?;
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// The row of an input whose tax ID another input of the same submission carries.
+fn superseded(
+    source: &str,
+    taxid: &str,
+    findings: Option<&serde_json::Value>,
+    lang: crate::lang::Lang,
+) -> pipeline::InvoiceReport {
+    let mut r = pipeline::report::local_invalid(source, Some(taxid), findings, lang);
+    let (fa, en) = (
+        format!("شماره مالیاتی {taxid} در ورودی دیگری از همین ارسال هم آمده است و آن یکی ارسال شد؛ این یکی ارسال نشد. شماره مالیاتی یکتاست."),
+        format!("the tax ID {taxid} is also carried by another input of this submission, which was taken; this one was not sent. A tax ID is unique."),
+    );
+    r.errors.push(pipeline::report::CodeLine {
+        code: None,
+        field: Some("header.taxid".into()),
+        rule: Some("taxid.duplicate_input".into()),
+        message: match lang {
+            crate::lang::Lang::Fa => fa,
+            crate::lang::Lang::En => en,
+        },
+        explanation: None,
+    });
+    r
+}
+
+fn place(
+    queue: &SqliteQueue,
+    items: Vec<moadian_queue::NewInvoice<'static>>,
+    idx: &[usize],
+    out: &mut [Option<Placement>],
+) -> anyhow::Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    for (r, i) in queue.enqueue_batch(items)?.into_iter().zip(idx) {
+        out[*i] = Some(match r {
+            Enqueued::Inserted(p) | Enqueued::Replaced(p) | Enqueued::Unchanged(p) => {
+                Placement::Queue(p.id)
+            }
+            Enqueued::Refused { source, error } => match &error {
+                QueueError::TaxIdSucceeded { invoice, .. }
+                | QueueError::TaxIdInFlight { invoice, .. } => Placement::Queue(*invoice),
+                _ => Placement::Refused(Refusal {
+                    source,
+                    error: error.to_string(),
+                }),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// The report of a submission: one row per input, in input order (a queue row shown once).
+pub fn placements_report(
+    queue: &SqliteQueue,
+    placements: Vec<Placement>,
+    lang: crate::lang::Lang,
+) -> anyhow::Result<(pipeline::Report, Vec<Refusal>)> {
+    let ids: Vec<InvoiceId> = placements
+        .iter()
+        .filter_map(|p| match p {
+            Placement::Queue(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let mut by_id: std::collections::HashMap<InvoiceId, pipeline::InvoiceReport> =
+        std::collections::HashMap::new();
+    {
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        let rows = queue.list(&moadian_queue::ListFilter {
+            ids: Some(sorted),
+            ..Default::default()
+        })?;
+        let rep =
+            pipeline::report::build(queue, Some(rows.iter().map(|r| r.id).collect()), None, lang)?;
+        for (row, r) in rows.iter().zip(rep.invoices) {
+            by_id.insert(row.id, r);
+        }
+    }
+    let mut rows = Vec::new();
+    let mut refused = Vec::new();
+    for p in placements {
+        match p {
+            Placement::Queue(id) => {
+                if let Some(r) = by_id.remove(&id) {
+                    rows.push(r);
+                }
+            }
+            Placement::Local(r) => rows.push(r),
+            Placement::Refused(r) => refused.push(r),
+        }
+    }
+    Ok((pipeline::report::assemble(rows), refused))
 }
 
 /// Opens the signer only if there is something to send or follow, runs the pass, and returns

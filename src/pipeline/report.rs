@@ -141,6 +141,11 @@ pub fn build<S: Store>(
         }
     }
     let invoices: Vec<InvoiceReport> = rows.iter().map(|r| row_report(r, lang)).collect();
+    Ok(assemble(invoices))
+}
+
+/// A report of these rows, with its summary.
+pub fn assemble(invoices: Vec<InvoiceReport>) -> Report {
     let mut s = Summary {
         total: invoices.len(),
         ..Summary::default()
@@ -155,10 +160,30 @@ pub fn build<S: Store>(
             ReportStatus::Unknown => s.unknown += 1,
         }
     }
-    Ok(Report {
+    Report {
         invoices,
         summary: s,
-    })
+    }
+}
+
+/// The row of an input found invalid that was not recorded in the queue (its tax ID belongs to
+/// another input there): INVALID with its own findings.
+pub fn local_invalid(
+    source: &str,
+    taxid: Option<&str>,
+    findings: Option<&Value>,
+    lang: Lang,
+) -> InvoiceReport {
+    let (errors, warnings) = findings_lines(findings, lang);
+    InvoiceReport {
+        source: source.to_string(),
+        taxid: taxid.map(str::to_string),
+        status: ReportStatus::Invalid,
+        uid: None,
+        reference: None,
+        errors,
+        warnings,
+    }
 }
 
 fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
