@@ -27,6 +27,42 @@ pub(crate) fn note_serial(conn: &Connection, memory_id: &str, serial: u64) -> Re
     Ok(())
 }
 
+/// The counters touched by one enqueue transaction: read once, written once at the end
+/// (still inside the transaction, so allocation stays atomic with the rows).
+#[derive(Default)]
+struct SerialCache {
+    counters: std::collections::HashMap<String, (u64, bool)>,
+}
+
+impl SerialCache {
+    fn last(&mut self, conn: &Connection, memory_id: &str) -> Result<u64> {
+        if let Some((v, _)) = self.counters.get(memory_id) {
+            return Ok(*v);
+        }
+        let v = last_serial(conn, memory_id)?;
+        self.counters.insert(memory_id.to_string(), (v, false));
+        Ok(v)
+    }
+
+    fn advance(&mut self, conn: &Connection, memory_id: &str, serial: u64) -> Result<()> {
+        to_i64(serial, "serial")?;
+        let last = self.last(conn, memory_id)?;
+        if serial > last {
+            self.counters.insert(memory_id.to_string(), (serial, true));
+        }
+        Ok(())
+    }
+
+    fn flush(self, conn: &Connection) -> Result<()> {
+        for (memory_id, (v, dirty)) in self.counters {
+            if dirty {
+                note_serial(conn, &memory_id, v)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn to_i64(v: u64, what: &str) -> Result<i64> {
     i64::try_from(v).map_err(|_| QueueError::InvalidInput(format!("{what} {v} is too large")))
 }
@@ -253,7 +289,13 @@ fn status_of(invalid: bool) -> InvoiceStatus {
     }
 }
 
-fn enqueue_one(conn: &Connection, item: NewInvoice<'_>, now: Millis, pid: u32) -> Result<Enqueued> {
+fn enqueue_one(
+    conn: &Connection,
+    serials: &mut SerialCache,
+    item: NewInvoice<'_>,
+    now: Millis,
+    pid: u32,
+) -> Result<Enqueued> {
     let NewInvoice {
         source,
         memory_id,
@@ -297,7 +339,7 @@ fn enqueue_one(conn: &Connection, item: NewInvoice<'_>, now: Millis, pid: u32) -
             }
             let findings = json_text(&findings)?;
             if let Some(s) = serial {
-                note_serial(conn, &memory_id, s)?;
+                serials.advance(conn, &memory_id, s)?;
             }
             let row = base(
                 Some(&taxid),
@@ -318,7 +360,7 @@ fn enqueue_one(conn: &Connection, item: NewInvoice<'_>, now: Millis, pid: u32) -
             Ok(Enqueued::Inserted(insert(conn, &row, now, pid)?))
         }
         Content::Allocate(build) => {
-            let serial = last_serial(conn, &memory_id)? + 1;
+            let serial = serials.last(conn, &memory_id)? + 1;
             let built = match build(serial) {
                 Ok(b) => b,
                 Err(e) => return Ok(refused(&source, QueueError::Caller(e))),
@@ -333,7 +375,7 @@ fn enqueue_one(conn: &Connection, item: NewInvoice<'_>, now: Millis, pid: u32) -
                 };
                 return Ok(refused(&source, e));
             }
-            note_serial(conn, &memory_id, serial)?;
+            serials.advance(conn, &memory_id, serial)?;
             let findings = json_text(&built.findings)?;
             let mut row = base(
                 Some(&built.taxid),
@@ -354,9 +396,11 @@ impl SqliteQueue {
         let pid = self.pid;
         self.write(|tx| {
             let mut out = Vec::with_capacity(items.len());
+            let mut serials = SerialCache::default();
             for item in items {
-                out.push(enqueue_one(tx, item, now, pid)?);
+                out.push(enqueue_one(tx, &mut serials, item, now, pid)?);
             }
+            serials.flush(tx)?;
             Ok(out)
         })
     }

@@ -19,7 +19,7 @@ CREATE TABLE invoices (
     indatim         INTEGER,
     kind            TEXT,
     ins             INTEGER,
-    payload         TEXT CHECK (payload IS NULL OR json_valid(payload)),
+    payload         TEXT, -- JSON text, checked by the queue before it is stored
     status          TEXT NOT NULL CHECK (status IN
                       ('INVALID','QUEUED','SENDING','IN_PROGRESS','SUCCESS','FAILED','UNKNOWN')),
     revision        INTEGER NOT NULL DEFAULT 1,
