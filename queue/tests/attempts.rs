@@ -333,9 +333,13 @@ fn invariant_3_conflicting_late_answer_is_reported_not_applied() {
         .record_outcome(a.uid, ServerStatus::Success, None, None)
         .unwrap();
     assert_eq!(again, Transition::Unchanged(AttemptStatus::Success));
-    let r = runner.record_outcome(a.uid, ServerStatus::Failed, None, None);
+    let errors = serde_json::json!([{"code": "x"}]);
+    let r = runner.record_outcome(a.uid, ServerStatus::Failed, Some(errors), None);
     assert!(matches!(r, Err(QueueError::InvalidTransition { .. })));
     assert_eq!(status(&f.queue, id), InvoiceStatus::Success);
+    let kept = f.queue.attempt(a.uid).unwrap().unwrap();
+    assert_eq!(kept.status, AttemptStatus::Success);
+    assert_eq!(kept.errors, None, "a final answer is not overwritten");
     let kinds: Vec<_> = f
         .queue
         .events(id)

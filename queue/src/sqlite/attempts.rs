@@ -420,6 +420,41 @@ fn outcome_one(
     pid: u32,
 ) -> Result<Transition> {
     let (s, cur) = load(tx, o.uid)?;
+    if cur.status.is_final() {
+        let same = matches!(
+            (o.status, cur.status),
+            (ServerStatus::Success, AttemptStatus::Success)
+                | (ServerStatus::Failed, AttemptStatus::Failed)
+        );
+        if same {
+            tx.prepare_cached("UPDATE attempts SET polled_at = ?2 WHERE uid = ?1")?
+                .execute(params![s, now])?;
+            return Ok(Transition::Unchanged(cur.status));
+        }
+        // A final attempt keeps its recorded answer; the contradiction is logged for a person.
+        let detail = serde_json::json!({
+            "server_status": o.status.as_str(),
+            "note": format!("answer for an attempt already {}", cur.status.as_str()),
+            "errors": o.errors,
+        })
+        .to_string();
+        log_event(
+            tx,
+            cur.invoice,
+            Some(&s),
+            now,
+            "conflicting_answer",
+            None,
+            None,
+            Some(&detail),
+            pid,
+        )?;
+        return Err(QueueError::InvalidTransition {
+            uid: o.uid,
+            from: cur.status,
+            what: "an inquiry answer",
+        });
+    }
     tx.prepare_cached(
         "UPDATE attempts SET polled_at = ?2, server_status = ?3,
                 reference = coalesce(reference, ?4),
@@ -435,34 +470,6 @@ fn outcome_one(
         json_opt(&o.warnings)
     ])?;
     let to = match (o.status, cur.status) {
-        (ServerStatus::Success, AttemptStatus::Success)
-        | (ServerStatus::Failed, AttemptStatus::Failed) => {
-            return Ok(Transition::Unchanged(cur.status))
-        }
-        (_, from) if from.is_final() => {
-            let detail = format!(
-                r#"{{"server_status":"{}","note":"answer for an attempt already {}"}}"#,
-                o.status.as_str(),
-                from.as_str()
-            );
-            let inv = invoice_status_for(from, AfterRejection::Requeue).as_str();
-            log_event(
-                tx,
-                cur.invoice,
-                Some(&s),
-                now,
-                "conflicting_answer",
-                Some(inv),
-                Some(inv),
-                Some(&detail),
-                pid,
-            )?;
-            return Err(QueueError::InvalidTransition {
-                uid: o.uid,
-                from,
-                what: "an inquiry answer",
-            });
-        }
         (ServerStatus::Success, _) => AttemptStatus::Success,
         (ServerStatus::Failed, _) => AttemptStatus::Failed,
         (ServerStatus::InProgress | ServerStatus::Pending, AttemptStatus::InProgress) => {
