@@ -5,7 +5,7 @@
 
 use super::columns::{by_key, template_header, Column, COLUMNS};
 use super::jalali;
-use rust_xlsxwriter::{Format, Workbook};
+use rust_xlsxwriter::{DataValidation, Format, Workbook};
 use std::path::{Path, PathBuf};
 
 /// Which layout to write.
@@ -47,6 +47,15 @@ pub const HEADER_KEYS: &[&str] = &[
 ];
 /// The item columns of the template, in order.
 pub const ITEM_KEYS: &[&str] = &["sstid", "sstt", "am", "mu", "fee", "dis", "vra"];
+
+/// Code columns get a drop-down list and a note saying what each code means.
+const CODE_LISTS: &[(&str, &[&str], &str)] = &[
+    ("inty", &["1", "2", "3"], "۱ نوع اول، ۲ نوع دوم، ۳ نوع سوم (پایانه فروشگاهی)\n1 type 1 (full buyer), 2 type 2, 3 type 3 (POS receipt)"),
+    ("inp", &["1", "2", "3", "4", "5", "6", "7", "8", "9", "11", "13", "14"], "۱ فروش، ۲ ارز، ۳ طلا، ۴ پیمانکاری، ۵ قبوض، ۶ بلیت، ۷ صادرات، ۸ بارنامه، ۹ نفتی، ۱۱ بورس، ۱۳ بیمه، ۱۴ زنجیره\n1 sale, 2 currency, 3 gold, 4 contract, 5 bills, 6 ticket, 7 export, 8 lading, 9 petroleum, 11 exchange, 13 insurance, 14 chain"),
+    ("ins", &["1", "2", "3", "4"], "۱ اصلی، ۲ اصلاحی، ۳ ابطالی، ۴ برگشت از فروش\n1 original, 2 correction, 3 cancellation, 4 sales return"),
+    ("tob", &["1", "2", "3", "4"], "۱ حقیقی، ۲ حقوقی، ۳ مشارکت مدنی، ۴ اتباع غیرایرانی\n1 natural person, 2 legal person, 3 civil partnership, 4 foreign national"),
+    ("setm", &["1", "2", "3"], "۱ نقدی، ۲ نسیه، ۳ نقدی و نسیه\n1 cash, 2 credit, 3 cash and credit"),
+];
 
 /// The example invoice: two lines, dated `date` (Jalali text, Tehran time).
 fn example_rows(date: &str) -> (Vec<String>, Vec<Vec<String>>) {
@@ -208,6 +217,21 @@ pub fn write_template(
                 }
                 ws.set_freeze_panes(1, 0)
                     .map_err(|e| err(out, e.to_string()))?;
+                for (key, list, msg) in CODE_LISTS {
+                    let Some(col) = by_key(key).map(template_header) else {
+                        continue;
+                    };
+                    let Some(c) = headers.iter().position(|h| *h == col) else {
+                        continue;
+                    };
+                    let dv = DataValidation::new()
+                        .allow_list_strings(list)
+                        .and_then(|d| d.set_input_title(*key))
+                        .and_then(|d| d.set_input_message(*msg))
+                        .map_err(|e| err(out, e.to_string()))?;
+                    ws.add_data_validation(1, c as u16, 10_000, c as u16, &dv)
+                        .map_err(|e| err(out, e.to_string()))?;
+                }
             }
             let help = wb.add_worksheet();
             help.set_name("راهنما")
