@@ -272,6 +272,14 @@ pub async fn run_referral(
                 Lang::En => "note: the reference is itself a correction/return; the tax system takes it as a reference only once it is APPROVED, SYSTEMIC_APPROVED or NO_NEED_REACTION (V7.8 §5-2 note 4).",
             }
         );
+    } else if kind != Kind::Cancellation && reference["header"]["inty"].as_i64() == Some(1) {
+        eprintln!(
+            "{}",
+            match lang {
+                Lang::Fa => "توجه: تا وضعیت تایید صورتحساب مرجع (واکنش خریدار) مشخص نشده باشد، سامانه اصلاحی/برگشت از فروش را بر آن نمی‌پذیرد (دستورالعمل ۷.۸، جدول ۸ ردیف ۸).",
+                Lang::En => "note: until the buyer's reaction to the reference is settled, the tax system does not take a correction/return on it (V7.8 table 8 row 8).",
+            }
+        );
     }
     let invoice = match build(&reference, now) {
         Ok(v) => v,
