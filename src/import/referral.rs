@@ -359,9 +359,11 @@ pub fn parse_lines(spec: &str) -> Result<Vec<Returned>, String> {
         .collect()
 }
 
-/// Scales a line's discount and fixed levies to a smaller quantity (truncated to rials).
+/// Scales a line's discount, fixed levies and gold fees (making fee, profit, commission) to a
+/// smaller quantity, truncated to rials (UNCERTAIN: the spec says only that prices and rates
+/// stay; proportional scaling is our reading).
 fn scale_line(l: &mut Map<String, Value>, factor_num: Decimal, factor_den: Decimal) {
-    for k in ["dis", "odam", "olam"] {
+    for k in ["dis", "odam", "olam", "consfee", "spro", "bros"] {
         let rate_key = match k {
             "odam" => Some("odr"),
             "olam" => Some("olr"),
