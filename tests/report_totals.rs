@@ -247,3 +247,21 @@ fn totals_per_season() {
     let page = html::render(&r, Lang::Fa);
     assert!(page.contains("پاییز 1405") && page.contains("جمع به تفکیک فصل"));
 }
+
+#[test]
+fn report_table_snapshot() {
+    let (_dir, e) = entries();
+    let r = report::build(&e, None, None, Lang::Fa, AZAR);
+    // The tables only: the failures' wording belongs to the code catalogue.
+    let fa = render::table(&r, Lang::Fa);
+    insta::assert_snapshot!(
+        "report_table_fa",
+        fa.split("خطاها:").next().unwrap_or_default()
+    );
+    let r = report::build(&e, None, None, Lang::En, AZAR);
+    let en = render::table(&r, Lang::En);
+    insta::assert_snapshot!(
+        "report_table_en",
+        en.split("Failures:").next().unwrap_or_default()
+    );
+}
