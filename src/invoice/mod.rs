@@ -1,6 +1,6 @@
 //! The invoice: typed model of the v2 invoice JSON (official key names), identifiers that
 //! validate on construction, the tax ID (شماره منحصر به فرد مالیاتی), exact money, and loading
-//! from files.
+//! from files (one object, an array, JSON Lines, directories), and Jalali dates.
 
 pub mod ids;
 pub mod jalali;
