@@ -155,6 +155,19 @@ pub fn read_workbook(path: &Path) -> Result<Vec<Table>, SheetError> {
     Ok(tables)
 }
 
+/// CSV text: UTF-8 (with or without a byte-order mark), else Windows-1256 — what Excel's plain
+/// «CSV» save writes on a Persian Windows.
+pub fn decode_text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let bytes = e.into_bytes();
+            let (text, _, _) = encoding_rs::WINDOWS_1256.decode(&bytes);
+            text.into_owned()
+        }
+    }
+}
+
 /// A CSV file as one table named after the file. Accepts `,` or `;` or tab as separator
 /// (whichever the header line has most of) and a UTF-8 byte-order mark.
 pub fn read_csv(path: &Path) -> Result<Table, SheetError> {
@@ -163,10 +176,7 @@ pub fn read_csv(path: &Path) -> Result<Table, SheetError> {
         path: p.clone(),
         message: e.to_string(),
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| SheetError::Read {
-        path: p.clone(),
-        message: "not UTF-8 text (save the CSV as «CSV UTF-8») / متن UTF-8 نیست".into(),
-    })?;
+    let text = decode_text(bytes);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let first = text.lines().next().unwrap_or_default();
     let delim = [b',', b';', b'\t']
@@ -216,5 +226,13 @@ mod tests {
         assert_eq!(f64_text(1.23456789), ("1.23456789".to_string(), false));
         assert!(f64_text(12345678901234567.0).1);
         assert!(f64_text(0.1 + 0.2).1, "0.30000000000000004 has 17 digits");
+    }
+
+    #[test]
+    fn csv_in_windows_1256_is_read() {
+        let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode("شرح,مبلغ واحد\nپيچ,1000\n");
+        // (Windows-1256 has the Arabic yeh ي, which Persian Windows uses for ی.)
+        assert_eq!(decode_text(bytes.into_owned()), "شرح,مبلغ واحد\nپيچ,1000\n");
+        assert_eq!(decode_text("ok".as_bytes().to_vec()), "ok");
     }
 }
