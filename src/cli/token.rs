@@ -108,8 +108,7 @@ fn flags_text(f: &token::PinFlags) -> String {
 }
 
 fn list(a: ListArgs) -> Result<(), SignError> {
-    let path = module::resolve_module(a.pkcs11_module.as_deref())?;
-    let ctx = module::load(&path)?;
+    let (path, ctx) = module::load_configured(a.pkcs11_module.as_deref())?;
     let tokens = token::list_tokens(&ctx, &LiveTokenInfo)?;
     if a.json {
         println!(
@@ -137,8 +136,7 @@ fn list(a: ListArgs) -> Result<(), SignError> {
 }
 
 fn certs(a: CertsArgs) -> Result<(), SignError> {
-    let path = module::resolve_module(a.pkcs11_module.as_deref())?;
-    let ctx = module::load(&path)?;
+    let (_, ctx) = module::load_configured(a.pkcs11_module.as_deref())?;
     let (slot, tok) = token::find_token(
         &ctx,
         a.token_label.as_deref(),

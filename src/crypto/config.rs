@@ -93,3 +93,30 @@ pub fn open_signer_with_report(
     warnings.extend(checks.into_iter().filter(|c| c.status != CheckStatus::Ok));
     Ok((signer, warnings))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signer_table_of_a_profile() {
+        let t: SignerConfig = toml::from_str(
+            r#"
+            pkcs11_module = "/usr/lib/libshuttle_p11v220.so"
+            token_label = "ePass3003"
+            key_id = "0a1b"
+            allow_final_pin_try = false
+            "#,
+        )
+        .unwrap();
+        assert!(t.uses_token());
+        assert_eq!(t.key_id.as_deref(), Some("0a1b"));
+        let k: SignerConfig =
+            toml::from_str("key_file = \"private.key\"\ncert_file = \"cert.crt\"").unwrap();
+        assert!(!k.uses_token());
+        assert!(
+            toml::from_str::<SignerConfig>("pin = \"1234\"").is_err(),
+            "no PIN in files"
+        );
+    }
+}

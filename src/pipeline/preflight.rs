@@ -167,14 +167,7 @@ fn token_steps(
     expected_national_id: Option<&str>,
     checks: &mut Vec<Check>,
 ) -> Result<Arc<dyn Signer>, SignError> {
-    let path = module::resolve_module(cfg.pkcs11_module.as_deref())?;
-    let ctx = module::load(&path).map_err(|e| match e {
-        SignError::ModuleNotFound { detail, .. } => SignError::ModuleNotFound {
-            path: path.display().to_string(),
-            detail,
-        },
-        e => e,
-    })?;
+    let (path, ctx) = module::load_configured(cfg.pkcs11_module.as_deref())?;
     let lib = ctx
         .get_library_info()
         .map(|i| i.manufacturer_id().trim().to_string())

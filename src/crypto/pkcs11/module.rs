@@ -69,6 +69,42 @@ pub fn resolve_module(configured: Option<&Path>) -> Result<PathBuf, SignError> {
     })
 }
 
+/// Loads the configured module, or else the first default candidate that loads.
+pub fn load_configured(configured: Option<&Path>) -> Result<(PathBuf, Pkcs11), SignError> {
+    if let Some(p) = configured {
+        return load(p)
+            .map(|c| (p.to_path_buf(), c))
+            .map_err(|e| with_path(e, p));
+    }
+    let mut last = None;
+    for c in default_module_candidates() {
+        if c.components().count() > 1 && !c.exists() {
+            continue;
+        }
+        match load(&c) {
+            Ok(ctx) => return Ok((c, ctx)),
+            Err(e) => last = Some(with_path(e, &c)),
+        }
+    }
+    Err(last.unwrap_or_else(|| match resolve_module(None) {
+        Err(e) => e,
+        Ok(p) => SignError::ModuleNotFound {
+            path: p.display().to_string(),
+            detail: "could not be loaded".into(),
+        },
+    }))
+}
+
+fn with_path(e: SignError, p: &Path) -> SignError {
+    match e {
+        SignError::ModuleNotFound { detail, .. } => SignError::ModuleNotFound {
+            path: p.display().to_string(),
+            detail,
+        },
+        e => e,
+    }
+}
+
 static LOADED: Mutex<Option<HashMap<PathBuf, Pkcs11>>> = Mutex::new(None);
 
 /// Loads and initialises `path` once per process; later calls return the same context.

@@ -57,14 +57,7 @@ impl Pkcs11Signer {
         expected_national_id: Option<&str>,
         info: &dyn TokenInfoSource,
     ) -> Result<Self, SignError> {
-        let module_path = module::resolve_module(cfg.pkcs11_module.as_deref())?;
-        let ctx = module::load(&module_path).map_err(|e| match e {
-            SignError::ModuleNotFound { detail, .. } => SignError::ModuleNotFound {
-                path: module_path.display().to_string(),
-                detail,
-            },
-            e => e,
-        })?;
+        let (module_path, ctx) = module::load_configured(cfg.pkcs11_module.as_deref())?;
         let (slot, token) = find_token(
             &ctx,
             cfg.token_label.as_deref(),
