@@ -128,10 +128,7 @@ pub fn choose_certificate<'a>(
             }),
         };
     }
-    let paired: Vec<&TokenCert> = certs
-        .iter()
-        .filter(|c| key_ids.contains(&c.id))
-        .collect();
+    let paired: Vec<&TokenCert> = certs.iter().filter(|c| key_ids.contains(&c.id)).collect();
     if paired.is_empty() {
         return Err(if key_ids.is_empty() {
             SignError::KeyNotFound {
