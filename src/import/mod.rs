@@ -15,7 +15,9 @@
 //! **Tehran local time** (UTC+03:30; +04:30 in the summer halves of 1387–1401 when Iran still
 //! had daylight saving time), or RFC 3339 with an explicit offset, or Unix ms. Amounts are
 //! exact decimals; XLSX numeric cells are read through their shortest round-trip text and
-//! refused when they carry more than 15 significant digits.
+//! refused when they carry more than 15 significant digits. CSV files are UTF-8 (with or
+//! without a byte-order mark) or, failing that, Windows-1256 (Excel's plain CSV on Persian
+//! Windows).
 
 pub mod build;
 pub mod cells;

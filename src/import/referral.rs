@@ -59,6 +59,11 @@ fn err(rule: &str, field: &str, fa: String, en: String) -> Finding {
     Finding::error(rule, field, Message::new(fa, en))
 }
 
+/// A date for a person: Jalali, Tehran time (Gregorian beside it for English).
+fn fmt_date(ms: i64, gregorian_too: bool) -> String {
+    super::jalali::format_unix_ms(ms, true, gregorian_too)
+}
+
 /// Checks that apply to the reference itself, whatever the referral.
 pub fn check_reference(reference: &Value, reference_taxid: &str, indatim: i64) -> Vec<Finding> {
     let h = header(reference);
@@ -76,9 +81,15 @@ pub fn check_reference(reference: &Value, reference_taxid: &str, indatim: i64) -
             out.push(err(
                 "referral.indatim_not_after_reference",
                 "header.indatim",
-                "تاریخ صورتحساب ارجاعی باید بعد از تاریخ صورتحساب مرجع باشد".into(),
                 format!(
-                    "the referral's indatim ({indatim}) must be later than the reference's ({r})"
+                    "تاریخ صورتحساب ارجاعی ({}) باید بعد از تاریخ صورتحساب مرجع ({}) باشد",
+                    fmt_date(indatim, false),
+                    fmt_date(r, false)
+                ),
+                format!(
+                    "the referral's issue time ({}) must be later than the reference's ({})",
+                    fmt_date(indatim, true),
+                    fmt_date(r, true)
                 ),
             ));
         }
