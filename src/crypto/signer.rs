@@ -127,8 +127,8 @@ impl SignError {
         let en = self.to_string();
         let fa = match self {
             SignError::Other(s) => s.clone(),
-            SignError::ModuleNotFound { path, .. } => format!(
-                "ماژول PKCS#11 در مسیر {path} بارگذاری نشد. نرم‌افزار توکن (برای ePass3003: libshuttle_p11v220.so یا ShuttleCsp11_3003.dll) را نصب کنید یا مسیر آن را با ‎--pkcs11-module‎ بدهید."
+            SignError::ModuleNotFound { path, detail } => format!(
+                "ماژول PKCS#11 در مسیر {path} بارگذاری نشد ({detail}). نرم‌افزار توکن (برای ePass3003: libshuttle_p11v220.so یا ShuttleCsp11_3003.dll) را نصب کنید یا مسیر آن را با ‎--pkcs11-module‎ بدهید."
             ),
             SignError::TokenNotPresent { wanted, seen } => format!(
                 "توکن {wanted} متصل نیست (توکن‌های دیده‌شده: {seen}). توکن را به رایانه وصل کنید یا برچسب/شماره سریال توکن را بررسی کنید."
