@@ -6,7 +6,7 @@
 //! owner of the clientId (4103).
 
 use super::errors::ApiError;
-use super::jose::{b64url_decode, verify_compact, JwsFault};
+use super::jose::{verify_compact, JwsFault};
 use super::registry::valid_memory_id;
 use super::state::AppState;
 use axum::extract::FromRequestParts;
@@ -80,12 +80,6 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, Api
         client_id: client_id.to_string(),
         national_id,
     })
-}
-
-/// Decodes a token's payload without verifying (diagnostics only).
-pub fn peek_payload(token: &str) -> Option<Value> {
-    let part = token.split('.').nth(1)?;
-    serde_json::from_slice(&b64url_decode(part)?).ok()
 }
 
 impl FromRequestParts<AppState> for Caller {
