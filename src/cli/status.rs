@@ -125,6 +125,10 @@ pub fn print_report(
     let mut t = Table::new();
     t.load_preset(UTF8_FULL)
         .set_content_arrangement(ContentArrangement::Dynamic);
+    if !std::io::stdout().is_terminal() {
+        // Logs and cron mail: wrap at a readable width instead of one line per row.
+        t.set_width(150);
+    }
     let header = match lang {
         Lang::Fa => vec![
             "منبع",

@@ -1,0 +1,63 @@
+//! `moadian run --inbox DIR` as cron would call it: files dropped in the inbox are enqueued,
+//! sent and followed; each processed file moves to `DIR/done`, so nothing is picked twice or
+//! lost; `enqueue` then `run` sends what was queued; `status` reads the queue.
+
+mod e2e_support;
+use e2e_support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_files_are_sent_once_and_moved_to_done() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let inbox = env.path("inbox");
+    let taxids = write_invoices(&inbox, 1, 4);
+    let inbox_s = inbox.to_str().unwrap();
+    let (code, report, err) = env
+        .run_json(&["run", "--inbox", inbox_s, "--wait", "20s"])
+        .await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS");
+    }
+    let left: Vec<_> = std::fs::read_dir(&inbox)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .collect();
+    assert!(left.is_empty(), "every file left the inbox: {left:?}");
+    assert_eq!(std::fs::read_dir(inbox.join("done")).unwrap().count(), 4);
+
+    // A second pass with the same file dropped again sends nothing.
+    std::fs::copy(
+        inbox.join("done").join("inv-000001.json"),
+        inbox.join("inv-000001.json"),
+    )
+    .unwrap();
+    let before = env.sandbox.ledger().packets_received;
+    let (code, _, err) = env.run_json(&["run", "--inbox", inbox_s]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(env.sandbox.ledger().packets_received, before);
+    assert_exactly_once(&env.sandbox, &taxids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_then_run_then_status() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 3);
+    let (code, report, err) = env.run_json(&["enqueue", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "QUEUED");
+    }
+    assert_eq!(
+        env.sandbox.ledger().packets_received,
+        0,
+        "enqueue sends nothing"
+    );
+    let (code, report, err) = env.run_json(&["run", "--wait", "20s"]).await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    let (code, status, _) = env.run_json(&["status"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(status["summary"]["success"], 3);
+    assert_exactly_once(&env.sandbox, &taxids);
+}
