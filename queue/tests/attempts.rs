@@ -22,6 +22,7 @@ fn invariant_2_recorded_before_sent() {
     assert_eq!(seen.batch_id, "batch-1");
     assert_eq!(seen.taxid, f.queue.get(id).unwrap().unwrap().taxid);
     assert_eq!(seen.uid.get_version_num(), 4);
+    assert_eq!(seen, a, "what begin_attempt returned is what was committed");
     assert_eq!(status(&other, id), InvoiceStatus::Sending);
     let ev: Vec<_> = other
         .events(id)

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
-use super::read::{attempt_by_uid, invoices_where};
+use super::read::invoices_where;
 use super::{lock::RunnerLock, log_event, Millis, SqliteQueue, SqliteRunner};
 use crate::error::{QueueError, Result};
 use crate::store::RunnerStore;
@@ -188,14 +188,20 @@ impl RunnerStore for SqliteRunner {
         }
         let now = self.q.now();
         let pid = self.q.pid;
-        let uids = self.q.write(|tx| {
+        self.q.write(|tx| {
             let mut out = Vec::with_capacity(invoices.len());
             for (key, uid) in invoices {
-                let row: Option<(String, i64)> = tx
-                    .prepare_cached("SELECT status, revision FROM invoices WHERE id = ?1")?
-                    .query_row([key.id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                type Row = (String, i64, Option<String>, String);
+                let row: Option<Row> = tx
+                    .prepare_cached(
+                        "SELECT status, revision, taxid, memory_id FROM invoices WHERE id = ?1",
+                    )?
+                    .query_row([key.id.0], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
                     .optional()?;
-                let (status, revision) = row.ok_or(QueueError::UnknownInvoice(key.id))?;
+                let (status, revision, taxid, memory_id) =
+                    row.ok_or(QueueError::UnknownInvoice(key.id))?;
                 let status: InvoiceStatus = status.parse()?;
                 if status != InvoiceStatus::Queued {
                     return Err(QueueError::NotSendable {
@@ -239,17 +245,26 @@ impl RunnerStore for SqliteRunner {
                     Some(&detail),
                     pid,
                 )?;
-                out.push(uid_s);
+                out.push(Attempt {
+                    uid: *uid,
+                    invoice_id: key.id,
+                    taxid,
+                    memory_id,
+                    batch_id: batch_id.to_string(),
+                    invoice_revision: revision,
+                    status: AttemptStatus::Sending,
+                    reference: None,
+                    server_status: None,
+                    errors: None,
+                    warnings: None,
+                    created_at: now,
+                    sent_at: None,
+                    unknown_since: None,
+                    polled_at: None,
+                    updated_at: now,
+                });
             }
             Ok(out)
-        })?;
-        self.q.read(|c| {
-            uids.iter()
-                .map(|u| {
-                    attempt_by_uid(c, u)?
-                        .ok_or_else(|| QueueError::Corrupt(format!("attempt {u} vanished")))
-                })
-                .collect()
         })
     }
 
