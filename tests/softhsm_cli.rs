@@ -193,3 +193,66 @@ fn doctor_without_pin_says_how_to_give_it() {
         "{text}"
     );
 }
+
+#[test]
+fn invariant_5_scheduled_run_does_not_retry_a_refused_stored_pin() {
+    let label = token_with_company();
+    let module = hsm().module.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("invoice.json");
+    std::fs::write(&inv, INVOICE).unwrap();
+    let state = dir.path().join("state");
+    let sign = |pin: &str| {
+        let out = moadian()
+            .env("MOADIAN_STATE_DIR", &state)
+            .env("MOADIAN_PIN", pin)
+            .args([
+                "--lang",
+                "en",
+                "sign",
+                "--pkcs11-module",
+                &module,
+                "--token-label",
+                &label,
+            ])
+            .arg(&inv)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = sign("0000");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("pin.incorrect"), "{err}");
+    // The next run with the stored PIN does not touch the token, even with the right PIN.
+    let (code, err) = sign(USER_PIN);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("pin.stored_refused") && err.contains("forget-failed-pin"),
+        "{err}"
+    );
+    // The user clears the mark; the right stored PIN works again.
+    let out = moadian()
+        .args(["token", "list", "--pkcs11-module", &module, "--json"])
+        .output()
+        .unwrap();
+    let tokens: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let serial = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["label"] == label.as_str())
+        .unwrap()["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    moadian()
+        .env("MOADIAN_STATE_DIR", &state)
+        .args(["token", "forget-failed-pin", "--token-serial", &serial])
+        .assert()
+        .success();
+    let (code, err) = sign(USER_PIN);
+    assert_eq!(code, Some(0), "{err}");
+}
