@@ -86,7 +86,8 @@ async fn inquire_and_record(
     stats: &mut PollStats,
 ) -> Result<bool, PipelineError> {
     let mut all_final = true;
-    for chunk in attempts.chunks(MAX_INQUIRY_IDS) {
+    for chunk in inquiry_chunks(attempts) {
+        let chunk = &chunk[..];
         let uids: Vec<String> = chunk.iter().map(|a| a.uid.to_string()).collect();
         let (start, end) = window(chunk);
         stats.inquiries += 1;
@@ -164,16 +165,39 @@ fn server_status(s: &InvoiceStatus) -> ServerStatus {
     }
 }
 
-/// The inquiry window for a set of attempts: from a minute before the oldest was recorded to
-/// five minutes from now (clock skew), at most one week (4164).
+/// Splits attempts (oldest first) into inquiries of at most 100 ids whose recording times
+/// span at most six days, so each fits the one-week window (4164) around its own attempts —
+/// an attempt older than a week is still looked for where it was sent, never declared lost
+/// for lack of looking.
+fn inquiry_chunks(attempts: &[Attempt]) -> Vec<Vec<Attempt>> {
+    const SPAN_MS: i64 = 6 * 86_400_000;
+    let mut sorted: Vec<Attempt> = attempts.to_vec();
+    sorted.sort_by_key(|a| a.created_at);
+    let mut out: Vec<Vec<Attempt>> = Vec::new();
+    for a in sorted {
+        match out.last_mut() {
+            Some(c) if c.len() < MAX_INQUIRY_IDS && a.created_at - c[0].created_at <= SPAN_MS => {
+                c.push(a)
+            }
+            _ => out.push(vec![a]),
+        }
+    }
+    out
+}
+
+/// The inquiry window of a chunk: from ten minutes before its oldest attempt was recorded (a
+/// clock ahead of the server's; preflight refuses five minutes of skew) to
+/// twelve hours after its newest (capped at five minutes from now, for clock skew).
 fn window(attempts: &[Attempt]) -> (DateTime<Utc>, DateTime<Utc>) {
     let now = Utc::now();
-    let end = now + ChronoDuration::minutes(5);
     let oldest = attempts.iter().map(|a| a.created_at).min().unwrap_or(0);
+    let newest = attempts.iter().map(|a| a.created_at).max().unwrap_or(0);
     let from =
-        DateTime::<Utc>::from_timestamp_millis(oldest).unwrap_or(now) - ChronoDuration::minutes(1);
-    let earliest = end - ChronoDuration::days(7) + ChronoDuration::minutes(1);
-    (from.max(earliest), end)
+        DateTime::<Utc>::from_timestamp_millis(oldest).unwrap_or(now) - ChronoDuration::minutes(10);
+    let end = (DateTime::<Utc>::from_timestamp_millis(newest).unwrap_or(now)
+        + ChronoDuration::hours(12))
+    .min(now + ChronoDuration::minutes(5));
+    (from, end.max(from + ChronoDuration::minutes(1)))
 }
 
 /// Polls until every open attempt of the client's memory ID is final, something was queued
@@ -224,7 +248,9 @@ pub async fn poll(
         let probe_len = by_age.len().min(MAX_INQUIRY_IDS);
         let (probe, rest) = by_age.split_at(probe_len);
         let probe_final = inquire_and_record(&runner, client, probe, &mut stats).await?;
-        if probe_final && !rest.is_empty() {
+        // Sweep the rest when the probe is final, on the last round, and every 4th round.
+        let last_round = Instant::now() >= deadline;
+        if (probe_final || last_round || stats.rounds % 4 == 0) && !rest.is_empty() {
             inquire_and_record(&runner, client, rest, &mut stats).await?;
         }
         obs.event(&Event::Polled {
@@ -236,5 +262,48 @@ pub async fn poll(
             stats.open = blocking(move || open_attempts(r.queue(), &m)).await??.len();
             return Ok(stats);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(created_at: i64) -> Attempt {
+        Attempt {
+            uid: uuid::Uuid::new_v4(),
+            invoice_id: moadian_queue::InvoiceId(1),
+            taxid: None,
+            memory_id: "A11216".into(),
+            batch_id: "b".into(),
+            invoice_revision: 1,
+            status: moadian_queue::AttemptStatus::Unknown,
+            reference: None,
+            server_status: None,
+            errors: None,
+            warnings: None,
+            created_at,
+            sent_at: None,
+            unknown_since: None,
+            polled_at: None,
+            updated_at: created_at,
+        }
+    }
+
+    #[test]
+    fn chunks_hold_100_ids_and_fit_a_week() {
+        let day = 86_400_000;
+        let mut v: Vec<Attempt> = (0..250).map(|i| attempt(1_700_000_000_000 + i)).collect();
+        v.push(attempt(1_700_000_000_000 + 10 * day));
+        let chunks = inquiry_chunks(&v);
+        assert_eq!(chunks.len(), 4);
+        assert!(chunks.iter().all(|c| c.len() <= MAX_INQUIRY_IDS));
+        for c in &chunks {
+            let (start, end) = window(c);
+            assert!(end - start <= ChronoDuration::days(7), "{start} {end}");
+        }
+        // The old chunk's window lies around its own attempts, not around now.
+        let (start, _) = window(&chunks[0]);
+        assert!(start.timestamp_millis() < 1_700_000_000_000);
     }
 }
