@@ -121,12 +121,16 @@ impl Examiner {
         }
         let header = &invoice["header"];
         let taxid = header["taxid"].as_str().map(str::to_string);
+        // The rules engine may already have judged the tax ID (same code): say it once.
         if let Some(e) = self.check_taxid(header, fiscal_id) {
-            errors.push(e);
+            if !errors.iter().any(|x| x.code == e.code) {
+                errors.push(e);
+            }
         }
         if let Some(reg) = self.registry.get(fiscal_id) {
             let tins = text_of(&header["tins"]);
-            if tins.as_deref() != Some(reg.economic_code.as_str()) {
+            let already = errors.iter().any(|x| x.code == TINS_MISMATCH_CODE);
+            if !already && tins.as_deref() != Some(reg.economic_code.as_str()) {
                 errors.push(Notice::error(
                     TINS_MISMATCH_CODE,
                     format!("مقدار فیلد «شماره اقتصادی فروشنده» با اطلاعات سامانه منطبق نیست. (tins {:?}, registered {})", tins.unwrap_or_default(), reg.economic_code),
