@@ -207,3 +207,27 @@ async fn bad_fault_values_are_refused() {
     .await
     .is_err());
 }
+
+#[tokio::test]
+async fn timeout_is_not_registered_so_a_resend_succeeds() {
+    let b = start_with(with_faults(Faults {
+        timeout_rate: 1.0,
+        ..Faults::default()
+    }))
+    .await;
+    let inv = invoice(DEMO, b.now(), 5);
+    let first = new_uid();
+    b.post_packets(vec![b.packet(&inv, &first)]).await;
+    let r = b.final_status(&first).await;
+    assert_eq!(r["status"], "TIMEOUT", "{r}");
+    assert_eq!(r["data"]["success"], false);
+    let (_, listed) = b.get("inquiry?status=TIMEOUT").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    b.sandbox.update_faults(|f| f.timeout_rate = 0.0).unwrap();
+    let second = new_uid();
+    b.post_packets(vec![b.packet(&inv, &second)]).await;
+    assert_eq!(b.final_status(&second).await["status"], "SUCCESS");
+    let taxid = inv["header"]["taxid"].as_str().unwrap();
+    let l = b.sandbox.ledger();
+    assert_eq!((l.received(taxid), l.succeeded(taxid)), (2, 1));
+}

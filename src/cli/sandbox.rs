@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// Invoices stay IN_PROGRESS (until the knob is switched off via PUT /sandbox/faults).
     #[arg(long)]
     pub stuck: bool,
+    /// Share of invoices that end TIMEOUT (not registered; a resend is legitimate).
+    #[arg(long, value_name = "RATE")]
+    pub timeout_rate: Option<f64>,
     /// Added to serverTime of server-information, milliseconds (may be negative).
     #[arg(long, value_name = "MS", allow_hyphen_values = true)]
     pub clock_offset_ms: Option<i64>,
@@ -100,6 +103,9 @@ pub fn build_config(a: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     }
     if let Some(v) = a.delay_ms {
         f.processing_delay_ms = v;
+    }
+    if let Some(v) = a.timeout_rate {
+        f.timeout_rate = v;
     }
     if a.stuck {
         f.stuck_in_progress = true;

@@ -77,6 +77,9 @@ pub struct Faults {
     pub processing_delay_ms: u64,
     /// Invoices received while this is on stay IN_PROGRESS until it is switched off.
     pub stuck_in_progress: bool,
+    /// Share of received invoices that end TIMEOUT (processing took too long; not registered,
+    /// so sending the same tax ID again is legitimate).
+    pub timeout_rate: f64,
     /// Added to `serverTime` of `server-information` (simulates a server clock ahead/behind).
     pub clock_offset_ms: i64,
 }
@@ -93,6 +96,7 @@ impl Default for Faults {
             drop_after_accept_next: 0,
             processing_delay_ms: 0,
             stuck_in_progress: false,
+            timeout_rate: 0.0,
             clock_offset_ms: 0,
         }
     }
@@ -210,6 +214,7 @@ impl Faults {
             ("error_rate", self.error_rate),
             ("drop_before_accept_rate", self.drop_before_accept_rate),
             ("drop_after_accept_rate", self.drop_after_accept_rate),
+            ("timeout_rate", self.timeout_rate),
         ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(ConfigError::Invalid(format!(

@@ -129,6 +129,7 @@ pub async fn post_invoice(
                 received_ms: now,
                 visible_ms: now.saturating_add(delay),
                 stuck: faults.stuck_in_progress,
+                timeout: state.chance(faults.timeout_rate),
                 outcome: None,
             });
             result.push(json!({

@@ -71,6 +71,8 @@ pub struct InvoiceRecord {
     pub visible_ms: i64,
     /// Received while `stuck_in_progress` was on: IN_PROGRESS as long as it stays on.
     pub stuck: bool,
+    /// Drawn by the `timeout_rate` knob at receipt: ends TIMEOUT, not registered.
+    pub timeout: bool,
     pub outcome: Option<Outcome>,
 }
 
@@ -114,8 +116,12 @@ impl Store {
 
     /// Records the outcome of invoice `i` (duplicate tax ID check included) and the ledger.
     pub fn decide(&mut self, i: usize, mut outcome: Outcome) {
+        if self.invoices[i].timeout {
+            outcome.success = false;
+        }
         if let Some(taxid) = outcome.taxid.clone() {
-            if outcome.success && self.accepted.contains_key(&taxid) {
+            let timed_out = self.invoices[i].timeout;
+            if !timed_out && outcome.success && self.accepted.contains_key(&taxid) {
                 outcome.success = false;
                 outcome
                     .errors
@@ -213,6 +219,7 @@ impl Shared {
             None => "IN_PROGRESS",
             Some(_) if rec.stuck && faults.stuck_in_progress => "IN_PROGRESS",
             Some(_) if self.now_ms() < rec.visible_ms => "IN_PROGRESS",
+            Some(_) if rec.timeout => "TIMEOUT",
             Some(o) if o.success => "SUCCESS",
             Some(_) => "FAILED",
         }
@@ -222,6 +229,11 @@ impl Shared {
     pub fn inquiry_json(&self, rec: &InvoiceRecord, faults: &Faults) -> Value {
         let status = self.visible_status(rec, faults);
         let (data, packet_type, sign) = match (&rec.outcome, status) {
+            (Some(_), "TIMEOUT") => (
+                json!({"error": [], "warning": [], "success": false}),
+                json!("receive_invoice_confirm"),
+                String::new(),
+            ),
             (Some(o), "SUCCESS" | "FAILED") => {
                 let mut all: Vec<Value> = o.errors.iter().map(Notice::to_json).collect();
                 let warn: Vec<Value> = o.warnings.iter().map(Notice::to_json).collect();
