@@ -76,7 +76,7 @@ fn check(q: &Queue, step: usize) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn invariant_3_4_random_histories_never_resend_and_stay_consistent(ops in prop::collection::vec(op(), 1..40)) {
