@@ -58,7 +58,7 @@ fn not_found(uid: Option<&str>, reference: Option<&str>, fiscal_id: Option<&str>
         "referenceNumber": reference,
         "uid": uid,
         "status": "NOT_FOUND",
-        "data": null,
+        "data": {},
         "packetType": null,
         "fiscalId": fiscal_id,
         "sign": "",

@@ -250,7 +250,8 @@ impl Shared {
                     sign,
                 )
             }
-            _ => (Value::Null, json!("invoice.v01"), String::new()),
+            // IN_PROGRESS: "this object is empty" (RC_TXPS.EC_V02 §5).
+            _ => (json!({}), json!("invoice.v01"), String::new()),
         };
         json!({
             "referenceNumber": rec.reference_number,
