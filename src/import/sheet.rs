@@ -52,13 +52,15 @@ pub enum SheetError {
 }
 
 /// Shortest round-trip decimal text of a double, and whether the value a person typed may not
-/// be what is stored.
+/// be what is stored (more than 15 significant digits, or 10^15 and above).
 pub fn f64_text(f: f64) -> (String, bool) {
     let text = format!("{f}");
     let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
     let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-    let big_int = f.fract() == 0.0 && f.abs() > 9_007_199_254_740_992.0;
-    (text, significant > 15 || big_int || !f.is_finite())
+    // Excel keeps 15 significant digits; from 10^15 up a double cannot hold every unit and
+    // fraction either, so such a cell may not be what was typed.
+    let too_big = f.abs() >= 1e15;
+    (text, significant > 15 || too_big || !f.is_finite())
 }
 
 fn excel_serial_to_datetime(f: f64) -> Option<chrono::NaiveDateTime> {
@@ -225,6 +227,8 @@ mod tests {
         assert_eq!(f64_text(21255.0), ("21255".to_string(), false));
         assert_eq!(f64_text(1.23456789), ("1.23456789".to_string(), false));
         assert!(f64_text(12345678901234567.0).1);
+        assert!(f64_text(4503600000000000.0).1, "≥ 10^15: units not trustworthy");
+        assert!(!f64_text(999999999999999.0).1);
         assert!(f64_text(0.1 + 0.2).1, "0.30000000000000004 has 17 digits");
     }
 
