@@ -85,6 +85,31 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Which call for which answer (for the pipeline)
+//!
+//! | what happened                                              | call                                                            | invoice becomes |
+//! |------------------------------------------------------------|-----------------------------------------------------------------|-----------------|
+//! | about to POST (sign first, then record, then POST)         | `begin_attempt(&keys, batch)`                                   | SENDING         |
+//! | POST answered 2xx, `result[i]` has the uid                 | `record_accepted_many(&[(uid, referenceNumber)])`               | IN_PROGRESS     |
+//! | POST answered 2xx but a uid has no result                  | `mark_unknown_many(&uids, reason)`                              | UNKNOWN         |
+//! | timeout, dropped connection, 5xx                           | `mark_unknown_many(&uids, reason)`                              | UNKNOWN         |
+//! | 4xx error envelope (request refused, nothing taken)        | `record_rejected_before_acceptance(&uids, &errors, Requeue/Fail)` | QUEUED / FAILED |
+//! | inquiry SUCCESS / FAILED                                   | `record_outcome_many` (`Outcome { errors, warnings, .. }`)      | SUCCESS / FAILED |
+//! | inquiry IN_PROGRESS / PENDING                              | `record_outcome_many`                                           | IN_PROGRESS     |
+//! | inquiry TIMEOUT                                            | `record_outcome_many`                                           | UNKNOWN         |
+//! | inquiry NOT_FOUND                                          | `record_outcome_many` → `StillUnknown` or, after the grace period for a never-acknowledged attempt, `Requeued` | UNKNOWN / QUEUED |
+//! | server FAILED, user fixed the data                         | `resubmit(id, build)` (new serial + tax ID, linked)             | new row QUEUED  |
+//!
+//! What to poll: [`Store::pending_polls`] (acknowledged, not polled lately) and
+//! [`Store::to_reconcile`] (unknown: inquire by uid before anything else). The grace period is
+//! [`QueueOptions::not_found_grace`] (default 10 minutes), counted from when the outcome became
+//! unknown (a `mark_unknown`, or the next runner finding the attempt SENDING), never from when
+//! the attempt was recorded. Sign *before* `begin_attempt`: an attempt recorded and then never
+//! posted (token removed) can only come back through reconciliation after the grace period.
+//!
+//! The batch `*_many` calls commit all valid items in one transaction (one fsync) and return a
+//! per-item result, so one odd uid in a server answer never throws away the other 999.
+//!
 //! ## Beyond one file
 //!
 //! Everything goes through the [`Store`] / [`RunnerStore`] traits; see [`store`] for how a

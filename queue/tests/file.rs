@@ -203,6 +203,14 @@ fn the_event_log_is_append_only() {
 }
 
 #[test]
+fn open_creates_a_missing_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("moadian/queues/main.db");
+    Queue::open(&path).unwrap();
+    assert!(path.exists());
+}
+
+#[test]
 fn open_read_only_does_not_create_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("absent.db");

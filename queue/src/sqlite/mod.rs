@@ -192,8 +192,18 @@ impl SqliteQueue {
     }
 
     /// Open (creating if missing) with explicit options.
+    /// A missing parent directory is created (mode 0700 on unix).
     pub fn open_with(path: impl AsRef<Path>, opts: QueueOptions) -> Result<SqliteQueue> {
         let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.exists() {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(parent).map_err(io_err(parent))?;
+            }
+        }
         ensure_private_file(&path)?;
         let mut conn = Connection::open_with_flags(
             &path,
@@ -361,6 +371,9 @@ mod tests {
 
     #[test]
     fn sibling_paths() {
-        assert_eq!(sibling(Path::new("/a/q.db"), "-wal"), PathBuf::from("/a/q.db-wal"));
+        assert_eq!(
+            sibling(Path::new("/a/q.db"), "-wal"),
+            PathBuf::from("/a/q.db-wal")
+        );
     }
 }
