@@ -1,6 +1,28 @@
 //! What a sandbox is started with: the port, the registered taxpayers, the clock, the fault
 //! knobs and the randomness seed. Serde-able so `moadian sandbox serve --config FILE` can read it
 //! from TOML; `Default` gives the demo taxpayer of the official connection guide and no faults.
+//!
+//! ```toml
+//! port = 8090                        # 0 or absent: a free port
+//! seed = 7                           # repeatable fault draws
+//! pinned_clock_ms = 1709717760000    # clock starts at 2024-03-06T09:36:00Z
+//! seed_nonces = ["91dc28af-4c95-47f0-9913-87f8162b1708-1709717749862"]
+//!
+//! [faults]
+//! latency_ms = 50
+//! error_rate = 0.05                  # HTTP 500 with error_code
+//! error_code = "5199"                # 5051, 5119, 5139 or 5199
+//! drop_after_accept_rate = 0.1       # lost responses
+//! processing_delay_ms = 2000         # IN_PROGRESS that long
+//! timeout_rate = 0.0
+//! clock_offset_ms = -300000          # serverTime five minutes behind
+//!
+//! [[taxpayers]]
+//! memory_id = "B22222"
+//! national_id = "10100302746"
+//! economic_code = "10100302746"
+//! authorized_national_ids = ["0023457708"]
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
