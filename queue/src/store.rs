@@ -115,7 +115,9 @@ pub trait RunnerStore: Send + Sync {
         self.begin_attempt_with_uids(&with, batch_id)
     }
 
-    /// As [`RunnerStore::begin_attempt`] with caller-chosen uids (must be UUID v4 and unused).
+    /// As [`RunnerStore::begin_attempt`] with caller-chosen uids (RFC 4122 UUIDs, not nil, never
+    /// used before in this queue: the guide warns that a uid used twice for one memory ID makes
+    /// inquiry-by-uid answer for only one of the invoices).
     fn begin_attempt_with_uids(
         &self,
         invoices: &[(InvoiceKey, Uuid)],

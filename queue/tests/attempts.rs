@@ -373,7 +373,7 @@ fn invariant_3_stale_payload_is_not_sent() {
 }
 
 #[test]
-fn invariant_3_uids_must_be_fresh_v4() {
+fn invariant_3_uids_must_be_fresh_uuids() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
     let ids = enqueue_n(&f.queue, 2);

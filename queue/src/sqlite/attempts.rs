@@ -177,9 +177,10 @@ impl RunnerStore for SqliteRunner {
     ) -> Result<Vec<Attempt>> {
         let mut seen = std::collections::HashSet::new();
         for (_, uid) in invoices {
-            if uid.get_version_num() != 4 {
+            // The connection guide asks for "a uuid" (its example is a v1 UUID); we make v4.
+            if uid.is_nil() || uid.is_max() || uid.get_variant() != uuid::Variant::RFC4122 {
                 return Err(QueueError::InvalidInput(format!(
-                    "uid {uid} is not a UUID v4"
+                    "uid {uid} is not an RFC 4122 UUID"
                 )));
             }
             if !seen.insert(*uid) {
