@@ -77,80 +77,169 @@ fn main() {
         })
         .await
         .expect("sandbox");
-        let queue = SqliteQueue::open(dir.path().join("queue.sqlite")).expect("queue");
-        let mem = MemoryId::parse("A11216").expect("memory id");
-        let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
-        let t_enq = Instant::now();
-        let now = chrono::Utc::now().timestamp_millis();
-        for chunk in (1..=n).collect::<Vec<_>>().chunks(1000) {
-            let items = chunk
-                .iter()
-                .map(|s| {
-                    pipeline::prepare(
-                        pipeline::Input {
-                            source: format!("bench#{s}"),
-                            value: Ok(
-                                serde_json::from_str(&invoice_text(*s, indatim)).expect("json")
-                            ),
-                        },
-                        &mem,
-                        now,
-                    )
-                })
-                .collect();
-            queue.enqueue_batch(items).expect("enqueue");
-        }
-        let enqueue_s = t_enq.elapsed().as_secs_f64();
-        let runner = Arc::new(queue.acquire_runner().expect("runner"));
-        let counting = Arc::new(CountingSigner::new(signer.clone()));
-        let client = Arc::new(
-            Client::new(
-                &sandbox.base_url(),
-                "A11216",
-                counting.clone(),
-                ClientOptions::default(),
-            )
-            .expect("client"),
+        println!(
+            "== sandbox in this process (its decrypt/verify/validate competes for the 2 cores)"
         );
-        let opts = PassOptions {
-            batch_size: 1000,
-            wait: Duration::from_secs(600),
-            poll: PollOptions {
-                first_delay: Duration::from_millis(200),
-                max_delay: Duration::from_secs(1),
-            },
-            ..PassOptions::default()
-        };
-        let t = Instant::now();
-        let stats = pipeline::run_pass(runner.clone(), client.clone(), &opts, &Silent)
-            .await
-            .expect("pass");
-        let secs = t.elapsed().as_secs_f64();
-        let summary = runner.queue().summary().expect("summary");
+        let base = sandbox.base_url();
+        let succeeded = run_once(
+            &dir.path().join("q1.sqlite"),
+            &base,
+            signer.clone(),
+            raw_rate,
+            n,
+            1,
+        )
+        .await;
         let ledger = sandbox.ledger();
         let ok = ledger.taxids.values().filter(|e| e.succeeded == 1).count();
-        let rate = n as f64 / secs;
-        let sigs = counting.count() as f64 / n as f64;
-        println!("invoices:                    {n}");
-        println!("SUCCESS in queue / ledger:   {} / {ok}", summary.success);
-        println!(
-            "enqueue (prepare+validate):  {enqueue_s:.2} s ({:.0}/s)",
-            n as f64 / enqueue_s
-        );
-        println!("raw SoftHSM RS256 rate:      {raw_rate:.0} signatures/s");
-        println!("sign+encrypt+send+poll:      {secs:.2} s = {rate:.0} invoices/s");
-        println!(
-            "ratio to raw signing rate:   {:.3} (goal ≥ 0.8)",
-            rate / raw_rate
-        );
-        println!(
-            "token signatures:            {} = {sigs:.4} per invoice (goal ≤ 1.02); auth tokens {}",
-            counting.count(),
-            client.auth_signatures()
-        );
-        println!(
-            "POSTed {} in batches, {} inquiry calls in {} poll rounds",
-            stats.send.posted, stats.poll.inquiries, stats.poll.rounds
-        );
+        println!("SUCCESS in queue / ledger:   {succeeded} / {ok}");
+        sandbox.shutdown().await;
+
+        println!("== sandbox in its own process at nice 19 (the token's work comes first)");
+        let mut child = tokio::process::Command::new("nice")
+            .args([
+                "-n",
+                "19",
+                env!("CARGO_BIN_EXE_moadian"),
+                "sandbox",
+                "serve",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("moadian sandbox serve");
+        let mut line = String::new();
+        {
+            use tokio::io::AsyncBufReadExt;
+            let out = child.stdout.take().expect("stdout");
+            let mut r = tokio::io::BufReader::new(out);
+            r.read_line(&mut line).await.expect("base url");
+        }
+        let base = line.trim().to_string();
+        let succeeded = run_once(
+            &dir.path().join("q2.sqlite"),
+            &base,
+            signer.clone(),
+            raw_rate,
+            n,
+            1_000_001,
+        )
+        .await;
+        let root = base
+            .split("/requestsmanager")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let ledger: moadian::sandbox::ledger::Ledger =
+            reqwest::get(format!("{root}/sandbox/ledger"))
+                .await
+                .expect("ledger")
+                .json()
+                .await
+                .expect("ledger json");
+        let ok = ledger.taxids.values().filter(|e| e.succeeded == 1).count();
+        println!("SUCCESS in queue / ledger:   {succeeded} / {ok}");
+        let _ = child.kill().await;
     });
+}
+
+/// Enqueues `n` invoices (serials from `first`), sends them through `base` and polls them to a
+/// final status; prints the numbers and returns the count of SUCCESS in the queue.
+async fn run_once(
+    queue_path: &std::path::Path,
+    base: &str,
+    signer: Arc<dyn Signer>,
+    raw_rate: f64,
+    n: u64,
+    first: u64,
+) -> u64 {
+    let queue = SqliteQueue::open(queue_path).expect("queue");
+    let mem = MemoryId::parse("A11216").expect("memory id");
+    let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    let t_enq = Instant::now();
+    let now = chrono::Utc::now().timestamp_millis();
+    for chunk in (first..first + n).collect::<Vec<_>>().chunks(1000) {
+        let items = chunk
+            .iter()
+            .map(|s| {
+                pipeline::prepare(
+                    pipeline::Input {
+                        source: format!("bench#{s}"),
+                        value: Ok(serde_json::from_str(&invoice_text(*s, indatim)).expect("json")),
+                    },
+                    &mem,
+                    now,
+                )
+            })
+            .collect();
+        queue.enqueue_batch(items).expect("enqueue");
+    }
+    let enqueue_s = t_enq.elapsed().as_secs_f64();
+    let runner = Arc::new(queue.acquire_runner().expect("runner"));
+    let counting = Arc::new(CountingSigner::new(signer.clone()));
+    let client = Arc::new(
+        Client::new(base, "A11216", counting.clone(), ClientOptions::default()).expect("client"),
+    );
+    let opts = PassOptions {
+        batch_size: 1000,
+        wait: Duration::from_secs(600),
+        poll: PollOptions {
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(1),
+        },
+        ..PassOptions::default()
+    };
+    let t = Instant::now();
+    let sent = pipeline::send::send_queued(
+        runner.clone(),
+        client.clone(),
+        opts.batch_size,
+        opts.jws.clone(),
+        &Silent,
+    )
+    .await
+    .expect("send");
+    let send_secs = t.elapsed().as_secs_f64();
+    let polled = pipeline::poll::poll(
+        runner.clone(),
+        &client,
+        Instant::now() + opts.wait,
+        &opts.poll,
+        true,
+        &Silent,
+    )
+    .await
+    .expect("poll");
+    let secs = t.elapsed().as_secs_f64();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let summary = runner.queue().summary().expect("summary");
+    let rate = n as f64 / secs;
+    let sigs = counting.count() as f64 / n as f64;
+    println!("invoices:                    {n}");
+    println!(
+        "enqueue (prepare+validate):  {enqueue_s:.2} s ({:.0}/s)",
+        n as f64 / enqueue_s
+    );
+    println!("raw SoftHSM RS256 rate:      {raw_rate:.0} signatures/s");
+    let send_rate = n as f64 / send_secs;
+    println!(
+            "sign+encrypt+send (acked):   {send_secs:.2} s = {send_rate:.0} invoices/s, ratio {:.3} (goal >= 0.8)",
+            send_rate / raw_rate
+        );
+    println!(
+        "... until all SUCCESS:       {secs:.2} s = {rate:.0} invoices/s, ratio {:.3}",
+        rate / raw_rate
+    );
+    println!("load average at the end:     {}", load.trim());
+    println!(
+        "token signatures:            {} = {sigs:.4} per invoice (goal ≤ 1.02); auth tokens {}",
+        counting.count(),
+        client.auth_signatures()
+    );
+    println!(
+        "POSTed {} in batches, {} inquiry calls in {} poll rounds",
+        sent.posted, polled.inquiries, polled.rounds
+    );
+    summary.success
 }
