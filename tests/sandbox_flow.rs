@@ -102,7 +102,11 @@ async fn in_progress_for_the_configured_delay_then_final() {
         .await;
     assert_eq!(v[0]["status"], "IN_PROGRESS");
     assert_eq!(v[0]["packetType"], "invoice.v01");
-    assert_eq!(v[0]["data"], serde_json::json!({}), "empty while in progress");
+    assert_eq!(
+        v[0]["data"],
+        serde_json::json!({}),
+        "empty while in progress"
+    );
     assert_eq!(b.final_status(&uid).await["status"], "SUCCESS");
 }
 

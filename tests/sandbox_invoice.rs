@@ -321,7 +321,11 @@ async fn inquiry_limits_and_not_found() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(v[0]["status"], "NOT_FOUND");
-    assert_eq!(v[0]["data"], json!({}), "NOT_FOUND carries an empty data object");
+    assert_eq!(
+        v[0]["data"],
+        json!({}),
+        "NOT_FOUND carries an empty data object"
+    );
     assert_eq!(v[0]["uid"], uid.as_str());
     let other = new_uid();
     let (_, v) = b

@@ -3,10 +3,10 @@
 //! with the PIN. Own test binary: finalising the module ends every session of the process.
 
 mod softhsm_common;
-use softhsm_common::*;
 use moadian::crypto::pkcs11::{module, Pkcs11Signer};
 use moadian::crypto::testcert::IdentityOptions;
 use moadian::crypto::{Pin, PinSource, SignError, Signer};
+use softhsm_common::*;
 
 #[test]
 fn token_removed_mid_batch_gives_a_clear_error() {

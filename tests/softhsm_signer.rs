@@ -5,7 +5,6 @@
 //! missing token or module.
 
 mod softhsm_common;
-use softhsm_common::*;
 use moadian::crypto::jws::{self, JwsOptions};
 use moadian::crypto::keyfile::KeyFileSigner;
 use moadian::crypto::pkcs11::{FixedTokenInfo, LiveTokenInfo, PinFlags, Pkcs11Signer};
@@ -13,6 +12,7 @@ use moadian::crypto::testcert::IdentityOptions;
 use moadian::crypto::{
     config::open_signer_with_report, open_signer, Pin, PinSource, SignError, Signer,
 };
+use softhsm_common::*;
 
 fn pin(p: &str) -> PinSource {
     PinSource::Given(Pin::new(p))

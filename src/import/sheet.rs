@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(f64_text(21255.0), ("21255".to_string(), false));
         assert_eq!(f64_text(1.23456789), ("1.23456789".to_string(), false));
         assert!(f64_text(12345678901234567.0).1);
-        assert!(f64_text(4503600000000000.0).1, "≥ 10^15: units not trustworthy");
+        assert!(
+            f64_text(4503600000000000.0).1,
+            "≥ 10^15: units not trustworthy"
+        );
         assert!(!f64_text(999999999999999.0).1);
         assert!(f64_text(0.1 + 0.2).1, "0.30000000000000004 has 17 digits");
     }
