@@ -101,7 +101,8 @@ fn short_taxid(t: &Option<String>) -> String {
     t.clone().unwrap_or_else(|| "—".into())
 }
 
-/// Prints the report as a table (people) or JSON (programs).
+/// Prints the report as a table (people) or JSON (programs; it also carries each invoice's uid
+/// and reference number).
 pub fn print_report(
     report: &Report,
     refused: &[Refusal],
@@ -127,23 +128,11 @@ pub fn print_report(
         .set_content_arrangement(ContentArrangement::Dynamic);
     if !std::io::stdout().is_terminal() {
         // Logs and cron mail: wrap at a readable width instead of one line per row.
-        t.set_width(150);
+        t.set_width(140);
     }
     let header = match lang {
-        Lang::Fa => vec![
-            "منبع",
-            "شماره مالیاتی",
-            "وضعیت",
-            "شماره ارجاع",
-            "خطاها و هشدارها",
-        ],
-        Lang::En => vec![
-            "Source",
-            "Tax ID",
-            "Status",
-            "Reference",
-            "Errors / warnings",
-        ],
+        Lang::Fa => vec!["منبع", "شماره مالیاتی", "وضعیت", "خطاها و هشدارها"],
+        Lang::En => vec!["Source", "Tax ID", "Status", "Errors / warnings"],
     };
     t.set_header(header);
     for i in &report.invoices {
@@ -151,7 +140,6 @@ pub fn print_report(
             i.source.clone(),
             short_taxid(&i.taxid),
             status_text(i.status, lang),
-            i.reference.clone().unwrap_or_default(),
             problems_cell(i),
         ]);
     }
@@ -160,7 +148,6 @@ pub fn print_report(
             r.source.clone(),
             "—".into(),
             "REFUSED".into(),
-            String::new(),
             r.error.clone(),
         ]);
     }
