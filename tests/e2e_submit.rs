@@ -170,3 +170,34 @@ async fn invariant_8_second_runner_gets_queue_busy() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_failure_sends_nothing_and_keeps_the_queue() {
+    let env = Env::new(quick_faults(), 1000).await;
+    // The profile names another taxpayer than the one on the token's certificate (4103).
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        text.replace(
+            &format!("national_id = \"{NATIONAL_ID}\""),
+            "national_id = \"10101234567\"",
+        ),
+    )
+    .unwrap();
+    let inbox = env.path("invoices");
+    let taxids = write_invoices(&inbox, 1, 2);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "5s", inbox.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 1);
+    assert_eq!(env.sandbox.ledger().packets_received, 0, "nothing sent");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "QUEUED", "{report:#}");
+    }
+    let stopped = report["stopped"]["en"].as_str().unwrap_or_default();
+    assert!(stopped.contains("preflight"), "{report:#}\n{err}");
+    assert!(
+        stopped.contains("10101234567"),
+        "names the expected ID: {stopped}"
+    );
+}
