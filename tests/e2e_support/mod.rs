@@ -45,15 +45,28 @@ pub fn token(prefix: &str) -> (String, moadian::crypto::testcert::TestIdentity) 
     (label, ident)
 }
 
-/// A private copy of the `moadian` binary made once per test run, so a concurrent rebuild of
-/// the shared target directory cannot swap it in the middle of a test.
+/// A private copy of the `moadian` binary, one per build (named by its size and mtime, written
+/// under a temporary name and renamed into place), so a concurrent rebuild of the shared target
+/// directory cannot swap it in the middle of a test, and repeated runs reuse one copy.
 pub fn binary() -> &'static Path {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
         let src = PathBuf::from(env!("CARGO_BIN_EXE_moadian"));
-        let dst = std::env::temp_dir().join(format!("moadian-e2e-{}", std::process::id()));
-        match std::fs::copy(&src, &dst) {
-            Ok(_) => dst,
+        let Ok(meta) = std::fs::metadata(&src) else {
+            return src;
+        };
+        let stamp = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let dst = std::env::temp_dir().join(format!("moadian-e2e-{}-{stamp}", meta.len()));
+        if dst.exists() {
+            return dst;
+        }
+        let tmp = dst.with_extension(format!("tmp{}", std::process::id()));
+        match std::fs::copy(&src, &tmp).and_then(|_| std::fs::rename(&tmp, &dst)) {
+            Ok(()) => dst,
             Err(_) => src,
         }
     })
