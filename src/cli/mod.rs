@@ -130,7 +130,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MOADIAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,cryptoki=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
