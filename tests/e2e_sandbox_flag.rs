@@ -1,7 +1,8 @@
 //! The README's first command, `moadian submit --sandbox examples/invoices`: it makes the test
 //! identity, starts the sandbox in-process, signs on SoftHSM, and reports every example — the
-//! valid ones SUCCESS, the invalid ones INVALID with their errors and never sent. Run twice, the
-//! second run sends nothing (same uids and reference numbers).
+//! valid ones SUCCESS, the invalid ones INVALID with their errors and never sent, the one the
+//! server refuses FAILED with its code explained. Run twice, the second run sends nothing (same
+//! uids and reference numbers).
 
 use serde_json::Value;
 use std::process::Command;
@@ -44,10 +45,21 @@ fn submit_sandbox_examples_valid_success_invalid_never_sent_twice_nothing() {
     assert_eq!(code, 1, "the invalid examples make the exit code 1\n{err}");
     let rows = first["invoices"].as_array().expect("invoices");
     let mut valid = 0;
+    let mut rejected = 0;
     for r in rows {
         let source = r["source"].as_str().unwrap();
+        let file = source.split('#').next().unwrap();
         let status = r["status"].as_str().unwrap();
-        if source.contains("/valid/") || source.ends_with("official-example.json") {
+        if source.contains("/server-rejected/") {
+            rejected += 1;
+            assert_eq!(status, "FAILED", "{r:#}\n{err}");
+            let errors = r["errors"].as_array().expect("errors");
+            assert!(
+                errors.iter().any(|e| e["code"] == "0300901"),
+                "the server's code for a seller that is not this taxpayer: {r:#}"
+            );
+        }
+        if source.contains("/valid/") || file.ends_with("official-example.json") {
             valid += 1;
             assert_eq!(status, "SUCCESS", "{r:#}\n{err}");
             assert!(r["reference"].is_string());
@@ -63,6 +75,7 @@ fn submit_sandbox_examples_valid_success_invalid_never_sent_twice_nothing() {
         assert_ne!(status, "QUEUED", "{r:#}");
     }
     assert!(valid >= 2, "the examples hold valid invoices");
+    assert_eq!(rejected, 1, "one example is refused by the server");
     assert!(first["summary"]["invalid"].as_u64().unwrap() > 0);
 
     let (_, second, err) = submit(home.path());

@@ -159,8 +159,10 @@ pub fn print_report(
             s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
         ),
         Lang::En => println!(
-            "{} invoices: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN",
-            s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+            "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN",
+            s.total,
+            if s.total == 1 { "" } else { "s" },
+            s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
         ),
     }
     if s.in_progress + s.unknown + s.queued > 0 {

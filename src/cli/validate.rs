@@ -388,8 +388,15 @@ impl Human {
             })
             .unwrap_or_else(|| s.at.to_string());
         let en = format!(
-            "{} invoices checked as of {at}: {} valid, {} with errors; {} errors, {} warnings.",
-            s.invoices, s.valid, s.invalid, s.errors, s.warnings
+            "{} invoice{} checked as of {at}: {} valid, {} with errors; {} error{}, {} warning{}.",
+            s.invoices,
+            plural(s.invoices as u64),
+            s.valid,
+            s.invalid,
+            s.errors,
+            plural(s.errors as u64),
+            s.warnings,
+            plural(s.warnings as u64)
         );
         let fa = format!(
             "{} صورتحساب در زمان {at} بررسی شد: {} بی‌خطا، {} دارای خطا؛ {} خطا، {} هشدار.",
@@ -423,5 +430,14 @@ mod tests {
         assert!(parse_at("2023-02-30").is_err());
         assert!(parse_at("yesterday").is_err());
         assert!(parse_at("").is_err());
+    }
+}
+
+/// The English plural ending for a count.
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }

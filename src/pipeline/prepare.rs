@@ -8,7 +8,7 @@ use crate::rules::{self, Finding};
 use moadian_queue::{Built, CallerError, Content, NewInvoice};
 use serde_json::Value;
 use sha2::Digest;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One invoice read from a file: where from (`path` or `path#index`) and its JSON, or why it
 /// could not be read.
@@ -18,61 +18,20 @@ pub struct Input {
     pub value: Result<Value, String>,
 }
 
-/// Reads every `.json` file under `paths` (directories recursively, sorted). A file holds one
-/// invoice object or an array of them (sources `file#0`, `file#1`…).
+/// Reads every invoice under `paths` with the same loader `validate` uses: one invoice, an
+/// array or JSON Lines per `.json`/`.jsonl` file, spreadsheets (`.xlsx`, `.csv`) through the
+/// importer, directories walked in sorted order. Sources are `path#index` (or the importer's
+/// `file.xlsx#sheet!row`); an unreadable file is one input carrying the error with its position.
 pub fn load_inputs(paths: &[PathBuf]) -> Vec<Input> {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(p)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file())
-                .map(|e| e.into_path())
-                .filter(|f| {
-                    f.extension()
-                        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
-                })
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(p.clone());
-        }
-    }
-    files.iter().flat_map(|f| load_file(f)).collect()
-}
-
-fn load_file(path: &Path) -> Vec<Input> {
-    let source = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            return vec![Input {
-                source,
-                value: Err(format!("cannot read the file: {e} / فایل خوانده نشد: {e}")),
-            }]
-        }
-    };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| Input {
-                source: format!("{source}#{i}"),
-                value: Ok(v),
-            })
-            .collect(),
-        Ok(v) => vec![Input {
-            source,
-            value: Ok(v),
-        }],
-        Err(e) => vec![Input {
-            source,
-            value: Err(format!("not valid JSON: {e} / JSON معتبر نیست: {e}")),
-        }],
-    }
+    crate::invoice::load::load_paths(paths)
+        .map(|loaded| Input {
+            source: loaded.source,
+            value: loaded.value.map_err(|e| {
+                let m = e.message();
+                format!("{} / {}", m.en, m.fa)
+            }),
+        })
+        .collect()
 }
 
 fn load_error(rule: &str, field: &str, en: String, fa: String) -> Finding {
