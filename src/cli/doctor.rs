@@ -25,9 +25,16 @@ pub struct Args {
     pub national_id: Option<String>,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Base URL of the tax API (default: production).
-    #[arg(long, value_name = "URL", env = "MOADIAN_BASE_URL", default_value = crate::api::PRODUCTION_URL)]
-    pub base_url: String,
+    /// Base URL of the tax API (default: the profile's endpoint, else production).
+    #[arg(long, value_name = "URL", env = "MOADIAN_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Taxpayer profile of `moadian.toml`: memory ID, national ID, signer and endpoint come from
+    /// it; flags given here win.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// `moadian.toml` to read (default: ./moadian.toml, then the user's config directory).
+    #[arg(long, value_name = "FILE", env = "MOADIAN_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
@@ -56,23 +63,80 @@ pub fn render_error(e: &SignError, lang: Option<Lang>) -> String {
     }
 }
 
+/// What the checks run with: the flags over the chosen profile of `moadian.toml`.
+struct Settings {
+    memory_id: Option<String>,
+    national_id: Option<String>,
+    signer: crate::crypto::SignerConfig,
+    base_url: String,
+}
+
+/// Reads the profile only when one is asked for (`--profile`/`--config`) or when the taxpayer
+/// was not given on the command line and a `moadian.toml` exists.
+fn settings(args: &Args) -> anyhow::Result<Settings> {
+    let wants_profile = args.profile.is_some()
+        || args.config.is_some()
+        || args.national_id.is_none()
+        || (!args.offline && args.memory_id.is_none());
+    let found = if wants_profile {
+        crate::config::Config::discover(args.config.as_deref())?
+    } else {
+        None
+    };
+    let profile = match found {
+        Some((path, cfg)) => Some(cfg.profile(args.profile.as_deref(), &path)?.1),
+        None if args.profile.is_some() => anyhow::bail!(
+            "--profile needs a moadian.toml (./moadian.toml or the user's config directory, or --config FILE) / برای ‎--profile‎ فایل moadian.toml لازم است"
+        ),
+        None => None,
+    };
+    let base_signer = match &profile {
+        Some(p) => p
+            .signer_config::<crate::crypto::SignerConfig>()?
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
+    let endpoint_url = profile.as_ref().and_then(|p| p.endpoint.url());
+    let in_process_sandbox = profile
+        .as_ref()
+        .is_some_and(|p| p.endpoint == crate::config::Endpoint::Sandbox);
+    if in_process_sandbox && args.base_url.is_none() && !args.offline {
+        anyhow::bail!(
+            "the profile's endpoint is the built-in sandbox, which runs inside submit/run; start one with `moadian sandbox serve` and pass --base-url URL, or use --offline / سامانهٔ آزمایشی داخلی فقط درون submit/run اجرا می‌شود؛ با `moadian sandbox serve` یکی اجرا کنید و ‎--base-url‎ بدهید، یا ‎--offline‎"
+        );
+    }
+    Ok(Settings {
+        memory_id: args
+            .memory_id
+            .clone()
+            .or_else(|| profile.as_ref().map(|p| p.memory_id.clone())),
+        national_id: args
+            .national_id
+            .clone()
+            .or_else(|| profile.as_ref().map(|p| p.national_id.clone())),
+        signer: args.signer.over(&base_signer),
+        base_url: args
+            .base_url
+            .clone()
+            .or(endpoint_url)
+            .unwrap_or_else(|| crate::api::PRODUCTION_URL.to_string()),
+    })
+}
+
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let national_id = args.national_id.clone();
-    let cfg = args.signer.to_config();
+    let s = settings(&args)?;
+    let national_id = s.national_id.clone();
+    let cfg = s.signer.clone();
     let pf = preflight::run_offline(cfg, PinSource::Interactive, national_id.clone()).await;
     let mut checks = pf.checks;
     if !args.offline {
-        let Some(memory_id) = args.memory_id.clone() else {
+        let Some(memory_id) = s.memory_id.clone() else {
             anyhow::bail!("--memory-id is needed for the online checks (or pass --offline) / برای بررسی برخط --memory-id لازم است");
         };
         match pf.signer {
             Some(signer) => {
-                let client = Client::new(
-                    &args.base_url,
-                    &memory_id,
-                    signer,
-                    ClientOptions::from_env(),
-                )?;
+                let client =
+                    Client::new(&s.base_url, &memory_id, signer, ClientOptions::from_env())?;
                 checks.extend(
                     preflight::server_checks(&client, &memory_id, national_id.as_deref()).await,
                 );

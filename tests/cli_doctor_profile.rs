@@ -1,0 +1,76 @@
+//! `moadian doctor --profile NAME`: the taxpayer, the signer and the endpoint come from
+//! `moadian.toml`, so the preflight checks exactly what a submission with that profile would use.
+//! Runs against the project's sandbox on 127.0.0.1 with the sandbox's key-file test identity.
+
+use assert_cmd::Command;
+use moadian::sandbox::identity::TestIdentity;
+use moadian::sandbox::{Sandbox, SandboxConfig};
+
+fn doctor(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = Command::cargo_bin("moadian")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("MOADIAN_CONFIG")
+        .env_remove("MOADIAN_BASE_URL")
+        .env("MOADIAN_RETRY_ATTEMPTS", "1")
+        .args(["--lang", "en", "doctor"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn doctor_takes_taxpayer_signer_and_endpoint_from_the_profile() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = rt
+        .block_on(Sandbox::start(SandboxConfig::default()))
+        .expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let id = TestIdentity::ensure(&dir.path().join("id")).expect("test identity");
+    let toml = format!(
+        r#"
+[profiles.demo]
+memory_id = "A11216"
+national_id = "14003778990"
+endpoint = "{base}"
+
+[profiles.demo.signer]
+key_file = "{key}"
+cert_file = "{cert}"
+
+[profiles.other]
+memory_id = "A11216"
+national_id = "10100302746"
+endpoint = "{base}"
+
+[profiles.other.signer]
+key_file = "{key}"
+cert_file = "{cert}"
+"#,
+        base = sandbox.base_url(),
+        key = id.key_path.display(),
+        cert = id.cert_path.display(),
+    );
+    std::fs::write(dir.path().join("moadian.toml"), toml).unwrap();
+
+    let (code, out) = doctor(dir.path(), &["--profile", "demo"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("cert.national_id_matches"), "{out}");
+    assert!(out.contains("server.reachable"), "{out}");
+    assert!(out.contains("clock.ok"), "{out}");
+
+    // The profile's national ID is not the certificate's: caught before anything is sent.
+    let (code, out) = doctor(dir.path(), &["--profile", "other", "--offline"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cert.national_id_mismatch"), "{out}");
+
+    // Several profiles and none chosen: a clear usage error naming them.
+    let (code, out) = doctor(dir.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--profile") && out.contains("demo"), "{out}");
+    rt.block_on(sandbox.shutdown());
+}
