@@ -49,14 +49,24 @@ const INV: [u8; 10] = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9];
 /// The Verhoeff check digit of a string of decimal digits (`None` if it holds anything else).
 /// `verhoeff_check_digit("123") == Some(3)`.
 pub fn verhoeff_check_digit(digits: &str) -> Option<u8> {
-    let mut c = 0u8;
-    for (i, b) in digits.bytes().rev().enumerate() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        c = D[c as usize][P[(i + 1) % 8][(b - b'0') as usize] as usize];
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    Some(INV[c as usize])
+    Some(verhoeff_check_digit_of(digits.bytes().map(|b| b - b'0')))
+}
+
+/// The Verhoeff check digit of digit values (each 0–9), most significant first; for callers
+/// that build the control digits without allocating a string.
+pub fn verhoeff_check_digit_of<I>(digits: I) -> u8
+where
+    I: IntoIterator<Item = u8>,
+    I::IntoIter: DoubleEndedIterator,
+{
+    let mut c = 0u8;
+    for (i, d) in digits.into_iter().rev().enumerate() {
+        c = D[c as usize][P[(i + 1) % 8][(d % 10) as usize] as usize];
+    }
+    INV[c as usize]
 }
 
 /// Whether a string of decimal digits ends in a correct Verhoeff check digit.

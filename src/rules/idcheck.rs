@@ -6,30 +6,6 @@
 //! on `serde_json::Value` and must report every problem at once, so it needs these predicates on
 //! `&str`, fast and without building the types.
 
-const D: [[u8; 10]; 10] = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
-    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
-    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-];
-const P: [[u8; 10]; 8] = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
-    [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-    [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-    [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
-    [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-    [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
-    [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-];
-const INV: [u8; 10] = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9];
-
 /// The decoded parts of a tax ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaxIdParts<'a> {
@@ -93,11 +69,9 @@ pub fn taxid_check_digit(memory_id: &str, day: u64, serial: u64) -> Option<u8> {
             n += 1;
         }
     }
-    let mut c = 0u8;
-    for (i, &digit) in buf[..n].iter().rev().enumerate() {
-        c = D[c as usize][P[(i + 1) % 8][digit as usize] as usize];
-    }
-    Some(INV[c as usize])
+    Some(crate::invoice::taxid::verhoeff_check_digit_of(
+        buf[..n].iter().copied(),
+    ))
 }
 
 /// Whether a tax ID has the right shape and check digit.
