@@ -15,7 +15,7 @@ pub struct Args {
     /// Compute what follows from the lines before validating.
     #[arg(long)]
     pub fill: bool,
-    /// Invoice files or directories (JSON).
+    /// Invoice files or directories: JSON (one invoice, an array, or JSON Lines), XLSX or CSV.
     #[arg(required = true, value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
 }
