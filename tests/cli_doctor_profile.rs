@@ -74,3 +74,62 @@ cert_file = "{cert}"
     assert!(out.contains("--profile") && out.contains("demo"), "{out}");
     rt.block_on(sandbox.shutdown());
 }
+
+#[test]
+fn sign_takes_the_signer_and_national_id_from_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = TestIdentity::ensure(&dir.path().join("id")).expect("test identity");
+    let toml = format!(
+        r#"
+[profiles.demo]
+memory_id = "A11216"
+national_id = "14003778990"
+
+[profiles.demo.signer]
+key_file = "{key}"
+cert_file = "{cert}"
+
+[profiles.wrong]
+memory_id = "A11216"
+national_id = "10100302746"
+
+[profiles.wrong.signer]
+key_file = "{key}"
+cert_file = "{cert}"
+"#,
+        key = id.key_path.display(),
+        cert = id.cert_path.display(),
+    );
+    std::fs::write(dir.path().join("moadian.toml"), toml).unwrap();
+    let invoice = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/invoices/official-example.json"
+    );
+    let sign = |profile: &str| {
+        Command::cargo_bin("moadian")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove("MOADIAN_CONFIG")
+            .args(["--lang", "en", "sign", "--profile", profile, invoice])
+            .output()
+            .unwrap()
+    };
+    let out = sign("demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let jws = stdout.lines().last().unwrap_or_default();
+    assert_eq!(
+        jws.split('.').count(),
+        3,
+        "a compact JWS on the last line: {stdout}"
+    );
+    let verified = moadian::crypto::jws::verify_compact(jws, None).expect("verifies");
+    assert_eq!(verified.certificate_der, id.cert_der);
+
+    // The profile's taxpayer is not the certificate's: refused before signing.
+    let out = sign("wrong");
+    let all =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("national_id_mismatch"), "{all}");
+}

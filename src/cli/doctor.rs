@@ -4,7 +4,7 @@
 //! ok/warn/fail with the fix; exit 1 when any check fails. The same checks
 //! ([`crate::pipeline::preflight`]) run before each submission.
 
-use super::signer_args::SignerArgs;
+use super::signer_args::{signer_config, ProfileArgs, SignerArgs};
 use super::Global;
 use crate::api::{Client, ClientOptions};
 use crate::crypto::checks::{Check, CheckStatus};
@@ -28,13 +28,8 @@ pub struct Args {
     /// Base URL of the tax API (default: the profile's endpoint, else production).
     #[arg(long, value_name = "URL", env = "MOADIAN_BASE_URL")]
     pub base_url: Option<String>,
-    /// Taxpayer profile of `moadian.toml`: memory ID, national ID, signer and endpoint come from
-    /// it; flags given here win.
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// `moadian.toml` to read (default: ./moadian.toml, then the user's config directory).
-    #[arg(long, value_name = "FILE", env = "MOADIAN_CONFIG")]
-    pub config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
@@ -71,31 +66,11 @@ struct Settings {
     base_url: String,
 }
 
-/// Reads the profile only when one is asked for (`--profile`/`--config`) or when the taxpayer
-/// was not given on the command line and a `moadian.toml` exists.
+/// Reads the profile when one is asked for (`--profile`/`--config`) or when the taxpayer was
+/// not given on the command line and a `moadian.toml` exists.
 fn settings(args: &Args) -> anyhow::Result<Settings> {
-    let wants_profile = args.profile.is_some()
-        || args.config.is_some()
-        || args.national_id.is_none()
-        || (!args.offline && args.memory_id.is_none());
-    let found = if wants_profile {
-        crate::config::Config::discover(args.config.as_deref())?
-    } else {
-        None
-    };
-    let profile = match found {
-        Some((path, cfg)) => Some(cfg.profile(args.profile.as_deref(), &path)?.1),
-        None if args.profile.is_some() => anyhow::bail!(
-            "--profile needs a moadian.toml (./moadian.toml or the user's config directory, or --config FILE) / برای ‎--profile‎ فایل moadian.toml لازم است"
-        ),
-        None => None,
-    };
-    let base_signer = match &profile {
-        Some(p) => p
-            .signer_config::<crate::crypto::SignerConfig>()?
-            .unwrap_or_default(),
-        None => Default::default(),
-    };
+    let needed = args.national_id.is_none() || (!args.offline && args.memory_id.is_none());
+    let profile = args.profile.load(needed)?;
     let endpoint_url = profile.as_ref().and_then(|p| p.endpoint.url());
     let in_process_sandbox = profile
         .as_ref()
@@ -114,7 +89,7 @@ fn settings(args: &Args) -> anyhow::Result<Settings> {
             .national_id
             .clone()
             .or_else(|| profile.as_ref().map(|p| p.national_id.clone())),
-        signer: args.signer.over(&base_signer),
+        signer: signer_config(&args.signer, profile.as_ref())?,
         base_url: args
             .base_url
             .clone()

@@ -3,7 +3,7 @@
 //! tools. The payload is the invoice JSON serialised compactly (keys in file order, numbers
 //! exactly as written).
 
-use super::signer_args::SignerArgs;
+use super::signer_args::{signer_config, ProfileArgs, SignerArgs};
 use super::Global;
 use crate::crypto::config::open_signer_with_report;
 use crate::crypto::jws::{self, JwsOptions};
@@ -15,6 +15,8 @@ use std::path::PathBuf;
 pub struct Args {
     #[command(flatten)]
     pub signer: SignerArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// Signing time to put in `sigT` (UTC, e.g. 2024-03-06T13:16:11Z); default now.
     #[arg(long = "sigt", value_name = "TIME")]
     pub sig_t: Option<String>,
@@ -45,8 +47,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         );
     }
     let payload = serde_json::to_vec(&value)?;
-    let cfg = args.signer.to_config();
-    let national = args.national_id.clone();
+    let profile = args.profile.load(false)?;
+    let cfg = signer_config(&args.signer, profile.as_ref())?;
+    let national = args
+        .national_id
+        .clone()
+        .or_else(|| profile.as_ref().map(|p| p.national_id.clone()));
     let opts = JwsOptions {
         sig_t: args.sig_t.clone(),
         six_key_header: args.six_key,

@@ -77,6 +77,48 @@ impl SignerArgs {
     }
 }
 
+/// `--profile NAME` and `--config FILE` for the commands that sign outside a submission
+/// (`sign`, `doctor`): the taxpayer and signer settings of a `moadian.toml` profile.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProfileArgs {
+    /// Taxpayer profile of `moadian.toml`: memory ID, national ID, signer and endpoint come from
+    /// it; flags given here win.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// `moadian.toml` to read (default: ./moadian.toml, then the user's config directory).
+    #[arg(long, value_name = "FILE", env = "MOADIAN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ProfileArgs {
+    /// The chosen profile. A `moadian.toml` is read when a profile or file is named, or when
+    /// `needed` (the command lacks settings only a profile can give) and one exists.
+    pub fn load(&self, needed: bool) -> anyhow::Result<Option<crate::config::Profile>> {
+        if self.profile.is_none() && self.config.is_none() && !needed {
+            return Ok(None);
+        }
+        match crate::config::Config::discover(self.config.as_deref())? {
+            Some((path, cfg)) => Ok(Some(cfg.profile(self.profile.as_deref(), &path)?.1)),
+            None if self.profile.is_some() => anyhow::bail!(
+                "--profile needs a moadian.toml (./moadian.toml or the user's config directory, or --config FILE) / برای ‎--profile‎ فایل moadian.toml لازم است"
+            ),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The signer settings: `flags` over the `[signer]` table of `profile`.
+pub fn signer_config(
+    flags: &SignerArgs,
+    profile: Option<&crate::config::Profile>,
+) -> anyhow::Result<SignerConfig> {
+    let base = match profile {
+        Some(p) => p.signer_config::<SignerConfig>()?.unwrap_or_default(),
+        None => SignerConfig::default(),
+    };
+    Ok(flags.over(&base))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
