@@ -390,13 +390,13 @@ impl Human {
         let en = format!(
             "{} invoice{} checked as of {at}: {} valid, {} with errors; {} error{}, {} warning{}.",
             s.invoices,
-            plural(s.invoices as u64),
+            plural(s.invoices),
             s.valid,
             s.invalid,
             s.errors,
-            plural(s.errors as u64),
+            plural(s.errors),
             s.warnings,
-            plural(s.warnings as u64)
+            plural(s.warnings)
         );
         let fa = format!(
             "{} صورتحساب در زمان {at} بررسی شد: {} بی‌خطا، {} دارای خطا؛ {} خطا، {} هشدار.",
