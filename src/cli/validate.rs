@@ -413,6 +413,15 @@ impl Human {
     }
 }
 
+/// The English plural ending for a count.
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,14 +439,5 @@ mod tests {
         assert!(parse_at("2023-02-30").is_err());
         assert!(parse_at("yesterday").is_err());
         assert!(parse_at("").is_err());
-    }
-}
-
-/// The English plural ending for a count.
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
