@@ -31,4 +31,8 @@ if [ -z "${MOADIAN_TEST_PKCS11_MODULE:-}" ]; then
 fi
 export MOADIAN_REQUIRE_SOFTHSM=1
 
+# House rules first: formatted, and no clippy warnings.
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
 cargo test --workspace "$@"
