@@ -105,6 +105,7 @@ impl SoftHsm {
     /// One SoftHSM per process in a temporary directory that lives as long as the process.
     pub fn shared() -> Result<&'static SoftHsm, SignError> {
         let r = SHARED.get_or_init(|| {
+            remove_stale_shared_dirs();
             let dir = std::env::temp_dir().join(format!("moadian-softhsm-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -249,5 +250,31 @@ impl SoftHsm {
             ])
             .map_err(|e| perr(e, "C_CreateObject(certificate)"))?;
         Ok(())
+    }
+}
+
+/// The shared directory of a process lives as long as the process and cannot be removed at
+/// exit (it is held in a static); the next process that starts one removes those whose process
+/// is gone. Where process liveness cannot be told (no `/proc`), nothing is removed.
+fn remove_stale_shared_dirs() {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("moadian-softhsm-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
