@@ -422,8 +422,22 @@ pub fn enqueue_paths(
     if fill {
         for i in &mut inputs {
             if let Ok(v) = &mut i.value {
-                if let Err(e) = crate::import::fill::fill_invoice(v) {
-                    i.value = Err(e);
+                match crate::import::fill::fill_invoice(v) {
+                    // What was computed goes to standard error, so `--json` output stays one
+                    // object on standard output.
+                    Ok(filled) if !filled.is_empty() => {
+                        let list: Vec<String> = filled
+                            .iter()
+                            .map(|f| format!("{} = {}", f.field, f.value))
+                            .collect();
+                        let head = match lang {
+                            crate::lang::Lang::Fa => "محاسبه شد",
+                            crate::lang::Lang::En => "filled",
+                        };
+                        eprintln!("{}: {head}: {}", i.source, list.join(", "));
+                    }
+                    Ok(_) => {}
+                    Err(e) => i.value = Err(e),
                 }
             }
         }
