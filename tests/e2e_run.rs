@@ -61,3 +61,52 @@ async fn enqueue_then_run_then_status() {
     assert_eq!(status["summary"]["success"], 3);
     assert_exactly_once(&env.sandbox, &taxids);
 }
+
+/// `run --watch` as a long-running service (systemd): it holds the queue, picks up files dropped
+/// into the inbox while it runs, and each reaches SUCCESS exactly once; a second runner meanwhile
+/// is told the queue is busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_picks_up_files_dropped_while_running() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let inbox = env.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let inbox_s = inbox.to_str().unwrap();
+    let mut watcher = env
+        .command(&[
+            "run", "--inbox", inbox_s, "--watch", "300ms", "--wait", "5s",
+        ])
+        .spawn()
+        .expect("run --watch starts");
+
+    // Dropped after the watcher started: written elsewhere, then moved in whole.
+    let staging = env.path("staging");
+    let taxids = write_invoices(&staging, 1, 3);
+    for e in std::fs::read_dir(&staging).unwrap().filter_map(Result::ok) {
+        std::fs::rename(e.path(), inbox.join(e.file_name())).unwrap();
+    }
+
+    // The watcher sends and then follows them to SUCCESS in its own queue (status reads the
+    // queue while the watcher holds it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, status, _) = env.run_json(&["status"]).await;
+        if status["summary"]["success"] == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher sent and followed the dropped files within a minute: {status:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+
+    let (code, _, err) = env.run(&["run"]).await;
+    assert_eq!(
+        code, 1,
+        "a second runner is refused while the watcher runs: {err}"
+    );
+    assert!(err.to_lowercase().contains("busy"), "{err}");
+
+    watcher.kill().await.expect("the watcher stops");
+    assert_exactly_once(&env.sandbox, &taxids);
+}
