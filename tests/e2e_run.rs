@@ -89,13 +89,15 @@ async fn watch_picks_up_files_dropped_while_running() {
     // queue while the watcher holds it).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let (_, status, _) = env.run_json(&["status"]).await;
+        // Until the watcher's first pass creates the queue, status says it does not exist yet.
+        let (_, out, err) = env.run(&["status", "--json"]).await;
+        let status: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
         if status["summary"]["success"] == 3 {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the watcher sent and followed the dropped files within a minute: {status:#}"
+            "the watcher sent and followed the dropped files within a minute: {out}\n{err}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }

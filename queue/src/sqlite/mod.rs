@@ -263,7 +263,14 @@ impl SqliteQueue {
         )?;
         let opts = QueueOptions::default();
         conn.busy_timeout(opts.busy_timeout)?;
-        let found = schema::version(&conn)?;
+        // A runner that has just created the file migrates it in one transaction within
+        // milliseconds; wait for that briefly before calling the file old.
+        let mut found = schema::version(&conn)?;
+        let patience = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while found < LATEST_VERSION && std::time::Instant::now() < patience {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            found = schema::version(&conn)?;
+        }
         if found > LATEST_VERSION {
             return Err(QueueError::TooNew {
                 path,

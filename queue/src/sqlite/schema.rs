@@ -96,20 +96,22 @@ pub(crate) fn version(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
 }
 
-/// Apply migrations `from..to` (each in its own immediate transaction, re-checking the version
-/// inside it, so two processes opening a fresh file at once do not both migrate).
+/// Apply migrations `from..to` in ONE immediate transaction, re-checking the version inside it:
+/// two processes opening a fresh file at once do not both migrate, and a reader sees the old
+/// schema or the new one, never a step in between.
 pub(crate) fn migrate(conn: &mut Connection, to: i64) -> Result<()> {
-    loop {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let v = version(&tx)?;
-        if v >= to {
-            return Ok(());
-        }
-        let sql = MIGRATIONS[v as usize];
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", v + 1)?;
-        tx.commit()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut v = version(&tx)?;
+    if v >= to {
+        return Ok(());
     }
+    while v < to {
+        tx.execute_batch(MIGRATIONS[v as usize])?;
+        v += 1;
+    }
+    tx.pragma_update(None, "user_version", v)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Bring a raw connection to an older schema version (tests: build an "old" file).
