@@ -16,6 +16,7 @@ pub mod report;
 pub mod return_;
 pub mod run;
 pub mod sandbox;
+pub mod session;
 pub mod sign;
 pub mod signer_args;
 pub mod status;

@@ -1,0 +1,335 @@
+//! Which taxpayer, which queue, which server — shared by `submit`, `enqueue`, `run`, `status`,
+//! `inquire`, `report` and the referral commands: the profile or `--sandbox` (with its test
+//! identity on a SoftHSM token), the queue file, the signer and the API client.
+
+use crate::api::{Client, ClientOptions};
+use crate::config::{self, Config, Endpoint, Profile};
+use crate::crypto::{SignError, Signer};
+use crate::lang::Message;
+use crate::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
+use anyhow::Context as _;
+use moadian_queue::{QueueOptions, SqliteQueue};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which taxpayer, which queue, which server: shared by submit / enqueue / run / status / inquire.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Use the built-in sandbox (started in-process) with a generated test identity for the
+    /// demo taxpayer A11216 / 14003778990, and a sandbox-only queue file.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// The queue file (default: in the user's data directory, one per memory ID).
+    #[arg(long, value_name = "FILE")]
+    pub queue: Option<PathBuf>,
+    /// Profile of moadian.toml to use.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// moadian.toml to read (default: ./moadian.toml, then the user's config directory).
+    #[arg(long, value_name = "FILE", env = "MOADIAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Override the profile's endpoint: production, tax-sandbox or a base URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+/// The chosen taxpayer with everything needed to talk about it.
+pub struct Session {
+    pub profile: Profile,
+    pub profile_name: String,
+    pub queue_path: PathBuf,
+    /// The in-process sandbox, for `--sandbox` (kept alive as long as the session).
+    pub sandbox: Option<RunningSandbox>,
+    /// Where the API is (known once the sandbox runs).
+    pub base_url: String,
+    /// Key/cert files of the sandbox test identity.
+    sandbox_identity: Option<crate::sandbox::identity::TestIdentity>,
+}
+
+/// Label and PIN of the SoftHSM token that holds the sandbox's test identity (a test token:
+/// its PIN is no secret).
+pub const SANDBOX_TOKEN_LABEL: &str = "moadian-sandbox";
+const SANDBOX_TOKEN_PIN: &str = "1234";
+const SANDBOX_TOKEN_SO_PIN: &str = "12345678";
+
+/// Puts the sandbox test identity on a SoftHSM token under `dir` (once) and returns the signer
+/// settings for it; `None` when SoftHSM is not installed (the key file is used then).
+fn sandbox_token(
+    dir: &std::path::Path,
+    id: &crate::sandbox::identity::TestIdentity,
+) -> Option<crate::crypto::config::SignerConfig> {
+    use crate::crypto::softhsm::{module_path, SoftHsm};
+    module_path().ok()?;
+    std::fs::create_dir_all(dir).ok()?;
+    let hsm = SoftHsm::setup(dir).ok()?;
+    let marker = dir.join("identity-imported");
+    if !marker.exists() {
+        let key = openssl::pkey::PKey::private_key_from_pkcs8(&id.key_pkcs8_der).ok()?;
+        let cert = openssl::x509::X509::from_der(&id.cert_der).ok()?;
+        let made = hsm
+            .init_token(SANDBOX_TOKEN_LABEL, SANDBOX_TOKEN_SO_PIN, SANDBOX_TOKEN_PIN)
+            .and_then(|_| {
+                hsm.import(
+                    SANDBOX_TOKEN_LABEL,
+                    SANDBOX_TOKEN_PIN,
+                    &[1],
+                    &key,
+                    &cert,
+                    None,
+                )
+            });
+        if let Err(e) = made {
+            tracing::warn!(error = %e, "cannot put the sandbox identity on SoftHSM; using the key file");
+            return None;
+        }
+        let _ = std::fs::write(&marker, b"ok\n");
+    }
+    Some(crate::crypto::config::SignerConfig {
+        pkcs11_module: Some(hsm.module.clone()),
+        token_label: Some(SANDBOX_TOKEN_LABEL.into()),
+        ..Default::default()
+    })
+}
+
+fn env_ms(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
+}
+
+impl Session {
+    /// Reads the profile (or makes the sandbox one) and starts the sandbox when asked.
+    pub async fn open(t: &Target) -> anyhow::Result<Session> {
+        if t.sandbox {
+            return Self::open_sandbox(t).await;
+        }
+        let found = Config::discover(t.config.as_deref())?;
+        let Some((path, cfg)) = found else {
+            anyhow::bail!(
+                "no moadian.toml found (looked in: {}). Copy examples/moadian.toml there and fill in your taxpayer, or try --sandbox / فایل moadian.toml پیدا نشد؛ نمونه را از examples/moadian.toml کپی کنید یا ‎--sandbox‎ را امتحان کنید",
+                config::default_paths()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        let (name, mut profile) = cfg.profile(t.profile.as_deref(), &path)?;
+        if let Some(e) = &t.endpoint {
+            profile.endpoint = Endpoint::parse(e);
+        }
+        if profile.endpoint == Endpoint::Sandbox {
+            let mut s = Self::open_sandbox(t).await?;
+            s.profile_name = name;
+            return Ok(s);
+        }
+        let base_url = profile.endpoint.url().unwrap_or_default();
+        let queue_path = t
+            .queue
+            .clone()
+            .or_else(|| profile.queue.clone())
+            .unwrap_or_else(|| config::default_queue_path(&profile.memory_id));
+        Ok(Session {
+            profile,
+            profile_name: name,
+            queue_path,
+            sandbox: None,
+            base_url,
+            sandbox_identity: None,
+        })
+    }
+
+    async fn open_sandbox(t: &Target) -> anyhow::Result<Session> {
+        let dir = config::sandbox_dir();
+        let id_dir = dir.join("identity");
+        let identity = tokio::task::spawn_blocking(move || {
+            crate::sandbox::identity::TestIdentity::ensure(&id_dir)
+        })
+        .await??;
+        let mut cfg = SandboxConfig::default();
+        cfg.faults.processing_delay_ms = env_ms("MOADIAN_SANDBOX_DELAY_MS")
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(1500);
+        let sb = Sandbox::start(cfg)
+            .await
+            .context("cannot start the built-in sandbox")?;
+        let profile = Profile {
+            memory_id: crate::sandbox::config::DEMO_MEMORY_ID.into(),
+            national_id: crate::sandbox::config::DEMO_NATIONAL_ID.into(),
+            economic_code: Some(crate::sandbox::config::DEMO_NATIONAL_ID.into()),
+            endpoint: Endpoint::Sandbox,
+            batch_size: crate::api::MAX_BATCH,
+            queue: None,
+            signer: None,
+        };
+        Ok(Session {
+            queue_path: t.queue.clone().unwrap_or_else(|| dir.join("queue.sqlite")),
+            base_url: sb.base_url(),
+            sandbox: Some(sb),
+            profile,
+            profile_name: "sandbox".into(),
+            sandbox_identity: Some(identity),
+        })
+    }
+
+    /// Queue options: the NOT_FOUND grace is short for the local sandbox (it forgets everything
+    /// when it stops), else 10 minutes; `MOADIAN_NOT_FOUND_GRACE_MS` overrides.
+    pub fn queue_options(&self) -> QueueOptions {
+        let mut o = QueueOptions::default();
+        if self.sandbox.is_some() {
+            o.not_found_grace = Duration::from_secs(3);
+        }
+        if let Some(g) = env_ms("MOADIAN_NOT_FOUND_GRACE_MS") {
+            o.not_found_grace = g;
+        }
+        o
+    }
+
+    /// Opens (creating) the queue file.
+    pub fn open_queue(&self) -> anyhow::Result<SqliteQueue> {
+        if let Some(dir) = self
+            .queue_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        Ok(SqliteQueue::open_with(
+            &self.queue_path,
+            self.queue_options(),
+        )?)
+    }
+
+    /// The signer settings and PIN source of this session: the profile's, or for the sandbox
+    /// its SoftHSM token (else the test identity's key file).
+    async fn signer_settings(
+        &self,
+    ) -> anyhow::Result<(crate::crypto::SignerConfig, crate::crypto::PinSource)> {
+        use crate::crypto::{Pin, PinSource, SignerConfig};
+        if let Some(id) = &self.sandbox_identity {
+            let hsm_dir = crate::config::sandbox_dir().join("softhsm");
+            let ident = id.clone();
+            let on_token =
+                tokio::task::spawn_blocking(move || sandbox_token(&hsm_dir, &ident)).await?;
+            return Ok(match on_token {
+                Some(cfg) => (cfg, PinSource::Given(Pin::new(SANDBOX_TOKEN_PIN))),
+                None => (
+                    SignerConfig {
+                        key_file: Some(id.key_path.clone()),
+                        cert_file: Some(id.cert_path.clone()),
+                        ..Default::default()
+                    },
+                    PinSource::None,
+                ),
+            });
+        }
+        let cfg: SignerConfig = self.profile.signer_config()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "profile {} has no [profiles.{}.signer] section: give pkcs11_module/token_label or key_file/cert_file / بخش signer در پروفایل نیست",
+                self.profile_name,
+                self.profile_name
+            )
+        })?;
+        Ok((cfg, PinSource::Interactive))
+    }
+
+    /// Preflight (the doctor checks, once per run): opens the signer, checks the certificate
+    /// against the profile's national ID and the key against the certificate, then — through
+    /// the client — the server, the clock and the memory ID. `Err(message)` names every failed
+    /// check with its fix; nothing may be sent then.
+    pub async fn connect(
+        &self,
+    ) -> anyhow::Result<Result<(Arc<CountingSigner>, Arc<Client>), Message>> {
+        use crate::pipeline::preflight;
+        let (cfg, pin) = self.signer_settings().await?;
+        let nid = self.profile.national_id.clone();
+        let pre = preflight::run_offline(cfg, pin, Some(nid.clone())).await;
+        let signer = match (pre.failed(), pre.signer) {
+            (false, Some(s)) => Arc::new(CountingSigner::new(s)),
+            _ => return Ok(Err(failed_checks(&pre.checks))),
+        };
+        for c in &pre.checks {
+            // The sandbox's test certificate is self-signed by design.
+            let expected = self.sandbox.is_some() && c.id == "cert.self_signed";
+            if c.status != crate::crypto::checks::CheckStatus::Ok && !expected {
+                tracing::warn!("{}", c.line(crate::lang::Lang::En));
+            }
+        }
+        let client = self.client(signer.clone())?;
+        let online = preflight::server_checks(&*client, &self.profile.memory_id, Some(&nid)).await;
+        if crate::crypto::checks::any_failed(&online) {
+            return Ok(Err(failed_checks(&online)));
+        }
+        Ok(Ok((signer, client)))
+    }
+
+    /// The API client signing with `signer`.
+    pub fn client(&self, signer: Arc<CountingSigner>) -> anyhow::Result<Arc<Client>> {
+        let signer: Arc<dyn Signer> = signer;
+        Ok(Arc::new(Client::new(
+            &self.base_url,
+            &self.profile.memory_id,
+            signer,
+            ClientOptions::from_env(),
+        )?))
+    }
+}
+
+/// The failed checks of a preflight, each with its fix, in both languages.
+fn failed_checks(checks: &[crate::crypto::checks::Check]) -> Message {
+    let bad: Vec<&crate::crypto::checks::Check> = checks
+        .iter()
+        .filter(|c| c.status == crate::crypto::checks::CheckStatus::Fail)
+        .collect();
+    let join = |lang| {
+        bad.iter()
+            .map(|c| c.line(lang))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Message::new(
+        format!(
+            "پیش‌بررسی ناموفق بود؛ چیزی ارسال نشد:\n{}",
+            join(crate::lang::Lang::Fa)
+        ),
+        format!(
+            "preflight failed; nothing was sent:\n{}",
+            join(crate::lang::Lang::En)
+        ),
+    )
+}
+
+/// A signer that counts its signatures (auth tokens and invoices alike).
+pub struct CountingSigner {
+    inner: Arc<dyn Signer>,
+    count: AtomicU64,
+}
+
+impl CountingSigner {
+    pub fn new(inner: Arc<dyn Signer>) -> Self {
+        Self {
+            inner,
+            count: AtomicU64::new(0),
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+impl Signer for CountingSigner {
+    fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.inner.sign_rs256(message)
+    }
+    fn certificate_der(&self) -> &[u8] {
+        self.inner.certificate_der()
+    }
+}
