@@ -64,6 +64,10 @@ fn submit_sandbox_examples_valid_success_invalid_never_sent_twice_nothing() {
             assert_eq!(status, "SUCCESS", "{r:#}\n{err}");
             assert!(r["reference"].is_string());
         }
+        if source.contains("/invalid/") {
+            // Invalid examples must stay invalid whatever today's date is.
+            assert_eq!(status, "INVALID", "{r:#}");
+        }
         if status == "INVALID" {
             assert!(
                 r["uid"].is_null(),
