@@ -93,15 +93,6 @@ fn sandbox_token(
     })
 }
 
-fn env_ms(name: &str) -> Option<Duration> {
-    std::env::var(name)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-        .map(Duration::from_millis)
-}
-
 impl Session {
     /// Reads the profile (or makes the sandbox one) and starts the sandbox when asked.
     pub async fn open(t: &Target) -> anyhow::Result<Session> {
@@ -152,7 +143,7 @@ impl Session {
         })
         .await??;
         let mut cfg = SandboxConfig::default();
-        cfg.faults.processing_delay_ms = env_ms("MOADIAN_SANDBOX_DELAY_MS")
+        cfg.faults.processing_delay_ms = crate::pipeline::poll::env_ms("MOADIAN_SANDBOX_DELAY_MS")
             .map(|d| d.as_millis() as u64)
             .unwrap_or(1500);
         let sb = Sandbox::start(cfg)
@@ -184,7 +175,7 @@ impl Session {
         if self.sandbox.is_some() {
             o.not_found_grace = Duration::from_secs(3);
         }
-        if let Some(g) = env_ms("MOADIAN_NOT_FOUND_GRACE_MS") {
+        if let Some(g) = crate::pipeline::poll::env_ms("MOADIAN_NOT_FOUND_GRACE_MS") {
             o.not_found_grace = g;
         }
         o

@@ -132,15 +132,7 @@ impl SoftHsm {
         ctx.init_token(slot, &so, label)
             .map_err(|e| perr(e, "C_InitToken"))?;
         // SoftHSM moves the token to a new slot id: find it again by label.
-        let slot = ctx
-            .get_slots_with_token()
-            .map_err(|e| perr(e, "C_GetSlotList"))?
-            .into_iter()
-            .find(|s| {
-                ctx.get_token_info(*s)
-                    .map(|t| t.label().trim() == label)
-                    .unwrap_or(false)
-            })
+        let slot = slot_labelled(&ctx, label)?
             .ok_or_else(|| SignError::Config(format!("token {label} vanished after init")))?;
         let session = ctx
             .open_rw_session(slot)
@@ -168,19 +160,10 @@ impl SoftHsm {
         allowed_mechanisms: Option<Vec<cryptoki::mechanism::MechanismType>>,
     ) -> Result<(), SignError> {
         let ctx = module::load(&self.module)?;
-        let slot = ctx
-            .get_slots_with_token()
-            .map_err(|e| perr(e, "C_GetSlotList"))?
-            .into_iter()
-            .find(|s| {
-                ctx.get_token_info(*s)
-                    .map(|t| t.label().trim() == label)
-                    .unwrap_or(false)
-            })
-            .ok_or_else(|| SignError::TokenNotPresent {
-                wanted: label.to_string(),
-                seen: "-".into(),
-            })?;
+        let slot = slot_labelled(&ctx, label)?.ok_or_else(|| SignError::TokenNotPresent {
+            wanted: label.to_string(),
+            seen: "-".into(),
+        })?;
         let session = ctx
             .open_rw_session(slot)
             .map_err(|e| perr(e, "C_OpenSession"))?;
@@ -277,4 +260,20 @@ fn remove_stale_shared_dirs() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// The slot whose token carries `label`, if any.
+fn slot_labelled(
+    ctx: &cryptoki::context::Pkcs11,
+    label: &str,
+) -> Result<Option<cryptoki::slot::Slot>, SignError> {
+    Ok(ctx
+        .get_slots_with_token()
+        .map_err(|e| perr(e, "C_GetSlotList"))?
+        .into_iter()
+        .find(|s| {
+            ctx.get_token_info(*s)
+                .map(|t| t.label().trim() == label)
+                .unwrap_or(false)
+        }))
 }

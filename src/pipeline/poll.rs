@@ -47,7 +47,9 @@ impl PollOptions {
     }
 }
 
-fn env_ms(name: &str) -> Option<Duration> {
+/// A duration in milliseconds from the environment variable `name` (pacing knobs for tests and
+/// slow links); `None` when unset or not a number.
+pub fn env_ms(name: &str) -> Option<Duration> {
     std::env::var(name)
         .ok()?
         .trim()
