@@ -67,6 +67,10 @@ cert_file = "{cert}"
     let (code, out) = doctor(dir.path(), &["--profile", "other", "--offline"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("cert.national_id_mismatch"), "{out}");
+    assert!(
+        out.contains("moadian explain cert.national_id_mismatch"),
+        "a failed check points to its explanation: {out}"
+    );
 
     // Several profiles and none chosen: a clear usage error naming them.
     let (code, out) = doctor(dir.path(), &[]);

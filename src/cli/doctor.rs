@@ -35,9 +35,10 @@ pub struct Args {
     pub json: bool,
 }
 
-/// One check for a person: in `lang`, or English with the Persian text under it.
+/// One check for a person: in `lang`, or English with the Persian text under it. A warning or
+/// failure the code catalogue explains points to `moadian explain ID`.
 pub fn render(c: &Check, lang: Option<Lang>) -> String {
-    match lang {
+    let text = match lang {
         Some(l) => c.line(l),
         None => {
             let fa = match &c.fix {
@@ -46,6 +47,11 @@ pub fn render(c: &Check, lang: Option<Lang>) -> String {
             };
             format!("{}\n       {fa}", c.line(Lang::En))
         }
+    };
+    if c.status != CheckStatus::Ok && crate::codes::lookup_local(c.id).is_some() {
+        format!("{text}\n       → moadian explain {}", c.id)
+    } else {
+        text
     }
 }
 
