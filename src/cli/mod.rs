@@ -129,6 +129,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// The English plural ending for a count, for summary lines.
+pub(crate) fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MOADIAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,cryptoki=off"));

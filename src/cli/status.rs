@@ -161,7 +161,7 @@ pub fn print_report(
         Lang::En => println!(
             "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN",
             s.total,
-            if s.total == 1 { "" } else { "s" },
+            super::plural(s.total as u64),
             s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
         ),
     }

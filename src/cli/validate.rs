@@ -390,13 +390,13 @@ impl Human {
         let en = format!(
             "{} invoice{} checked as of {at}: {} valid, {} with errors; {} error{}, {} warning{}.",
             s.invoices,
-            plural(s.invoices),
+            super::plural(s.invoices),
             s.valid,
             s.invalid,
             s.errors,
-            plural(s.errors),
+            super::plural(s.errors),
             s.warnings,
-            plural(s.warnings)
+            super::plural(s.warnings)
         );
         let fa = format!(
             "{} صورتحساب در زمان {at} بررسی شد: {} بی‌خطا، {} دارای خطا؛ {} خطا، {} هشدار.",
@@ -410,15 +410,6 @@ impl Human {
                 writeln!(out, "{en}")
             }
         }
-    }
-}
-
-/// The English plural ending for a count.
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 
