@@ -23,6 +23,31 @@ fn doctor(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Writes `dir/moadian.toml` with one profile per `(name, national ID)` for memory ID A11216,
+/// all signing with the test identity's key file, on `endpoint` when given.
+fn write_profiles(
+    dir: &std::path::Path,
+    id: &TestIdentity,
+    endpoint: Option<&str>,
+    profiles: &[(&str, &str)],
+) {
+    let mut toml = String::new();
+    for (name, national_id) in profiles {
+        toml += &format!(
+            "[profiles.{name}]\nmemory_id = \"A11216\"\nnational_id = \"{national_id}\"\n"
+        );
+        if let Some(url) = endpoint {
+            toml += &format!("endpoint = \"{url}\"\n");
+        }
+        toml += &format!(
+            "[profiles.{name}.signer]\nkey_file = \"{}\"\ncert_file = \"{}\"\n\n",
+            id.key_path.display(),
+            id.cert_path.display()
+        );
+    }
+    std::fs::write(dir.join("moadian.toml"), toml).unwrap();
+}
+
 #[test]
 fn doctor_takes_taxpayer_signer_and_endpoint_from_the_profile() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -31,31 +56,12 @@ fn doctor_takes_taxpayer_signer_and_endpoint_from_the_profile() {
         .expect("sandbox starts");
     let dir = tempfile::tempdir().unwrap();
     let id = TestIdentity::ensure(&dir.path().join("id")).expect("test identity");
-    let toml = format!(
-        r#"
-[profiles.demo]
-memory_id = "A11216"
-national_id = "14003778990"
-endpoint = "{base}"
-
-[profiles.demo.signer]
-key_file = "{key}"
-cert_file = "{cert}"
-
-[profiles.other]
-memory_id = "A11216"
-national_id = "10100302746"
-endpoint = "{base}"
-
-[profiles.other.signer]
-key_file = "{key}"
-cert_file = "{cert}"
-"#,
-        base = sandbox.base_url(),
-        key = id.key_path.display(),
-        cert = id.cert_path.display(),
+    write_profiles(
+        dir.path(),
+        &id,
+        Some(&sandbox.base_url()),
+        &[("demo", "14003778990"), ("other", "10100302746")],
     );
-    std::fs::write(dir.path().join("moadian.toml"), toml).unwrap();
 
     let (code, out) = doctor(dir.path(), &["--profile", "demo"]);
     assert_eq!(code, 0, "{out}");
@@ -83,28 +89,12 @@ cert_file = "{cert}"
 fn sign_takes_the_signer_and_national_id_from_the_profile() {
     let dir = tempfile::tempdir().unwrap();
     let id = TestIdentity::ensure(&dir.path().join("id")).expect("test identity");
-    let toml = format!(
-        r#"
-[profiles.demo]
-memory_id = "A11216"
-national_id = "14003778990"
-
-[profiles.demo.signer]
-key_file = "{key}"
-cert_file = "{cert}"
-
-[profiles.wrong]
-memory_id = "A11216"
-national_id = "10100302746"
-
-[profiles.wrong.signer]
-key_file = "{key}"
-cert_file = "{cert}"
-"#,
-        key = id.key_path.display(),
-        cert = id.cert_path.display(),
+    write_profiles(
+        dir.path(),
+        &id,
+        None,
+        &[("demo", "14003778990"), ("wrong", "10100302746")],
     );
-    std::fs::write(dir.path().join("moadian.toml"), toml).unwrap();
     let invoice = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/invoices/official-example.json"
