@@ -5,7 +5,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
 
-/// The official example invoice (RC_TICS.IS connection guide p.20; shared/vectors/README.md).
+/// The official example invoice (RC_TICS.IS connection guide p.20; tests/data/official/README.md).
 const OFFICIAL: &str = r#"{"header":{"taxid":"A1121604C220002F095011","inno":"49321217","indatim":1683997837988,"inty":1,"inp":1,"ins":1,"tins":"14003778990","tob":2,"bid":"10100302746","tinb":"10100302746","tprdis":20000,"tdis":500,"tadis":19500,"tvam":1755,"todam":0,"tbill":21255,"setm":2},"body":[{"sstid":"2710000138624","sstt":"فولاد صنعت قطعات سرسیلندرسازی","mu":"164","am":2,"fee":10000,"prdis":20000,"dis":500,"adis":19500,"vra":9,"vam":1755,"tsstam":21255}],"payments":[]}"#;
 
 fn moadian(dir: &Path) -> Command {

@@ -1,4 +1,4 @@
-//! Tax ID conformance: every vector of `shared/vectors/taxid.json` (official RC_DCPS.SN_V01.3
+//! Tax ID conformance: every vector of `tests/data/vectors/taxid.json` (official RC_DCPS.SN_V01.3
 //! appendix and the RC_TICS connection guide), and properties of the Verhoeff check digit.
 
 use moadian::invoice::ids::MemoryId;
@@ -8,7 +8,7 @@ use moadian::invoice::taxid::{
 };
 use proptest::prelude::*;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/taxid.json");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors/taxid.json");
 
 fn vectors() -> serde_json::Value {
     let text = std::fs::read_to_string(VECTORS)

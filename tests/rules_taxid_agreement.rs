@@ -6,12 +6,12 @@ use moadian::invoice::{Invoice, MemoryId, TaxId};
 use moadian::rules::idcheck::{taxid_check_digit, taxid_parts, taxid_valid};
 use proptest::prelude::*;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/taxid.json");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors/taxid.json");
 const VALID: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/invoices/valid");
 
 #[test]
 fn official_vectors_pass_the_engine_check() {
-    let text = std::fs::read_to_string(VECTORS).expect("shared/vectors/taxid.json must exist");
+    let text = std::fs::read_to_string(VECTORS).expect("tests/data/vectors/taxid.json must exist");
     let v: serde_json::Value = serde_json::from_str(&text).expect("vectors parse");
     for vec in v["vectors"].as_array().expect("vectors") {
         let t = vec["taxid"].as_str().expect("taxid");

@@ -1,5 +1,5 @@
-//! The official examples of the connection guide (RC_TICS.IS_v1.5, read at test time from
-//! `../shared/spec/official/RC_TICS.IS_v1.5-connection-guide.txt`): with the sandbox clock pinned
+//! The official examples of the connection guide (RC_TICS.IS_v1.5, copied into
+//! `tests/data/official/`): with the sandbox clock pinned
 //! to 2024-03-06 (the example certificate expired 2024-03-23) and the example's nonce known, the
 //! sandbox accepts the guide's auth token once; the guide's signed invoice JWS verifies inside a
 //! JWE made for the sandbox.
@@ -9,46 +9,24 @@ mod sandbox_support;
 use moadian::sandbox::{SandboxConfig, TaxpayerConfig, EMITTED_CODES};
 use sandbox_support::*;
 
-const GUIDE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/spec/official/RC_TICS.IS_v1.5-connection-guide.txt"
-);
 /// Nonce inside the guide's example token (issued 2024-03-06T09:35:49.862Z).
 const GUIDE_NONCE: &str = "91dc28af-4c95-47f0-9913-87f8162b1708-1709717749862";
 /// 2024-03-06T09:36:00Z.
 const PINNED: i64 = 1_709_717_760_000;
 
-/// The compact JWS in the guide that starts with `prefix`: its lines joined until the first line
-/// that is not base64url.
-fn guide_token(prefix: &str) -> String {
-    let text =
-        std::fs::read_to_string(GUIDE).expect("the official connection guide text must be present");
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    let start = lines
-        .iter()
-        .position(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("token starting {prefix} not found in the guide"));
-    let mut token = String::new();
-    for l in &lines[start..] {
-        if l.is_empty()
-            || !l
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
-            break;
-        }
-        token.push_str(l);
-    }
-    assert_eq!(
-        token.split('.').count(),
-        3,
-        "extracted token has three parts"
-    );
+/// A compact JWS printed in the guide, copied into `tests/data/official/` (see its README).
+fn guide_token(name: &str) -> String {
+    let path = format!("{}/tests/data/official/{name}", env!("CARGO_MANIFEST_DIR"));
+    let token = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string();
+    assert_eq!(token.split('.').count(), 3, "{path} holds a compact JWS");
     token
 }
 
 fn auth_token() -> String {
-    guide_token("eyJjcml0IjpbInNpZ1QiXSwic2lnVCI6IjIwMjQtMDMtMDZUMTM6MDU6NTBa")
+    guide_token("auth-token.jws")
 }
 
 fn pinned() -> SandboxConfig {
@@ -119,7 +97,7 @@ async fn official_signed_invoice_verifies_inside_a_sandbox_jwe() {
         ..pinned()
     })
     .await;
-    let jws = guide_token("eyJjcml0IjpbInNpZ1QiXSwic2lnVCI6IjIwMjQtMDMtMDZUMTM6MTY6MTFa");
+    let jws = guide_token("invoice.jws");
     let (spki, kid) = b.sandbox.server_key();
     let uid = new_uid();
     let packet = serde_json::json!({
@@ -144,7 +122,7 @@ async fn official_signed_invoice_verifies_inside_a_sandbox_jwe() {
 #[tokio::test]
 async fn official_signed_invoice_with_its_own_signer_unregistered_is_04132() {
     let b = start_with(pinned()).await;
-    let jws = guide_token("eyJjcml0IjpbInNpZ1QiXSwic2lnVCI6IjIwMjQtMDMtMDZUMTM6MTY6MTFa");
+    let jws = guide_token("invoice.jws");
     let (spki, kid) = b.sandbox.server_key();
     let uid = new_uid();
     let packet = serde_json::json!({
