@@ -146,6 +146,14 @@ impl Session {
         cfg.faults.processing_delay_ms = crate::pipeline::poll::env_ms("MOADIAN_SANDBOX_DELAY_MS")
             .map(|d| d.as_millis() as u64)
             .unwrap_or(1500);
+        if let Some(bits) = std::env::var("MOADIAN_SANDBOX_KEY_BITS")
+            .ok()
+            .and_then(|b| b.parse().ok())
+        {
+            cfg.server_key_bits = bits;
+        }
+        let queue_path = t.queue.clone().unwrap_or_else(|| dir.join("queue.sqlite"));
+        cfg.state_file = Some(crate::sandbox::state_file_beside(&queue_path));
         let sb = Sandbox::start(cfg)
             .await
             .context("cannot start the built-in sandbox")?;
@@ -159,7 +167,7 @@ impl Session {
             signer: None,
         };
         Ok(Session {
-            queue_path: t.queue.clone().unwrap_or_else(|| dir.join("queue.sqlite")),
+            queue_path,
             base_url: sb.base_url(),
             sandbox: Some(sb),
             profile,

@@ -146,8 +146,15 @@ pub struct SandboxConfig {
     pub seed_nonces: Vec<String>,
     /// Lifetime of `seed_nonces`, seconds from start.
     pub seed_nonce_ttl_secs: u64,
-    /// PEM file of the sandbox's own RSA key (PKCS#8); none = a fresh 2048-bit key per start.
+    /// PEM file of the sandbox's own RSA key (PKCS#8); none = the key kept in `state_file`, or
+    /// a fresh key of `server_key_bits` (kept there when there is a state file).
     pub server_key_pem: Option<PathBuf>,
+    /// Size of a freshly made sandbox key: 4096 like the real server's (its JWE wraps the key
+    /// in 512 bytes); 2048 makes a faster start for benchmarks and tests.
+    pub server_key_bits: u32,
+    /// SQLite file where the sandbox keeps its key, received invoices, statuses, reference
+    /// numbers and ledger across restarts; none = it forgets everything when it stops.
+    pub state_file: Option<PathBuf>,
     /// Key id published in `server-information` (default: a fixed UUID).
     pub server_key_id: Option<String>,
 }
@@ -164,6 +171,8 @@ impl Default for SandboxConfig {
             seed_nonces: Vec::new(),
             seed_nonce_ttl_secs: 3600,
             server_key_pem: None,
+            server_key_bits: 4096,
+            state_file: None,
             server_key_id: None,
         }
     }
@@ -206,6 +215,12 @@ impl SandboxConfig {
     /// Checks values a TOML file or a caller could get wrong.
     pub fn check(&self) -> Result<(), ConfigError> {
         self.faults.check()?;
+        if !matches!(self.server_key_bits, 2048 | 3072 | 4096) {
+            return Err(ConfigError::Invalid(format!(
+                "server_key_bits must be 2048, 3072 or 4096, not {}",
+                self.server_key_bits
+            )));
+        }
         for t in &self.taxpayers {
             if !super::registry::valid_memory_id(&t.memory_id) {
                 return Err(ConfigError::Invalid(format!(

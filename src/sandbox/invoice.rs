@@ -7,7 +7,7 @@
 use super::auth::Caller;
 use super::errors::ApiError;
 use super::server::ConnHandle;
-use super::state::{lock, AppState, InvoiceRecord};
+use super::state::{lock, AppState, InvoiceRecord, Work};
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -121,17 +121,20 @@ pub async fn post_invoice(
         for p in packets {
             let reference_number = uuid::Uuid::new_v4().to_string();
             let delay = i64::try_from(faults.processing_delay_ms).unwrap_or(i64::MAX);
-            let i = store.insert(InvoiceRecord {
-                uid: p.uid.clone(),
-                reference_number: reference_number.clone(),
-                fiscal_id: p.fiscal_id.clone(),
-                sender: caller.client_id.clone(),
-                received_ms: now,
-                visible_ms: now.saturating_add(delay),
-                stuck: faults.stuck_in_progress,
-                timeout: state.chance(faults.timeout_rate),
-                outcome: None,
-            });
+            let i = store.insert(
+                InvoiceRecord {
+                    uid: p.uid.clone(),
+                    reference_number: reference_number.clone(),
+                    fiscal_id: p.fiscal_id.clone(),
+                    sender: caller.client_id.clone(),
+                    received_ms: now,
+                    visible_ms: now.saturating_add(delay),
+                    stuck: faults.stuck_in_progress,
+                    timeout: state.chance(faults.timeout_rate),
+                    outcome: None,
+                },
+                &p.payload,
+            );
             result.push(json!({
                 "uid": p.uid,
                 "packetType": null,
@@ -150,7 +153,7 @@ pub async fn post_invoice(
 }
 
 /// Examines the packets on the blocking pool, one chunk per core, then records the outcomes.
-fn process_in_background(state: AppState, work: Vec<(usize, String, String)>) {
+pub(super) fn process_in_background(state: AppState, work: Work) {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let chunk = work.len().div_ceil(cores).max(1);
     let mut work = work;

@@ -46,6 +46,7 @@ pub mod inquiry;
 pub mod invoice;
 pub mod jose;
 pub mod ledger;
+pub mod persist;
 pub mod processing;
 pub mod registry;
 pub mod server;
@@ -78,6 +79,17 @@ pub const EMITTED_CODES: &[&str] = &[
     "0100010", "0300101", "0300901", "00000",
 ];
 
+/// Where the built-in sandbox keeps its state for a queue file: beside it, named after it
+/// (`queue.sqlite` → `queue.sandbox-state.sqlite`), so a queue and the server it was sent to
+/// are kept, restored and reset together.
+pub fn state_file_beside(queue: &std::path::Path) -> std::path::PathBuf {
+    let stem = queue
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "queue".into());
+    queue.with_file_name(format!("{stem}.sandbox-state.sqlite"))
+}
+
 /// Entry point: `Sandbox::start(config).await`.
 #[derive(Debug, Clone, Copy)]
 pub struct Sandbox;
@@ -86,9 +98,17 @@ impl Sandbox {
     /// Starts a sandbox on 127.0.0.1 (the configured port or a free one).
     pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
         let cfg = config.clone();
-        let state = tokio::task::spawn_blocking(move || server::build_state(&cfg))
-            .await
-            .map_err(|e| SandboxError::Key(e.to_string()))??;
+        let (state, pending) =
+            tokio::task::spawn_blocking(move || server::build_state_restored(&cfg))
+                .await
+                .map_err(|e| SandboxError::Key(e.to_string()))??;
+        if !pending.is_empty() {
+            tracing::info!(
+                count = pending.len(),
+                "sandbox: examining invoices received before the restart"
+            );
+            invoice::process_in_background(state.clone(), pending);
+        }
         let (addr, stop, task) = server::serve(state.clone(), config.port).await?;
         tracing::info!(%addr, "sandbox listening");
         Ok(RunningSandbox {

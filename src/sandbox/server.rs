@@ -7,9 +7,10 @@ use super::config::{ConfigError, Faults, SandboxConfig};
 use super::errors::ApiError;
 use super::jose::Decrypter;
 use super::ledger::Ledger;
+use super::persist::Persist;
 use super::processing::Examiner;
 use super::registry::Registry;
-use super::state::{lock, AppState, ServerKey, Shared, Store};
+use super::state::{lock, AppState, ServerKey, Shared, Store, Work};
 use super::{api, inquiry, invoice};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -43,6 +44,8 @@ pub enum SandboxError {
     Key(String),
     #[error("cannot listen on 127.0.0.1:{port}: {source} / پورت در دسترس نیست؛ پورت دیگری بدهید")]
     Bind { port: u16, source: std::io::Error },
+    #[error("{0} / فایل وضعیت سندباکس خوانده یا نوشته نشد؛ با moadian sandbox reset پاکش کنید")]
+    State(#[from] super::persist::PersistError),
 }
 
 /// One accepted connection, as handlers see it: its peer and a switch that kills it.
@@ -217,18 +220,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The sandbox key: from a PEM file or a fresh RSA-2048 key.
-fn server_key(config: &SandboxConfig) -> Result<(ServerKey, Decrypter), SandboxError> {
+/// The sandbox key: from a PEM file, else the one kept in the state file, else a fresh key of
+/// `server_key_bits` (kept in the state file, when there is one, for the next start).
+fn server_key(
+    config: &SandboxConfig,
+    persist: Option<&Persist>,
+) -> Result<(ServerKey, Decrypter), SandboxError> {
     let key_err = |e: &dyn std::fmt::Display| SandboxError::Key(e.to_string());
-    let pkey = match &config.server_key_pem {
-        Some(path) => {
+    let kept = match (&config.server_key_pem, persist) {
+        (None, Some(p)) => p.key_pem()?,
+        _ => None,
+    };
+    let pkey = match (&config.server_key_pem, kept) {
+        (Some(path), _) => {
             let pem = std::fs::read(path)
                 .map_err(|e| SandboxError::Key(format!("{}: {e}", path.display())))?;
             openssl::pkey::PKey::private_key_from_pem(&pem).map_err(|e| key_err(&e))?
         }
-        None => {
-            let rsa = openssl::rsa::Rsa::generate(2048).map_err(|e| key_err(&e))?;
-            openssl::pkey::PKey::from_rsa(rsa).map_err(|e| key_err(&e))?
+        (None, Some(pem)) => {
+            openssl::pkey::PKey::private_key_from_pem(&pem).map_err(|e| key_err(&e))?
+        }
+        (None, None) => {
+            let rsa =
+                openssl::rsa::Rsa::generate(config.server_key_bits).map_err(|e| key_err(&e))?;
+            let pkey = openssl::pkey::PKey::from_rsa(rsa).map_err(|e| key_err(&e))?;
+            if let Some(p) = persist {
+                let pem = pkey.private_key_to_pem_pkcs8().map_err(|e| key_err(&e))?;
+                p.save_key_pem(&pem)?;
+            }
+            pkey
         }
     };
     let pkcs8 = pkey.private_key_to_pkcs8().map_err(|e| key_err(&e))?;
@@ -253,8 +273,28 @@ fn server_key(config: &SandboxConfig) -> Result<(ServerKey, Decrypter), SandboxE
 
 /// Builds the shared state of a sandbox from its configuration.
 pub fn build_state(config: &SandboxConfig) -> Result<AppState, SandboxError> {
+    build_state_restored(config).map(|(state, _)| state)
+}
+
+/// Builds the shared state, restoring what the state file remembers; also returns the packets
+/// whose examination had not finished when the sandbox last stopped (to examine now).
+pub fn build_state_restored(config: &SandboxConfig) -> Result<(AppState, Work), SandboxError> {
     config.check()?;
-    let (key, decrypter) = server_key(config)?;
+    let persist = config
+        .state_file
+        .as_deref()
+        .map(Persist::open)
+        .transpose()?;
+    let (key, decrypter) = server_key(config, persist.as_ref())?;
+    let mut store = Store::default();
+    let pending = match &persist {
+        Some(p) => {
+            let stored = p.load()?;
+            store.restore(stored)
+        }
+        None => Vec::new(),
+    };
+    store.persist = persist;
     let registry = Registry::new(config.all_taxpayers());
     let rng = match config.seed {
         Some(s) => rand::rngs::StdRng::seed_from_u64(s),
@@ -271,13 +311,13 @@ pub fn build_state(config: &SandboxConfig) -> Result<AppState, SandboxError> {
         faults: Mutex::new(config.faults.clone()),
         rng: Mutex::new(rng),
         nonces: Mutex::new(HashMap::new()),
-        store: Mutex::new(Store::default()),
+        store: Mutex::new(store),
     });
     let exp = state.now_ms() + i64::try_from(config.seed_nonce_ttl_secs).unwrap_or(3600) * 1000;
     for n in &config.seed_nonces {
         state.remember_nonce(n, exp);
     }
-    Ok(state)
+    Ok((state, pending))
 }
 
 /// Binds 127.0.0.1:`port` (0 = free) and serves until the returned sender fires or drops.

@@ -8,6 +8,7 @@ use super::processing::Examiner;
 use super::registry::Registry;
 use rand::rngs::StdRng;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,12 +22,41 @@ pub struct ServerKey {
 }
 
 /// One error or warning of an inquiry result: `{code, message, errorType}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notice {
     pub code: String,
     pub message: String,
     /// `ERROR` or `WARNING`.
     pub error_type: &'static str,
+}
+
+/// A notice as the state file keeps it.
+#[derive(Deserialize)]
+struct StoredNotice {
+    code: String,
+    message: String,
+    error_type: String,
+}
+
+impl<'de> Deserialize<'de> for Notice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        StoredNotice::deserialize(d).map(Notice::from)
+    }
+}
+
+impl From<StoredNotice> for Notice {
+    fn from(n: StoredNotice) -> Self {
+        let error_type = if n.error_type == "WARNING" {
+            "WARNING"
+        } else {
+            "ERROR"
+        };
+        Self {
+            code: n.code,
+            message: n.message,
+            error_type,
+        }
+    }
 }
 
 impl Notice {
@@ -50,7 +80,7 @@ impl Notice {
 }
 
 /// The decided fate of one invoice.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     pub success: bool,
     pub errors: Vec<Notice>,
@@ -59,7 +89,7 @@ pub struct Outcome {
 }
 
 /// One received packet.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InvoiceRecord {
     pub uid: String,
     pub reference_number: String,
@@ -76,6 +106,9 @@ pub struct InvoiceRecord {
     pub outcome: Option<Outcome>,
 }
 
+/// Packets to examine: index in the store, encrypted payload, fiscal ID.
+pub type Work = Vec<(usize, String, String)>;
+
 /// Every received invoice, indexed.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -85,10 +118,40 @@ pub struct Store {
     /// Tax IDs that reached SUCCESS → index of that invoice.
     accepted: HashMap<String, usize>,
     pub ledger: Ledger,
+    /// The state file, when the sandbox remembers across restarts.
+    pub persist: Option<super::persist::Persist>,
 }
 
 impl Store {
-    pub fn insert(&mut self, rec: InvoiceRecord) -> usize {
+    /// Records a received packet (kept in the state file with its encrypted payload until it
+    /// is examined).
+    pub fn insert(&mut self, rec: InvoiceRecord, payload: &str) -> usize {
+        let i = self.index(rec);
+        if let Some(p) = &self.persist {
+            p.insert(i, &self.invoices[i], payload);
+        }
+        i
+    }
+
+    /// Rebuilds the store from a state file, in the order the invoices came; returns the
+    /// packets whose examination had not finished (index, payload, fiscal ID).
+    pub fn restore(&mut self, stored: Vec<super::persist::Stored>) -> Vec<(usize, String, String)> {
+        let mut pending = Vec::new();
+        for s in stored {
+            let mut rec = s.record;
+            let outcome = rec.outcome.take();
+            let fiscal_id = rec.fiscal_id.clone();
+            let i = self.index(rec);
+            match (outcome, s.pending_payload) {
+                (Some(o), _) => self.apply(i, o),
+                (None, Some(payload)) => pending.push((i, payload, fiscal_id)),
+                (None, None) => {}
+            }
+        }
+        pending
+    }
+
+    fn index(&mut self, rec: InvoiceRecord) -> usize {
         let i = self.invoices.len();
         self.by_reference.insert(rec.reference_number.clone(), i);
         self.by_uid
@@ -115,7 +178,14 @@ impl Store {
     }
 
     /// Records the outcome of invoice `i` (duplicate tax ID check included) and the ledger.
-    pub fn decide(&mut self, i: usize, mut outcome: Outcome) {
+    pub fn decide(&mut self, i: usize, outcome: Outcome) {
+        self.apply(i, outcome);
+        if let Some(p) = &self.persist {
+            p.decided(i, &self.invoices[i]);
+        }
+    }
+
+    fn apply(&mut self, i: usize, mut outcome: Outcome) {
         if self.invoices[i].timeout {
             outcome.success = false;
         }
