@@ -33,6 +33,10 @@ pub struct Args {
     /// what was filled; a present value that disagrees is an error, never changed.
     #[arg(long)]
     pub fill: bool,
+    /// Days after the issue time within which an invoice should be sent; past it `validate`
+    /// warns (time.late). Default: one week, RC_IITP.IS_V7.8 table 4 row 5.
+    #[arg(long, value_name = "DAYS", env = "MOADIAN_DEADLINE_DAYS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub deadline_days: Option<u16>,
     /// Invoice files (.json: one invoice or an array; .jsonl/.ndjson: one per line;
     /// .xlsx/.csv) or directories to walk; `-` reads standard input.
     #[arg(required = true, value_name = "PATHS")]
@@ -193,7 +197,16 @@ fn check_one(
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let at = args.at.unwrap_or_else(now_ms);
-    let ctx = Context::at(at);
+    let mut ctx = Context::at(at);
+    if let Some(days) = args.deadline_days {
+        ctx = ctx.with_deadline(crate::rules::SendingDeadline::configured(
+            i64::from(days),
+            Message::new(
+                format!("--deadline-days {days} (یا MOADIAN_DEADLINE_DAYS)"),
+                format!("--deadline-days {days} (or MOADIAN_DEADLINE_DAYS)"),
+            ),
+        ));
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut summary = Summary {
