@@ -243,3 +243,42 @@ fn v78_table4_row5_late_sending_deadline_is_one_week_and_names_its_source() {
         w.message.en
     );
 }
+
+// The deadline as a setting: `validate --deadline-days` (or MOADIAN_DEADLINE_DAYS) replaces
+// the official week, and the warning names the flag as its source.
+#[test]
+fn validate_deadline_days_flag_sets_the_policy_and_is_named() {
+    let file = format!("{DIR}/valid/t1-p1-sale.json");
+    let v = read("valid/t1-p1-sale.json");
+    let at10 = (v["header"]["indatim"].as_i64().expect("indatim") + 10 * DAY).to_string();
+    let run = |extra: &[&str]| -> Value {
+        let out = assert_cmd::Command::cargo_bin("moadian")
+            .expect("binary")
+            .env_remove("MOADIAN_DEADLINE_DAYS")
+            .args(["--lang", "en", "validate", "--json", "--at", &at10])
+            .args(extra)
+            .arg(&file)
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).expect("json")
+    };
+    let late = |v: &Value| -> Option<String> {
+        v["invoices"][0]["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .find(|w| w["rule"] == "time.late")
+            .map(|w| w["message"]["en"].as_str().unwrap_or_default().to_string())
+    };
+    let official = late(&run(&[])).expect("10 days is past one week");
+    assert!(official.contains("table 4 row 5"), "{official}");
+    assert!(
+        late(&run(&["--deadline-days", "12"])).is_none(),
+        "12 days allowed"
+    );
+    let mine = late(&run(&["--deadline-days", "9"])).expect("past 9 days");
+    assert!(mine.contains("9 days (source: --deadline-days 9"), "{mine}");
+}
