@@ -100,6 +100,9 @@ struct JsonInvoice<'a> {
     warnings: Vec<JsonFinding<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     filled: Option<Vec<JsonFilled<'a>>>,
+    /// Information, neither error nor warning (e.g. the tax ID is allocated at submission).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<JsonFinding<'a>>,
 }
 
 /// Totals over everything checked.
@@ -120,6 +123,8 @@ struct Checked {
     taxid: Option<String>,
     findings: Vec<Finding>,
     filled: Option<Vec<Filled>>,
+    /// Information for the person, not counted as errors or warnings.
+    notes: Vec<Finding>,
 }
 
 impl Checked {
@@ -158,6 +163,7 @@ fn check_one(
             taxid: None,
             findings: vec![load_finding(&e)],
             filled: None,
+            notes: Vec::new(),
         },
         Ok(mut v) => {
             let mut findings = Vec::new();
@@ -185,11 +191,29 @@ fn check_one(
                 .and_then(|h| h.get("taxid"))
                 .and_then(|t| t.as_str())
                 .map(str::to_string);
+            let mut notes = Vec::new();
+            // No tax ID at all: `submit`/`enqueue` allocate it (and inno) from the queue's serial
+            // counter, so it is information here, not something the user must add.
+            let absent = v
+                .get("header")
+                .is_some_and(|h| matches!(h.get("taxid"), None | Some(serde_json::Value::Null)));
+            if absent {
+                findings.retain(|f| !(f.rule == "matrix.required" && f.field == "header.taxid"));
+                notes.push(Finding::warning(
+                    "taxid.allocated",
+                    "header.taxid",
+                    Message::new(
+                        "شماره مالیاتی (taxid) و سریال (inno) ندارد: هنگام ارسال (`moadian submit` یا `enqueue`) از شمارنده صف تخصیص می‌یابند؛ لازم نیست آن‌ها را بنویسید.",
+                        "no tax ID (taxid) or serial (inno): `moadian submit` / `enqueue` allocate them from the queue's counter; you need not write them",
+                    ),
+                ));
+            }
             Checked {
                 source,
                 taxid,
                 findings,
                 filled,
+                notes,
             }
         }
     }
@@ -304,6 +328,16 @@ fn write_json_invoice(out: &mut impl Write, c: &Checked, valid: bool) -> anyhow:
         valid,
         errors: pick(Severity::Error),
         warnings: pick(Severity::Warning),
+        notes: c
+            .notes
+            .iter()
+            .map(|f| JsonFinding {
+                field: &f.field,
+                rule: &f.rule,
+                code: None,
+                message: &f.message,
+            })
+            .collect(),
         filled: c.filled.as_ref().map(|v| {
             v.iter()
                 .map(|f| JsonFilled {
@@ -363,6 +397,17 @@ impl Human {
                     f.field,
                     f.value
                 )?;
+            }
+        }
+        for n in &c.notes {
+            let info = self.word("اطلاع", "info");
+            writeln!(out, "  {info}  {}  [{}]", n.field, n.rule)?;
+            match self.lang {
+                Some(l) => writeln!(out, "      {}", n.message.get(l))?,
+                None => {
+                    writeln!(out, "      {}", n.message.fa)?;
+                    writeln!(out, "      {}", n.message.en)?;
+                }
             }
         }
         let mut ordered: Vec<&Finding> = c.findings.iter().collect();
