@@ -358,3 +358,45 @@ fn persian_digits_are_read_as_codes() {
     assert_eq!(x.found, Found::Catalogue);
     assert_eq!(codes::lookup("٤١٠٣").map(|e| e.code.as_str()), Some("4103"));
 }
+
+/// Issue #18 item 5: RC_TXPS.EC_V02 table 9 prints 0304401 for a non-zero VAT rate in the
+/// export pattern (RE_V01 «خطای 0344»); moadian once showed 0204401 for it. The old code still
+/// answers, pointing to the official one, in both languages.
+#[test]
+fn ec_v02_table9_old_vat_rate_code_0204401_points_to_the_official_0304401() {
+    let x = codes::explain("0204401").expect("0204401 still explains");
+    assert_eq!(x.found, Found::Catalogue);
+    assert_eq!(x.catalogue_code.as_deref(), Some("0304401"));
+    let d = x.decoded.as_ref().expect("decoded");
+    assert_eq!(d.check, Check::Matching, "decoded as the official code");
+    assert!(x.meaning.en.contains("0304401") && x.meaning.en.contains("0204401"));
+    assert!(x.meaning.fa.contains("۰۳۰۴۴۰۱") && x.meaning.fa.contains("۰۲۰۴۴۰۱"));
+    assert!(x.meaning.en.contains("table 43 row 5"), "{}", x.meaning.en);
+    assert!(x
+        .prevented_by
+        .iter()
+        .any(|p| p == "validate:arith.line.vra"));
+    let y = codes::explain("0304401").expect("official");
+    assert_eq!(y.title, x.title);
+    assert_eq!(
+        codes::lookup("02044").map(|e| e.code.as_str()),
+        Some("0304401")
+    );
+}
+
+/// The codes issue #18 added are catalogued, with both languages and the official source.
+#[test]
+fn issue_18_codes_are_catalogued_with_their_official_source() {
+    for (code, source) in [
+        ("1200301", "table 5 row 3"),
+        ("0107806", "table 63 row 2"),
+        ("0203001", "table 26"),
+        ("1202301", "general rule 2-b"),
+        ("1200201", "table 4 row 5"),
+    ] {
+        let x = codes::explain(code).unwrap_or_else(|| panic!("{code}"));
+        assert_eq!(x.found, Found::Catalogue, "{code}");
+        assert!(x.source.contains(source), "{code}: {}", x.source);
+        assert!(!x.meaning.fa.is_empty() && !x.meaning.en.is_empty());
+    }
+}

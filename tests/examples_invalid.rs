@@ -38,12 +38,26 @@ fn every_invalid_example_triggers_its_rule_at_its_field() {
             .unwrap_or_else(|err| panic!("{file}: {err}"));
         let v: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{file}: {err}"));
         let f = validate(&v, &Context::at(at));
-        if !f.iter().any(|f| f.rule == rule && f.field == field) {
+        // Where the manifest names the severity and official code (the cases checked against
+        // the official tables, cited in its `official` key), the finding must carry them.
+        let severity = e.get("severity").and_then(Value::as_str);
+        let code = e.get("code").and_then(Value::as_str);
+        let hit = |x: &moadian::rules::Finding| {
+            x.rule == rule
+                && x.field == field
+                && severity
+                    .into_iter()
+                    .all(|s| serde_json::to_value(x.severity).ok() == Some(Value::from(s)))
+                && code.into_iter().all(|c| x.code.as_deref() == Some(c))
+        };
+        if !f.iter().any(hit) {
             let got: Vec<String> = f
                 .iter()
-                .map(|f| format!("{} @ {}", f.rule, f.field))
+                .map(|f| format!("{} @ {} ({:?} {:?})", f.rule, f.field, f.severity, f.code))
                 .collect();
-            bad.push(format!("{file}: expected {rule} @ {field}, got {got:?}"));
+            bad.push(format!(
+                "{file}: expected {rule} @ {field} ({severity:?} {code:?}), got {got:?}"
+            ));
         }
         // Every finding names a rule from the catalogue and carries both languages.
         for x in &f {

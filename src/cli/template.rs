@@ -1,9 +1,11 @@
-//! `moadian template`: write a spreadsheet template to fill invoices in — Persian and English
-//! headers, one example invoice, in the two-sheet or one-row-per-line layout, as XLSX or CSV.
+//! `moadian template`: write a blank spreadsheet template to fill invoices in — Persian and
+//! English headers, no data rows (nothing that could be submitted by mistake; the example
+//! workbooks are in `examples/spreadsheets/`), in the two-sheet or one-row-per-line layout, as
+//! XLSX or CSV. An existing file is never overwritten without `--force`.
 
 use super::Global;
-use crate::import::template::{write_template, Format_, Layout};
-use crate::lang::Lang;
+use crate::import::template::{template_files, write_template_rows, Format_, Layout, Rows};
+use crate::lang::{Lang, Message};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -14,6 +16,9 @@ pub struct Args {
     /// File format (default: from OUT's extension, else xlsx).
     #[arg(long, value_enum)]
     pub format: Option<Format_>,
+    /// Overwrite the file(s) if they exist (without it an existing file is left untouched).
+    #[arg(long)]
+    pub force: bool,
     /// Where to write (for CSV two-sheet, `NAME.items.csv` is written beside `NAME.csv`).
     pub out: PathBuf,
 }
@@ -25,9 +30,23 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 Some(e) if e.eq_ignore_ascii_case("csv") => Format_::Csv,
                 _ => Format_::Xlsx,
             });
-    let now = chrono::Utc::now().timestamp_millis();
-    let files = write_template(&args.out, args.layout, format, now)?;
     let lang = global.lang.unwrap_or_default();
+    let existing: Vec<String> = template_files(&args.out, args.layout, format)
+        .into_iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !existing.is_empty() && !args.force {
+        let list = existing.join(", ");
+        let m = Message::new(
+            format!("فایل {list} از قبل وجود دارد و بازنویسی نشد؛ برای جایگزینی آن --force بدهید یا نام دیگری انتخاب کنید."),
+            format!("{list} already exists and was left untouched; pass --force to replace it, or choose another name"),
+        );
+        eprintln!("{}", m.get(lang));
+        return Ok(1);
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let files = write_template_rows(&args.out, args.layout, format, now, Rows::Blank)?;
     for f in files {
         match lang {
             Lang::Fa => println!("نوشته شد: {}", f.display()),
@@ -36,10 +55,10 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     }
     match lang {
         Lang::Fa => println!(
-            "ستون‌های مقدار، مبلغ واحد، تخفیف و نرخ را پر کنید؛ بقیه مبالغ را `moadian enqueue --fill FILE` محاسبه می‌کند."
+            "یک ردیف برای هر صورتحساب (و هر قلم) بنویسید: مقدار، مبلغ واحد، تخفیف و نرخ؛ بقیه مبالغ را `moadian validate --fill FILE` محاسبه می‌کند. شماره مالیاتی و سریال (taxid، inno) را خالی بگذارید: هنگام ارسال تخصیص می‌یابند. نمونه پرشده: examples/spreadsheets/."
         ),
         Lang::En => println!(
-            "Fill in quantities, unit prices, discounts and rates; `moadian enqueue --fill FILE` computes the other amounts."
+            "Write one row per invoice (and per line): quantities, unit prices, discounts and rates; `moadian validate --fill FILE` computes the other amounts. Leave the tax ID and serial (taxid, inno) empty: they are allocated at submission. A filled-in example: examples/spreadsheets/."
         ),
     }
     Ok(0)

@@ -33,6 +33,10 @@ pub struct Args {
     /// what was filled; a present value that disagrees is an error, never changed.
     #[arg(long)]
     pub fill: bool,
+    /// Days after the issue time within which an invoice should be sent; past it `validate`
+    /// warns (time.late). Default: one week, RC_IITP.IS_V7.8 table 4 row 5.
+    #[arg(long, value_name = "DAYS", env = "MOADIAN_DEADLINE_DAYS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub deadline_days: Option<u16>,
     /// Invoice files (.json: one invoice or an array; .jsonl/.ndjson: one per line;
     /// .xlsx/.csv) or directories to walk; `-` reads standard input.
     #[arg(required = true, value_name = "PATHS")]
@@ -96,6 +100,9 @@ struct JsonInvoice<'a> {
     warnings: Vec<JsonFinding<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     filled: Option<Vec<JsonFilled<'a>>>,
+    /// Information, neither error nor warning (e.g. the tax ID is allocated at submission).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<JsonFinding<'a>>,
 }
 
 /// Totals over everything checked.
@@ -116,6 +123,8 @@ struct Checked {
     taxid: Option<String>,
     findings: Vec<Finding>,
     filled: Option<Vec<Filled>>,
+    /// Information for the person, not counted as errors or warnings.
+    notes: Vec<Finding>,
 }
 
 impl Checked {
@@ -154,6 +163,7 @@ fn check_one(
             taxid: None,
             findings: vec![load_finding(&e)],
             filled: None,
+            notes: Vec::new(),
         },
         Ok(mut v) => {
             let mut findings = Vec::new();
@@ -181,11 +191,29 @@ fn check_one(
                 .and_then(|h| h.get("taxid"))
                 .and_then(|t| t.as_str())
                 .map(str::to_string);
+            let mut notes = Vec::new();
+            // No tax ID at all: `submit`/`enqueue` allocate it (and inno) from the queue's serial
+            // counter, so it is information here, not something the user must add.
+            let absent = v
+                .get("header")
+                .is_some_and(|h| matches!(h.get("taxid"), None | Some(serde_json::Value::Null)));
+            if absent {
+                findings.retain(|f| !(f.rule == "matrix.required" && f.field == "header.taxid"));
+                notes.push(Finding::warning(
+                    "taxid.allocated",
+                    "header.taxid",
+                    Message::new(
+                        "شماره مالیاتی (taxid) و سریال (inno) ندارد: هنگام ارسال (`moadian submit` یا `enqueue`) از شمارنده صف تخصیص می‌یابند؛ لازم نیست آن‌ها را بنویسید.",
+                        "no tax ID (taxid) or serial (inno): `moadian submit` / `enqueue` allocate them from the queue's counter; you need not write them",
+                    ),
+                ));
+            }
             Checked {
                 source,
                 taxid,
                 findings,
                 filled,
+                notes,
             }
         }
     }
@@ -193,7 +221,16 @@ fn check_one(
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let at = args.at.unwrap_or_else(now_ms);
-    let ctx = Context::at(at);
+    let mut ctx = Context::at(at);
+    if let Some(days) = args.deadline_days {
+        ctx = ctx.with_deadline(crate::rules::SendingDeadline::configured(
+            i64::from(days),
+            Message::new(
+                format!("--deadline-days {days} (یا MOADIAN_DEADLINE_DAYS)"),
+                format!("--deadline-days {days} (or MOADIAN_DEADLINE_DAYS)"),
+            ),
+        ));
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut summary = Summary {
@@ -291,6 +328,16 @@ fn write_json_invoice(out: &mut impl Write, c: &Checked, valid: bool) -> anyhow:
         valid,
         errors: pick(Severity::Error),
         warnings: pick(Severity::Warning),
+        notes: c
+            .notes
+            .iter()
+            .map(|f| JsonFinding {
+                field: &f.field,
+                rule: &f.rule,
+                code: None,
+                message: &f.message,
+            })
+            .collect(),
         filled: c.filled.as_ref().map(|v| {
             v.iter()
                 .map(|f| JsonFilled {
@@ -350,6 +397,17 @@ impl Human {
                     f.field,
                     f.value
                 )?;
+            }
+        }
+        for n in &c.notes {
+            let info = self.word("اطلاع", "info");
+            writeln!(out, "  {info}  {}  [{}]", n.field, n.rule)?;
+            match self.lang {
+                Some(l) => writeln!(out, "      {}", n.message.get(l))?,
+                None => {
+                    writeln!(out, "      {}", n.message.fa)?;
+                    writeln!(out, "      {}", n.message.en)?;
+                }
             }
         }
         let mut ordered: Vec<&Finding> = c.findings.iter().collect();

@@ -154,7 +154,12 @@ pub fn explain(code: &str) -> Option<Explanation> {
     let decoded = decode(code);
     if let Some(e) = lookup(code) {
         let d = if e.layer == Layer::Content {
-            decoded
+            // An alias may be the older spelling of another check (0204401 → the official
+            // 0304401): then the decoding is the entry's own code's.
+            match (decoded, decode(&e.code)) {
+                (Some(a), Some(b)) if a.match_key() != b.match_key() => Some(b),
+                (a, b) => a.or(b),
+            }
         } else {
             None
         };

@@ -1,6 +1,7 @@
 //! Spreadsheet templates for accountants (`moadian template`): the columns one fills in by hand
 //! (quantities, prices, discounts, rates; `--fill` computes the rest) with Persian and English
-//! headers, one example invoice, in either layout, as XLSX or CSV. Every cell is text-formatted
+//! headers, in either layout, as XLSX or CSV; blank for `moadian template`, or with one example
+//! invoice (the workbooks in `examples/spreadsheets/`). Every cell is text-formatted
 //! so Excel keeps leading zeros and exact amounts.
 
 use super::columns::{by_key, template_header, Column, COLUMNS};
@@ -115,15 +116,59 @@ pub fn example_date(now_ms: i64) -> String {
 /// One sheet to write: name, header cells, data rows.
 type Sheet = (&'static str, Vec<String>, Vec<Vec<String>>);
 
-/// Writes a template. Returns the files written (CSV two-sheet writes two files).
+/// What goes under the headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Headers only: nothing that could be submitted by mistake (`moadian template`).
+    Blank,
+    /// One example invoice of two lines, dated `now_ms` (the workbooks in
+    /// `examples/spreadsheets/`).
+    Example,
+}
+
+/// The files a template at `out` consists of: `out`, and for the CSV two-sheet layout also
+/// `NAME.items.csv` beside it.
+pub fn template_files(out: &Path, layout: Layout, format: Format_) -> Vec<PathBuf> {
+    let mut v = vec![out.to_path_buf()];
+    if layout == Layout::TwoSheet && format == Format_::Csv {
+        v.push(sibling_csv(out, "items"));
+    }
+    v
+}
+
+fn sibling_csv(out: &Path, name: &str) -> PathBuf {
+    let stem = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = stem.strip_suffix(".csv").unwrap_or(&stem).to_string();
+    out.with_file_name(format!("{stem}.{name}.csv"))
+}
+
+/// Writes a template with the example invoice. Returns the files written (CSV two-sheet writes
+/// two files).
 pub fn write_template(
     out: &Path,
     layout: Layout,
     format: Format_,
     now_ms: i64,
 ) -> Result<Vec<PathBuf>, TemplateError> {
+    write_template_rows(out, layout, format, now_ms, Rows::Example)
+}
+
+/// Writes a template, blank or with the example invoice.
+pub fn write_template_rows(
+    out: &Path,
+    layout: Layout,
+    format: Format_,
+    now_ms: i64,
+    rows: Rows,
+) -> Result<Vec<PathBuf>, TemplateError> {
     let date = example_date(now_ms);
-    let (hrow, irows) = example_rows(&date);
+    let (hrow, mut irows) = example_rows(&date);
+    if rows == Rows::Blank {
+        irows.clear();
+    }
     let hcols = cols(HEADER_KEYS);
     let icols = cols(ITEM_KEYS);
     let err = |p: &Path, e: String| TemplateError::Write {
@@ -144,7 +189,11 @@ pub fn write_template(
                 (
                     "header",
                     hcols.iter().map(|c| template_header(c)).collect(),
-                    vec![hrow.clone()],
+                    if rows == Rows::Blank {
+                        vec![]
+                    } else {
+                        vec![hrow.clone()]
+                    },
                 ),
                 ("items", ih, items),
             ]
@@ -169,12 +218,7 @@ pub fn write_template(
                 let path = if i == 0 {
                     out.to_path_buf()
                 } else {
-                    let stem = out
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let stem = stem.strip_suffix(".csv").unwrap_or(&stem).to_string();
-                    out.with_file_name(format!("{stem}.{name}.csv"))
+                    sibling_csv(out, name)
                 };
                 let mut w = csv::Writer::from_writer(Vec::new());
                 w.write_record(headers)

@@ -38,13 +38,20 @@ fn compare(
         .map(|e| e.normalize().to_string())
         .unwrap_or_else(|| "(too large / بسیار بزرگ)".into());
     let st = stated.normalize();
+    let (note_fa, note_en) = match sev {
+        Severity::Warning => (
+            " این فیلد در این الگو اختیاری است: سامانه صورتحساب را با هشدار می‌پذیرد و مقدار درست را در کارپوشه نشان می‌دهد (RC_IITP.IS_V7.8 بخش ۶ قاعده کلی ۲-b).",
+            " This field is optional in this pattern: the server accepts the invoice with a warning and shows the right value (RC_IITP.IS_V7.8 §6 general rule 2-b).",
+        ),
+        Severity::Error => ("", ""),
+    };
     sink.push(
         sev,
         rule,
         path(),
         Some(code(sev, 2, ec(key), Some(1))),
-        format!("مقدار «{key}» نادرست است: {st} نوشته شده ولی طبق فرمول {formula} (با قطع کردن اعشار) باید {exp} باشد؛ آن را {exp} کنید."),
-        format!("`{key}` is {st} but {formula} (truncated) gives {exp}; set it to {exp}"),
+        format!("مقدار «{key}» نادرست است: {st} نوشته شده ولی طبق فرمول {formula} (با قطع کردن اعشار) باید {exp} باشد؛ آن را {exp} کنید.{note_fa}"),
+        format!("`{key}` is {st} but {formula} (truncated) gives {exp}; set it to {exp}.{note_en}"),
     );
 }
 
@@ -56,9 +63,14 @@ pub(crate) fn check(inv: &Inv, ctx: &Context, sink: &mut Sink) {
     let p = inv.inp.unwrap_or(1);
     let cap = inv.hdec("cap");
     let tadis = inv.hdec("tadis");
+    let sev = LineSeverity {
+        cfee: inv.computed_severity("cfee"),
+        cop: inv.computed_severity("cop"),
+        vop: inv.computed_severity("vop"),
+    };
     for (j, line) in inv.body.iter().enumerate() {
         if line.is_object() {
-            check_line(p, j, line, ctx, cap, tadis, sink);
+            check_line(p, j, line, ctx, (cap, tadis), sev, sink);
         }
     }
     if matches!(p, 11 | 14) && inv.body.len() > 1 {
@@ -119,13 +131,21 @@ impl Chain<'_> {
     }
 }
 
+/// How bad a wrong value of the line's optional computed fields is in this invoice's column.
+#[derive(Clone, Copy)]
+struct LineSeverity {
+    cfee: Severity,
+    cop: Severity,
+    vop: Severity,
+}
+
 fn check_line(
     p: u8,
     j: usize,
     l: &Value,
     ctx: &Context,
-    cap: Option<Decimal>,
-    tadis: Option<Decimal>,
+    (cap, tadis): (Option<Decimal>, Option<Decimal>),
+    sev: LineSeverity,
     sink: &mut Sink,
 ) {
     let d = |k: &str| ldec(l, k);
@@ -306,7 +326,7 @@ fn check_line(
             let e = arith::cfee(f, x);
             compare(
                 sink,
-                Severity::Warning,
+                sev.cfee,
                 "arith.line.cfee",
                 "cfee",
                 path("cfee"),
@@ -322,7 +342,7 @@ fn check_line(
             let e = arith::cop(ts, cp, t);
             compare(
                 sink,
-                Severity::Warning,
+                sev.cop,
                 "arith.line.cop",
                 "cop",
                 path("cop"),
@@ -335,7 +355,7 @@ fn check_line(
             let e = arith::vop(v, cp, t);
             compare(
                 sink,
-                Severity::Warning,
+                sev.vop,
                 "arith.line.vop",
                 "vop",
                 path("vop"),
@@ -409,10 +429,12 @@ fn line_pattern_rules(p: u8, j: usize, am: Option<Decimal>, vra: Option<Decimal>
             sink.error(
                 "arith.line.vra",
                 bpath(j, "vra"),
-                Some(code(Severity::Error, 2, ec("vra"), Some(1))),
-                format!("در الگوی {p} نرخ مالیات بر ارزش افزوده باید صفر باشد (مقدار فعلی {r})."),
+                // RC_TXPS.EC_V02 table 9 prints 0304401 (a check against the system's data),
+                // not the rule form 0204401 that older versions showed.
+                Some(code(Severity::Error, 3, ec("vra"), Some(1))),
+                format!("در الگوی {p} (صادرات، بورس یا فروش زنجیره‌ای) نرخ مالیات بر ارزش افزوده باید صفر باشد (مقدار فعلی {r}؛ RC_IITP.IS_V7.8 جدول ۴۳ ردیف ۵)؛ vra و vam را صفر کنید."),
                 format!(
-                    "the VAT rate must be 0 in pattern {p} (export, bourse, chain sale); got {r}"
+                    "the VAT rate must be 0 in pattern {p} (export, bourse, chain sale; RC_IITP.IS_V7.8 table 43 row 5); got {r} — set vra and vam to 0"
                 ),
             );
         }
@@ -462,11 +484,11 @@ fn check_totals(inv: &Inv, p: u8, sink: &mut Sink) {
         }
     } else {
         total(sink, err, "tprdis", "prdis", "Σ prdis");
-        total(sink, err, "tdis", "dis", "Σ dis");
+        total(sink, inv.computed_severity("tdis"), "tdis", "dis", "Σ dis");
         total(sink, err, "tadis", "adis", "Σ adis");
     }
     total(sink, err, "tvam", "vam", "Σ vam");
-    total(sink, Severity::Warning, "tvop", "vop", "Σ vop");
+    total(sink, inv.computed_severity("tvop"), "tvop", "vop", "Σ vop");
     let (od, _) = line_sum(inv, "odam");
     let (ol, _) = line_sum(inv, "olam");
     let todam = od.zip(ol).and_then(|(a, b)| a.checked_add(b));
@@ -486,10 +508,12 @@ fn check_totals(inv: &Inv, p: u8, sink: &mut Sink) {
         inv.hdec("tvam"),
     ) {
         if t17 > tv {
-            sink.warn(
+            let sev = inv.computed_severity("tax17");
+            sink.push(
+                sev,
                 "arith.total.tax17",
                 hpath("tax17"),
-                Some(code(Severity::Warning, 2, ec("tax17"), Some(1))),
+                Some(code(sev, 2, ec("tax17"), Some(1))),
                 format!("مالیات ماده ۱۷ ({t17}) نباید از مجموع مالیات بر ارزش افزوده ({tv}) بیشتر باشد."),
                 format!("tax17 ({t17}) must not exceed tvam ({tv})"),
             );

@@ -32,6 +32,61 @@ struct RulesFile {
     rules: Vec<RuleDoc>,
 }
 
+#[derive(Deserialize)]
+struct OptionalFile {
+    optional_computed: OptionalComputed,
+}
+
+#[derive(Deserialize)]
+struct OptionalComputed {
+    fields: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PolicyFile {
+    policies: Policies,
+}
+
+#[derive(Deserialize)]
+struct Policies {
+    sending_deadline: DeadlineDoc,
+}
+
+#[derive(Deserialize)]
+struct DeadlineDoc {
+    days: i64,
+    fa: String,
+    en: String,
+}
+
+/// The official sending deadline and its source, from `schemas/rules.json` (`policies`);
+/// one week (RC_IITP.IS_V7.8 جدول ۴ ردیف ۵) if that could not be read.
+pub(crate) fn official_deadline() -> super::SendingDeadline {
+    static D: Lazy<super::SendingDeadline> =
+        Lazy::new(|| match serde_json::from_str::<PolicyFile>(RULES_JSON) {
+            Ok(f) => {
+                let d = f.policies.sending_deadline;
+                super::SendingDeadline::configured(d.days, crate::lang::Message::new(d.fa, d.en))
+            }
+            Err(_) => super::SendingDeadline::configured(
+                7,
+                crate::lang::Message::new(
+                    "RC_IITP.IS_V7.8 جدول ۴ ردیف ۵",
+                    "RC_IITP.IS_V7.8 table 4 row 5",
+                ),
+            ),
+        });
+    D.clone()
+}
+
+/// The computed fields whose wrong value is a warning where they are optional (the
+/// `optional_computed` list of `schemas/rules.json`).
+pub fn optional_computed_fields() -> Vec<String> {
+    serde_json::from_str::<OptionalFile>(RULES_JSON)
+        .map(|f| f.optional_computed.fields)
+        .unwrap_or_default()
+}
+
 static RULES: Lazy<Vec<RuleDoc>> = Lazy::new(|| {
     serde_json::from_str::<RulesFile>(RULES_JSON)
         .map(|r| r.rules)
@@ -119,6 +174,52 @@ mod tests {
         assert_eq!(ids.len(), rule_catalogue().len());
         assert!(ids.contains("arith.line.vam"));
         assert!(ids.contains("matrix.required"));
+    }
+
+    #[test]
+    fn optional_computed_list_matches_the_engine_and_the_matrix() {
+        use crate::rules::data::Obligation;
+        let listed = optional_computed_fields();
+        let engine: Vec<String> = crate::rules::util::OPTIONAL_COMPUTED
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(listed, engine, "schemas/rules.json optional_computed");
+        // Every listed field is optional somewhere in جدول ۱; every computed (arith.*) rule on a
+        // field that is optional somewhere is listed.
+        let optional_somewhere = |k: &str| {
+            TABLES
+                .index_of(k)
+                .map(|i| TABLES.matrix[i].obl.contains(&Obligation::Optional))
+                .unwrap_or(false)
+        };
+        for k in &listed {
+            assert!(optional_somewhere(k), "{k} is never optional");
+        }
+        for r in rule_catalogue() {
+            let Some(k) =
+                r.id.strip_prefix("arith.line.")
+                    .or(r.id.strip_prefix("arith.total."))
+            else {
+                continue;
+            };
+            if TABLES.index_of(k).is_some() && optional_somewhere(k) {
+                assert!(listed.iter().any(|l| l == k), "{} not listed", r.id);
+                assert_eq!(r.severity, Severity::Warning, "{}", r.id);
+            }
+        }
+    }
+
+    #[test]
+    fn the_official_deadline_is_one_week_and_names_its_source() {
+        let d = official_deadline();
+        assert_eq!(d.days, 7);
+        assert!(
+            d.source.en.contains("RC_IITP.IS_V7.8") && d.source.en.contains("table 4 row 5"),
+            "{}",
+            d.source.en
+        );
+        assert!(d.source.fa.contains("جدول ۴ ردیف ۵"), "{}", d.source.fa);
     }
 
     #[test]

@@ -149,6 +149,12 @@ pub struct FieldSpec {
     pub int_digits: Option<u32>,
     pub decimals: Option<u32>,
     pub min: Option<MinBound>,
+    /// Inclusive upper bound of a numeric field (JSON Schema `maximum`, detail code 06), e.g.
+    /// `cui` ≤ 1000 (RC_IITP.IS_V7.8 جدول ۶۳ ردیف ۲).
+    pub max: Option<rust_decimal::Decimal>,
+    /// Where the upper bound is written in the official text, for the message (en, fa).
+    pub max_source: Option<String>,
+    pub max_source_fa: Option<String>,
     #[serde(rename = "enum")]
     pub enum_values: Option<Vec<i64>>,
     pub enum_set: Option<EnumSet>,

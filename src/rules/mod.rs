@@ -17,11 +17,12 @@ mod obligation;
 mod parties;
 mod structural;
 mod timeref;
-mod util;
+pub(crate) mod util;
 
-pub use catalogue::{codes_emitted, rule_catalogue, RuleDoc};
+pub use catalogue::{codes_emitted, optional_computed_fields, rule_catalogue, RuleDoc};
 pub use finding::{Finding, Severity};
 
+use crate::lang::Message;
 use data::{column, Section};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -32,9 +33,9 @@ use util::{Inv, Sink};
 pub struct Context {
     /// The moment the invoice is judged at (Unix ms): `--at`, default now.
     pub at_ms: i64,
-    /// Days after `indatim` within which an invoice should be sent (V7.8 جدول ۴ row 5 says one
-    /// week; practice differs — UNCERTAIN, so exceeding it is only a warning). Default 7.
-    pub deadline_days: i64,
+    /// Within how many days after `indatim` an invoice should reach the server, and where that
+    /// number comes from. Default: [`SendingDeadline::official`] (one week).
+    pub deadline: SendingDeadline,
     /// How far in the future `indatim` may be before it is an error (clock skew). Default 0.
     pub future_tolerance_ms: i64,
     /// Rates that are configuration rather than invoice data (gold VAT rate on tcpbs).
@@ -45,15 +46,24 @@ impl Context {
     pub fn at(at_ms: i64) -> Self {
         Self {
             at_ms,
-            deadline_days: 7,
+            deadline: SendingDeadline::official(),
             future_tolerance_ms: 0,
             rates: arith::Rates::default(),
         }
     }
 
-    /// The same context with another sending deadline (days).
+    /// The same context with another sending deadline (days), set by the caller.
     pub fn with_deadline_days(mut self, days: i64) -> Self {
-        self.deadline_days = days;
+        self.deadline = SendingDeadline::configured(
+            days,
+            Message::new("مقداری که شما تنظیم کرده‌اید", "a value you configured"),
+        );
+        self
+    }
+
+    /// The same context with another sending-deadline policy.
+    pub fn with_deadline(mut self, deadline: SendingDeadline) -> Self {
+        self.deadline = deadline;
         self
     }
 
@@ -67,6 +77,34 @@ impl Context {
     pub fn with_gold_vat_rate(mut self, rate: Decimal) -> Self {
         self.rates.gold_vat_rate = rate;
         self
+    }
+}
+
+/// The late-sending policy: within how many days after `indatim` an invoice should reach the
+/// server, and where that number comes from (named in the `time.late` warning).
+///
+/// The official rule is one week: RC_IITP.IS_V7.8 (اردیبهشت ۱۴۰۵) جدول ۴ ردیف ۵ «فاصله
+/// زمانی تاریخ و زمان صدور صورتحساب با ارسال آن به سامانه مودیان نباید بیشتر از یک هفته
+/// باشد», error 0200201 (RC_TXPS.EC_V02 table 9 «02002»; RC_TXPS.RE_V01 «0202» item 2).
+/// Users report the server accepting up to 12 days since 1403/08/15 (circular 268/56504/د), so
+/// passing the deadline is a warning — the server decides, and an invoice sent late is still
+/// better than one not sent — and the number is configurable (`validate --deadline-days`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendingDeadline {
+    pub days: i64,
+    /// Where `days` comes from, e.g. the official document and row, or the user's setting.
+    pub source: Message,
+}
+
+impl SendingDeadline {
+    /// The official deadline as of the data compiled in (`schemas/rules.json`, `policies`).
+    pub fn official() -> Self {
+        catalogue::official_deadline()
+    }
+
+    /// A deadline the user configured; `source` says where (flag, profile).
+    pub fn configured(days: i64, source: Message) -> Self {
+        Self { days, source }
     }
 }
 

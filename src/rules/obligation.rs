@@ -24,15 +24,27 @@ fn ec_of(key: &str) -> Option<&'static str> {
     TABLES.fields[i].ec.as_deref()
 }
 
+/// The amounts `--fill` computes from the lines (`import::fill`): a missing one is not for the
+/// user to work out by hand.
+const FILLED: [&str; 17] = [
+    "prdis", "dis", "adis", "vam", "odam", "olam", "tsstam", "tcpbs", "tprdis", "tdis", "tadis",
+    "tvam", "todam", "tbill", "torv", "tonw", "tocv",
+];
+
 fn missing(sink: &mut Sink, rule: &str, key: &str, path: String, why_fa: &str, why_en: &str) {
     let c = ec_of(key).map(|e| code(Severity::Error, 0, e, None));
-    sink.error(
-        rule,
-        path,
-        c,
-        format!("فیلد «{key}» {why_fa} اجباری است ولی مقدار ندارد؛ آن را اضافه کنید."),
-        format!("`{key}` is required {why_en} but is missing; add it"),
-    );
+    let (fa, en) = if FILLED.contains(&key) {
+        (
+            format!("فیلد «{key}» {why_fa} اجباری است ولی مقدار ندارد؛ `--fill` (مثلاً `moadian validate --fill` یا `moadian submit --fill`) آن را از ردیف‌ها حساب می‌کند."),
+            format!("`{key}` is required {why_en} but is missing; `--fill` (`moadian validate --fill`, `moadian submit --fill`) computes it from the lines"),
+        )
+    } else {
+        (
+            format!("فیلد «{key}» {why_fa} اجباری است ولی مقدار ندارد؛ آن را اضافه کنید."),
+            format!("`{key}` is required {why_en} but is missing; add it"),
+        )
+    };
+    sink.error(rule, path, c, fa, en);
 }
 
 fn out_of_pattern(

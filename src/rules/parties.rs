@@ -181,26 +181,7 @@ pub(crate) fn check_settlement(inv: &Inv, sink: &mut Sink) {
     let setm = inv.hint("setm");
     let (cap, insp) = (inv.hdec("cap"), inv.hdec("insp"));
     match setm {
-        Some(3) => {
-            if let (Some(c), Some(i), Some(tb)) = (cap, insp, inv.hdec("tbill")) {
-                let z = Decimal::ZERO;
-                let expected = tb
-                    .checked_sub(inv.hdec("tvam").unwrap_or(z))
-                    .and_then(|x| x.checked_sub(inv.hdec("todam").unwrap_or(z)));
-                let sum = c.checked_add(i);
-                if sum.is_none() || sum != expected || c <= z || i <= z {
-                    let expected = expected.map(|e| e.to_string()).unwrap_or_default();
-                    let sum = sum.map(|e| e.to_string()).unwrap_or_default();
-                    sink.error(
-                        "settle.split",
-                        hpath("cap"),
-                        Some("0202901".into()),
-                        format!("در تسویه نقد/نسیه، مبلغ نقدی و نسیه هر دو باید مثبت باشند و cap + insp = tbill − tvam − todam = {expected} شود؛ اکنون {c} + {i} = {sum} است."),
-                        format!("with setm 3 both cap and insp must be positive and cap + insp must equal tbill − tvam − todam = {expected}; got {c} + {i} = {sum}"),
-                    );
-                }
-            }
-        }
+        Some(3) => settle_split(inv, cap, insp, sink),
         Some(1) | Some(2) => {
             for (k, c) in [("cap", "14029"), ("insp", "14030")] {
                 if inv.h(k).is_some() {
@@ -237,5 +218,54 @@ pub(crate) fn check_settlement(inv: &Inv, sink: &mut Sink) {
                 }
             }
         }
+    }
+}
+
+/// setm 3 (cash and credit), each field where it fails: cap > 0 (RC_IITP.IS_V7.8 جدول ۲۵ ردیف
+/// ۳, 0202901), insp > 0 (جدول ۲۶ ردیف ۳, 0203001), and C = Xs − W2 − W − Cr / Cr = Xs − W2 −
+/// W − C (جدول ۲۵ و ۲۶ ردیف ۲): a sum that does not hold fails both, each told its own value.
+fn settle_split(inv: &Inv, cap: Option<Decimal>, insp: Option<Decimal>, sink: &mut Sink) {
+    let z = Decimal::ZERO;
+    for (k, v, c, table) in [("cap", cap, "0202901", 25), ("insp", insp, "0203001", 26)] {
+        if let Some(v) = v.filter(|v| *v <= z) {
+            let (what_fa, what_en) = if k == "cap" {
+                ("مبلغ پرداختی نقدی", "the cash amount")
+            } else {
+                ("مبلغ نسیه", "the credit amount")
+            };
+            sink.error(
+                "settle.split",
+                hpath(k),
+                Some(c.into()),
+                format!("در تسویه نقد/نسیه (setm=3) {what_fa} ({k} = {v}) باید بزرگتر از صفر باشد (RC_IITP.IS_V7.8 جدول {table} ردیف ۳)؛ اگر همه مبلغ نقد یا نسیه است، setm را ۱ یا ۲ کنید."),
+                format!("with setm 3 {what_en} `{k}` must be greater than 0 (RC_IITP.IS_V7.8 table {table} row 3); got {v} — if everything is cash or everything credit, use setm 1 or 2"),
+            );
+        }
+    }
+    let (Some(c), Some(i), Some(tb)) = (cap, insp, inv.hdec("tbill")) else {
+        return;
+    };
+    let base = tb
+        .checked_sub(inv.hdec("tvam").unwrap_or(z))
+        .and_then(|x| x.checked_sub(inv.hdec("todam").unwrap_or(z)));
+    let Some(base) = base else { return };
+    if c.checked_add(i) == Some(base) {
+        return;
+    }
+    for (k, v, other_k, other, c, table) in [
+        ("cap", c, "insp", i, "0202901", 25),
+        ("insp", i, "cap", c, "0203001", 26),
+    ] {
+        let want = base
+            .checked_sub(other)
+            .map(|w| w.to_string())
+            .unwrap_or_default();
+        sink.error(
+            "settle.split",
+            hpath(k),
+            Some(c.into()),
+            format!("در تسویه نقد/نسیه {k} باید tbill − todam − tvam − {other_k} = {base} − {other} = {want} باشد (RC_IITP.IS_V7.8 جدول {table} ردیف ۲)؛ اکنون {v} است. cap + insp باید {base} شود."),
+            format!("with setm 3 `{k}` must be tbill − todam − tvam − {other_k} = {base} − {other} = {want} (RC_IITP.IS_V7.8 table {table} row 2); got {v}. cap + insp must equal {base}"),
+        );
     }
 }

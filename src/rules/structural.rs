@@ -351,6 +351,20 @@ fn check_dec(spec: &FieldSpec, text: &str, path: &dyn Fn() -> String, sink: &mut
             ),
         );
     }
+    if let Some(max) = spec.max.filter(|m| d > *m) {
+        let src = spec.max_source.as_deref().unwrap_or("RC_IITP.IS_V7.8");
+        let src_fa = spec.max_source_fa.as_deref().unwrap_or(src);
+        sink.error(
+            "field.range",
+            path(),
+            with_code(spec, 6),
+            format!(
+                "«{}» حداکثر {max} است؛ مقدار فعلی {text} است ({src_fa}).",
+                spec.key
+            ),
+            format!("`{}` must be at most {max}; got {text} ({src})", spec.key),
+        );
+    }
     match spec.min {
         Some(MinBound::ExclusiveZero) if d <= rust_decimal::Decimal::ZERO => sink.error(
             "field.range",

@@ -25,6 +25,9 @@ pub(crate) fn check(inv: &Inv, ctx: &Context, sink: &mut Sink) {
     if let Some(t) = inv.hstr("taxid").filter(|t| is_taxid_shaped(t)) {
         taxid(inv, t, indatim, sink);
     }
+    if let Some(ms) = inv.hint("indati2m") {
+        created(ms, ctx, sink);
+    }
     if let Some(ms) = indatim {
         time(ms, ctx, sink);
         customs_dates(inv, ms, ctx, sink);
@@ -106,15 +109,32 @@ fn time(ms: i64, ctx: &Context, sink: &mut Sink) {
         return;
     }
     let age_ms = ctx.at_ms.saturating_sub(ms);
-    let limit = ctx.deadline_days.saturating_mul(DAY_MS);
+    let d = &ctx.deadline;
+    let limit = d.days.saturating_mul(DAY_MS);
     if age_ms > limit {
         let days = age_ms / DAY_MS;
         sink.warn(
             "time.late",
             hpath("indatim"),
             Some("1200201".into()),
-            format!("از تاریخ صدور {days} روز گذشته و از مهلت ارسال ({} روز) بیشتر است؛ سامانه ممکن است آن را رد کند (خطای ۰۲۰۰۲۰۱). مهلت دقیق قطعی نیست.", ctx.deadline_days),
-            format!("indatim is {days} days old, beyond the sending deadline of {} days; the server may reject it (0200201). The exact deadline is uncertain.", ctx.deadline_days),
+            format!("از تاریخ صدور {days} روز گذشته و از مهلت ارسال ({} روز؛ منبع: {}) بیشتر است؛ سامانه ممکن است آن را با خطای ۰۲۰۰۲۰۱ رد کند. هرچه زودتر بفرستید؛ اگر مهلت دیگری به شما ابلاغ شده، آن را با --deadline-days بدهید.", d.days, d.source.fa),
+            format!("indatim is {days} days old, beyond the sending deadline of {} days (source: {}); the server may refuse it with 0200201. Send it as soon as possible; if you were given another deadline, pass it with --deadline-days.", d.days, d.source.en),
+        );
+    }
+}
+
+/// `indati2m` (creation time) must not be in the future either (RC_IITP.IS_V7.8 جدول ۵
+/// ردیف ۳). The field is «در شرایط خاص اجباری»: required only for the exceptional invoices of
+/// articles 9 and 12, which cannot be told from the invoice; otherwise it counts as optional
+/// (RC_TXPS.EC_V02 §1), and a wrong optional field draws a warning (V7.8 §6 قاعده کلی ۲-b).
+fn created(ms: i64, ctx: &Context, sink: &mut Sink) {
+    if ms > ctx.at_ms.saturating_add(ctx.future_tolerance_ms) {
+        sink.warn(
+            "time.created_future",
+            hpath("indati2m"),
+            Some("1200301".into()),
+            format!("تاریخ و زمان ایجاد صورتحساب (indati2m = {ms}) بعد از زمان بررسی ({}) است؛ طبق RC_IITP.IS_V7.8 جدول ۵ ردیف ۳ از زمان حال نباید بزرگتر باشد. آن را اصلاح کنید؛ در صورتحساب‌های مواد ۹ و ۱۲ که این فیلد اجباری است سامانه آن را رد می‌کند (۰۲۰۰۳۰۱).", ctx.at_ms),
+            format!("indati2m {ms} is after the time of checking {}; RC_IITP.IS_V7.8 table 5 row 3: the creation time must not be in the future. Fix it — where the field is mandatory (invoices under articles 9 and 12) the server refuses it (0200301)", ctx.at_ms),
         );
     }
 }

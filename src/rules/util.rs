@@ -35,6 +35,44 @@ impl<'a> Inv<'a> {
     }
 }
 
+impl Inv<'_> {
+    /// How bad a wrong *computed* value of `key` is in this invoice (RC_IITP.IS_V7.8 §6 قاعده
+    /// کلی ۲-b; RC_TXPS.EC_V02 table 7 row 18): a warning where the field is optional
+    /// (اختیاری) in the invoice's type/pattern column of جدول ۱ — the server accepts the
+    /// invoice and shows the right value — or out of the pattern (dropped, with a warning);
+    /// an error where it is required. With no known column, an error only if required in every
+    /// column that has it.
+    /// Structural checks (type, length, range) stay errors for every field (قاعده کلی ۳).
+    pub fn computed_severity(&self, key: &str) -> Severity {
+        use super::data::{Obligation, TABLES};
+        if !OPTIONAL_COMPUTED.contains(&key) {
+            return Severity::Error;
+        }
+        let Some(row) = TABLES.index_of(key).map(|i| &TABLES.matrix[i]) else {
+            return Severity::Error;
+        };
+        // Out of the pattern (ignore) the server drops the field and warns: never an error.
+        let binding = |o: &Obligation| matches!(o, Obligation::Required | Obligation::Conditional);
+        let error = match self.col {
+            Some(c) => binding(&row.obl[c]),
+            None => row
+                .obl
+                .iter()
+                .filter(|o| **o != Obligation::Ignore)
+                .all(binding),
+        };
+        if error {
+            Severity::Error
+        } else {
+            Severity::Warning
+        }
+    }
+}
+
+/// The computed fields that are optional (اختیاری) in some column of جدول ۱ and whose wrong
+/// value is therefore a warning there; listed in `schemas/rules.json` (`optional_computed`).
+pub const OPTIONAL_COMPUTED: [&str; 6] = ["tdis", "tvop", "tax17", "cfee", "cop", "vop"];
+
 /// A field of a JSON object (a line or payment), `null` as absent.
 pub(crate) fn get<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
