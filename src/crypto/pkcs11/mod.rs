@@ -3,6 +3,7 @@
 //! the signer itself ([`signer`]). Tested against SoftHSM2, which speaks the same API as the
 //! ePass3003 module.
 
+pub mod choice;
 pub mod module;
 pub mod objects;
 pub mod signer;
