@@ -94,6 +94,21 @@ impl Entry {
             self.national_id().unwrap_or("-")
         )
     }
+    /// The same in Persian: "CKA_ID 01 (Stamp 14003778990، کلید هست)".
+    pub fn short_fa(&self) -> String {
+        let key = match &self.key {
+            KeyState::Present { .. } => "کلید هست",
+            KeyState::Missing => "کلید نیست",
+            KeyState::NotLoggedIn => "کلید بررسی نشد",
+        };
+        format!(
+            "CKA_ID {} ({} {}، {key})",
+            shown_id(&self.cert.id_hex),
+            self.kind.as_str(),
+            self.national_id().unwrap_or("-")
+        )
+    }
+
     pub fn national_id(&self) -> Option<&str> {
         self.cert
             .info
@@ -197,6 +212,14 @@ fn choice(id: &'static str, message: Message, fix: Message) -> SignError {
     SignError::Choice { id, message, fix }
 }
 
+fn list_fa(entries: &[&Entry]) -> String {
+    entries
+        .iter()
+        .map(|e| e.short_fa())
+        .collect::<Vec<_>>()
+        .join("؛ ")
+}
+
 fn list(entries: &[&Entry]) -> String {
     entries
         .iter()
@@ -244,7 +267,7 @@ fn choose(entries: &mut [Entry], want: &Want) -> Result<usize, SignError> {
                     format!(
                         "روی توکن {tok} گواهی یا کلیدی با CKA_ID {} نیست؛ آنچه هست: {}.",
                         hex(want_id),
-                        list(&all)
+                        list_fa(&all)
                     ),
                     format!(
                         "token {tok} holds no certificate or key with CKA_ID {}; it holds: {}.",
@@ -308,7 +331,7 @@ fn choose(entries: &mut [Entry], want: &Want) -> Result<usize, SignError> {
                         format!(
                             "گواهی {expected} روی توکن {tok} هست، ولی با CKA_ID {id} و نه {} که ‎--key-id‎ خواسته است ({}).",
                             hex(want_id),
-                            list(&theirs)
+                            list_fa(&theirs)
                         ),
                         format!(
                             "the certificate of {expected} is on token {tok}, under CKA_ID {id}, not under {} that --key-id names ({}).",
@@ -328,7 +351,7 @@ fn choose(entries: &mut [Entry], want: &Want) -> Result<usize, SignError> {
                 m(
                     format!(
                         "هیچ گواهی روی توکن {tok} متعلق به شناسه/کد ملی {expected} نیست؛ آنچه هست: {}. سامانه امضای دیگران را برای این مودی رد می‌کند (4103 / 04132).",
-                        list(&all)
+                        list_fa(&all)
                     ),
                     format!(
                         "no certificate on token {tok} belongs to national ID {expected}; it holds: {}. The server refuses anyone else's signature for this taxpayer (4103 / 04132).",
@@ -362,7 +385,7 @@ fn choose(entries: &mut [Entry], want: &Want) -> Result<usize, SignError> {
             m(
                 format!(
                     "گواهی روی توکن {tok} هست ولی کلید خصوصی آن نیست: {}.",
-                    list(&keyless)
+                    list_fa(&keyless)
                 ),
                 format!(
                     "the certificate is on token {tok} but its private key is not: {}.",
@@ -396,7 +419,7 @@ fn choose(entries: &mut [Entry], want: &Want) -> Result<usize, SignError> {
                 format!(
                     "روی توکن {tok} گواهی {} دارنده هست: {}؛ معلوم نیست کدام امضا کند.",
                     holders.len(),
-                    list(&cands)
+                    list_fa(&cands)
                 ),
                 format!(
                     "token {tok} holds certificates of {} holders: {}; nothing says which one signs.",
