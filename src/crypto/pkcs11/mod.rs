@@ -6,6 +6,7 @@
 pub mod choice;
 pub mod module;
 pub mod objects;
+pub mod pairing;
 pub mod signer;
 pub mod token;
 
