@@ -79,6 +79,7 @@ fn is_problem(id: &str) -> bool {
         ".matches",
         ".valid",
         ".reachable",
+        ".chosen",
         "_matches",
     ]
     .iter()

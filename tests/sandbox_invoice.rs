@@ -76,16 +76,14 @@ async fn outcome_of(b: &Bench, payload: String, fiscal_id: &str) -> Value {
         .as_str()
         .unwrap()
         .to_string();
-    for _ in 0..200 {
+    let reference = reference.as_str();
+    eventually("the invoice leaves IN_PROGRESS", move || async move {
         let (_, v) = b
             .get(&format!("inquiry-by-reference-id?referenceIds={reference}"))
             .await;
-        if v[0]["status"] != "IN_PROGRESS" {
-            return v[0].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("stayed IN_PROGRESS")
+        (v[0]["status"] != "IN_PROGRESS").then(|| v[0].clone())
+    })
+    .await
 }
 
 #[tokio::test]
@@ -238,21 +236,17 @@ async fn many_packets_in_one_request_each_get_a_result() {
         assert_eq!(r["uid"], u.as_str());
     }
     let list: Vec<String> = uids.iter().map(|u| format!("uidList={u}")).collect();
-    for _ in 0..100 {
+    let (b, query) = (&b, list.join("&"));
+    let query = query.as_str();
+    eventually("all 25 invoices SUCCESS", move || async move {
         let (_, v) = b
-            .get(&format!(
-                "inquiry-by-uid?{}&fiscalId={DEMO}",
-                list.join("&")
-            ))
+            .get(&format!("inquiry-by-uid?{query}&fiscalId={DEMO}"))
             .await;
         let all = v.as_array().unwrap();
         assert_eq!(all.len(), 25);
-        if all.iter().all(|r| r["status"] == "SUCCESS") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("not all SUCCESS");
+        all.iter().all(|r| r["status"] == "SUCCESS").then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -110,6 +110,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let cfg = s.signer.clone();
     let pf = preflight::run_offline(cfg, PinSource::Interactive, national_id.clone()).await;
     let mut checks = pf.checks;
+    let tokens = pf.tokens;
     if !args.offline {
         let Some(memory_id) = s.memory_id.clone() else {
             anyhow::bail!("--memory-id is needed for the online checks (or pass --offline) / برای بررسی برخط --memory-id لازم است");
@@ -144,6 +145,11 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     } else {
         for c in &checks {
             println!("{}", render(c, global.lang));
+        }
+        if !tokens.is_empty() {
+            println!();
+            print!("{}", super::token::render_inventory(&tokens, global.lang));
+            println!();
         }
         let warned = checks
             .iter()

@@ -1,14 +1,16 @@
-//! `moadian token`: look at the tokens — `list` (slots, tokens, PIN flags), `certs` (each
-//! certificate: subject, national ID, type, validity, CKA_ID), `forget-failed-pin` (allow a
-//! stored PIN again after it was refused).
+//! `moadian token`: look at the tokens — `list` (slots, tokens, PIN flags), `certs` (every
+//! certificate on every token: kind, national ID, validity, CKA_ID, its key, which one would
+//! sign and why), `forget-failed-pin` (allow a stored PIN again after it was refused).
 
 use super::Global;
+use crate::crypto::jws::format_sig_t;
 use crate::crypto::pin_guard;
-use crate::crypto::pkcs11::objects::{private_keys, read_certificates};
-use crate::crypto::pkcs11::{module, token, LiveTokenInfo};
-use crate::crypto::{PinSource, SignError};
+use crate::crypto::pkcs11::choice::{pair, select, KeyState, Want};
+use crate::crypto::pkcs11::objects::{read_certificates, unhex};
+use crate::crypto::pkcs11::signer::TokenInventory;
+use crate::crypto::pkcs11::{module, token, LiveTokenInfo, Pkcs11Signer};
+use crate::crypto::{PinSource, SignError, SignerConfig};
 use crate::lang::Lang;
-use cryptoki::session::UserType;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -21,14 +23,22 @@ pub struct Args {
 pub enum TokenCommand {
     /// Slots, tokens and their PIN state.
     List(ListArgs),
-    /// The certificates on a token: subject, national ID, type, validity, CKA_ID.
+    /// Every certificate on every token: kind (Sign/Stamp), national ID, validity, CKA_ID, its
+    /// key (with --login), and which one would sign and why.
     Certs(CertsArgs),
     /// Allow the stored PIN (MOADIAN_PIN) again after the token refused it once.
-    ForgetFailedPin {
-        /// Serial number of the token (see `moadian token list`).
-        #[arg(long, value_name = "SERIAL")]
-        token_serial: String,
-    },
+    ForgetFailedPin(ForgetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ForgetArgs {
+    /// Serial number of the token (see `moadian token list`); not needed when only one token
+    /// has a refused PIN recorded, or only one token is plugged in.
+    #[arg(long, value_name = "SERIAL")]
+    pub token_serial: Option<String>,
+    /// PKCS#11 module, to see which token is plugged in (default: the known modules).
+    #[arg(long, value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,12 +54,19 @@ pub struct ListArgs {
 pub struct CertsArgs {
     #[arg(long, value_name = "PATH")]
     pub pkcs11_module: Option<PathBuf>,
-    /// Token label; unset = the only token present.
+    /// Token label; unset = every token present.
     #[arg(long, value_name = "LABEL")]
     pub token_label: Option<String>,
     #[arg(long, value_name = "SERIAL")]
     pub token_serial: Option<String>,
-    /// Log in (PIN from MOADIAN_PIN or a prompt) to show which certificates have their private key.
+    /// The taxpayer's national ID/code: marks the certificate that would sign for them.
+    #[arg(long, value_name = "ID")]
+    pub national_id: Option<String>,
+    /// CKA_ID (hex) of the pair to sign with, as `sign --key-id` takes it.
+    #[arg(long, value_name = "HEX")]
+    pub key_id: Option<String>,
+    /// Log in (PIN from MOADIAN_PIN or a prompt) to show which certificates have their private
+    /// key, and make the test signature with the pair that would sign.
     #[arg(long)]
     pub login: bool,
     #[arg(long)]
@@ -59,19 +76,70 @@ pub struct CertsArgs {
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     match args.command {
-        TokenCommand::ForgetFailedPin { token_serial } => {
-            if pin_guard::clear(&token_serial) {
-                println!("the stored PIN may be used again with token {token_serial} / رمز ذخیره‌شده دوباره مجاز شد");
-            } else {
-                println!("no refused stored PIN was recorded for token {token_serial} / برای این توکن رمز ردشده‌ای ثبت نشده بود");
-            }
-            Ok(0)
+        TokenCommand::ForgetFailedPin(a) => {
+            finish(tokio::task::spawn_blocking(move || forget(a)).await?, lang)
         }
         TokenCommand::List(a) => finish(tokio::task::spawn_blocking(move || list(a)).await?, lang),
         TokenCommand::Certs(a) => {
-            finish(tokio::task::spawn_blocking(move || certs(a)).await?, lang)
+            let out = tokio::task::spawn_blocking(move || certs(a, lang)).await?;
+            finish(out, lang)
         }
     }
+}
+
+fn forget(a: ForgetArgs) -> Result<(), SignError> {
+    let serial = match a.token_serial {
+        Some(s) => s,
+        None => {
+            let marks = pin_guard::all();
+            match marks.as_slice() {
+                [] => {
+                    println!("no refused stored PIN is recorded / هیچ رمز ردشده‌ای ثبت نشده است");
+                    return Ok(());
+                }
+                [one] => one.serial.clone(),
+                several => {
+                    // Several marks: the token plugged in, if it is only one.
+                    let present = module::load_configured(a.pkcs11_module.as_deref())
+                        .and_then(|(_, ctx)| token::list_tokens(&ctx, &LiveTokenInfo))
+                        .unwrap_or_default();
+                    match present.as_slice() {
+                        [t] => t.serial.clone(),
+                        _ => {
+                            let serials: Vec<&str> =
+                                several.iter().map(|r| r.serial.as_str()).collect();
+                            return Err(SignError::Choice {
+                                id: "token.several",
+                                message: crate::lang::Message::new(
+                                    format!(
+                                        "رمز ذخیره‌شده برای چند توکن رد شده است: {}.",
+                                        serials.join("، ")
+                                    ),
+                                    format!(
+                                        "the stored PIN was refused by several tokens: {}.",
+                                        serials.join(", ")
+                                    ),
+                                ),
+                                fix: crate::lang::Message::new(
+                                    format!(
+                                        "یکی را نام ببرید: {}",
+                                        pin_guard::forget_command(serials[0])
+                                    ),
+                                    format!("name one: {}", pin_guard::forget_command(serials[0])),
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if pin_guard::clear(&serial) {
+        println!("the stored PIN may be used again with token {serial} / رمز ذخیره‌شده برای توکن {serial} دوباره مجاز شد");
+    } else {
+        println!("no refused stored PIN was recorded for token {serial} / برای توکن {serial} رمز ردشده‌ای ثبت نشده بود");
+    }
+    Ok(())
 }
 
 fn finish(r: Result<(), SignError>, lang: Option<Lang>) -> anyhow::Result<u8> {
@@ -135,76 +203,136 @@ fn list(a: ListArgs) -> Result<(), SignError> {
     Ok(())
 }
 
-fn certs(a: CertsArgs) -> Result<(), SignError> {
-    let (_, ctx) = module::load_configured(a.pkcs11_module.as_deref())?;
-    let (slot, tok) = token::find_token(
-        &ctx,
-        a.token_label.as_deref(),
-        a.token_serial.as_deref(),
-        &LiveTokenInfo,
-    )?;
-    let session = ctx
-        .open_ro_session(slot)
-        .map_err(|e| module::map_error(e, "C_OpenSession"))?;
-    let mut list = read_certificates(&session)?;
-    if a.login {
-        token::pin_policy(&tok.flags, false)?;
-        let pin = PinSource::Interactive.obtain(&format!("token {:?}", tok.label))?;
-        let auth = pin.map(|(p, _)| p.to_auth_pin());
-        match session.login(UserType::User, auth.as_ref()) {
-            Ok(()) => {}
-            Err(cryptoki::error::Error::Pkcs11(
-                cryptoki::error::RvError::UserAlreadyLoggedIn,
-                _,
-            )) => {}
-            Err(e) => return Err(module::map_error(e, "C_Login")),
+fn certs(a: CertsArgs, lang: Option<Lang>) -> Result<(), SignError> {
+    let want_id = a.key_id.as_deref().map(unhex).transpose()?;
+    let (tokens, outcome) = if a.login {
+        let cfg = SignerConfig {
+            pkcs11_module: a.pkcs11_module.clone(),
+            token_label: a.token_label.clone(),
+            token_serial: a.token_serial.clone(),
+            key_id: a.key_id.clone(),
+            ..Default::default()
+        };
+        let opened = Pkcs11Signer::inspect(
+            &cfg,
+            &PinSource::Interactive,
+            a.national_id.as_deref(),
+            &LiveTokenInfo,
+        );
+        (opened.tokens, opened.signer.map(|_| ()))
+    } else {
+        let (_, ctx) = module::load_configured(a.pkcs11_module.as_deref())?;
+        let found = token::matching_tokens(
+            &ctx,
+            a.token_label.as_deref(),
+            a.token_serial.as_deref(),
+            &LiveTokenInfo,
+        )?;
+        let mut out = Vec::new();
+        for (slot, tok) in found {
+            let session = ctx
+                .open_ro_session(slot)
+                .map_err(|e| module::map_error(e, "C_OpenSession"))?;
+            let sel = select(
+                pair(read_certificates(&session)?, None),
+                &Want {
+                    key_id: want_id.as_deref(),
+                    national_id: a.national_id.as_deref(),
+                    now: time::OffsetDateTime::now_utc(),
+                    token: format!("{:?} (serial {})", tok.label, tok.serial),
+                },
+            );
+            let note = match &sel.outcome {
+                Ok(_) => crate::lang::Message::new(
+                    "کلیدها بدون ورود دیده نمی‌شوند (‎--login‎).",
+                    "keys are not visible without logging in (--login).",
+                ),
+                Err(e) => e.message(),
+            };
+            out.push(TokenInventory {
+                token: tok,
+                logged_in: false,
+                note,
+                certificates: sel.entries,
+            });
         }
-        let keys = private_keys(&session)?;
-        for c in &mut list {
-            c.has_private_key = Some(keys.iter().any(|(_, id)| *id == c.id));
-        }
-    }
+        (out, Ok(()))
+    };
     if a.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&list).unwrap_or_default()
+            serde_json::to_string_pretty(&tokens).unwrap_or_default()
         );
-        return Ok(());
+    } else {
+        print!("{}", render_inventory(&tokens, lang));
     }
-    println!(
-        "token {:?} (serial {}): {} certificate(s)",
-        tok.label,
-        tok.serial,
-        list.len()
-    );
-    for c in &list {
-        println!("- CKA_ID {}  label {:?}", c.id_hex, c.label);
-        match &c.info {
-            Some(i) => {
-                let kind = match i.kind {
-                    crate::crypto::cert::HolderKind::Individual => {
-                        "individual (national code) / حقیقی"
-                    }
-                    crate::crypto::cert::HolderKind::Legal => "legal person (national ID) / حقوقی",
-                    crate::crypto::cert::HolderKind::Unknown => "unknown / نامعلوم",
-                };
-                println!("    subject:     {}", i.subject);
-                println!("    issuer:      {}", i.issuer);
-                println!(
-                    "    national ID: {}  ({kind})",
-                    i.national_id.as_deref().unwrap_or("-")
-                );
-                println!(
-                    "    valid:       {} .. {}",
-                    crate::crypto::jws::format_sig_t(i.not_before),
-                    crate::crypto::jws::format_sig_t(i.not_after)
-                );
+    outcome
+}
+
+/// Every certificate on every token, one block per token: kind, national ID, CKA_ID, its key,
+/// validity, and whether it is used (and why) or skipped (and why).
+pub fn render_inventory(tokens: &[TokenInventory], lang: Option<Lang>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if tokens.is_empty() {
+        out.push_str("no token is plugged in / هیچ توکنی متصل نیست\n");
+    }
+    let note = |m: &crate::lang::Message| match lang {
+        Some(l) => m.get(l).to_string(),
+        None => format!("{} / {}", m.en, m.fa),
+    };
+    for t in tokens {
+        let _ = writeln!(
+            out,
+            "token {:?} (serial {}): {} certificate(s) — {}",
+            t.token.label,
+            t.token.serial,
+            t.certificates.len(),
+            note(&t.note)
+        );
+        for e in &t.certificates {
+            let mark = if e.chosen { "=>" } else { "  " };
+            let key = match &e.key {
+                KeyState::Present { key_id, .. } if *key_id == e.cert.id_hex => {
+                    "present".to_string()
+                }
+                KeyState::Present { key_id, .. } => format!("present (CKA_ID {key_id})"),
+                KeyState::Missing => "MISSING".to_string(),
+                KeyState::NotLoggedIn => "not checked (--login)".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "{mark} CKA_ID {}  {}  label {:?}",
+                if e.cert.id_hex.is_empty() {
+                    "(empty)"
+                } else {
+                    &e.cert.id_hex
+                },
+                e.kind.as_str(),
+                e.cert.label
+            );
+            match &e.cert.info {
+                Some(i) => {
+                    let _ = writeln!(out, "     subject:     {}", i.subject);
+                    let _ = writeln!(out, "     national ID: {}", i.holder_label());
+                    let _ = writeln!(
+                        out,
+                        "     valid:       {} .. {}",
+                        format_sig_t(i.not_before),
+                        format_sig_t(i.not_after)
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "     (not a readable X.509 certificate)");
+                }
             }
-            None => println!("    (not a readable X.509 certificate)"),
-        }
-        if let Some(k) = c.has_private_key {
-            println!("    private key: {}", if k { "yes" } else { "NO" });
+            let _ = writeln!(out, "     private key: {key}");
+            if e.chosen {
+                let _ = writeln!(out, "     {}", note(&e.note));
+            } else if !e.note.en.is_empty() {
+                let _ = writeln!(out, "     skipped: {}", note(&e.note));
+            }
         }
     }
-    Ok(())
+    out
 }

@@ -49,12 +49,17 @@ pub fn open_signer(
 ) -> Result<Box<dyn Signer>, SignError> {
     let (s, warnings) = open_signer_with_report(cfg, pin, expected_national_id)?;
     for w in &warnings {
-        tracing::warn!("{}", w.line(crate::lang::Lang::En));
+        if w.status == CheckStatus::Ok {
+            tracing::info!("{}", w.line(crate::lang::Lang::En));
+        } else {
+            tracing::warn!("{}", w.line(crate::lang::Lang::En));
+        }
     }
     Ok(s)
 }
 
-/// [`open_signer`], also returning the warnings found while opening. A certificate that fails
+/// [`open_signer`], also returning the warnings found while opening and, first of the `ok`
+/// lines, `cert.chosen`: which certificate signs and why. A certificate that fails
 /// a check (expired, not yet valid, national ID of someone else, key usage) is an error here:
 /// nothing may be signed with it.
 pub fn open_signer_with_report(
@@ -63,16 +68,39 @@ pub fn open_signer_with_report(
     expected_national_id: Option<&str>,
 ) -> Result<(Box<dyn Signer>, Vec<Check>), SignError> {
     let (signer, mut warnings): (Box<dyn Signer>, Vec<Check>) = if let Some(key) = &cfg.key_file {
-        if cfg.token_label.is_some() || cfg.token_serial.is_some() || cfg.pkcs11_module.is_some() {
+        if cfg.token_label.is_some()
+            || cfg.token_serial.is_some()
+            || cfg.pkcs11_module.is_some()
+            || cfg.key_id.is_some()
+        {
             return Err(SignError::Config(
-                "give either a key file or a token, not both".into(),
+                "give either a key file (--key/--cert) or a token (--pkcs11-module, --token-label, --token-serial, --key-id), not both".into(),
             ));
         }
         let s = KeyFileSigner::open(key, cfg.cert_file.as_deref(), &pin)?;
-        (Box::new(s), Vec::new())
+        // The test signature (tokens make theirs while opening).
+        super::self_test::verify_pair(&s).map_err(|_| SignError::KeyCertificateMismatch {
+            subject: CertInfo::from_der(s.certificate_der())
+                .map(|i| i.subject)
+                .unwrap_or_default(),
+        })?;
+        let chosen = Check::ok(
+            "cert.chosen",
+            crate::lang::Message::new(
+                format!("گواهی فایل {} به کار می‌رود.", shown_cert(cfg)),
+                format!("signing with the certificate of {}.", shown_cert(cfg)),
+            ),
+        );
+        (Box::new(s), vec![chosen])
     } else {
+        if cfg.cert_file.is_some() {
+            return Err(SignError::Config(
+                "--cert FILE goes with --key FILE; with a token the certificate is read from the token (choose it with --key-id or --national-id)".into(),
+            ));
+        }
         let s = Pkcs11Signer::open(cfg, &pin, expected_national_id)?;
-        let w = s.warnings().to_vec();
+        let mut w = s.warnings().to_vec();
+        w.push(chosen_on_token(&s));
         (Box::new(s), w)
     };
     let info = CertInfo::from_der(signer.certificate_der())?;
@@ -92,6 +120,40 @@ pub fn open_signer_with_report(
     }
     warnings.extend(checks.into_iter().filter(|c| c.status != CheckStatus::Ok));
     Ok((signer, warnings))
+}
+
+fn shown_cert(cfg: &SignerConfig) -> String {
+    cfg.cert_file
+        .as_ref()
+        .or(cfg.key_file.as_ref())
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// The `cert.chosen` line of a token signer: which certificate signs, on which token, and why.
+pub fn chosen_on_token(s: &Pkcs11Signer) -> Check {
+    let c = s.certificate();
+    let holder = c
+        .info
+        .as_ref()
+        .map(|i| i.holder_label())
+        .unwrap_or_default();
+    let kind = super::pkcs11::choice::CertKind::of(c).as_str();
+    let t = s.token();
+    let note = s.choice_note();
+    Check::ok(
+        "cert.chosen",
+        crate::lang::Message::new(
+            format!(
+                "گواهی CKA_ID {} ({kind}، {holder}) روی توکن {:?} (سریال {}) — {}",
+                c.id_hex, t.label, t.serial, note.fa
+            ),
+            format!(
+                "certificate CKA_ID {} ({kind}, {holder}) on token {:?} (serial {}) — {}",
+                c.id_hex, t.label, t.serial, note.en
+            ),
+        ),
+    )
 }
 
 #[cfg(test)]

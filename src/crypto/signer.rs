@@ -39,20 +39,29 @@ pub enum SignError {
     /// No PIN could be obtained (no MOADIAN_PIN and no terminal to ask on).
     #[error("no PIN: set MOADIAN_PIN for unattended runs, or run on a terminal to be asked")]
     PinUnavailable,
-    /// A PIN supplied from the environment failed earlier; a scheduled run will not try it again.
-    #[error("the stored PIN (MOADIAN_PIN) was refused by the token on {when}; it will not be tried again. Run once on a terminal with the right PIN, or `moadian token forget-failed-pin`")]
-    StoredPinRefused { when: String },
-    /// The token holds no private key with the wanted CKA_ID.
-    #[error("no private key {what} on the token; list them with `moadian token certs` and pass --key-id")]
-    KeyNotFound { what: String },
-    /// The token (or key file) has no certificate for the key.
-    #[error("no certificate {what}; the certificate must sit on the token with the same CKA_ID as the key (or pass --cert FILE)")]
+    /// A PIN supplied from the environment failed earlier; the same PIN is not tried again.
+    #[error("the stored PIN (MOADIAN_PIN) was refused by token {serial} on {when}; that same PIN will not be tried again (a different one will, once). Set MOADIAN_PIN to the right PIN, run once on a terminal, or allow the old one again with `{command}`")]
+    StoredPinRefused {
+        when: String,
+        serial: String,
+        command: String,
+    },
+    /// A `--key-id` / `key_id` that is not hex.
+    #[error("--key-id {given:?} is not a CKA_ID: {}; give the hex CKA_ID `moadian token certs` shows (e.g. --key-id 01)", why.en)]
+    BadKeyId { given: String, why: Message },
+    /// Choosing the token, the certificate or its key failed: what was found, and the exact
+    /// flag to choose otherwise.
+    #[error("{} — {}", message.en, fix.en)]
+    Choice {
+        id: &'static str,
+        message: Message,
+        fix: Message,
+    },
+    /// A key file has no certificate.
+    #[error("no certificate {what}")]
     CertificateNotFound { what: String },
-    /// Several certificates and nothing to choose between them.
-    #[error("the token holds {count} certificates and none was chosen; pass --key-id, or the taxpayer's national ID so the matching one is used")]
-    SeveralCertificates { count: usize },
-    /// No certificate on the token carries the expected national ID / code.
-    #[error("no certificate on the token belongs to national ID {expected} (found: {found}); the server would reject it (4103 / 04132). Use the token of that taxpayer")]
+    /// The certificate is not the taxpayer's.
+    #[error("the certificate belongs to {found}, not to national ID {expected}; the server would reject it (4103 / 04132). Use the certificate of that taxpayer")]
     NoMatchingCertificate { expected: String, found: String },
     /// The token signs neither with SHA256-RSA-PKCS nor with raw RSA-PKCS.
     #[error("the token supports neither SHA256-RSA-PKCS nor RSA-PKCS signing; it cannot make RS256 signatures")]
@@ -105,9 +114,9 @@ impl SignError {
             SignError::PinInvalid { .. } => "pin.invalid",
             SignError::PinUnavailable => "pin.unavailable",
             SignError::StoredPinRefused { .. } => "pin.stored_refused",
-            SignError::KeyNotFound { .. } => "key.not_found",
+            SignError::BadKeyId { .. } => "signer.config",
+            SignError::Choice { id, .. } => id,
             SignError::CertificateNotFound { .. } => "cert.not_found",
-            SignError::SeveralCertificates { .. } => "cert.several",
             SignError::NoMatchingCertificate { .. } => "cert.national_id_mismatch",
             SignError::MechanismMissing => "module.mechanism_missing",
             SignError::KeyFile { .. } => "key.file",
@@ -140,20 +149,17 @@ impl SignError {
             SignError::PinExpired => "رمز توکن منقضی شده یا باید پیش از استفاده تغییر کند. رمز را در نرم‌افزار مدیریت توکن تغییر دهید و دوباره اجرا کنید.".into(),
             SignError::PinInvalid { .. } => "توکن قالب این رمز (طول یا نویسه‌ها) را نمی‌پذیرد.".into(),
             SignError::PinUnavailable => "رمز توکن در دسترس نیست: برای اجرای خودکار MOADIAN_PIN را تنظیم کنید یا برنامه را در ترمینال اجرا کنید تا رمز پرسیده شود.".into(),
-            SignError::StoredPinRefused { when } => format!(
-                "رمز ذخیره‌شده (MOADIAN_PIN) در {when} توسط توکن رد شد و دوباره امتحان نمی‌شود تا توکن قفل نشود. یک بار در ترمینال با رمز درست اجرا کنید یا دستور ‎moadian token forget-failed-pin‎ را بزنید."
+            SignError::StoredPinRefused { when, serial, command } => format!(
+                "رمز ذخیره‌شده (MOADIAN_PIN) در {when} توسط توکن {serial} رد شد و همان رمز دوباره امتحان نمی‌شود تا توکن قفل نشود (رمز دیگری یک بار امتحان می‌شود). MOADIAN_PIN را به رمز درست تغییر دهید، یک بار در ترمینال اجرا کنید، یا رمز قبلی را با دستور ‎{command}‎ دوباره مجاز کنید."
             ),
-            SignError::KeyNotFound { what } => format!(
-                "کلید خصوصی {what} روی توکن پیدا نشد. فهرست را با ‎moadian token certs‎ ببینید و ‎--key-id‎ را بدهید."
+            SignError::BadKeyId { given, why } => format!(
+                "مقدار ‎--key-id {given:?}‎ شناسه CKA_ID نیست: {}. شناسه هگز را همان‌طور که ‎moadian token certs‎ نشان می‌دهد بدهید (مثلاً ‎--key-id 01‎).",
+                why.fa
             ),
-            SignError::CertificateNotFound { what } => format!(
-                "گواهی {what} پیدا نشد. گواهی باید با همان CKA_ID کلید روی توکن باشد (یا با ‎--cert‎ فایل آن را بدهید)."
-            ),
-            SignError::SeveralCertificates { count } => format!(
-                "روی توکن {count} گواهی هست و هیچ‌کدام انتخاب نشده است. ‎--key-id‎ یا شناسه ملی مودی را بدهید تا گواهی مطابق انتخاب شود."
-            ),
+            SignError::Choice { message, fix, .. } => format!("{} — {}", message.fa, fix.fa),
+            SignError::CertificateNotFound { what } => format!("گواهی {what} پیدا نشد."),
             SignError::NoMatchingCertificate { expected, found } => format!(
-                "هیچ گواهی روی توکن متعلق به شناسه/کد ملی {expected} نیست (یافته‌ها: {found}). سامانه آن را رد می‌کند (خطای 4103 / 04132). از توکن همین مودی استفاده کنید."
+                "گواهی متعلق به {found} است، نه شناسه/کد ملی {expected}. سامانه آن را رد می‌کند (خطای 4103 / 04132). گواهی همین مودی را به کار ببرید."
             ),
             SignError::MechanismMissing => "توکن نه SHA256-RSA-PKCS و نه RSA-PKCS را پشتیبانی می‌کند و نمی‌تواند امضای RS256 بسازد.".into(),
             SignError::KeyFile { path, detail } => format!("فایل کلید {path} قابل استفاده نیست: {detail}"),
@@ -241,12 +247,135 @@ mod tests {
         assert_eq!(sha256_digest_info(b"x").len(), 51);
     }
 
+    /// The position of each variant. A `match` without a wildcard: a new variant does not
+    /// compile until it has a number here, and the test below fails until it has an example.
+    fn ordinal(e: &SignError) -> usize {
+        match e {
+            SignError::Other(_) => 0,
+            SignError::ModuleNotFound { .. } => 1,
+            SignError::TokenNotPresent { .. } => 2,
+            SignError::TokenRemoved { .. } => 3,
+            SignError::PinIncorrect => 4,
+            SignError::PinLocked => 5,
+            SignError::PinFinalTry => 6,
+            SignError::PinExpired => 7,
+            SignError::PinInvalid { .. } => 8,
+            SignError::PinUnavailable => 9,
+            SignError::StoredPinRefused { .. } => 10,
+            SignError::BadKeyId { .. } => 11,
+            SignError::Choice { .. } => 12,
+            SignError::CertificateNotFound { .. } => 13,
+            SignError::NoMatchingCertificate { .. } => 14,
+            SignError::MechanismMissing => 15,
+            SignError::KeyFile { .. } => 16,
+            SignError::KeyPassphrase { .. } => 17,
+            SignError::KeyCertificateMismatch { .. } => 18,
+            SignError::Certificate(_) => 19,
+            SignError::Jose(_) => 20,
+            SignError::Verify(_) => 21,
+            SignError::Pkcs11 { .. } => 22,
+            SignError::CertificateRejected { .. } => 23,
+            SignError::Config(_) => 24,
+        }
+    }
+    const VARIANTS: usize = 25;
+
+    fn one_of_each() -> Vec<SignError> {
+        let m = |fa: &str, en: &str| Message::new(fa, en);
+        vec![
+            SignError::Other("خطا / error".into()),
+            SignError::ModuleNotFound {
+                path: "/x.so".into(),
+                detail: "d".into(),
+            },
+            SignError::TokenNotPresent {
+                wanted: "labelled \"a\"".into(),
+                seen: "none".into(),
+            },
+            SignError::TokenRemoved { detail: "d".into() },
+            SignError::PinIncorrect,
+            SignError::PinLocked,
+            SignError::PinFinalTry,
+            SignError::PinExpired,
+            SignError::PinInvalid { detail: "d".into() },
+            SignError::PinUnavailable,
+            SignError::StoredPinRefused {
+                when: "2024-01-01T00:00:00Z".into(),
+                serial: "S1".into(),
+                command: "moadian token forget-failed-pin --token-serial S1".into(),
+            },
+            SignError::BadKeyId {
+                given: "aéb".into(),
+                why: m("نه", "no"),
+            },
+            SignError::Choice {
+                id: "token.several",
+                message: m("دو توکن", "two tokens"),
+                fix: m("‎--token-serial‎", "--token-serial"),
+            },
+            SignError::CertificateNotFound {
+                what: "for k.pem".into(),
+            },
+            SignError::NoMatchingCertificate {
+                expected: "14003778990".into(),
+                found: "individual 0012345679".into(),
+            },
+            SignError::MechanismMissing,
+            SignError::KeyFile {
+                path: "k.pem".into(),
+                detail: "d".into(),
+            },
+            SignError::KeyPassphrase {
+                path: "k.pem".into(),
+            },
+            SignError::KeyCertificateMismatch {
+                subject: "CN=x".into(),
+            },
+            SignError::Certificate("d".into()),
+            SignError::Jose("d".into()),
+            SignError::Verify("d".into()),
+            SignError::Pkcs11 {
+                function: "C_Sign".into(),
+                rv: "CKR_X".into(),
+            },
+            SignError::CertificateRejected {
+                id: "cert.expired",
+                message: m("منقضی", "expired"),
+                fix: Some(m("تمدید", "renew")),
+            },
+            SignError::Config("d".into()),
+        ]
+    }
+
     #[test]
     fn every_error_has_persian_and_english() {
+        let all = one_of_each();
+        let mut seen = [false; VARIANTS];
+        let persian = |s: &str| s.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c));
+        for e in &all {
+            seen[ordinal(e)] = true;
+            let m = e.message();
+            assert!(!m.en.trim().is_empty(), "{e:?}: no English");
+            assert!(persian(&m.fa), "{e:?}: no Persian in {:?}", m.fa);
+            assert!(
+                !persian(&m.en) || matches!(e, SignError::Other(_)),
+                "{e:?}: Persian in the English text {:?}",
+                m.en
+            );
+            assert!(
+                crate::crypto::checks::CHECK_IDS.contains(&e.check_id()),
+                "{e:?}: check id {} is not in CHECK_IDS",
+                e.check_id()
+            );
+        }
+        let missing: Vec<usize> = (0..VARIANTS).filter(|i| !seen[*i]).collect();
+        assert!(
+            missing.is_empty(),
+            "variants without an example: {missing:?}"
+        );
         let e = SignError::PinFinalTry;
-        let m = e.message();
-        assert!(m.en.contains("--allow-final-pin-try"));
-        assert!(m.fa.contains("--allow-final-pin-try"));
+        assert!(e.message().en.contains("--allow-final-pin-try"));
+        assert!(e.message().fa.contains("--allow-final-pin-try"));
         assert_eq!(e.check_id(), "pin.final_try");
     }
 }

@@ -1,6 +1,7 @@
 //! SoftHSM2 as a stand-in token, for the tests, the sandbox's test identity and the benchmarks:
-//! a private token directory, token initialisation, and import of an RSA key + certificate
-//! under one CKA_ID — all through the same PKCS#11 API the ePass3003 module exposes.
+//! a private token directory, token initialisation, and import of RSA keys and certificates
+//! (together under one CKA_ID, or apart, to build the token layouts found in the field) — all
+//! through the same PKCS#11 API the ePass3003 module exposes.
 //!
 //! SoftHSM reads `SOFTHSM2_CONF` once, when the module is initialised, and cryptoki's
 //! initialisation is process-wide. So one process uses one SoftHSM configuration:
@@ -159,6 +160,15 @@ impl SoftHsm {
         cert: &X509,
         allowed_mechanisms: Option<Vec<cryptoki::mechanism::MechanismType>>,
     ) -> Result<(), SignError> {
+        self.import_key(label, user_pin, id, key, None, allowed_mechanisms)?;
+        self.import_cert(label, user_pin, id, cert)
+    }
+
+    fn user_session(
+        &self,
+        label: &str,
+        user_pin: &str,
+    ) -> Result<cryptoki::session::Session, SignError> {
         let ctx = module::load(&self.module)?;
         let slot = slot_labelled(&ctx, label)?.ok_or_else(|| SignError::TokenNotPresent {
             wanted: label.to_string(),
@@ -175,8 +185,26 @@ impl SoftHsm {
             )) => {}
             Err(e) => return Err(perr(e, "C_Login")),
         }
+        Ok(session)
+    }
+
+    /// Imports the RSA private key `key` (sensitive, not extractable) and its public key object
+    /// under CKA_ID `id`. `states_public_of`: the key whose public half the objects state
+    /// instead of `key`'s own — a wrongly written token, whose key pairs by public key with a
+    /// certificate it cannot sign for.
+    pub fn import_key(
+        &self,
+        label: &str,
+        user_pin: &str,
+        id: &[u8],
+        key: &PKey<Private>,
+        states_public_of: Option<&PKey<Private>>,
+        allowed_mechanisms: Option<Vec<cryptoki::mechanism::MechanismType>>,
+    ) -> Result<(), SignError> {
+        let session = self.user_session(label, user_pin)?;
         let oerr = |e: openssl::error::ErrorStack| SignError::Other(format!("OpenSSL: {e}"));
         let rsa = key.rsa().map_err(oerr)?;
+        let stated = states_public_of.unwrap_or(key).rsa().map_err(oerr)?;
         let need = |b: Option<&openssl::bn::BigNumRef>| -> Result<Vec<u8>, SignError> {
             b.map(|b| b.to_vec())
                 .ok_or_else(|| SignError::Other("the RSA key lacks CRT parameters".into()))
@@ -192,8 +220,8 @@ impl SoftHsm {
             Attribute::Sign(true),
             Attribute::Id(id.to_vec()),
             Attribute::Label(name.clone().into_bytes()),
-            Attribute::Modulus(rsa.n().to_vec()),
-            Attribute::PublicExponent(rsa.e().to_vec()),
+            Attribute::Modulus(stated.n().to_vec()),
+            Attribute::PublicExponent(stated.e().to_vec()),
             Attribute::PrivateExponent(rsa.d().to_vec()),
             Attribute::Prime1(need(rsa.p())?),
             Attribute::Prime2(need(rsa.q())?),
@@ -214,11 +242,25 @@ impl SoftHsm {
                 Attribute::Token(true),
                 Attribute::Verify(true),
                 Attribute::Id(id.to_vec()),
-                Attribute::Label(name.clone().into_bytes()),
-                Attribute::Modulus(rsa.n().to_vec()),
-                Attribute::PublicExponent(rsa.e().to_vec()),
+                Attribute::Label(name.into_bytes()),
+                Attribute::Modulus(stated.n().to_vec()),
+                Attribute::PublicExponent(stated.e().to_vec()),
             ])
             .map_err(|e| perr(e, "C_CreateObject(public key)"))?;
+        Ok(())
+    }
+
+    /// Imports the certificate `cert` under CKA_ID `id`.
+    pub fn import_cert(
+        &self,
+        label: &str,
+        user_pin: &str,
+        id: &[u8],
+        cert: &X509,
+    ) -> Result<(), SignError> {
+        let session = self.user_session(label, user_pin)?;
+        let oerr = |e: openssl::error::ErrorStack| SignError::Other(format!("OpenSSL: {e}"));
+        let name = format!("{label}-{}", super::pkcs11::objects::hex(id));
         let subject = cert.subject_name().to_der().map_err(oerr)?;
         let der = cert.to_der().map_err(oerr)?;
         session

@@ -10,6 +10,7 @@
 use crate::crypto::cert::{check_certificate, CertInfo};
 use crate::crypto::checks::{any_failed, Check, CheckStatus};
 use crate::crypto::keyfile::KeyFileSigner;
+use crate::crypto::pkcs11::signer::TokenInventory;
 use crate::crypto::pkcs11::{module, token, LiveTokenInfo, Pkcs11Signer};
 use crate::crypto::{PinSource, SignError, Signer, SignerConfig};
 use crate::lang::Message;
@@ -84,6 +85,9 @@ impl ServerProbe for crate::api::Client {
 pub struct Preflight {
     pub checks: Vec<Check>,
     pub signer: Option<Arc<dyn Signer>>,
+    /// Every token present and every certificate on it, with the choice's notes (empty for a
+    /// key file, or when the module did not load).
+    pub tokens: Vec<TokenInventory>,
 }
 
 impl std::fmt::Debug for Preflight {
@@ -112,6 +116,7 @@ pub fn signer_checks(
     expected_national_id: Option<&str>,
 ) -> Preflight {
     let mut checks = Vec::new();
+    let mut tokens = Vec::new();
     let signer: Arc<dyn Signer> = if let Some(key) = &cfg.key_file {
         match KeyFileSigner::open(key, cfg.cert_file.as_deref(), pin) {
             Ok(s) => {
@@ -124,12 +129,12 @@ pub fn signer_checks(
                 ));
                 Arc::new(s)
             }
-            Err(e) => return stop(checks, &e),
+            Err(e) => return stop(checks, &e, tokens),
         }
     } else {
-        match token_steps(cfg, pin, expected_national_id, &mut checks) {
+        match token_steps(cfg, pin, expected_national_id, &mut checks, &mut tokens) {
             Ok(s) => s,
-            Err(e) => return stop(checks, &e),
+            Err(e) => return stop(checks, &e, tokens),
         }
     };
     let now = time::OffsetDateTime::now_utc();
@@ -146,18 +151,31 @@ pub fn signer_checks(
         }
         Err(e) => checks.push(Check::from_error(&e)),
     }
-    checks.push(key_matches(&*signer));
+    if cfg.key_file.is_some() {
+        checks.push(key_matches(&*signer));
+    } else {
+        // The token signer made its test signature while opening; it refuses to open otherwise.
+        checks.push(Check::ok(
+            "key.matches",
+            msg(
+                "امضای آزمایشی با کلید عمومی گواهی تأیید شد.",
+                "a test signature verifies with the certificate's key.",
+            ),
+        ));
+    }
     Preflight {
         checks,
         signer: Some(signer),
+        tokens,
     }
 }
 
-fn stop(mut checks: Vec<Check>, e: &SignError) -> Preflight {
+fn stop(mut checks: Vec<Check>, e: &SignError, tokens: Vec<TokenInventory>) -> Preflight {
     checks.push(Check::from_error(e));
     Preflight {
         checks,
         signer: None,
+        tokens,
     }
 }
 
@@ -166,7 +184,16 @@ fn token_steps(
     pin: &PinSource,
     expected_national_id: Option<&str>,
     checks: &mut Vec<Check>,
+    tokens: &mut Vec<TokenInventory>,
 ) -> Result<Arc<dyn Signer>, SignError> {
+    if cfg.cert_file.is_some() {
+        return Err(SignError::Config(
+            "--cert FILE goes with --key FILE; with a token the certificate is read from the token (choose it with --key-id or --national-id)".into(),
+        ));
+    }
+    if let Some(k) = &cfg.key_id {
+        crate::crypto::pkcs11::objects::unhex(k)?;
+    }
     let (path, ctx) = module::load_configured(cfg.pkcs11_module.as_deref())?;
     let lib = ctx
         .get_library_info()
@@ -179,12 +206,27 @@ fn token_steps(
             format!("PKCS#11 module loaded: {} ({lib})", path.display()),
         ),
     ));
-    let (_, tok) = token::find_token(
-        &ctx,
-        cfg.token_label.as_deref(),
-        cfg.token_serial.as_deref(),
-        &LiveTokenInfo,
-    )?;
+    let opened = Pkcs11Signer::inspect(cfg, pin, expected_national_id, &LiveTokenInfo);
+    *tokens = opened.tokens;
+    let used = tokens.iter().find(|t| t.logged_in).map(|t| t.token.clone());
+    let named: Vec<&TokenInventory> = tokens
+        .iter()
+        .filter(|t| {
+            cfg.token_label
+                .as_deref()
+                .map_or(true, |l| token::label_matches(&t.token.label, l))
+                && cfg
+                    .token_serial
+                    .as_deref()
+                    .map_or(true, |s| t.token.serial == s.trim())
+        })
+        .collect();
+    let tok = match (&used, named.as_slice()) {
+        (Some(t), _) => t.clone(),
+        (None, [one]) => one.token.clone(),
+        // No token was chosen: the refusal says what is plugged in.
+        _ => return opened.signer.map(|s| Arc::new(s) as Arc<dyn Signer>),
+    };
     checks.push(Check::ok(
         "token.present",
         msg(
@@ -192,34 +234,32 @@ fn token_steps(
             format!("token {:?} (serial {}) is present.", tok.label, tok.serial),
         ),
     ));
-    let warnings = token::pin_policy(&tok.flags, cfg.allow_final_pin_try)?;
-    if warnings.is_empty() {
-        checks.push(Check::ok(
+    match token::pin_policy(&tok.flags, cfg.allow_final_pin_try) {
+        Ok(warnings) if warnings.is_empty() => checks.push(Check::ok(
             "pin.ok",
             msg(
                 "وضعیت رمز توکن عادی است.",
                 "the token's PIN state is normal.",
             ),
-        ));
+        )),
+        Ok(warnings) => checks.extend(warnings),
+        Err(_) => {}
     }
-    checks.extend(warnings);
-    match Pkcs11Signer::open(cfg, pin, expected_national_id) {
+    match opened.signer {
         Ok(s) => {
             checks.push(Check::ok(
                 "login.ok",
                 msg(
-                    format!(
-                        "ورود به توکن موفق بود؛ کلید CKA_ID {}.",
-                        s.certificate().id_hex
-                    ),
-                    format!("logged in; key CKA_ID {}.", s.certificate().id_hex),
+                    format!("ورود به توکن موفق بود؛ کلید CKA_ID {}.", s.key_id_hex()),
+                    format!("logged in; key CKA_ID {}.", s.key_id_hex()),
                 ),
             ));
+            checks.push(crate::crypto::config::chosen_on_token(&s));
             Ok(Arc::new(s))
         }
         Err(e) => {
             let id = e.check_id();
-            if id.starts_with("cert.") || id.starts_with("key.") {
+            if used.is_some() && (id.starts_with("cert.") || id.starts_with("key.")) {
                 checks.push(Check::ok(
                     "login.ok",
                     msg("ورود به توکن موفق بود.", "logged in to the token."),
@@ -232,43 +272,24 @@ fn token_steps(
 
 /// Signs a test message and verifies it with the certificate's public key.
 pub fn key_matches(signer: &dyn Signer) -> Check {
-    let probe = b"moadian preflight: does the key belong to the certificate?";
-    let verdict = (|| -> Result<bool, String> {
-        let sig = signer.sign_rs256(probe).map_err(|e| e.to_string())?;
-        let cert =
-            openssl::x509::X509::from_der(signer.certificate_der()).map_err(|e| e.to_string())?;
-        let key = cert.public_key().map_err(|e| e.to_string())?;
-        let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
-            .map_err(|e| e.to_string())?;
-        v.update(probe).map_err(|e| e.to_string())?;
-        v.verify(&sig).map_err(|e| e.to_string())
-    })();
-    match verdict {
-        Ok(true) => Check::ok(
+    match crate::crypto::self_test::verify_pair(signer) {
+        Ok(()) => Check::ok(
             "key.matches",
             msg(
                 "امضای آزمایشی با کلید عمومی گواهی تأیید شد.",
                 "a test signature verifies with the certificate's key.",
             ),
         ),
-        Ok(false) => Check::fail(
+        Err(e) => Check::fail(
             "key.mismatch",
             msg(
-                "کلید خصوصی با گواهی جفت نیست.",
-                "the private key does not belong to the certificate.",
+                format!("کلید خصوصی با گواهی جفت نیست: {e}"),
+                format!("the private key does not belong to the certificate: {e}"),
             ),
             msg(
                 "گواهی صادرشده برای همین کلید را به کار ببرید؛ وگرنه سامانه 4131/4133 می‌دهد.",
                 "use the certificate issued for this key; otherwise the server answers 4131/4133.",
             ),
-        ),
-        Err(e) => Check::fail(
-            "key.mismatch",
-            msg(
-                format!("امضای آزمایشی انجام نشد: {e}"),
-                format!("the test signature failed: {e}"),
-            ),
-            msg("توکن را بررسی کنید.", "check the token."),
         ),
     }
 }
@@ -421,6 +442,7 @@ pub async fn run_offline(
             msg("دوباره اجرا کنید.", "run again."),
         )],
         signer: None,
+        tokens: Vec::new(),
     })
 }
 

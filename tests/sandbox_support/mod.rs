@@ -266,9 +266,9 @@ impl Bench {
             .await
     }
 
-    /// Polls inquiry-by-uid until the status is final (or 10 s).
+    /// Waits until inquiry-by-uid gives a final status (see [`eventually`]).
     pub async fn final_status(&self, uid: &str) -> Value {
-        for _ in 0..200 {
+        eventually(&format!("{uid} leaves IN_PROGRESS"), move || async move {
             let (status, v) = self
                 .get(&format!(
                     "inquiry-by-uid?uidList={uid}&fiscalId={}",
@@ -277,16 +277,37 @@ impl Bench {
                 .await;
             assert_eq!(status, 200, "{v}");
             let s = v[0]["status"].as_str().unwrap_or("").to_string();
-            if s != "IN_PROGRESS" {
-                return v[0].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{uid} stayed IN_PROGRESS");
+            (s != "IN_PROGRESS").then(|| v[0].clone())
+        })
+        .await
     }
 
     pub fn now(&self) -> i64 {
         self.sandbox.now_ms()
+    }
+}
+
+/// How long a test waits for something that must happen before it calls it a hang. Not a
+/// speed goal: a loaded 2-core CI machine may take its time; only a hang reaches this.
+pub const PATIENCE: Duration = Duration::from_secs(180);
+
+/// Waits until `check` gives `Some` (it is asked again as soon as it answers `None`, with a
+/// short pause so the server gets the CPU): the test waits on the event, not on a time window.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{what}: still not after {PATIENCE:?} (a hang)"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

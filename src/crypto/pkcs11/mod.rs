@@ -3,8 +3,10 @@
 //! the signer itself ([`signer`]). Tested against SoftHSM2, which speaks the same API as the
 //! ePass3003 module.
 
+pub mod choice;
 pub mod module;
 pub mod objects;
+pub mod pairing;
 pub mod signer;
 pub mod token;
 

@@ -111,15 +111,67 @@ pub fn list_tokens(
     Ok(out)
 }
 
-/// The slot of the token with `label` or `serial`; with neither, the only token present.
-pub fn find_token(
+/// Whether a token's label (as the module reports it) is the label a person gave. Labels are
+/// 32 bytes, blank-padded: a longer label was cut, possibly in the middle of a character
+/// (which decodes as U+FFFD); the given label matches when its first 32 bytes do.
+pub fn label_matches(token_label: &str, given: &str) -> bool {
+    fn norm(s: &str) -> &str {
+        s.trim_end_matches([' ', '\u{FFFD}'])
+    }
+    let given = given.trim();
+    if token_label.trim() == given {
+        return true;
+    }
+    let cut = &given.as_bytes()[..given.len().min(32)];
+    let cut = String::from_utf8_lossy(cut);
+    !norm(token_label).is_empty() && norm(token_label) == norm(&cut)
+}
+
+/// The tokens with `label` and/or `serial` (all tokens when neither is given), with their
+/// slots. None at all is an error that lists what is plugged in.
+pub fn matching_tokens(
     ctx: &Pkcs11,
     label: Option<&str>,
     serial: Option<&str>,
     info: &dyn TokenInfoSource,
-) -> Result<(Slot, TokenSummary), SignError> {
+) -> Result<Vec<(Slot, TokenSummary)>, SignError> {
     let tokens = list_tokens(ctx, info)?;
-    let seen = if tokens.is_empty() {
+    let pick: Vec<&TokenSummary> = tokens
+        .iter()
+        .filter(|t| label.map(|l| label_matches(&t.label, l)).unwrap_or(true))
+        .filter(|t| serial.map(|s| t.serial == s.trim()).unwrap_or(true))
+        .collect();
+    if pick.is_empty() {
+        let wanted = match (label, serial) {
+            (Some(l), Some(s)) => format!("labelled {l:?} with serial {s}"),
+            (Some(l), None) => format!("labelled {l:?}"),
+            (None, Some(s)) => format!("with serial {s}"),
+            (None, None) => "(any)".to_string(),
+        };
+        return Err(SignError::TokenNotPresent {
+            wanted,
+            seen: seen(&tokens),
+        });
+    }
+    let slots = ctx
+        .get_slots_with_token()
+        .map_err(|e| map_error(e, "C_GetSlotList"))?;
+    pick.into_iter()
+        .map(|t| {
+            let slot = slots
+                .iter()
+                .find(|s| s.id() == t.slot_id)
+                .copied()
+                .ok_or_else(|| SignError::TokenRemoved {
+                    detail: "the slot disappeared while it was being read".into(),
+                })?;
+            Ok((slot, t.clone()))
+        })
+        .collect()
+}
+
+fn seen(tokens: &[TokenSummary]) -> String {
+    if tokens.is_empty() {
         "none".to_string()
     } else {
         tokens
@@ -127,34 +179,92 @@ pub fn find_token(
             .map(|t| format!("{:?} (serial {})", t.label, t.serial))
             .collect::<Vec<_>>()
             .join(", ")
-    };
-    let pick: Vec<&TokenSummary> = tokens
+    }
+}
+
+/// The slot of the token with `label` or `serial`; with neither, the only token present.
+pub fn find_token(
+    ctx: &Pkcs11,
+    label: Option<&str>,
+    serial: Option<&str>,
+    info: &dyn TokenInfoSource,
+) -> Result<(Slot, TokenSummary), SignError> {
+    let mut found = matching_tokens(ctx, label, serial, info)?;
+    if found.len() == 1 {
+        return Ok(found.remove(0));
+    }
+    let tokens: Vec<TokenSummary> = found.into_iter().map(|(_, t)| t).collect();
+    Err(several_tokens(&tokens, label, None))
+}
+
+/// The refusal when several tokens fit: every token with its serial (and, when known, whose
+/// certificates it holds), and the exact flag that chooses one. `--token-label` is suggested
+/// only when it was not given and the labels tell the tokens apart.
+pub fn several_tokens(
+    tokens: &[TokenSummary],
+    label_given: Option<&str>,
+    holders: Option<(&str, &[Vec<String>])>,
+) -> SignError {
+    let shown: Vec<String> = tokens
         .iter()
-        .filter(|t| label.map(|l| t.label == l.trim()).unwrap_or(true))
-        .filter(|t| serial.map(|s| t.serial == s.trim()).unwrap_or(true))
+        .enumerate()
+        .map(|(i, t)| {
+            let h = holders
+                .and_then(|(_, h)| h.get(i))
+                .map(|h| {
+                    if h.is_empty() {
+                        ", no certificate".to_string()
+                    } else {
+                        format!(", certificates of {}", h.join(", "))
+                    }
+                })
+                .unwrap_or_default();
+            format!("{:?} (serial {}{h})", t.label, t.serial)
+        })
         .collect();
-    let wanted = match (label, serial) {
-        (Some(l), Some(s)) => format!("labelled {l:?} with serial {s}"),
-        (Some(l), None) => format!("labelled {l:?}"),
-        (None, Some(s)) => format!("with serial {s}"),
-        (None, None) => "(any)".to_string(),
+    let shown = shown.join("; ");
+    let first = tokens.first().map(|t| t.serial.as_str()).unwrap_or("");
+    let mut labels: Vec<&str> = tokens.iter().map(|t| t.label.as_str()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let labels_differ = labels.len() == tokens.len();
+    let (what_fa, what_en) = match (label_given, holders) {
+        (_, Some((nid, _))) => (
+            format!(
+                "{} توکن متصل است که هر کدام گواهی {nid} را دارند",
+                tokens.len()
+            ),
+            format!(
+                "{} tokens are plugged in that each hold a certificate of {nid}",
+                tokens.len()
+            ),
+        ),
+        (Some(l), None) => (
+            format!("{} توکن با برچسب {l:?} متصل است", tokens.len()),
+            format!("{} tokens labelled {l:?} are plugged in", tokens.len()),
+        ),
+        (None, None) => (
+            format!("{} توکن متصل است", tokens.len()),
+            format!("{} tokens are plugged in", tokens.len()),
+        ),
     };
-    match pick.as_slice() {
-        [one] => {
-            let slot = ctx
-                .get_slots_with_token()
-                .map_err(|e| map_error(e, "C_GetSlotList"))?
-                .into_iter()
-                .find(|s| s.id() == one.slot_id)
-                .ok_or_else(|| SignError::TokenRemoved {
-                    detail: "the slot disappeared while it was being read".into(),
-                })?;
-            Ok((slot, (*one).clone()))
-        }
-        [] => Err(SignError::TokenNotPresent { wanted, seen }),
-        _ => Err(SignError::Config(format!(
-            "several tokens are plugged in ({seen}); choose one with --token-label or token_serial"
-        ))),
+    let mut fix_en = format!("choose one with --token-serial SERIAL (e.g. --token-serial {first}; token_serial in moadian.toml)");
+    let mut fix_fa = format!("یکی را با ‎--token-serial SERIAL‎ انتخاب کنید (مثلاً ‎--token-serial {first}‎؛ در moadian.toml: token_serial)");
+    if label_given.is_none() && labels_differ {
+        fix_en.push_str(", or with --token-label LABEL");
+        fix_fa.push_str("، یا با ‎--token-label LABEL‎");
+    }
+    if holders.is_none() {
+        fix_en.push_str(", or give the taxpayer's --national-id and the token holding that certificate is chosen");
+        fix_fa.push_str("، یا ‎--national-id‎ مودی را بدهید تا توکنی که گواهی او را دارد انتخاب شود");
+    }
+    SignError::Choice {
+        id: "token.several",
+        message: Message::new(
+            format!("{what_fa}: {shown}."),
+            format!("{what_en}: {shown}."),
+        ),
+        fix: Message::new(format!("{fix_fa}."), format!("{fix_en}.")),
     }
 }
 
@@ -201,6 +311,25 @@ pub fn pin_policy(flags: &PinFlags, allow_final_try: bool) -> Result<Vec<Check>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_cut_at_32_bytes_still_match() {
+        let full = "Aتوکن شرکت بازرگانی نمونه";
+        assert!(full.len() > 32);
+        let cut_mid = String::from_utf8_lossy(&full.as_bytes()[..32]).into_owned();
+        assert!(cut_mid.ends_with('\u{FFFD}'), "{cut_mid}");
+        assert!(label_matches(&cut_mid, full));
+        assert!(label_matches(&cut_mid, &cut_mid));
+        let cut_char: String = full
+            .char_indices()
+            .take_while(|(i, c)| i + c.len_utf8() <= 32)
+            .map(|(_, c)| c)
+            .collect();
+        assert!(label_matches(&cut_char, full));
+        assert!(label_matches("ePass3003", " ePass3003  "));
+        assert!(!label_matches("ePass3003", "ePass"));
+        assert!(!label_matches(&cut_mid, "توکن"));
+    }
 
     #[test]
     fn invariant_5_locked_and_final_try_refused_before_login() {
