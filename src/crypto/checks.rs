@@ -107,6 +107,8 @@ pub const CHECK_IDS: &[&str] = &[
     "key.not_found",
     "key.file",
     "key.passphrase",
+    "key.file_permissions",
+    "key.unprotected",
     "key.mismatch",
     "key.matches",
     "cert.not_found",
