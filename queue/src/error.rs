@@ -1,7 +1,7 @@
 //! Typed errors of the queue. Each message says what happened and what to do next; the CLI
 //! renders them (English `Display`, Persian via [`QueueError::persian`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use crate::types::{AttemptStatus, CallerError, InvoiceId, InvoiceStatus};
@@ -96,6 +96,110 @@ pub enum QueueError {
 
     #[error("queue file is inconsistent: {0}")]
     Corrupt(String),
+
+    /// The queue file itself is the problem: what is wrong with it and what to do, naming it.
+    #[error("queue file {}: {} ({detail}). {}", .path.display(), .problem.what_en(), .problem.todo_en(.path))]
+    File {
+        path: PathBuf,
+        problem: FileProblem,
+        /// SQLite's or the system's own words.
+        detail: String,
+    },
+}
+
+/// What is wrong with a queue file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileProblem {
+    /// SQLite reports the file damaged.
+    Corrupt,
+    /// Not an SQLite file, or an SQLite file of another program.
+    NotAQueue,
+    /// The file or its folder cannot be written.
+    ReadOnly,
+    /// The disk (or the file system's quota) is full.
+    DiskFull,
+}
+
+impl FileProblem {
+    pub fn what_en(self) -> &'static str {
+        match self {
+            FileProblem::Corrupt => "the file is damaged (corrupt)",
+            FileProblem::NotAQueue => "this is not a moadian queue file",
+            FileProblem::ReadOnly => "the file or its folder is read-only",
+            FileProblem::DiskFull => "the disk is full",
+        }
+    }
+
+    pub fn what_fa(self) -> &'static str {
+        match self {
+            FileProblem::Corrupt => "فایل آسیب دیده است",
+            FileProblem::NotAQueue => "این فایل صف moadian نیست",
+            FileProblem::ReadOnly => "فایل یا پوشهٔ آن فقط‌خواندنی است",
+            FileProblem::DiskFull => "دیسک پر است",
+        }
+    }
+
+    pub fn todo_en(self, path: &Path) -> String {
+        match self {
+            FileProblem::Corrupt => format!(
+                "Keep the damaged file aside, then restore the last backup (made by `moadian queue backup`) to {}; nothing was sent from a damaged file",
+                path.display()
+            ),
+            FileProblem::NotAQueue => {
+                "Point --queue (or the profile's `queue`) at the queue file, or at a new path to start an empty queue".into()
+            }
+            FileProblem::ReadOnly => format!(
+                "Give your user write permission on {} and its folder (or run as the user that owns it)",
+                path.display()
+            ),
+            FileProblem::DiskFull => {
+                "Free space on that disk and run the command again; what was committed before is safe, the step that failed was not saved".into()
+            }
+        }
+    }
+
+    pub fn todo_fa(self, path: &Path) -> String {
+        match self {
+            FileProblem::Corrupt => format!(
+                "فایل آسیب‌دیده را کنار بگذارید و آخرین پشتیبان (ساخته‌شده با `moadian queue backup`) را در {} بازگردانید؛ از فایل آسیب‌دیده چیزی ارسال نشده است",
+                path.display()
+            ),
+            FileProblem::NotAQueue => {
+                "گزینهٔ ‎--queue‎ (یا `queue` در نمایه) را به فایل صف یا مسیر تازه‌ای برای صف خالی بدهید".into()
+            }
+            FileProblem::ReadOnly => format!(
+                "به کاربر خود اجازهٔ نوشتن روی {} و پوشهٔ آن را بدهید (یا با کاربر مالک اجرا کنید)",
+                path.display()
+            ),
+            FileProblem::DiskFull => {
+                "روی آن دیسک جا باز کنید و فرمان را دوباره اجرا کنید؛ آنچه پیش‌تر ثبت شده سالم است و گامی که شکست خورد ذخیره نشد".into()
+            }
+        }
+    }
+
+    /// The file problem an SQLite error is, if it is one.
+    pub fn of_sqlite(e: &rusqlite::Error) -> Option<FileProblem> {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code()? {
+            C::DatabaseCorrupt => Some(FileProblem::Corrupt),
+            C::NotADatabase => Some(FileProblem::NotAQueue),
+            C::ReadOnly => Some(FileProblem::ReadOnly),
+            C::DiskFull => Some(FileProblem::DiskFull),
+            C::CannotOpen | C::PermissionDenied => Some(FileProblem::ReadOnly),
+            _ => None,
+        }
+    }
+
+    /// The file problem a system error is, if it is one.
+    pub fn of_io(e: &std::io::Error) -> Option<FileProblem> {
+        // ENOSPC, EDQUOT, EROFS (Linux numbers; `ErrorKind::StorageFull` is newer than our MSRV).
+        match (e.kind(), e.raw_os_error()) {
+            (std::io::ErrorKind::PermissionDenied, _) => Some(FileProblem::ReadOnly),
+            (_, Some(28 | 122)) => Some(FileProblem::DiskFull),
+            (_, Some(30)) => Some(FileProblem::ReadOnly),
+            _ => None,
+        }
+    }
 }
 
 impl QueueError {
@@ -149,9 +253,186 @@ impl QueueError {
             QueueError::Caller(e) => e.to_string(),
             QueueError::InvalidInput(m) => format!("ورودی نادرست برای صف: {m}"),
             QueueError::Corrupt(m) => format!("فایل صف ناسازگار است: {m}"),
+            QueueError::File {
+                path,
+                problem,
+                detail,
+            } => format!(
+                "فایل صف {}: {} ({detail}). {}",
+                path.display(),
+                problem.what_fa(),
+                problem.todo_fa(path)
+            ),
+        }
+    }
+
+    /// This error with the queue file named, when the file itself is the problem (damaged,
+    /// not a queue, read-only, disk full); other errors are returned unchanged.
+    pub fn at(self, path: &Path) -> QueueError {
+        let problem = match &self {
+            QueueError::Sqlite(e) => FileProblem::of_sqlite(e),
+            QueueError::Io { source, .. } => FileProblem::of_io(source),
+            _ => None,
+        };
+        match problem {
+            Some(problem) => QueueError::File {
+                path: path.to_path_buf(),
+                problem,
+                detail: match &self {
+                    QueueError::Sqlite(e) => e.to_string(),
+                    QueueError::Io { source, .. } => source.to_string(),
+                    _ => String::new(),
+                },
+            },
+            None => self,
         }
     }
 }
 
 /// Shorthand used throughout the crate.
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Content, NewInvoice, SqliteQueue, Store};
+
+    fn item(n: usize) -> NewInvoice<'static> {
+        NewInvoice {
+            source: format!("f{n}.json"),
+            memory_id: "A11216".into(),
+            indatim: Some(1_700_000_000_000),
+            kind: Some("1".into()),
+            ins: Some(1),
+            dedup_key: None,
+            content: Content::Numbered {
+                taxid: format!("A11216{n:016}"),
+                serial: None,
+                payload: format!("{{\"pad\":\"{}\"}}", "x".repeat(20_000)),
+                findings: None,
+                invalid: false,
+            },
+        }
+    }
+
+    #[test]
+    fn a_full_disk_names_the_file_and_says_free_space() {
+        // SQLite's page limit stands for a full disk: SQLITE_FULL, like ENOSPC.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite");
+        let q = SqliteQueue::open(&path).unwrap();
+        q.read(|c| {
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            c.pragma_update(None, "max_page_count", pages + 8)?;
+            Ok(())
+        })
+        .unwrap();
+        let err = (0..100)
+            .map(|n| q.enqueue(item(n)))
+            .find_map(Result::err)
+            .expect("the disk fills");
+        match &err {
+            QueueError::File {
+                problem, path: p, ..
+            } => {
+                assert_eq!(*problem, FileProblem::DiskFull);
+                assert_eq!(p, &path);
+            }
+            other => panic!("{other:?}"),
+        }
+        let en = err.to_string();
+        assert!(
+            en.contains(&path.display().to_string()) && en.contains("Free space"),
+            "{en}"
+        );
+        assert!(err.persian().contains("دیسک پر است"));
+    }
+
+    #[test]
+    fn writing_through_a_read_only_open_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite");
+        drop(SqliteQueue::open(&path).unwrap());
+        let q = SqliteQueue::open_read_only(&path).unwrap();
+        let err = q.enqueue(item(1)).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                QueueError::File {
+                    problem: FileProblem::ReadOnly,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("write permission"), "{err}");
+    }
+
+    #[test]
+    fn a_text_file_a_damaged_file_and_another_programs_database_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.sqlite");
+        std::fs::write(&text, "these are my notes, not a database\n".repeat(200)).unwrap();
+        for open in [SqliteQueue::open, SqliteQueue::open_read_only] {
+            let err = open(&text).map(|_| ()).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    QueueError::File {
+                        problem: FileProblem::NotAQueue,
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("notes.sqlite"), "{err}");
+        }
+
+        let damaged = dir.path().join("damaged.sqlite");
+        drop(SqliteQueue::open(&damaged).unwrap());
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        // Keep the header, overwrite the schema page's content.
+        for b in bytes.iter_mut().skip(100).take(3000) {
+            *b = 0xA5;
+        }
+        std::fs::write(&damaged, &bytes).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("damaged.sqlite-wal"));
+        let err = SqliteQueue::open_read_only(&damaged)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                QueueError::File {
+                    problem: FileProblem::Corrupt | FileProblem::NotAQueue,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("damaged.sqlite"), "{err}");
+
+        let foreign = dir.path().join("other.db");
+        let c = rusqlite::Connection::open(&foreign).unwrap();
+        c.execute_batch("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);")
+            .unwrap();
+        drop(c);
+        let err = SqliteQueue::open(&foreign).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                QueueError::File {
+                    problem: FileProblem::NotAQueue,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // Nothing of ours was written into it.
+        let c = rusqlite::Connection::open(&foreign).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}

@@ -120,7 +120,7 @@ pub mod sqlite;
 pub mod store;
 pub mod types;
 
-pub use error::{QueueError, Result};
+pub use error::{FileProblem, QueueError, Result};
 pub use sqlite::{Clock, Millis, QueueOptions, SqliteQueue, SqliteRunner, LATEST_VERSION};
 pub use store::{RunnerStore, Store};
 pub use types::*;

@@ -108,9 +108,13 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let s = settings(&args)?;
     let national_id = s.national_id.clone();
     let cfg = s.signer.clone();
+    let key_file = cfg.key_file.clone();
     let pf = preflight::run_offline(cfg, PinSource::Interactive, national_id.clone()).await;
     let mut checks = pf.checks;
     let tokens = pf.tokens;
+    if let Some(k) = &key_file {
+        checks.extend(crate::crypto::keyfile::hygiene(k));
+    }
     if !args.offline {
         let Some(memory_id) = s.memory_id.clone() else {
             anyhow::bail!("--memory-id is needed for the online checks (or pass --offline) / برای بررسی برخط --memory-id لازم است");

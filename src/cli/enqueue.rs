@@ -15,6 +15,8 @@ pub struct Args {
     /// Compute what follows from the lines before validating.
     #[arg(long)]
     pub fill: bool,
+    #[command(flatten)]
+    pub input: crate::import::limits::InputArgs,
     /// Invoice files or directories: JSON (one invoice, an array, or JSON Lines), XLSX or CSV.
     #[arg(required = true, value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
@@ -22,7 +24,8 @@ pub struct Args {
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang.unwrap_or_default();
-    let session = Session::open(&args.target).await?;
+    let mut session = Session::open(&args.target).await?;
+    session.input = args.input.options();
     let queue = session.open_queue()?;
     let placements = enqueue_paths(&session, &queue, &args.paths, args.fill, lang)?;
     let (report, refused) = super::submit::placements_report(&queue, placements, lang)?;

@@ -85,7 +85,9 @@ pub enum Command {
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
+    let lang = cli.global.lang;
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -100,10 +102,27 @@ pub fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match queue_file_error(&e) {
+                Some(q) => match lang {
+                    Some(Lang::En) => eprintln!("error: {q}"),
+                    Some(Lang::Fa) => eprintln!("خطا: {}", q.persian()),
+                    None => eprintln!("error: {q}\nخطا: {}", q.persian()),
+                },
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::from(1)
         }
     }
+}
+
+/// A queue-file problem (damaged, not a queue, read-only, disk full, newer schema) anywhere in
+/// the error's chain: its message names the file and what to do, so it is shown alone, once,
+/// in the chosen language (both when unset).
+fn queue_file_error(e: &anyhow::Error) -> Option<&moadian_queue::QueueError> {
+    use moadian_queue::QueueError;
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<QueueError>())
+        .find(|q| matches!(q, QueueError::File { .. } | QueueError::TooNew { .. }))
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
@@ -135,6 +154,19 @@ pub(crate) fn plural(n: u64) -> &'static str {
         ""
     } else {
         "s"
+    }
+}
+
+/// A closed standard output (`moadian status | head -1`) ends the program quietly, with the
+/// conventional status 141 (killed by SIGPIPE), like every other command-line tool — instead
+/// of Rust's default (the signal ignored, then a panic at the next `println!`). Sockets are not
+/// affected: the standard library sends on them with `MSG_NOSIGNAL`. Work already committed to
+/// the queue stays committed; an interrupted pass resumes like after any crash.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

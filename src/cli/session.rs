@@ -46,6 +46,8 @@ pub struct Session {
     pub base_url: String,
     /// Key/cert files of the sandbox test identity.
     sandbox_identity: Option<crate::sandbox::identity::TestIdentity>,
+    /// CSV encoding and size limits for the input files (`--encoding`, `--max-…`).
+    pub input: crate::import::limits::ReadOptions,
 }
 
 /// Label and PIN of the SoftHSM token that holds the sandbox's test identity (a test token:
@@ -132,6 +134,7 @@ impl Session {
             sandbox: None,
             base_url,
             sandbox_identity: None,
+            input: Default::default(),
         })
     }
 
@@ -173,6 +176,7 @@ impl Session {
             profile,
             profile_name: "sandbox".into(),
             sandbox_identity: Some(identity),
+            input: Default::default(),
         })
     }
 

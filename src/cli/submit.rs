@@ -24,6 +24,8 @@ pub struct Args {
     /// Compute what follows from the lines (prdis, adis, vam, tsstam, totals) before validating.
     #[arg(long)]
     pub fill: bool,
+    #[command(flatten)]
+    pub input: crate::import::limits::InputArgs,
     /// Invoice files or directories: JSON (one invoice, an array, or JSON Lines), XLSX or CSV.
     #[arg(required = true, value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
@@ -31,7 +33,8 @@ pub struct Args {
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang.unwrap_or_default();
-    let session = Session::open(&args.target).await?;
+    let mut session = Session::open(&args.target).await?;
+    session.input = args.input.options();
     let queue = session.open_queue()?;
     let runner = Arc::new(queue.acquire_runner()?);
     let placements = enqueue_paths(&session, runner.queue(), &args.paths, args.fill, lang)?;
@@ -90,7 +93,7 @@ pub fn enqueue_paths(
     let memory_id = crate::invoice::MemoryId::parse(&session.profile.memory_id)
         .map_err(|e| anyhow::anyhow!("memory_id of the profile: {}", e.message().en))?;
     let now = chrono::Utc::now().timestamp_millis();
-    let mut inputs = pipeline::load_inputs(paths);
+    let mut inputs = pipeline::load_inputs_with(paths, &session.input);
     if fill {
         for i in &mut inputs {
             if let Ok(v) = &mut i.value {

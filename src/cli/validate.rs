@@ -8,7 +8,7 @@
 
 use super::Global;
 use crate::import::fill::{fill_invoice, Filled};
-use crate::invoice::load::{load_paths, LoadError};
+use crate::invoice::load::{load_paths_with, LoadError};
 use crate::invoice::taxid::MS_PER_DAY;
 use crate::lang::{Lang, Message};
 use crate::rules::{Context, Finding, Severity};
@@ -37,6 +37,8 @@ pub struct Args {
     /// warns (time.late). Default: one week, RC_IITP.IS_V7.8 table 4 row 5.
     #[arg(long, value_name = "DAYS", env = "MOADIAN_DEADLINE_DAYS", value_parser = clap::value_parser!(u16).range(1..))]
     pub deadline_days: Option<u16>,
+    #[command(flatten)]
+    pub input: crate::import::limits::InputArgs,
     /// Invoice files (.json: one invoice or an array; .jsonl/.ndjson: one per line;
     /// .xlsx/.csv) or directories to walk; `-` reads standard input.
     #[arg(required = true, value_name = "PATHS")]
@@ -141,6 +143,10 @@ fn load_finding(e: &LoadError) -> Finding {
         LoadError::Syntax { .. } => ("load.json", Some("0100010")),
         LoadError::NotAnInvoice { .. } => ("load.not_invoice", None),
         LoadError::Empty { .. } => ("load.empty", None),
+        // EC_V02 table 7 row 1: validation type 5, a field repeated («فیلد … تکرار شده است»).
+        LoadError::DuplicateKey { .. } => ("load.duplicate_key", None),
+        LoadError::TooLarge { .. } => ("load.too_large", None),
+        LoadError::FieldTooLong { .. } => ("load.field_too_long", None),
         LoadError::Import(_) => ("load.import", None),
     };
     // The file, line and column are in the message (and the source names the file).
@@ -255,7 +261,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     if args.json {
         out.write_all(b"{\"invoices\":[")?;
     }
-    for loaded in load_paths(&args.paths) {
+    for loaded in load_paths_with(&args.paths, args.input.options()) {
         let checked = check_one(loaded.source, loaded.value, &ctx, args.fill);
         summary.invoices += 1;
         let valid = checked.valid();

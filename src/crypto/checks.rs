@@ -108,6 +108,8 @@ pub const CHECK_IDS: &[&str] = &[
     "key.not_found",
     "key.file",
     "key.passphrase",
+    "key.file_permissions",
+    "key.unprotected",
     "key.mismatch",
     "key.matches",
     "cert.not_found",

@@ -92,6 +92,75 @@ impl Signer for KeyFileSigner {
     }
 }
 
+/// What `doctor` says about a key file itself (not about the key): a warning with the fix when
+/// group or others may read it, or when the key in it is not protected by a passphrase. A key
+/// file is the taxpayer's signature; anyone who copies it can sign invoices in their name.
+pub fn hygiene(path: &Path) -> Vec<super::checks::Check> {
+    use super::checks::Check;
+    use crate::lang::Message;
+    let shown = path.display().to_string();
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            out.push(Check::warn(
+                "key.file_permissions",
+                Message::new(
+                    format!("فایل کلید {shown} را دیگران هم می‌توانند بخوانند (دسترسی {mode:03o})."),
+                    format!(
+                        "the key file {shown} is readable by group or others (mode {mode:03o})."
+                    ),
+                ),
+                Message::new(
+                    format!("دسترسی را فقط برای خودتان بگذارید: chmod 600 {shown}"),
+                    format!("make it readable by you only: chmod 600 {shown}"),
+                ),
+            ));
+        }
+    }
+    if let Ok(bytes) = std::fs::read(path) {
+        if is_unprotected(&bytes, path) {
+            out.push(Check::warn(
+                "key.unprotected",
+                Message::new(
+                    format!("کلید خصوصی در {shown} با گذرواژه محافظت نشده است."),
+                    format!("the private key in {shown} is not protected by a passphrase."),
+                ),
+                Message::new(
+                    format!("آن را با گذرواژه رمز کنید: openssl pkcs8 -topk8 -v2 aes-256-cbc -in {shown} -out key.enc.pem ، سپس key.enc.pem را به کار ببرید و فایل قبلی را پاک کنید (یا کلید را روی توکن نگه دارید)"),
+                    format!("encrypt it with a passphrase: openssl pkcs8 -topk8 -v2 aes-256-cbc -in {shown} -out key.enc.pem, use key.enc.pem and delete the plain file (or keep the key on a token)"),
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Whether the key file opens without any passphrase.
+fn is_unprotected(bytes: &[u8], path: &Path) -> bool {
+    let text = std::str::from_utf8(bytes).unwrap_or("");
+    if text.contains("ENCRYPTED") {
+        return false;
+    }
+    if text.contains("PRIVATE KEY-----") {
+        return PKey::private_key_from_pem(bytes).is_ok();
+    }
+    let is_p12 = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"));
+    if is_p12 || openssl::pkcs12::Pkcs12::from_der(bytes).is_ok() {
+        return openssl::pkcs12::Pkcs12::from_der(bytes)
+            .ok()
+            .and_then(|p| p.parse2("").ok())
+            .is_some_and(|p| p.pkey.is_some());
+    }
+    PKey::private_key_from_der(bytes).is_ok()
+        || openssl::rsa::Rsa::private_key_from_der(bytes).is_ok()
+}
+
 fn load_key(
     bytes: &[u8],
     shown: &str,

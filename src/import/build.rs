@@ -45,7 +45,12 @@ impl std::fmt::Display for Place {
             write!(f, ", row {r}")?;
         }
         if let Some((c, h)) = &self.column {
-            write!(f, ", column {} «{}»", column_letter(*c), h)?;
+            write!(
+                f,
+                ", column {} «{}»",
+                column_letter(*c),
+                super::limits::clip(h)
+            )?;
         }
         Ok(())
     }
@@ -154,6 +159,23 @@ fn convert_rows(file: &str, r: &Resolved, allowed: &[Section]) -> Vec<Row> {
             errors: Vec::new(),
         };
         let (fields, errors) = (&mut row.fields, &mut row.errors);
+        for (i, cell) in cells.iter().enumerate() {
+            let header = r.table.headers.get(i).map(|h| h.trim()).unwrap_or("");
+            if header.is_empty() && !cell.is_empty() {
+                errors.push(problem(
+                    &Place {
+                        file: file.into(),
+                        sheet: r.table.name.clone(),
+                        row: Some(*number),
+                        column: Some((i, String::new())),
+                    },
+                    &Message::new(
+                        "این خانه مقدار دارد ولی ستونش عنوان ندارد؛ عنوان ستون را بنویسید یا مقدار را پاک کنید (ستون بی‌عنوان نادیده گرفته نمی‌شود)",
+                        "this cell has a value but its column has no header; name the column or clear the value (a column without a header is not silently ignored)",
+                    ),
+                ));
+            }
+        }
         for (i, col) in r.cols.iter().enumerate() {
             let Some(col) = col else { continue };
             if col.key == INVOICE_NO {
@@ -215,6 +237,24 @@ struct Draft {
     errors: Vec<String>,
     /// For one-row layout: where each header field came from (row number).
     header_rows: Vec<(&'static str, usize)>,
+    /// Rows that gave no line-item field.
+    lineless_rows: Vec<usize>,
+}
+
+/// A row that should be a line item but has no line-item field.
+fn no_line_item(file: &str, sheet: &str, row: usize) -> String {
+    problem(
+        &Place {
+            file: file.into(),
+            sheet: sheet.into(),
+            row: Some(row),
+            column: None,
+        },
+        &Message::new(
+            "این ردیف هیچ فیلدی از ردیف کالا/خدمت (مثل sstid، am، fee) ندارد؛ ردیف ناقص است و کنار گذاشته نمی‌شود. آن را کامل یا حذف کنید",
+            "this row has no line-item field (such as sstid, am, fee); it is incomplete and is not silently dropped. Complete it or delete it",
+        ),
+    )
 }
 
 impl Draft {
@@ -227,6 +267,7 @@ impl Draft {
             payments: Vec::new(),
             errors: Vec::new(),
             header_rows: Vec::new(),
+            lineless_rows: Vec::new(),
         }
     }
 
@@ -335,6 +376,19 @@ pub fn one_row_per_line(file: &str, table: &Table, map: &Mapping) -> Vec<Importe
         let item = obj(&row.fields, Section::Body);
         if !item.is_empty() {
             d.body.push(Value::Object(item));
+        } else {
+            d.lineless_rows.push(row.number);
+        }
+    }
+    for d in &mut drafts {
+        // A cancellation (ins 3) may have no lines; otherwise every row of this layout is a
+        // line item, and a row that yields none would be a line silently lost.
+        let ins3 = d.header.get("ins").and_then(Value::as_i64) == Some(3);
+        if ins3 && d.body.is_empty() {
+            continue;
+        }
+        for n in std::mem::take(&mut d.lineless_rows) {
+            d.errors.push(no_line_item(file, &table.name, n));
         }
     }
     drafts.into_iter().map(Draft::finish).collect()
@@ -448,7 +502,9 @@ pub fn two_sheets(
                 Some(d) => {
                     d.errors.extend(row.errors.iter().cloned());
                     let o = obj(&row.fields, section);
-                    if section == Section::Body {
+                    if o.is_empty() {
+                        d.errors.push(no_line_item(file, &r.table.name, row.number));
+                    } else if section == Section::Body {
                         d.body.push(Value::Object(o));
                     } else {
                         d.payments.push(Value::Object(o));

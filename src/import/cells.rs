@@ -5,6 +5,7 @@
 
 use super::columns::Kind;
 use super::jalali::{self, JalaliDate};
+use super::limits::clip;
 use super::sheet::Cell;
 use crate::lang::Message;
 use chrono::NaiveDate;
@@ -120,6 +121,7 @@ pub fn parse_datetime_ms(raw: &str) -> Result<i64, Message> {
 }
 
 fn bad_date(raw: &str) -> Message {
+    let raw = clip(raw);
     Message::new(
         format!(
             "«{raw}» تاریخ معتبری نیست؛ به شکل ۱۴۰۳/۰۸/۱۵ یا ۱۴۰۳/۰۸/۱۵ ۱۴:۳۰ (شمسی) یا 2024-11-05 بنویسید"
@@ -193,8 +195,8 @@ pub fn convert(cell: &Cell, kind: Kind) -> Result<Option<Value>, Message> {
                 Ok(Some(Value::String(d)))
             } else {
                 Err(Message::new(
-                    format!("«{text}» باید فقط رقم باشد"),
-                    format!("\"{text}\" must contain digits only"),
+                    format!("«{}» باید فقط رقم باشد", clip(&text)),
+                    format!("\"{}\" must contain digits only", clip(&text)),
                 ))
             }
         }
@@ -203,16 +205,16 @@ pub fn convert(cell: &Cell, kind: Kind) -> Result<Option<Value>, Message> {
             match d.parse::<i64>() {
                 Ok(i) => Ok(Some(Value::from(i))),
                 Err(_) => Err(Message::new(
-                    format!("«{text}» باید یک عدد صحیح باشد"),
-                    format!("\"{text}\" must be a whole number"),
+                    format!("«{}» باید یک عدد صحیح باشد", clip(&text)),
+                    format!("\"{}\" must be a whole number", clip(&text)),
                 )),
             }
         }
         Kind::Decimal => match canonical_decimal(&text).and_then(|c| number(&c)) {
             Some(v) => Ok(Some(v)),
             None => Err(Message::new(
-                format!("«{text}» عدد نیست (مثال: 1250000 یا 2.5)"),
-                format!("\"{text}\" is not a number (e.g. 1250000 or 2.5)"),
+                format!("«{}» عدد نیست (مثال: 1250000 یا 2.5)", clip(&text)),
+                format!("\"{}\" is not a number (e.g. 1250000 or 2.5)", clip(&text)),
             )),
         },
         Kind::DateTimeMs => parse_datetime_ms(&text).map(|ms| Some(Value::from(ms))),

@@ -16,19 +16,24 @@
 //! had daylight saving time), or RFC 3339 with an explicit offset, or Unix ms. Amounts are
 //! exact decimals; XLSX numeric cells are read through their shortest round-trip text and
 //! refused when they carry more than 15 significant digits. CSV files are UTF-8 (with or
-//! without a byte-order mark) or, failing that, Windows-1256 (Excel's plain CSV on Persian
-//! Windows).
+//! without a byte-order mark) or, when the whole file is not UTF-8 and reads as plausible
+//! Persian in it, Windows-1256 (Excel's plain CSV on Persian Windows); see [`encoding`].
+//! Limits on sizes and cells: [`limits`].
 
 pub mod build;
 pub mod cells;
 pub mod columns;
+pub mod encoding;
 pub mod fill;
 pub mod jalali;
+pub mod limits;
 pub mod referral;
 pub mod sheet;
 pub mod template;
+mod xlsx_guard;
 
 use columns::{normalize, Mapping};
+use limits::ReadOptions;
 use std::path::{Path, PathBuf};
 
 /// One invoice read from a spreadsheet: where it came from (`file.xlsx#sheet!row`) and its
@@ -62,8 +67,14 @@ pub fn mapping_file_for(path: &Path) -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
-/// Reads every invoice of an `.xlsx` or `.csv` file, with the mapping file next to it (if any).
+/// Reads every invoice of an `.xlsx` or `.csv` file, with the mapping file next to it (if any),
+/// with the default [`ReadOptions`].
 pub fn load_file(path: &Path) -> Vec<Imported> {
+    load_file_opts(path, &ReadOptions::default())
+}
+
+/// [`load_file`] with the given encoding and limits.
+pub fn load_file_opts(path: &Path, opts: &ReadOptions) -> Vec<Imported> {
     let map = match mapping_file_for(path) {
         Some(m) => match Mapping::with_file(&m) {
             Ok(m) => m,
@@ -71,7 +82,7 @@ pub fn load_file(path: &Path) -> Vec<Imported> {
         },
         None => Mapping::default(),
     };
-    load_file_with(path, &map)
+    load_file_with(path, &map, opts)
 }
 
 /// The sibling files of a CSV in the two-file layout (`NAME.items.csv`, `NAME.payments.csv`).
@@ -112,7 +123,7 @@ fn sheet_role(name: &str) -> Option<&'static str> {
 }
 
 /// Reads every invoice of an `.xlsx` or `.csv` file with the given column names.
-pub fn load_file_with(path: &Path, map: &Mapping) -> Vec<Imported> {
+pub fn load_file_with(path: &Path, map: &Mapping, opts: &ReadOptions) -> Vec<Imported> {
     let file = path.display().to_string();
     let name = path
         .file_name()
@@ -127,18 +138,18 @@ pub fn load_file_with(path: &Path, map: &Mapping) -> Vec<Imported> {
                 }
             }
         }
-        let header = match sheet::read_csv(path) {
+        let header = match sheet::read_csv(path, opts) {
             Ok(t) => t,
             Err(e) => return whole_file_error(path, e.to_string()),
         };
         if let Some((items, payments)) = csv_siblings(path) {
             if items.is_file() {
-                let items = match sheet::read_csv(&items) {
+                let items = match sheet::read_csv(&items, opts) {
                     Ok(t) => t,
                     Err(e) => return whole_file_error(path, e.to_string()),
                 };
                 let payments = if payments.is_file() {
-                    match sheet::read_csv(&payments) {
+                    match sheet::read_csv(&payments, opts) {
                         Ok(t) => Some(t),
                         Err(e) => return whole_file_error(path, e.to_string()),
                     }
@@ -150,7 +161,7 @@ pub fn load_file_with(path: &Path, map: &Mapping) -> Vec<Imported> {
         }
         return build::one_row_per_line(&file, &header, map);
     }
-    let tables = match sheet::read_workbook(path) {
+    let tables = match sheet::read_workbook(path, opts) {
         Ok(t) => t,
         Err(e) => return whole_file_error(path, e.to_string()),
     };

@@ -3,7 +3,11 @@
 //! the format stores as binary floating point) are turned into their shortest round-trip decimal
 //! text, and flagged when they carry more digits than a double holds exactly.
 
+use super::encoding::{decode, CsvEncoding};
+use super::limits::ReadOptions;
+use crate::lang::Message;
 use calamine::{Data, Reader};
+use std::io::Read;
 use std::path::Path;
 
 /// One cell as read.
@@ -49,6 +53,17 @@ pub enum SheetError {
     Read { path: String, message: String },
     #[error("{path}: sheet «{sheet}» has no header row / برگه «{sheet}» سطر عنوان ندارد")]
     NoHeader { path: String, sheet: String },
+    #[error("{path}, sheet «{sheet}», row {row}: the row has {found} cells, the header has {expected}; a cell is missing or a separator is extra / فایل {path}، برگه «{sheet}»، ردیف {row}: این ردیف {found} خانه دارد و سطر عنوان {expected}؛ خانه‌ای جا افتاده یا جداکننده‌ای اضافه است")]
+    Shape {
+        path: String,
+        sheet: String,
+        row: usize,
+        found: usize,
+        expected: usize,
+    },
+    /// Refused before reading (too large, a zip bomb, not decodable): what and why.
+    #[error("{path}: {} / {}", message.en, message.fa)]
+    Limit { path: String, message: Message },
 }
 
 /// Shortest round-trip decimal text of a double, and whether the value a person typed may not
@@ -125,61 +140,122 @@ fn grid_to_table(
     })
 }
 
-/// Every non-empty sheet of an XLSX (or XLS/ODS) workbook.
-pub fn read_workbook(path: &Path) -> Result<Vec<Table>, SheetError> {
+/// Every non-empty sheet of an XLSX workbook, within the limits of `opts`: the zip's parts are
+/// checked ([`super::xlsx_guard`]) before anything is inflated, and cells are read one at a
+/// time and counted, so a zip bomb or a sheet of a million far-apart cells is refused early.
+pub fn read_workbook(path: &Path, opts: &ReadOptions) -> Result<Vec<Table>, SheetError> {
     let p = path.display().to_string();
-    let mut wb = calamine::open_workbook_auto(path).map_err(|e| SheetError::Read {
+    let read_err = |message: String| SheetError::Read {
         path: p.clone(),
-        message: e.to_string(),
+        message,
+    };
+    super::xlsx_guard::check(path, opts).map_err(|e| SheetError::Limit {
+        path: p.clone(),
+        message: e,
     })?;
+    let file = std::fs::File::open(path).map_err(|e| read_err(e.to_string()))?;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::BufReader::new(file)).map_err(|e| read_err(e.to_string()))?;
     let mut tables = Vec::new();
+    let mut cells_seen: u64 = 0;
     for name in wb.sheet_names() {
-        let range = wb.worksheet_range(&name).map_err(|e| SheetError::Read {
-            path: p.clone(),
-            message: format!("sheet «{name}»: {e}"),
-        })?;
-        if range.is_empty() {
+        let mut reader = wb
+            .worksheet_cells_reader(&name)
+            .map_err(|e| read_err(format!("sheet «{name}»: {e}")))?;
+        let mut rows: std::collections::BTreeMap<u32, Vec<Cell>> = Default::default();
+        loop {
+            let cell = match reader.next_cell() {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return Err(read_err(format!("sheet «{name}»: {e}"))),
+            };
+            let (r, c) = cell.get_position();
+            let data: Data = cell.get_value().clone().into();
+            if matches!(data, Data::Empty) {
+                continue;
+            }
+            let row = rows.entry(r).or_default();
+            let needed = c as usize + 1;
+            if row.len() < needed {
+                cells_seen += (needed - row.len()) as u64;
+                row.resize(needed, Cell::Empty);
+            }
+            if cells_seen > opts.max_cells {
+                return Err(SheetError::Limit {
+                    path: p.clone(),
+                    message: Message::new(
+                        format!(
+                            "برگه «{name}» تا سطر {} بیش از {} خانه دارد (سقف --max-cells)",
+                            r + 1,
+                            opts.max_cells
+                        ),
+                        format!(
+                            "sheet «{name}» holds more than {} cells by row {} (limit --max-cells)",
+                            opts.max_cells,
+                            r + 1
+                        ),
+                    ),
+                });
+            }
+            row[c as usize] = data_to_cell(&data);
+        }
+        drop(reader);
+        if rows.is_empty() {
             continue;
         }
-        let (r0, c0) = range.start().unwrap_or((0, 0));
-        let grid: Vec<(usize, Vec<Cell>)> = range
-            .rows()
-            .enumerate()
-            .map(|(i, row)| {
-                let mut cells: Vec<Cell> = Vec::with_capacity(c0 as usize + row.len());
-                cells.resize(c0 as usize, Cell::Empty);
-                cells.extend(row.iter().map(data_to_cell));
-                (r0 as usize + i + 1, cells)
-            })
+        let grid: Vec<(usize, Vec<Cell>)> = rows
+            .into_iter()
+            .map(|(r, cells)| (r as usize + 1, cells))
             .collect();
         tables.push(grid_to_table(&p, &name, grid)?);
     }
     Ok(tables)
 }
 
-/// CSV text: UTF-8 (with or without a byte-order mark), else Windows-1256 — what Excel's plain
-/// «CSV» save writes on a Persian Windows.
-pub fn decode_text(bytes: Vec<u8>) -> String {
-    match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let bytes = e.into_bytes();
-            let (text, _, _) = encoding_rs::WINDOWS_1256.decode(&bytes);
-            text.into_owned()
-        }
-    }
-}
-
-/// A CSV file as one table named after the file. Accepts `,` or `;` or tab as separator
-/// (whichever the header line has most of) and a UTF-8 byte-order mark.
-pub fn read_csv(path: &Path) -> Result<Table, SheetError> {
+/// Reads a whole file, refusing one larger than `max` bytes (before reading it).
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, SheetError> {
     let p = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| SheetError::Read {
+    let read_err = |e: std::io::Error| SheetError::Read {
         path: p.clone(),
         message: e.to_string(),
+    };
+    let f = std::fs::File::open(path).map_err(read_err)?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(size.min(max + 1) as usize);
+    f.take(max + 1).read_to_end(&mut bytes).map_err(read_err)?;
+    if bytes.len() as u64 > max {
+        return Err(SheetError::Limit {
+            path: p.clone(),
+            message: too_large(max),
+        });
+    }
+    Ok(bytes)
+}
+
+/// "larger than the limit" in both languages.
+pub fn too_large(max: u64) -> Message {
+    Message::new(
+        format!(
+            "فایل از سقف {} مگابایت بزرگ‌تر است؛ آن را به چند فایل بشکنید یا سقف را با --max-file-mib بالا ببرید",
+            max >> 20
+        ),
+        format!(
+            "the file is larger than the limit of {} MiB; split it, or raise the limit with --max-file-mib",
+            max >> 20
+        ),
+    )
+}
+
+/// A CSV file as one table named after the file (and after its encoding, when it is not
+/// UTF-8). Accepts `,` or `;` or tab as separator (whichever the header line has most of) and a
+/// UTF-8 byte-order mark. Every row must have as many cells as the header.
+pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<Table, SheetError> {
+    let p = path.display().to_string();
+    let bytes = read_bounded(path, opts.max_file_bytes)?;
+    let (text, encoding) = decode(bytes, opts.encoding).map_err(|e| SheetError::Limit {
+        path: p.clone(),
+        message: e.message(),
     })?;
-    let text = decode_text(bytes);
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let first = text.lines().next().unwrap_or_default();
     let delim = [b',', b';', b'\t']
         .into_iter()
@@ -190,30 +266,48 @@ pub fn read_csv(path: &Path) -> Result<Table, SheetError> {
         .flexible(true)
         .delimiter(delim)
         .from_reader(text.as_bytes());
-    let mut grid = Vec::new();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.clone());
+    if encoding != CsvEncoding::Utf8 || opts.encoding.is_some() {
+        // Never a silent choice: the encoding is part of every source of this file.
+        name = format!("{name} ({})", encoding.name());
+    }
+    let mut grid: Vec<(usize, Vec<Cell>)> = Vec::new();
+    let mut width: Option<usize> = None;
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| SheetError::Read {
             path: p.clone(),
             message: format!("row {}: {e}", i + 1),
         })?;
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(i + 1);
-        grid.push((
-            line,
-            rec.iter()
-                .map(|s| {
-                    if s.trim().is_empty() {
-                        Cell::Empty
-                    } else {
-                        Cell::Text(s.to_string())
-                    }
+        let cells: Vec<Cell> = rec
+            .iter()
+            .map(|s| {
+                if s.trim().is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text(s.to_string())
+                }
+            })
+            .collect();
+        let blank = cells.iter().all(Cell::is_empty);
+        match width {
+            None if !blank => width = Some(cells.len()),
+            Some(w) if !blank && cells.len() != w => {
+                return Err(SheetError::Shape {
+                    path: p.clone(),
+                    sheet: name,
+                    row: line,
+                    found: cells.len(),
+                    expected: w,
                 })
-                .collect(),
-        ));
+            }
+            _ => {}
+        }
+        grid.push((line, cells));
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.clone());
     grid_to_table(&p, &name, grid)
 }
 
@@ -233,13 +327,5 @@ mod tests {
         );
         assert!(!f64_text(999999999999999.0).1);
         assert!(f64_text(0.1 + 0.2).1, "0.30000000000000004 has 17 digits");
-    }
-
-    #[test]
-    fn csv_in_windows_1256_is_read() {
-        let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode("شرح,مبلغ واحد\nپيچ,1000\n");
-        // (Windows-1256 has the Arabic yeh ي, which Persian Windows uses for ی.)
-        assert_eq!(decode_text(bytes.into_owned()), "شرح,مبلغ واحد\nپيچ,1000\n");
-        assert_eq!(decode_text("ok".as_bytes().to_vec()), "ok");
     }
 }

@@ -10,14 +10,17 @@
 //! The values are returned as read (`serde_json::Value` with exact numbers and the keys as
 //! written, e.g. a capitalised `Indati2m`), so the rules engine can warn about what it sees.
 
+pub use crate::import::encoding::CsvEncoding;
+use crate::import::limits::clip;
+pub use crate::import::limits::{InputArgs, ReadOptions};
 use crate::lang::Message;
 use readers::{ArrayReader, LineReader, StreamReader};
-use serde::de::IgnoredAny;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
+mod checks;
 mod readers;
 
 /// One invoice read from a file: where it came from and its JSON, or why it could not be read.
@@ -54,6 +57,30 @@ pub enum LoadError {
     /// The file holds no invoice at all.
     #[error("{path}: the file holds no invoice")]
     Empty { path: String },
+    /// A key appears twice in one JSON object (EC_V02 table 7 row 1).
+    #[error("{path}:{line}:{column}: duplicate key {key}")]
+    DuplicateKey {
+        path: String,
+        line: usize,
+        column: usize,
+        key: String,
+    },
+    /// The file (or one JSON Lines line) is larger than the limit.
+    #[error("{path}: larger than the limit of {limit} bytes")]
+    TooLarge {
+        path: String,
+        /// 1-based line, for a JSON Lines line.
+        line: Option<usize>,
+        limit: u64,
+    },
+    /// A value is longer than the field limit.
+    #[error("{path}: {field} is {length} characters long, more than the limit of {limit}")]
+    FieldTooLong {
+        path: String,
+        field: String,
+        length: usize,
+        limit: usize,
+    },
     /// A spreadsheet row could not be turned into an invoice (the importer's words).
     #[error("{0}")]
     Import(String),
@@ -97,6 +124,39 @@ impl LoadError {
                 format!("فایل «{path}» هیچ صورتحسابی ندارد."),
                 format!("{path} holds no invoice."),
             ),
+            LoadError::DuplicateKey {
+                path,
+                line,
+                column,
+                key,
+            } => Message::new(
+                format!(
+                    "فایل «{path}» سطر {line} ستون {column}: فیلد {key} در یک شیء تکرار شده است؛ فقط یکی را نگه دارید (کد سامانه: «فیلد … تکرار شده است»)."
+                ),
+                format!(
+                    "{path} line {line}, column {column}: key {key} appears twice in one object; keep only one (the tax system refuses a repeated field)."
+                ),
+            ),
+            LoadError::TooLarge { path, line, limit } => {
+                let mib = (*limit >> 20).max(1);
+                let (fa_what, en_what) = match line {
+                    Some(l) => (format!("سطر {l} فایل «{path}»"), format!("{path} line {l}")),
+                    None => (format!("فایل «{path}»"), path.clone()),
+                };
+                Message::new(
+                    format!("{fa_what} از سقف {mib} مگابایت بزرگ‌تر است؛ آن را به چند فایل بشکنید یا سقف را با --max-file-mib بالا ببرید."),
+                    format!("{en_what} is larger than the limit of {mib} MiB; split it, or raise the limit with --max-file-mib."),
+                )
+            }
+            LoadError::FieldTooLong {
+                path,
+                field,
+                length,
+                limit,
+            } => Message::new(
+                format!("در فایل «{path}» مقدار {field} {length} نویسه است، بیش از سقف {limit}؛ آن را کوتاه کنید (یا سقف را با --max-field-chars بالا ببرید)."),
+                format!("{path}: {field} is {length} characters long, more than the limit of {limit}; shorten it (or raise the limit with --max-field-chars)."),
+            ),
             LoadError::Import(m) => Message::new(m.clone(), m.clone()),
         }
     }
@@ -105,7 +165,9 @@ impl LoadError {
     pub fn position(&self) -> Option<(usize, usize)> {
         match self {
             LoadError::Syntax { line, column, .. }
-            | LoadError::NotAnInvoice { line, column, .. } => Some((*line, *column)),
+            | LoadError::NotAnInvoice { line, column, .. }
+            | LoadError::DuplicateKey { line, column, .. } => Some((*line, *column)),
+            LoadError::TooLarge { line: Some(l), .. } => Some((*l, 1)),
             _ => None,
         }
     }
@@ -132,17 +194,47 @@ fn kind_of(path: &Path) -> Option<Kind> {
     }
 }
 
-/// Reads every invoice under `paths` (files and directories), lazily and in order.
+/// Reads every invoice under `paths` (files and directories), lazily and in order, with the
+/// default [`ReadOptions`].
 pub fn load_paths(paths: &[PathBuf]) -> impl Iterator<Item = LoadedInvoice> {
+    load_paths_with(paths, ReadOptions::default())
+}
+
+/// [`load_paths`] with the given CSV encoding and limits.
+pub fn load_paths_with(
+    paths: &[PathBuf],
+    opts: ReadOptions,
+) -> impl Iterator<Item = LoadedInvoice> {
+    let max_field = opts.max_field_chars;
     Loader {
         pending: paths.iter().cloned().map(Pending::Given).collect(),
         current: None,
+        opts,
     }
+    .map(move |l| limit_fields(l, max_field))
 }
 
 /// Reads the invoices of an in-memory document (e.g. standard input), named `name`.
 pub fn load_bytes(name: &str, bytes: Vec<u8>) -> impl Iterator<Item = LoadedInvoice> {
-    Source::sniff(name.to_string(), Box::new(Cursor::new(bytes)))
+    let opts = ReadOptions::default();
+    let max_field = opts.max_field_chars;
+    Source::sniff(name.to_string(), Box::new(Cursor::new(bytes)), &opts)
+        .map(move |l| limit_fields(l, max_field))
+}
+
+/// An invoice with a value longer than `max` characters becomes an error naming the field.
+fn limit_fields(mut l: LoadedInvoice, max: usize) -> LoadedInvoice {
+    if let Ok(v) = &l.value {
+        if let Some((field, length)) = checks::too_long(v, max) {
+            l.value = Err(LoadError::FieldTooLong {
+                path: l.source.clone(),
+                field: clip(&field),
+                length,
+                limit: max,
+            });
+        }
+    }
+    l
 }
 
 enum Pending {
@@ -155,6 +247,7 @@ enum Pending {
 struct Loader {
     pending: VecDeque<Pending>,
     current: Option<Source>,
+    opts: ReadOptions,
 }
 
 impl Iterator for Loader {
@@ -173,13 +266,15 @@ impl Iterator for Loader {
                     if path.is_dir() {
                         self.expand_dir(&path);
                     } else if path.as_os_str() == "-" {
-                        self.current = Some(Source::stdin());
+                        self.current = Some(Source::stdin(&self.opts));
                     } else {
                         let kind = kind_of(&path).unwrap_or(Kind::Json);
-                        self.current = Some(Source::open(&path, kind));
+                        self.current = Some(Source::open(&path, kind, &self.opts));
                     }
                 }
-                Pending::Found(path, kind) => self.current = Some(Source::open(&path, kind)),
+                Pending::Found(path, kind) => {
+                    self.current = Some(Source::open(&path, kind, &self.opts))
+                }
             }
         }
     }
@@ -246,6 +341,17 @@ impl Iterator for Source {
     }
 }
 
+fn too_large(path: &str, line: Option<usize>, limit: u64) -> Source {
+    Source::Ready(VecDeque::from([LoadedInvoice {
+        source: path.to_string(),
+        value: Err(LoadError::TooLarge {
+            path: path.to_string(),
+            line,
+            limit,
+        }),
+    }]))
+}
+
 fn io_error(path: &str, e: &std::io::Error) -> Source {
     Source::Ready(VecDeque::from([LoadedInvoice {
         source: path.to_string(),
@@ -257,11 +363,20 @@ fn io_error(path: &str, e: &std::io::Error) -> Source {
 }
 
 impl Source {
-    fn open(path: &Path, kind: Kind) -> Source {
+    fn open(path: &Path, kind: Kind, opts: &ReadOptions) -> Source {
         let name = path.display().to_string();
+        // A document read as a whole is refused before reading when it is too large (JSON
+        // Lines are streamed: each line is bounded instead).
+        if kind != Kind::Lines {
+            if let Ok(m) = std::fs::metadata(path) {
+                if m.len() > opts.max_file_bytes {
+                    return too_large(&name, None, opts.max_file_bytes);
+                }
+            }
+        }
         match kind {
             Kind::Spreadsheet => Source::Ready(
-                crate::import::load_file(path)
+                crate::import::load_file_opts(path, opts)
                     .into_iter()
                     .map(|imp| LoadedInvoice {
                         source: imp.source,
@@ -273,32 +388,36 @@ impl Source {
                 Ok(f) => Source::Lines(LineReader::new(
                     name,
                     Box::new(BufReader::with_capacity(1 << 16, f)),
+                    opts.max_file_bytes,
                 )),
                 Err(e) => io_error(&name, &e),
             },
             Kind::Json => match File::open(path) {
-                Ok(f) => Source::sniff(name, Box::new(BufReader::with_capacity(1 << 16, f))),
+                Ok(f) => Source::sniff(name, Box::new(BufReader::with_capacity(1 << 16, f)), opts),
                 Err(e) => io_error(&name, &e),
             },
         }
     }
 
-    fn stdin() -> Source {
+    fn stdin(opts: &ReadOptions) -> Source {
         Source::sniff(
             "-".to_string(),
             Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
+            opts,
         )
     }
 
     /// Looks at the first non-blank line: a complete JSON value that is not an array means
     /// JSON Lines (streamed, each line on its own, so one bad line does not hide the rest);
     /// otherwise the whole document is read (an array, or pretty-printed objects).
-    fn sniff(name: String, mut reader: Box<dyn BufRead>) -> Source {
+    fn sniff(name: String, mut reader: Box<dyn BufRead>, opts: &ReadOptions) -> Source {
+        let max = opts.max_file_bytes;
         let mut first = Vec::new();
         let mut blank_lines = 0usize;
         loop {
             first.clear();
-            match reader.read_until(b'\n', &mut first) {
+            match (&mut reader).take(max + 1).read_until(b'\n', &mut first) {
+                Ok(n) if n as u64 > max => return too_large(&name, None, max),
                 Ok(0) => break,
                 Ok(_) => {
                     if blank_lines == 0 && first.starts_with(b"\xEF\xBB\xBF") {
@@ -316,17 +435,21 @@ impl Source {
         let starts_array = first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
         if !first.is_empty()
             && !starts_array
-            && serde_json::from_slice::<IgnoredAny>(&first).is_ok()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok()
         {
-            let mut lines = LineReader::new(name, Box::new(Cursor::new(first).chain(reader)));
+            let mut lines = LineReader::new(name, Box::new(Cursor::new(first).chain(reader)), max);
             lines.line_no = blank_lines;
             return Source::Lines(lines);
         }
         // Keep positions: the skipped blank lines become newlines again.
         let mut bytes = vec![b'\n'; blank_lines];
         bytes.extend_from_slice(&first);
-        if let Err(e) = reader.read_to_end(&mut bytes) {
+        let room = (max + 1).saturating_sub(bytes.len() as u64);
+        if let Err(e) = reader.take(room).read_to_end(&mut bytes) {
             return io_error(&name, &e);
+        }
+        if bytes.len() as u64 > max {
+            return too_large(&name, None, max);
         }
         Source::from_json_bytes(name, bytes)
     }

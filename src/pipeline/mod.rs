@@ -14,7 +14,7 @@ pub mod send;
 
 pub use pass::{run_pass, PassOptions, PassStats};
 pub use poll::{PollOptions, PollStats};
-pub use prepare::{load_inputs, prepare, Input};
+pub use prepare::{load_inputs, load_inputs_with, prepare, Input};
 pub use report::{InvoiceReport, Report, ReportStatus, Summary};
 pub use send::SendStats;
 

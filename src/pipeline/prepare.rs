@@ -23,7 +23,15 @@ pub struct Input {
 /// importer, directories walked in sorted order. Sources are `path#index` (or the importer's
 /// `file.xlsx#sheet!row`); an unreadable file is one input carrying the error with its position.
 pub fn load_inputs(paths: &[PathBuf]) -> Vec<Input> {
-    crate::invoice::load::load_paths(paths)
+    load_inputs_with(paths, &crate::import::limits::ReadOptions::default())
+}
+
+/// [`load_inputs`] with the given CSV encoding and size limits.
+pub fn load_inputs_with(
+    paths: &[PathBuf],
+    opts: &crate::import::limits::ReadOptions,
+) -> Vec<Input> {
+    crate::invoice::load::load_paths_with(paths, opts.clone())
         .map(|loaded| Input {
             source: loaded.source,
             value: loaded.value.map_err(|e| {

@@ -99,7 +99,43 @@ pub fn table(r: &Report, lang: Lang) -> String {
     out
 }
 
-/// CSV: one line per invoice (problems joined with ` | `), then the month totals.
+/// A CSV cell made safe to open in a spreadsheet (OWASP «CSV injection»): a cell that starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula, so it gets a
+/// leading `'`. A plain number (`-1200`, `12.5`) is left as it is — it is not a formula.
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    let risky = matches!(s.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r'));
+    let number = {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        let mut parts = digits.splitn(2, '.');
+        let int = parts.next().unwrap_or("");
+        let frac = parts.next();
+        !int.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && frac.map_or(true, |f| {
+                !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    if risky && !number {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Writes one record, every cell through [`csv_cell`].
+fn record<W: std::io::Write, S: AsRef<str>>(
+    w: &mut csv::Writer<W>,
+    cells: impl IntoIterator<Item = S>,
+) -> Result<(), csv::Error> {
+    let cells: Vec<String> = cells
+        .into_iter()
+        .map(|c| csv_cell(c.as_ref()).into_owned())
+        .collect();
+    w.write_record(&cells)
+}
+
+/// CSV: one line per invoice (problems joined with ` | `), then the month totals. Cells that a
+/// spreadsheet would take for a formula are neutralised ([`csv_cell`]).
 pub fn csv(r: &Report, lang: Lang) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -112,27 +148,30 @@ pub fn csv(r: &Report, lang: Lang) -> Result<String, csv::Error> {
             .iter()
             .map(|p| format!("{} {}", p.code, p.explanation))
             .collect();
-        w.write_record([
-            row.id.to_string(),
-            row.date.clone(),
-            row.period.clone(),
-            row.taxid.clone().unwrap_or_default(),
-            row.ins.map(|i| i.to_string()).unwrap_or_default(),
-            row.irtaxid.clone().unwrap_or_default(),
-            row.status.clone(),
-            row.in_force.to_string(),
-            row.tadis
-                .map(|d| d.normalize().to_string())
-                .unwrap_or_default(),
-            row.tvam
-                .map(|d| d.normalize().to_string())
-                .unwrap_or_default(),
-            row.tbill
-                .map(|d| d.normalize().to_string())
-                .unwrap_or_default(),
-            problems.join(" | "),
-            row.source.clone(),
-        ])?;
+        record(
+            &mut w,
+            [
+                row.id.to_string(),
+                row.date.clone(),
+                row.period.clone(),
+                row.taxid.clone().unwrap_or_default(),
+                row.ins.map(|i| i.to_string()).unwrap_or_default(),
+                row.irtaxid.clone().unwrap_or_default(),
+                row.status.clone(),
+                row.in_force.to_string(),
+                row.tadis
+                    .map(|d| d.normalize().to_string())
+                    .unwrap_or_default(),
+                row.tvam
+                    .map(|d| d.normalize().to_string())
+                    .unwrap_or_default(),
+                row.tbill
+                    .map(|d| d.normalize().to_string())
+                    .unwrap_or_default(),
+                problems.join(" | "),
+                row.source.clone(),
+            ],
+        )?;
     }
     w.write_record([""; 13])?;
     w.write_record([
@@ -140,25 +179,28 @@ pub fn csv(r: &Report, lang: Lang) -> Result<String, csv::Error> {
         "", "",
     ])?;
     for p in r.periods.iter().chain(std::iter::once(&r.total)) {
-        w.write_record([
-            if p.period == "total" {
-                t(lang, "جمع کل", "total").to_string()
-            } else {
-                p.period.clone()
-            },
-            p.invoices.to_string(),
-            p.success.to_string(),
-            p.failed.to_string(),
-            p.pending.to_string(),
-            p.tadis.normalize().to_string(),
-            p.tvam.normalize().to_string(),
-            p.tbill.normalize().to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ])?;
+        record(
+            &mut w,
+            [
+                if p.period == "total" {
+                    t(lang, "جمع کل", "total").to_string()
+                } else {
+                    p.period.clone()
+                },
+                p.invoices.to_string(),
+                p.success.to_string(),
+                p.failed.to_string(),
+                p.pending.to_string(),
+                p.tadis.normalize().to_string(),
+                p.tvam.normalize().to_string(),
+                p.tbill.normalize().to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+        )?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))

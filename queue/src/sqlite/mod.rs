@@ -178,6 +178,33 @@ fn tighten(path: &Path) {
 #[cfg(not(unix))]
 fn tighten(_path: &Path) {}
 
+/// Reads the schema once, so a damaged first page is found when the file is opened rather than
+/// in the middle of a command.
+fn read_schema(conn: &Connection) -> Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    Ok(())
+}
+
+/// A file of schema version 0 that already holds tables is another program's database: it is
+/// never migrated (that would write our tables into it).
+fn refuse_foreign(conn: &Connection, path: &Path) -> Result<()> {
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables > 0 {
+        return Err(QueueError::File {
+            path: path.to_path_buf(),
+            problem: crate::error::FileProblem::NotAQueue,
+            detail: format!("an SQLite database with {tables} tables of another program"),
+        });
+    }
+    Ok(())
+}
+
 /// `<db>-wal` / `<db>-shm` / `<db>.lock` next to the database.
 pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
@@ -193,8 +220,14 @@ impl SqliteQueue {
 
     /// Open (creating if missing) with explicit options.
     /// A missing parent directory is created (mode 0700 on unix).
+    /// Errors that are the file's own (damaged, not a queue, read-only, disk full) name it and
+    /// say what to do ([`QueueError::File`]).
     pub fn open_with(path: impl AsRef<Path>, opts: QueueOptions) -> Result<SqliteQueue> {
         let path = path.as_ref().to_path_buf();
+        Self::open_with_inner(path.clone(), opts).map_err(|e| e.at(&path))
+    }
+
+    fn open_with_inner(path: PathBuf, opts: QueueOptions) -> Result<SqliteQueue> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.exists() {
                 let mut b = std::fs::DirBuilder::new();
@@ -224,12 +257,16 @@ impl SqliteQueue {
         conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         let found = schema::version(&conn)?;
+        read_schema(&conn)?;
         if found > LATEST_VERSION {
             return Err(QueueError::TooNew {
                 path,
                 found,
                 supported: LATEST_VERSION,
             });
+        }
+        if found == 0 {
+            refuse_foreign(&conn, &path)?;
         }
         if found < LATEST_VERSION {
             schema::migrate(&mut conn, LATEST_VERSION)?;
@@ -251,6 +288,10 @@ impl SqliteQueue {
     /// runner sends.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteQueue> {
         let path = path.as_ref().to_path_buf();
+        Self::open_read_only_inner(path.clone()).map_err(|e| e.at(&path))
+    }
+
+    fn open_read_only_inner(path: PathBuf) -> Result<SqliteQueue> {
         if !path.exists() {
             return Err(QueueError::Io {
                 path,
@@ -266,6 +307,7 @@ impl SqliteQueue {
         // A runner that has just created the file migrates it in one transaction within
         // milliseconds; wait for that briefly before calling the file old.
         let mut found = schema::version(&conn)?;
+        read_schema(&conn)?;
         let patience = std::time::Instant::now() + std::time::Duration::from_secs(2);
         while found < LATEST_VERSION && std::time::Instant::now() < patience {
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -320,18 +362,22 @@ impl SqliteQueue {
     }
 
     /// Run `f` inside one `BEGIN IMMEDIATE` transaction; commit if it returns Ok.
+    /// A file problem (disk full, read-only, damaged) names the file: see [`QueueError::at`].
     pub(crate) fn write<R>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<R>) -> Result<R> {
         let mut conn = self.lock_conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let r = f(&tx)?;
-        tx.commit()?;
-        Ok(r)
+        let run = || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let r = f(&tx)?;
+            tx.commit()?;
+            Ok(r)
+        };
+        run().map_err(|e: QueueError| e.at(&self.path))
     }
 
     /// Run `f` on the connection (reads).
     pub(crate) fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
         let conn = self.lock_conn();
-        f(&conn)
+        f(&conn).map_err(|e| e.at(&self.path))
     }
 }
 

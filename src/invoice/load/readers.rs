@@ -3,10 +3,10 @@
 //! pretty-printed invoice, usually). Each turns a problem into a [`LoadError`] with its line and
 //! column in the file.
 
+use super::checks::{NoDuplicateKeys, DUPLICATE};
 use super::{LoadError, LoadedInvoice, Source};
-use serde::de::IgnoredAny;
 use std::collections::VecDeque;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 /// The JSON type of a value, for "expected an invoice object, found …".
 pub(super) fn type_name(v: &serde_json::Value) -> &'static str {
@@ -21,13 +21,29 @@ pub(super) fn type_name(v: &serde_json::Value) -> &'static str {
 }
 
 pub(super) fn syntax(path: &str, line: usize, column: usize, e: &serde_json::Error) -> LoadError {
+    let message = strip_position(&e.to_string());
+    if let Some(key) = message.strip_prefix(DUPLICATE) {
+        return LoadError::DuplicateKey {
+            path: path.to_string(),
+            line: line.max(1),
+            column: column.max(1),
+            key: key.to_string(),
+        };
+    }
     LoadError::Syntax {
         path: path.to_string(),
         line: line.max(1),
         // serde_json says column 0 for "before the first character" (e.g. end of file).
         column: column.max(1),
-        message: strip_position(&e.to_string()),
+        message,
     }
+}
+
+/// Parses one JSON value: first a pass that refuses a key repeated in one object, then the
+/// value itself (exact numbers, keys in their order).
+pub(super) fn parse_value(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::from_slice::<NoDuplicateKeys>(bytes)?;
+    serde_json::from_slice(bytes)
 }
 
 /// serde_json appends " at line L column C"; the position is reported separately.
@@ -57,10 +73,12 @@ pub(super) struct LineReader {
     pub(super) line_no: usize,
     pub(super) index: usize,
     pub(super) done: bool,
+    /// Longest line read, in bytes.
+    pub(super) max: u64,
 }
 
 impl LineReader {
-    pub(super) fn new(name: String, reader: Box<dyn BufRead>) -> Self {
+    pub(super) fn new(name: String, reader: Box<dyn BufRead>, max: u64) -> Self {
         Self {
             name,
             reader,
@@ -68,6 +86,27 @@ impl LineReader {
             line_no: 0,
             index: 0,
             done: false,
+            max,
+        }
+    }
+
+    /// Skips the rest of the current line without keeping it.
+    fn skip_line(&mut self) -> std::io::Result<()> {
+        loop {
+            let chunk = self.reader.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.reader.consume(i + 1);
+                    return Ok(());
+                }
+                None => {
+                    let n = chunk.len();
+                    self.reader.consume(n);
+                }
+            }
         }
     }
 }
@@ -78,7 +117,38 @@ impl Iterator for LineReader {
     fn next(&mut self) -> Option<LoadedInvoice> {
         while !self.done {
             self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
+            match (&mut self.reader)
+                .take(self.max + 1)
+                .read_until(b'\n', &mut self.buf)
+            {
+                Ok(n) if n as u64 > self.max => {
+                    self.line_no += 1;
+                    let source = format!("{}#{}", self.name, self.index);
+                    self.index += 1;
+                    let ended = self.buf.last() == Some(&b'\n');
+                    // Give the long line's memory back.
+                    self.buf = Vec::with_capacity(4096);
+                    // (When the newline was the byte over the limit, nothing is left to skip.)
+                    let skipped = if ended { Ok(()) } else { self.skip_line() };
+                    if let Err(e) = skipped {
+                        self.done = true;
+                        return Some(LoadedInvoice {
+                            source,
+                            value: Err(LoadError::Io {
+                                path: self.name.clone(),
+                                message: format!("after line {}: {e}", self.line_no),
+                            }),
+                        });
+                    }
+                    return Some(LoadedInvoice {
+                        source,
+                        value: Err(LoadError::TooLarge {
+                            path: self.name.clone(),
+                            line: Some(self.line_no),
+                            limit: self.max,
+                        }),
+                    });
+                }
                 Ok(0) => {
                     self.done = true;
                     if self.index == 0 {
@@ -113,7 +183,7 @@ impl Iterator for LineReader {
             }
             let source = format!("{}#{}", self.name, self.index);
             self.index += 1;
-            let value = match serde_json::from_slice::<serde_json::Value>(line) {
+            let value = match parse_value(line) {
                 Ok(v) if v.is_object() => Ok(v),
                 Ok(v) => {
                     let col = line.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
@@ -146,7 +216,8 @@ pub(super) struct ArrayReader {
 
 impl ArrayReader {
     pub(super) fn start(name: String, text: Vec<u8>) -> Source {
-        if let Err(e) = serde_json::from_slice::<IgnoredAny>(&text) {
+        // One pass over the whole text: syntax and repeated keys, with their positions.
+        if let Err(e) = serde_json::from_slice::<NoDuplicateKeys>(&text) {
             let err = syntax(&name, e.line(), e.column(), &e);
             return Source::Ready(VecDeque::from([LoadedInvoice {
                 source: name,
@@ -254,9 +325,15 @@ impl Iterator for StreamReader {
             return None;
         }
         let rest = &self.text[self.pos..];
+        let check = serde_json::Deserializer::from_slice(rest)
+            .into_iter::<NoDuplicateKeys>()
+            .next();
         let mut stream =
             serde_json::Deserializer::from_slice(rest).into_iter::<serde_json::Value>();
-        let item = stream.next();
+        let item = match check {
+            Some(Err(e)) => Some(Err(e)),
+            _ => stream.next(),
+        };
         let consumed = stream.byte_offset();
         let source = format!("{}#{}", self.name, self.index);
         let value = match item {
