@@ -116,6 +116,7 @@
 //! PostgreSQL queue (`FOR UPDATE SKIP LOCKED` workers) would implement the same contracts.
 
 pub mod error;
+pub mod fingerprint;
 pub mod sqlite;
 pub mod store;
 pub mod types;

@@ -7,25 +7,7 @@ use super::{log_event, Millis, SqliteQueue};
 use crate::error::{QueueError, Result};
 use crate::types::*;
 
-/// The counter's current value for a memory ID (0 if none yet).
-pub(crate) fn last_serial(conn: &Connection, memory_id: &str) -> Result<u64> {
-    let v: Option<i64> = conn
-        .prepare_cached("SELECT last FROM serials WHERE memory_id = ?1")?
-        .query_row([memory_id], |r| r.get(0))
-        .optional()?;
-    Ok(v.unwrap_or(0) as u64)
-}
-
-/// Advance the counter to at least `serial` (never backwards).
-pub(crate) fn note_serial(conn: &Connection, memory_id: &str, serial: u64) -> Result<()> {
-    let s = to_i64(serial, "serial")?;
-    conn.prepare_cached(
-        "INSERT INTO serials (memory_id, last) VALUES (?1, ?2)
-         ON CONFLICT(memory_id) DO UPDATE SET last = max(last, excluded.last)",
-    )?
-    .execute(params![memory_id, s])?;
-    Ok(())
-}
+use super::serials::{last_serial, next_serial, note_serial};
 
 /// The counters touched by one enqueue transaction: read once, written once at the end
 /// (still inside the transaction, so allocation stays atomic with the rows).
@@ -46,6 +28,9 @@ impl SerialCache {
 
     fn advance(&mut self, conn: &Connection, memory_id: &str, serial: u64) -> Result<()> {
         to_i64(serial, "serial")?;
+        if !super::serials::in_own_block(conn, serial)? {
+            return Ok(());
+        }
         let last = self.last(conn, memory_id)?;
         if serial > last {
             self.counters.insert(memory_id.to_string(), (serial, true));
@@ -221,18 +206,40 @@ fn numbered_existing(
     pid: u32,
 ) -> Result<Enqueued> {
     let taxid = row.taxid.unwrap_or_default();
-    if ex.status == InvoiceStatus::Success {
-        let e = QueueError::TaxIdSucceeded {
-            taxid: taxid.into(),
-            invoice: ex.id,
-        };
-        return Ok(refused(row.source, e));
-    }
-    if ex.status.is_in_flight() {
-        let e = QueueError::TaxIdInFlight {
+    if ex.status == InvoiceStatus::Success || ex.status.is_in_flight() {
+        // Sent (or possibly sent): the same content again is the same invoice; other content
+        // under this tax ID is a conflict, never a resend.
+        let fields = changed_fields(ex.payload.as_deref(), row.payload);
+        if fields.is_empty() {
+            return Ok(Enqueued::Unchanged(ex.placed()));
+        }
+        let sent: Option<(String, Option<i64>)> = conn
+            .prepare_cached(
+                "SELECT i.source, a.created_at FROM invoices i
+                 LEFT JOIN attempts a ON a.uid = i.last_attempt WHERE i.id = ?1",
+            )?
+            .query_row([ex.id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (sent_source, sent_at) = sent.unwrap_or_default();
+        let detail = serde_json::json!({"source": row.source, "fields": fields});
+        log_event(
+            conn,
+            ex.id,
+            None,
+            now,
+            "conflict",
+            Some(ex.status.as_str()),
+            Some(ex.status.as_str()),
+            Some(&detail.to_string()),
+            pid,
+        )?;
+        let e = QueueError::TaxIdConflict {
             taxid: taxid.into(),
             invoice: ex.id,
             status: ex.status,
+            sent_source,
+            sent_at,
+            fields,
         };
         return Ok(refused(row.source, e));
     }
@@ -281,6 +288,17 @@ fn numbered_existing(
     }))
 }
 
+/// The fields in which two stored invoice texts differ (content only: not the tax ID/`inno`);
+/// `["(invoice)"]` when one of them cannot be read.
+fn changed_fields(old: Option<&str>, new: Option<&str>) -> Vec<String> {
+    let parse = |s: Option<&str>| s.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    match (parse(old), parse(new)) {
+        (Some(a), Some(b)) => crate::fingerprint::differing_fields(&a, &b, 12),
+        _ if old == new => Vec::new(),
+        _ => vec!["(invoice)".into()],
+    }
+}
+
 fn status_of(invalid: bool) -> InvoiceStatus {
     if invalid {
         InvoiceStatus::Invalid
@@ -305,13 +323,36 @@ fn enqueue_one(
         dedup_key,
         content,
     } = item;
-    if let Some(key) = dedup_key.as_deref() {
+    let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
+    // The same content (fingerprint) is the same invoice: an input without its own tax ID that
+    // matches a stored invoice is that invoice, never a second one. (An input with its own tax
+    // ID is identified by it, below.)
+    let mut content = content;
+    if let (Some(key), false) = (
+        dedup_key.as_deref(),
+        matches!(content, Content::Numbered { .. }),
+    ) {
         let sql = format!("{EXISTING_COLS} WHERE dedup_key = ?1 ORDER BY id DESC LIMIT 1");
         if let Some(ex) = existing_by(conn, &sql, key)? {
-            return Ok(Enqueued::Unchanged(ex.placed()));
+            // An INVALID one is validated again under its own tax ID (rules judge "now").
+            let (Content::Allocate(build), InvoiceStatus::Invalid, Some(serial), Some(taxid)) =
+                (content, ex.status, ex.serial, ex.taxid.clone())
+            else {
+                return Ok(Enqueued::Unchanged(ex.placed()));
+            };
+            let built = match build(serial) {
+                Ok(b) if b.taxid == taxid && check_json(&b.payload).is_ok() => b,
+                _ => return Ok(Enqueued::Unchanged(ex.placed())),
+            };
+            content = Content::Numbered {
+                taxid: built.taxid,
+                serial: Some(serial),
+                payload: built.payload,
+                findings: built.findings,
+                invalid: built.invalid,
+            };
         }
     }
-    let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
     let base = |taxid, serial, payload, findings, status| Row {
         source: &source,
         memory_id: &memory_id,
@@ -360,7 +401,8 @@ fn enqueue_one(
             Ok(Enqueued::Inserted(insert(conn, &row, now, pid)?))
         }
         Content::Allocate(build) => {
-            let serial = serials.last(conn, &memory_id)? + 1;
+            let last = serials.last(conn, &memory_id)?;
+            let serial = next_serial(conn, &memory_id, last)?;
             let built = match build(serial) {
                 Ok(b) => b,
                 Err(e) => return Ok(refused(&source, QueueError::Caller(e))),
@@ -454,7 +496,7 @@ impl SqliteQueue {
                     by: InvoiceId(by),
                 });
             }
-            let serial = last_serial(tx, &memory_id)? + 1;
+            let serial = next_serial(tx, &memory_id, last_serial(tx, &memory_id)?)?;
             let built = build(serial).map_err(QueueError::Caller)?;
             check_json(&built.payload)?;
             let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
@@ -502,7 +544,9 @@ impl SqliteQueue {
 
     pub(crate) fn do_note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
         self.write(|tx| {
-            note_serial(tx, memory_id, serial)?;
+            if super::serials::in_own_block(tx, serial)? {
+                note_serial(tx, memory_id, serial)?;
+            }
             last_serial(tx, memory_id)
         })
     }
