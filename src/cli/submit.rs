@@ -342,8 +342,23 @@ fn already_note(
 }
 
 /// Opens the signer only if there is something to send or follow, runs the pass, and returns
-/// why it stopped early (if it did), in both languages.
+/// why it stopped early (if it did), in both languages. Every pass ends with a WAL checkpoint,
+/// so between passes (`run --watch` included) the main queue file alone is complete.
 pub async fn send_and_poll(
+    session: &Session,
+    runner: Arc<moadian_queue::SqliteRunner>,
+    wait: Duration,
+    obs: &dyn pipeline::Observer,
+) -> anyhow::Result<Option<crate::lang::Message>> {
+    let out = one_pass(session, runner.clone(), wait, obs).await;
+    let done = tokio::task::spawn_blocking(move || runner.queue().checkpoint()).await;
+    if !matches!(done, Ok(Ok(true))) {
+        tracing::debug!("WAL checkpoint after the pass did not complete; the next one will");
+    }
+    out
+}
+
+async fn one_pass(
     session: &Session,
     runner: Arc<moadian_queue::SqliteRunner>,
     wait: Duration,
