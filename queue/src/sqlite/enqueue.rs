@@ -7,7 +7,8 @@ use super::{log_event, Millis, SqliteQueue};
 use crate::error::{QueueError, Result};
 use crate::types::*;
 
-use super::serials::{last_serial, next_serial, note_serial};
+pub(super) use super::serials::next_serial;
+use super::serials::{last_serial, note_serial};
 
 /// The counters touched by one enqueue transaction: read once, written once at the end
 /// (still inside the transaction, so allocation stays atomic with the rows).
@@ -48,25 +49,25 @@ impl SerialCache {
     }
 }
 
-fn to_i64(v: u64, what: &str) -> Result<i64> {
+pub(super) fn to_i64(v: u64, what: &str) -> Result<i64> {
     i64::try_from(v).map_err(|_| QueueError::InvalidInput(format!("{what} {v} is too large")))
 }
 
-fn check_json(payload: &str) -> Result<()> {
+pub(super) fn check_json(payload: &str) -> Result<()> {
     serde_json::from_str::<serde::de::IgnoredAny>(payload)
         .map(|_| ())
         .map_err(|e| QueueError::InvalidInput(format!("payload is not valid JSON: {e}")))
 }
 
-fn json_text(v: &Option<serde_json::Value>) -> Result<Option<String>> {
+pub(super) fn json_text(v: &Option<serde_json::Value>) -> Result<Option<String>> {
     v.as_ref()
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| QueueError::InvalidInput(format!("findings cannot be stored: {e}")))
 }
 
-struct Existing {
-    id: InvoiceId,
+pub(super) struct Existing {
+    pub(super) id: InvoiceId,
     status: InvoiceStatus,
     serial: Option<u64>,
     taxid: Option<String>,
@@ -75,7 +76,7 @@ struct Existing {
     findings: Option<String>,
 }
 
-fn existing_by(conn: &Connection, sql: &str, key: &str) -> Result<Option<Existing>> {
+pub(super) fn existing_by(conn: &Connection, sql: &str, key: &str) -> Result<Option<Existing>> {
     let row = conn
         .prepare_cached(sql)?
         .query_row([key], |r| {
@@ -104,7 +105,7 @@ fn existing_by(conn: &Connection, sql: &str, key: &str) -> Result<Option<Existin
     .transpose()
 }
 
-const EXISTING_COLS: &str =
+pub(super) const EXISTING_COLS: &str =
     "SELECT id, status, serial, taxid, revision, payload, findings FROM invoices";
 
 impl Existing {
@@ -120,22 +121,22 @@ impl Existing {
 }
 
 /// The stored fields of one new row.
-struct Row<'a> {
-    source: &'a str,
-    memory_id: &'a str,
-    indatim: Option<i64>,
-    kind: Option<&'a str>,
-    ins: Option<i64>,
-    dedup_key: Option<&'a str>,
-    taxid: Option<&'a str>,
-    serial: Option<u64>,
-    payload: Option<&'a str>,
-    findings: Option<String>,
-    status: InvoiceStatus,
-    resubmission_of: Option<InvoiceId>,
+pub(super) struct Row<'a> {
+    pub(super) source: &'a str,
+    pub(super) memory_id: &'a str,
+    pub(super) indatim: Option<i64>,
+    pub(super) kind: Option<&'a str>,
+    pub(super) ins: Option<i64>,
+    pub(super) dedup_key: Option<&'a str>,
+    pub(super) taxid: Option<&'a str>,
+    pub(super) serial: Option<u64>,
+    pub(super) payload: Option<&'a str>,
+    pub(super) findings: Option<String>,
+    pub(super) status: InvoiceStatus,
+    pub(super) resubmission_of: Option<InvoiceId>,
 }
 
-fn insert(conn: &Connection, row: &Row<'_>, now: Millis, pid: u32) -> Result<Placed> {
+pub(super) fn insert(conn: &Connection, row: &Row<'_>, now: Millis, pid: u32) -> Result<Placed> {
     let serial = row.serial.map(|s| to_i64(s, "serial")).transpose()?;
     conn.prepare_cached(
         "INSERT INTO invoices (source, memory_id, taxid, serial, indatim, kind, ins, payload,
@@ -186,7 +187,7 @@ fn insert(conn: &Connection, row: &Row<'_>, now: Millis, pid: u32) -> Result<Pla
     })
 }
 
-fn json_str(s: &str) -> String {
+pub(super) fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
@@ -299,7 +300,7 @@ fn changed_fields(old: Option<&str>, new: Option<&str>) -> Vec<String> {
     }
 }
 
-fn status_of(invalid: bool) -> InvoiceStatus {
+pub(super) fn status_of(invalid: bool) -> InvoiceStatus {
     if invalid {
         InvoiceStatus::Invalid
     } else {
@@ -444,101 +445,6 @@ impl SqliteQueue {
             }
             serials.flush(tx)?;
             Ok(out)
-        })
-    }
-
-    pub(crate) fn do_resubmit(&self, old: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
-        let now = self.now();
-        let pid = self.pid;
-        self.write(|tx| {
-            type OldRow = (
-                String,
-                String,
-                String,
-                Option<i64>,
-                Option<String>,
-                Option<i64>,
-                Option<String>,
-            );
-            let row: Option<OldRow> = tx
-                .prepare_cached(
-                    "SELECT status, source, memory_id, indatim, kind, ins, dedup_key
-                     FROM invoices WHERE id = ?1",
-                )?
-                .query_row([old.0], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                })
-                .optional()?;
-            let (status, source, memory_id, indatim, kind, ins, dedup_key) =
-                row.ok_or(QueueError::UnknownInvoice(old))?;
-            let status: InvoiceStatus = status.parse()?;
-            if status != InvoiceStatus::Failed {
-                return Err(QueueError::NotResubmittable {
-                    invoice: old,
-                    status,
-                });
-            }
-            let by: Option<i64> = tx
-                .prepare_cached("SELECT id FROM invoices WHERE resubmission_of = ?1")?
-                .query_row([old.0], |r| r.get(0))
-                .optional()?;
-            if let Some(by) = by {
-                return Err(QueueError::AlreadyResubmitted {
-                    invoice: old,
-                    by: InvoiceId(by),
-                });
-            }
-            let serial = next_serial(tx, &memory_id, last_serial(tx, &memory_id)?)?;
-            let built = build(serial).map_err(QueueError::Caller)?;
-            check_json(&built.payload)?;
-            let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
-            if let Some(ex) = existing_by(tx, &by_taxid, &built.taxid)? {
-                return Err(QueueError::TaxIdReused {
-                    taxid: built.taxid,
-                    invoice: ex.id,
-                });
-            }
-            note_serial(tx, &memory_id, serial)?;
-            let row = Row {
-                source: &source,
-                memory_id: &memory_id,
-                indatim: built.indatim.or(indatim),
-                kind: kind.as_deref(),
-                ins,
-                dedup_key: dedup_key.as_deref(),
-                taxid: Some(&built.taxid),
-                serial: Some(serial),
-                payload: Some(&built.payload),
-                findings: json_text(&built.findings)?,
-                status: status_of(built.invalid),
-                resubmission_of: Some(old),
-            };
-            let placed = insert(tx, &row, now, pid)?;
-            let detail = format!(
-                r#"{{"by":{},"taxid":{},"serial":{serial}}}"#,
-                placed.id.0,
-                json_str(&built.taxid)
-            );
-            log_event(
-                tx,
-                old,
-                None,
-                now,
-                "resubmitted",
-                Some("FAILED"),
-                Some("FAILED"),
-                Some(&detail),
-                pid,
-            )?;
-            Ok(placed)
         })
     }
 

@@ -12,6 +12,7 @@ mod enqueue;
 mod file;
 mod lock;
 mod read;
+mod resubmit;
 pub(crate) mod schema;
 pub mod serials;
 
