@@ -76,6 +76,22 @@ pub enum QueueError {
         status: InvoiceStatus,
     },
 
+    #[error("CONFLICT: tax ID {taxid} is already {status} in this queue (invoice {invoice}, from {sent_source}{}) with other content; it differs in {}. Nothing was sent. A tax ID carries one invoice: to change an accepted invoice issue a correction (`moadian correct {taxid} FILE`); if this is a new invoice, remove its `taxid` so it gets its own", .sent_at.map(|t| format!(", sent at {} UTC", crate::error::utc(t))).unwrap_or_default(), .fields.join(", "))]
+    TaxIdConflict {
+        taxid: String,
+        invoice: InvoiceId,
+        status: InvoiceStatus,
+        /// Where the queued invoice came from.
+        sent_source: String,
+        /// When its last attempt was recorded (epoch ms).
+        sent_at: Option<i64>,
+        /// The differing fields (`header.tbill`, `body[0].sstt`…).
+        fields: Vec<String>,
+    },
+
+    #[error("queue file {path} is empty ({size} bytes, no queue tables in it): it holds no queue, and moadian does not treat it as a new one (a queue that lost its contents would hand out tax IDs again). To start a new queue delete the file or give a path that does not exist; if it should hold your invoices, restore it from a backup (`moadian queue backup`)")]
+    EmptyFile { path: PathBuf, size: u64 },
+
     #[error("tax ID {taxid} is already used by invoice {invoice}; a tax ID is never reused")]
     TaxIdReused { taxid: String, invoice: InvoiceId },
 
@@ -241,6 +257,15 @@ impl QueueError {
             QueueError::TaxIdInFlight { taxid, invoice, status } => format!(
                 "شمارهٔ مالیاتی {taxid} در جریان ارسال است (صورتحساب {invoice}، وضعیت {status})؛ تا پاسخ سامانه دوباره در صف قرار نمی‌گیرد"
             ),
+            QueueError::TaxIdConflict { taxid, invoice, status, sent_source, sent_at, fields } => format!(
+                "تعارض: شمارهٔ مالیاتی {taxid} در این صف با محتوای دیگری در وضعیت {status} است (صورتحساب {invoice} از {sent_source}{})؛ تفاوت در: {}. چیزی ارسال نشد. هر شمارهٔ مالیاتی فقط یک صورتحساب است: برای تغییر صورتحساب پذیرفته‌شده صورتحساب اصلاحی صادر کنید (`moadian correct {taxid} FILE`)؛ اگر صورتحساب تازه‌ای است، taxid را از آن حذف کنید تا شمارهٔ خودش را بگیرد",
+                sent_at.map(|t| format!("، ارسال در {} UTC", utc(t))).unwrap_or_default(),
+                fields.join("، ")
+            ),
+            QueueError::EmptyFile { path, size } => format!(
+                "فایل صف {} خالی است ({size} بایت، بدون جدول‌های صف): صفی در آن نیست و moadian آن را صف تازه فرض نمی‌کند (صفی که محتوایش از دست رفته شماره‌های مالیاتی را دوباره می‌دهد). برای شروع صف تازه فایل را پاک کنید یا مسیری بدهید که وجود ندارد؛ اگر باید فاکتورهای شما در آن باشد، از نسخهٔ پشتیبان بازیابی کنید (`moadian queue backup`)",
+                path.display()
+            ),
             QueueError::TaxIdReused { taxid, invoice } => format!(
                 "شمارهٔ مالیاتی {taxid} قبلاً برای صورتحساب {invoice} به کار رفته است؛ شمارهٔ مالیاتی هرگز تکرار نمی‌شود"
             ),
@@ -287,6 +312,29 @@ impl QueueError {
             None => self,
         }
     }
+}
+
+/// Epoch milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC), for messages.
+pub(crate) fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Shorthand used throughout the crate.

@@ -18,8 +18,15 @@
 //! * **4 — serials and tax IDs.** Serials are allocated per memory ID inside the enqueue
 //!   transaction and never go backwards (also past serials the caller supplies); a tax ID is
 //!   `UNIQUE`: a FAILED invoice is resubmitted under a new serial and tax ID
-//!   ([`Store::resubmit`]); an input carrying its own tax ID keeps it, refused when that tax ID
-//!   is already SUCCESS or in flight.
+//!   ([`Store::resubmit`]); an input carrying its own tax ID keeps it. Each file numbers in
+//!   its own random block ([`sqlite::serials`]), so two files of one memory ID do not issue the
+//!   same tax ID.
+//! * **Identity is content.** [`fingerprint`] (stored as `dedup_key`): the same content again
+//!   is [`Enqueued::Unchanged`]; other content under a tax ID that is SUCCESS or in flight is
+//!   refused as [`QueueError::TaxIdConflict`] naming the differing fields.
+//! * **Durable file.** A new file appears complete or not at all; a 0-byte one is refused
+//!   ([`QueueError::EmptyFile`]); a read-write handle checkpoints the WAL when dropped, so the
+//!   main file alone is complete between runs; [`SqliteQueue::backup_to`], [`SqliteQueue::check`].
 //! * **8 — one runner per file.** [`Store::acquire_runner`] takes an exclusive lock on
 //!   `<db>.lock`; a second runner gets [`QueueError::Busy`] naming the holder's pid. Readers
 //!   and enqueuers are not blocked.
@@ -116,6 +123,7 @@
 //! PostgreSQL queue (`FOR UPDATE SKIP LOCKED` workers) would implement the same contracts.
 
 pub mod error;
+pub mod fingerprint;
 pub mod sqlite;
 pub mod store;
 pub mod types;

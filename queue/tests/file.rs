@@ -90,7 +90,7 @@ fn queue_files_are_private_0600() {
     }
     // An existing file readable by others is tightened when opened.
     let loose = f.dir.path().join("loose.db");
-    std::fs::write(&loose, b"").unwrap();
+    drop(Queue::open(&loose).unwrap());
     std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
     Queue::open(&loose).unwrap();
     let mode = std::fs::metadata(&loose).unwrap().permissions().mode();
@@ -159,11 +159,13 @@ fn migrations_bring_an_old_file_up_to_date() {
         .expect("old row kept");
     assert_eq!(inv.status, InvoiceStatus::Queued);
     assert_eq!(inv.dedup_key, None);
-    // The migrated file works: the counter continues, attempts get the new columns.
-    assert_eq!(
-        placed(&q.enqueue(alloc("new.json")).unwrap()).serial,
-        Some(2)
-    );
+    // The migrated file works: numbering continues above every old serial, in the file's own
+    // block (v3); attempts get the new columns.
+    let next = placed(&q.enqueue(alloc("new.json")).unwrap())
+        .serial
+        .unwrap();
+    assert_eq!(next, base(&q) + 1);
+    assert!(next > 1);
     let runner = q.acquire_runner().unwrap();
     let a = runner.begin_attempt(&[inv.key()], "b").unwrap().remove(0);
     runner

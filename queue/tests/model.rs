@@ -2,6 +2,9 @@
 //! can do to a queue file. After every step the file is consistent, and — invariant 3 — no
 //! invoice ever got a new attempt unless every earlier one definitely never reached the server
 //! (REJECTED before acceptance, or LOST after the grace period); tax IDs stay unique (inv. 4).
+//! Every call's result is checked: it either did what it says, or was refused with a typed
+//! error and changed nothing. `Handover` ends the runner cleanly and starts another one (a
+//! process killed mid-write is `crash.rs`, with real SIGKILLs of a child process).
 
 mod common;
 
@@ -20,7 +23,8 @@ enum Op {
     Unknown(usize),
     Outcome(usize, u8),
     Advance(u64),
-    Crash,
+    /// The runner ends (dropped, lock released) and a new one takes over.
+    Handover,
     Resubmit(usize),
 }
 
@@ -33,7 +37,7 @@ fn op() -> impl Strategy<Value = Op> {
         any::<usize>().prop_map(Op::Unknown),
         (any::<usize>(), 0..6u8).prop_map(|(i, s)| Op::Outcome(i, s)),
         (0..900u64).prop_map(Op::Advance),
-        Just(Op::Crash),
+        Just(Op::Handover),
         any::<usize>().prop_map(Op::Resubmit),
     ]
 }
@@ -51,6 +55,32 @@ fn server_status(s: u8) -> ServerStatus {
         ServerStatus::Timeout,
         ServerStatus::NotFound,
     ][s as usize % 6]
+}
+
+fn attempt_status(q: &Queue, uid: uuid::Uuid) -> AttemptStatus {
+    q.attempt(uid).unwrap().expect("attempt recorded").status
+}
+
+/// A refused call: a typed refusal of the transition, and nothing changed.
+fn refused_unchanged(
+    e: QueueError,
+    before: AttemptStatus,
+    after: AttemptStatus,
+    step: usize,
+) -> Result<(), TestCaseError> {
+    prop_assert!(
+        matches!(e, QueueError::InvalidTransition { .. }),
+        "step {}: unexpected error {}",
+        step,
+        e
+    );
+    prop_assert_eq!(
+        before,
+        after,
+        "step {}: a refused call changed the attempt",
+        step
+    );
+    Ok(())
 }
 
 fn check(q: &Queue, step: usize) {
@@ -93,24 +123,69 @@ proptest! {
                         uids.extend(r.begin_attempt(&keys, "b").unwrap().into_iter().map(|a| a.uid));
                     }
                 }
-                Op::Accept(i) => if let Some(u) = pick(&uids, i) { let _ = r.record_accepted(u, &format!("ref-{u}")); },
+                Op::Accept(i) => if let Some(u) = pick(&uids, i) {
+                    let before = attempt_status(&f.queue, u);
+                    let res = r.record_accepted(u, &format!("ref-{u}"));
+                    let after = attempt_status(&f.queue, u);
+                    match res {
+                        Ok(()) => prop_assert_eq!(after, AttemptStatus::InProgress, "step {}", step),
+                        Err(e) => refused_unchanged(e, before, after, step)?,
+                    }
+                },
                 Op::Reject(i, fail) => if let Some(u) = pick(&uids, i) {
                     let then = if fail { AfterRejection::Fail } else { AfterRejection::Requeue };
-                    r.record_rejected_before_acceptance(&[u], &serde_json::json!([]), then).unwrap();
+                    let before = attempt_status(&f.queue, u);
+                    let res = r.record_rejected_before_acceptance(&[u], &serde_json::json!([]), then).unwrap().remove(0);
+                    let after = attempt_status(&f.queue, u);
+                    match res {
+                        Ok(()) => prop_assert_eq!(after, AttemptStatus::Rejected, "step {}", step),
+                        Err(e) => refused_unchanged(e, before, after, step)?,
+                    }
                 },
-                Op::Unknown(i) => if let Some(u) = pick(&uids, i) { let _ = r.mark_unknown(u); },
+                Op::Unknown(i) => if let Some(u) = pick(&uids, i) {
+                    let before = attempt_status(&f.queue, u);
+                    let res = r.mark_unknown(u);
+                    let after = attempt_status(&f.queue, u);
+                    match res {
+                        Ok(()) => prop_assert_eq!(after, AttemptStatus::Unknown, "step {}", step),
+                        Err(e) => refused_unchanged(e, before, after, step)?,
+                    }
+                },
                 Op::Outcome(i, s) => if let Some(u) = pick(&uids, i) {
-                    let _ = r.record_outcome(u, server_status(s), None, None);
+                    let before = attempt_status(&f.queue, u);
+                    let res = r.record_outcome(u, server_status(s), None, None);
+                    let after = attempt_status(&f.queue, u);
+                    match res {
+                        Ok(Transition::Moved { from, to }) => {
+                            prop_assert_eq!(from, before, "step {}", step);
+                            prop_assert_eq!(after, to, "step {}", step);
+                        }
+                        Ok(Transition::Unchanged(st)) => {
+                            prop_assert_eq!(after, before, "step {}", step);
+                            prop_assert_eq!(st, before, "step {}", step);
+                        }
+                        Ok(Transition::StillUnknown) => prop_assert!(!after.is_final(), "step {}: {:?}", step, after),
+                        Ok(Transition::Requeued) => prop_assert_eq!(after, AttemptStatus::Lost, "step {}", step),
+                        Err(e) => refused_unchanged(e, before, after, step)?,
+                    }
                 },
                 Op::Advance(secs) => f.advance(Duration::from_secs(secs)),
-                Op::Crash => { drop(runner.take()); runner = Some(f.queue.acquire_runner().unwrap()); }
+                Op::Handover => { drop(runner.take()); runner = Some(f.queue.acquire_runner().unwrap()); }
                 Op::Resubmit(i) => {
                     let failed: Vec<_> = f.queue.list(&ListFilter { status: Some(InvoiceStatus::Failed), ..Default::default() }).unwrap();
                     if let Some(row) = pick(&failed, i) {
-                        let _ = f.queue.resubmit(row.id, Box::new(|serial| {
+                        let res = f.queue.resubmit(row.id, Box::new(|serial| {
                             let taxid = taxid_for(MEM, serial);
                             Ok(Built { payload: payload(&taxid, serial), taxid, findings: None, invalid: false, indatim: None })
                         }));
+                        match res {
+                            Ok(p) => {
+                                prop_assert_eq!(p.status, InvoiceStatus::Queued);
+                                prop_assert_eq!(f.queue.get(p.id).unwrap().unwrap().resubmission_of, Some(row.id));
+                            }
+                            Err(QueueError::AlreadyResubmitted { invoice, .. }) => prop_assert_eq!(invoice, row.id),
+                            Err(e) => prop_assert!(false, "step {}: resubmit of a FAILED invoice: {}", step, e),
+                        }
                     }
                 }
             }

@@ -18,10 +18,11 @@ fn invariant_4_serials_monotonic_per_memory_id() {
         .iter()
         .map(|e| placed(e).serial.unwrap())
         .collect();
-    assert_eq!(a, [1, 1, 2]);
-    assert_eq!(f.queue.last_serial(MEM).unwrap(), 2);
-    assert_eq!(f.queue.last_serial("B22222").unwrap(), 1);
-    assert_eq!(f.queue.last_serial("nobody").unwrap(), 0);
+    let b = base(&f.queue);
+    assert_eq!(a, [b + 1, b + 1, b + 2]);
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), b + 2);
+    assert_eq!(f.queue.last_serial("B22222").unwrap(), b + 1);
+    assert_eq!(f.queue.last_serial("nobody").unwrap(), b);
 }
 
 #[test]
@@ -56,12 +57,13 @@ fn invariant_4_serials_monotonic_under_concurrent_allocation() {
     }
     let mut all: Vec<u64> = results.concat();
     all.sort_unstable();
+    let b = base(&f.queue);
     assert_eq!(
         all,
-        (1..=2000).collect::<Vec<u64>>(),
+        (b + 1..=b + 2000).collect::<Vec<u64>>(),
         "no serial twice, none skipped"
     );
-    assert_eq!(f.queue.last_serial(MEM).unwrap(), 2000);
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), b + 2000);
     assert_consistent(&f.queue);
 }
 
@@ -80,7 +82,7 @@ fn invariant_4_failed_build_does_not_consume_a_serial() {
             ..
         }
     ));
-    assert_eq!(placed(&r[1]).serial, Some(1));
+    assert_eq!(placed(&r[1]).serial, Some(base(&f.queue) + 1));
 }
 
 #[test]
@@ -113,7 +115,7 @@ fn invariant_4_taxid_never_reused_by_allocation() {
     );
     assert_eq!(
         f.queue.last_serial(MEM).unwrap(),
-        1,
+        base(&f.queue) + 1,
         "refused: serial not consumed"
     );
 }
@@ -151,7 +153,7 @@ fn invariant_4_resubmission_gets_new_serial_and_taxid_linked_to_old() {
             }),
         )
         .unwrap();
-    assert_eq!(new.serial, Some(3));
+    assert_eq!(new.serial, Some(base(&f.queue) + 3));
     assert_ne!(new.taxid, old.taxid);
     assert_eq!(new.status, InvoiceStatus::Queued);
     let stored = f.queue.get(new.id).unwrap().unwrap();
@@ -194,12 +196,12 @@ fn invariant_4_resubmission_gets_new_serial_and_taxid_linked_to_old() {
         }),
     );
     assert!(matches!(r, Err(QueueError::TaxIdReused { .. })));
-    assert_eq!(f.queue.last_serial(MEM).unwrap(), 3);
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), base(&f.queue) + 3);
     assert_consistent(&f.queue);
 }
 
 #[test]
-fn invariant_4_input_taxid_refused_when_already_success() {
+fn invariant_4_input_taxid_with_other_content_is_a_conflict_when_already_success() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
     let t = "A111110000000000000042";
@@ -220,14 +222,25 @@ fn invariant_4_input_taxid_refused_when_already_success() {
         .unwrap();
     match r {
         Enqueued::Refused {
-            error: e @ QueueError::TaxIdSucceeded { .. },
+            error: e @ QueueError::TaxIdConflict { .. },
             ..
         } => {
-            assert!(e.to_string().contains(t));
+            assert!(e.to_string().contains(t) && e.to_string().contains("body"));
+            assert!(e.to_string().contains("moadian correct"));
             assert!(e.persian().contains(t));
         }
-        other => panic!("expected a refusal, got {other:?}"),
+        other => panic!("expected a conflict, got {other:?}"),
     }
+    // The same content again is the same invoice: unchanged, still SUCCESS.
+    let same = f
+        .queue
+        .enqueue(numbered("x-copy.json", t, Some(42), "[]"))
+        .unwrap();
+    assert!(
+        matches!(same, Enqueued::Unchanged(ref q) if q.id == p.id && q.status == InvoiceStatus::Success),
+        "{same:?}"
+    );
+    assert_eq!(f.queue.summary().unwrap().total, 1);
 }
 
 #[test]
@@ -245,7 +258,7 @@ fn invariant_4_input_taxid_refused_while_in_flight() {
             matches!(
                 r,
                 Enqueued::Refused {
-                    error: QueueError::TaxIdInFlight { .. },
+                    error: QueueError::TaxIdConflict { .. },
                     ..
                 }
             ),
@@ -271,25 +284,41 @@ fn invariant_4_input_taxid_refused_while_in_flight() {
 #[test]
 fn invariant_4_input_taxid_kept_and_counter_advanced_past_its_serial() {
     let f = Fixture::new();
-    let t = "A111110000000000000100";
+    let b = base(&f.queue);
+    let t = taxid_for(MEM, b + 100);
     let p = placed(
         &f.queue
-            .enqueue(numbered("x.json", t, Some(100), "[]"))
+            .enqueue(numbered("x.json", &t, Some(b + 100), "[]"))
             .unwrap(),
     );
-    assert_eq!(p.taxid.as_deref(), Some(t));
-    assert_eq!(f.queue.last_serial(MEM).unwrap(), 100);
+    assert_eq!(p.taxid.as_deref(), Some(t.as_str()));
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), b + 100);
     // A lower serial from the input does not move the counter back.
     f.queue
-        .enqueue(numbered("y.json", "A111110000000000000050", Some(50), "[]"))
+        .enqueue(numbered(
+            "y.json",
+            &taxid_for(MEM, b + 50),
+            Some(b + 50),
+            "[]",
+        ))
         .unwrap();
-    assert_eq!(f.queue.last_serial(MEM).unwrap(), 100);
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), b + 100);
+    // A serial outside this file's block (another queue's numbering) does not move it either.
+    f.queue
+        .enqueue(numbered(
+            "w.json",
+            "A111110000000000099999",
+            Some(0x99999),
+            "[]",
+        ))
+        .unwrap();
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), b + 100);
     assert_eq!(
         placed(&f.queue.enqueue(alloc("z")).unwrap()).serial,
-        Some(101)
+        Some(b + 101)
     );
-    assert_eq!(f.queue.note_serial(MEM, 7).unwrap(), 101);
-    assert_eq!(f.queue.note_serial(MEM, 500).unwrap(), 500);
+    assert_eq!(f.queue.note_serial(MEM, 7).unwrap(), b + 101);
+    assert_eq!(f.queue.note_serial(MEM, b + 500).unwrap(), b + 500);
     // The file itself refuses to move a counter backwards.
     let conn = rusqlite::Connection::open(f.path()).unwrap();
     let r = conn.execute("UPDATE serials SET last = 3 WHERE memory_id = ?1", [MEM]);
@@ -306,7 +335,7 @@ fn invariant_4_same_input_twice_gets_no_second_taxid() {
     let a = placed(&f.queue.enqueue(with_key("a.json")).unwrap());
     let b = f.queue.enqueue(with_key("a.json")).unwrap();
     assert!(matches!(b, Enqueued::Unchanged(ref p) if p.id == a.id));
-    assert_eq!(f.queue.last_serial(MEM).unwrap(), 1);
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), base(&f.queue) + 1);
     // Same tax ID and same content: unchanged, not duplicated.
     let t = "A111110000000000000200";
     f.queue.enqueue(numbered("n.json", t, None, "[]")).unwrap();
@@ -419,6 +448,10 @@ fn list_filters_and_pages() {
         })
         .unwrap();
     assert!(none.is_empty());
-    let by_tax = f.queue.find_by_taxid(&taxid_for(MEM, 3)).unwrap().unwrap();
+    let by_tax = f
+        .queue
+        .find_by_taxid(&taxid_for(MEM, base(&f.queue) + 3))
+        .unwrap()
+        .unwrap();
     assert_eq!(by_tax.id, ids[2]);
 }

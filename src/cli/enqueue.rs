@@ -30,6 +30,6 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let placements = enqueue_paths(&session, &queue, &args.paths, args.fill, lang)?;
     let (report, refused) = super::submit::placements_report(&queue, placements, lang)?;
     super::status::print_report(&report, &refused, None, args.json, lang)?;
-    let bad = report.summary.invalid > 0 || !refused.is_empty();
+    let bad = report.summary.invalid > 0 || report.summary.conflict > 0 || !refused.is_empty();
     Ok(u8::from(bad))
 }

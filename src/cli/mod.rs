@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod enqueue;
 pub mod explain;
 pub mod inquire;
+pub mod queue;
 pub mod report;
 pub mod return_;
 pub mod run;
@@ -68,6 +69,8 @@ pub enum Command {
     Run(run::Args),
     /// What the queue holds and where each invoice stands.
     Status(status::Args),
+    /// The queue file itself: `backup FILE` (a consistent copy), `check` (integrity, counts).
+    Queue(queue::Args),
     /// Ask the tax server about invoices by tax ID, uid or reference number.
     Inquire(inquire::Args),
     /// Write a spreadsheet template to fill invoices in.
@@ -139,6 +142,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Enqueue(a) => enqueue::run(a, &global).await,
         Command::Run(a) => run::run(a, &global).await,
         Command::Status(a) => status::run(a, &global).await,
+        Command::Queue(a) => queue::run(a, &global).await,
         Command::Inquire(a) => inquire::run(a, &global).await,
         Command::Template(a) => template::run(a, &global).await,
         Command::Correct(a) => correct::run(a, &global).await,

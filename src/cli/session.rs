@@ -203,10 +203,13 @@ impl Session {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        Ok(SqliteQueue::open_with(
-            &self.queue_path,
-            self.queue_options(),
-        )?)
+        SqliteQueue::open_with(&self.queue_path, self.queue_options()).map_err(|e| match e {
+            // Both languages: the file, what is wrong, what to do.
+            moadian_queue::QueueError::EmptyFile { .. } => {
+                anyhow::anyhow!("{e}\n{}", e.persian())
+            }
+            e => e.into(),
+        })
     }
 
     /// The signer settings and PIN source of this session: the profile's, or for the sandbox

@@ -64,6 +64,7 @@ fn status_text(s: ReportStatus, lang: Lang) -> String {
         ReportStatus::Queued => "در صف",
         ReportStatus::InProgress => "در حال پردازش",
         ReportStatus::Unknown => "نامعلوم (پیگیری می‌شود)",
+        ReportStatus::Conflict => "تعارض (ارسال نشد)",
     };
     match lang {
         Lang::Fa => format!("{} {fa}", s.as_str()),
@@ -74,6 +75,9 @@ fn status_text(s: ReportStatus, lang: Lang) -> String {
 fn problems_cell(i: &InvoiceReport) -> String {
     const SHOWN: usize = 6;
     let mut lines = Vec::new();
+    if let Some(n) = &i.note {
+        lines.push(format!("= {n}"));
+    }
     for e in &i.errors {
         lines.push(format!("✗ {}", e.short()));
     }
@@ -153,13 +157,18 @@ pub fn print_report(
     }
     println!("{t}");
     let s = &report.summary;
+    let conflicts = match (lang, s.conflict) {
+        (_, 0) => String::new(),
+        (Lang::Fa, n) => format!("، تعارض {n}"),
+        (Lang::En, n) => format!(", {n} CONFLICT"),
+    };
     match lang {
         Lang::Fa => println!(
-            "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}",
+            "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}{conflicts}",
             s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
         ),
         Lang::En => println!(
-            "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN",
+            "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{conflicts}",
             s.total,
             super::plural(s.total as u64),
             s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown

@@ -62,8 +62,14 @@ pub struct Refusal {
 /// Where one input ended up.
 #[derive(Debug)]
 pub enum Placement {
-    /// A queue row (new, replaced or already there).
+    /// A queue row (new or replaced).
     Queue(InvoiceId),
+    /// The same invoice (same content) was already in the queue: nothing new enqueued. With
+    /// the input's own source.
+    Already(InvoiceId, String),
+    /// Refused: its tax ID holds another invoice, with other content, that is SUCCESS or in
+    /// flight. Never sent.
+    Conflict(pipeline::InvoiceReport),
     /// Invalid and not recorded: its tax ID belongs to another input's row in the queue, which
     /// an invalid copy must not overwrite. Reported from its own findings.
     Local(pipeline::InvoiceReport),
@@ -167,10 +173,11 @@ pub fn enqueue_paths(
                 std::mem::take(&mut chunk),
                 &std::mem::take(&mut chunk_idx),
                 &mut out,
+                lang,
             )?;
         }
     }
-    place(queue, chunk, &chunk_idx, &mut out)?;
+    place(queue, chunk, &chunk_idx, &mut out, lang)?;
     for (i, item) in later {
         if let Content::Numbered {
             taxid, findings, ..
@@ -188,7 +195,7 @@ pub fn enqueue_paths(
                 }
             }
         }
-        place(queue, vec![item], &[i], &mut out)?;
+        place(queue, vec![item], &[i], &mut out, lang)?;
     }
     Ok(out.into_iter().flatten().collect())
 }
@@ -223,18 +230,23 @@ fn place(
     items: Vec<moadian_queue::NewInvoice<'static>>,
     idx: &[usize],
     out: &mut [Option<Placement>],
+    lang: crate::lang::Lang,
 ) -> anyhow::Result<()> {
     if items.is_empty() {
         return Ok(());
     }
-    for (r, i) in queue.enqueue_batch(items)?.into_iter().zip(idx) {
+    let sources: Vec<String> = items.iter().map(|i| i.source.clone()).collect();
+    let placed = queue.enqueue_batch(items)?;
+    for ((r, i), input) in placed.into_iter().zip(idx).zip(sources) {
         out[*i] = Some(match r {
-            Enqueued::Inserted(p) | Enqueued::Replaced(p) | Enqueued::Unchanged(p) => {
-                Placement::Queue(p.id)
-            }
+            Enqueued::Inserted(p) | Enqueued::Replaced(p) => Placement::Queue(p.id),
+            Enqueued::Unchanged(p) => Placement::Already(p.id, input),
             Enqueued::Refused { source, error } => match &error {
                 QueueError::TaxIdSucceeded { invoice, .. }
-                | QueueError::TaxIdInFlight { invoice, .. } => Placement::Queue(*invoice),
+                | QueueError::TaxIdInFlight { invoice, .. } => Placement::Already(*invoice, source),
+                QueueError::TaxIdConflict { .. } => {
+                    Placement::Conflict(pipeline::report::conflict(&source, &error, lang))
+                }
                 _ => Placement::Refused(Refusal {
                     source,
                     error: error.to_string(),
@@ -254,7 +266,7 @@ pub fn placements_report(
     let ids: Vec<InvoiceId> = placements
         .iter()
         .filter_map(|p| match p {
-            Placement::Queue(id) => Some(*id),
+            Placement::Queue(id) | Placement::Already(id, _) => Some(*id),
             _ => None,
         })
         .collect();
@@ -283,16 +295,73 @@ pub fn placements_report(
                     rows.push(r);
                 }
             }
-            Placement::Local(r) => rows.push(r),
+            Placement::Already(id, source) => {
+                if let Some(mut r) = by_id.remove(&id) {
+                    r.note = Some(already_note(queue, id, &r, lang)?);
+                    r.source = source;
+                    rows.push(r);
+                }
+            }
+            Placement::Local(r) | Placement::Conflict(r) => rows.push(r),
             Placement::Refused(r) => refused.push(r),
         }
     }
     Ok((pipeline::report::assemble(rows), refused))
 }
 
+/// "already SUCCESS, sent on … (from …); not sent again" for an input the queue already held.
+fn already_note(
+    queue: &SqliteQueue,
+    id: InvoiceId,
+    r: &pipeline::InvoiceReport,
+    lang: crate::lang::Lang,
+) -> anyhow::Result<String> {
+    let inv = queue.get(id)?;
+    let from = inv.as_ref().map(|i| i.source.clone()).unwrap_or_default();
+    let sent = match inv.and_then(|i| i.last_attempt) {
+        Some(uid) => queue.attempt(uid)?.map(|a| a.created_at),
+        None => None,
+    };
+    let when = sent.map(|ms| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    });
+    let status = r.status.as_str();
+    Ok(match (lang, when) {
+        (crate::lang::Lang::En, Some(w)) => format!(
+            "already {status}, sent on {w} (from {from}); the same invoice, not sent again"
+        ),
+        (crate::lang::Lang::En, None) => format!(
+            "already in the queue as {status} (from {from}); the same invoice, not enqueued again"
+        ),
+        (crate::lang::Lang::Fa, Some(w)) => format!(
+            "پیش‌تر {status} است، ارسال در {w} (از {from})؛ همان صورتحساب است و دوباره ارسال نشد"
+        ),
+        (crate::lang::Lang::Fa, None) => format!(
+            "پیش‌تر با وضعیت {status} در صف است (از {from})؛ همان صورتحساب است و دوباره در صف قرار نگرفت"
+        ),
+    })
+}
+
 /// Opens the signer only if there is something to send or follow, runs the pass, and returns
-/// why it stopped early (if it did), in both languages.
+/// why it stopped early (if it did), in both languages. Every pass ends with a WAL checkpoint,
+/// so between passes (`run --watch` included) the main queue file alone is complete.
 pub async fn send_and_poll(
+    session: &Session,
+    runner: Arc<moadian_queue::SqliteRunner>,
+    wait: Duration,
+    obs: &dyn pipeline::Observer,
+) -> anyhow::Result<Option<crate::lang::Message>> {
+    let out = one_pass(session, runner.clone(), wait, obs).await;
+    let done = tokio::task::spawn_blocking(move || runner.queue().checkpoint()).await;
+    if !matches!(done, Ok(Ok(true))) {
+        tracing::debug!("WAL checkpoint after the pass did not complete; the next one will");
+    }
+    out
+}
+
+async fn one_pass(
     session: &Session,
     runner: Arc<moadian_queue::SqliteRunner>,
     wait: Duration,

@@ -80,6 +80,8 @@ pub enum Layer {
     Vendor,
     /// Detected on this machine by doctor or the signer before anything is sent.
     Local,
+    /// A decision of moadian's own queue (e.g. a conflict under one tax ID).
+    Queue,
 }
 
 impl Layer {
@@ -107,6 +109,7 @@ impl Layer {
                 "بررسی محلی (doctor / امضاکننده)",
                 "local check (doctor / signer)",
             ),
+            Layer::Queue => ("صف ارسال moadian", "moadian's submission queue"),
         };
         Message::new(fa, en)
     }

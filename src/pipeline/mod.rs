@@ -11,6 +11,7 @@ pub mod preflight;
 pub mod prepare;
 pub mod report;
 pub mod send;
+pub mod settle;
 
 pub use pass::{run_pass, PassOptions, PassStats};
 pub use poll::{PollOptions, PollStats};

@@ -134,6 +134,8 @@ async fn inquire_and_record(
             }
             outcomes.push(outcome);
         }
+        // A duplicate refusal of a tax ID we sent is checked by inquiry before it is FAILED.
+        crate::pipeline::settle::duplicates(client, chunk, &mut outcomes).await?;
         let r = runner.clone();
         let transitions = blocking(move || r.record_outcome_many(&outcomes)).await??;
         for t in transitions {

@@ -7,7 +7,6 @@ use crate::invoice::{inno_for_serial, MemoryId, TaxId};
 use crate::rules::{self, Finding};
 use moadian_queue::{Built, CallerError, Content, NewInvoice};
 use serde_json::Value;
-use sha2::Digest;
 use std::path::PathBuf;
 
 /// One invoice read from a file: where from (`path` or `path#index`) and its JSON, or why it
@@ -117,6 +116,12 @@ pub fn prepare(input: Input, memory_id: &MemoryId, now_ms: i64) -> NewInvoice<'s
     item.indatim = indatim;
     item.kind = kind;
     item.ins = ins;
+    // Its identity: the content (after --fill), however numbers were written, without the
+    // tax ID/inno the queue allocates. The same content again is the same invoice.
+    item.dedup_key = Some(moadian_queue::fingerprint::of_invoice(
+        memory_id.as_str(),
+        &value,
+    ));
 
     if let Some(taxid) = header_str(&value, "taxid").map(str::to_string) {
         let mut findings = rules::validate(&value, &ctx);
@@ -177,11 +182,6 @@ pub fn prepare(input: Input, memory_id: &MemoryId, now_ms: i64) -> NewInvoice<'s
         return item;
     };
 
-    let mut h = sha2::Sha256::new();
-    h.update(memory_id.as_str().as_bytes());
-    h.update(b"\n");
-    h.update(value.to_string().as_bytes());
-    item.dedup_key = Some(format!("sha256:{:x}", h.finalize()));
     let mem = memory_id.clone();
     item.content = Content::Allocate(Box::new(move |serial: u64| -> Result<Built, CallerError> {
         let taxid = TaxId::generate(&mem, indatim_ms, serial).map_err(|e| e.message().en)?;

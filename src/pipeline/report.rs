@@ -17,6 +17,9 @@ pub enum ReportStatus {
     Queued,
     InProgress,
     Unknown,
+    /// Not enqueued: another invoice with other content holds its tax ID in the queue (SUCCESS
+    /// or in flight). Never sent; a change to an accepted invoice is a correction.
+    Conflict,
 }
 
 impl ReportStatus {
@@ -39,6 +42,7 @@ impl ReportStatus {
             Self::Queued => "QUEUED",
             Self::InProgress => "IN_PROGRESS",
             Self::Unknown => "UNKNOWN",
+            Self::Conflict => "CONFLICT",
         }
     }
 }
@@ -88,6 +92,10 @@ pub struct InvoiceReport {
     pub reference: Option<String>,
     pub errors: Vec<CodeLine>,
     pub warnings: Vec<CodeLine>,
+    /// What this submission did with it when that is not obvious from the status
+    /// ("already SUCCESS, sent on …; not sent again").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Count per status.
@@ -100,6 +108,7 @@ pub struct Summary {
     pub queued: usize,
     pub in_progress: usize,
     pub unknown: usize,
+    pub conflict: usize,
 }
 
 /// The whole report.
@@ -158,6 +167,7 @@ pub fn assemble(invoices: Vec<InvoiceReport>) -> Report {
             ReportStatus::Queued => s.queued += 1,
             ReportStatus::InProgress => s.in_progress += 1,
             ReportStatus::Unknown => s.unknown += 1,
+            ReportStatus::Conflict => s.conflict += 1,
         }
     }
     Report {
@@ -183,8 +193,43 @@ pub fn local_invalid(
         reference: None,
         errors,
         warnings,
+        note: None,
     }
 }
+
+/// The row of an input refused as a conflict: its tax ID holds another invoice (other
+/// content) that is SUCCESS or in flight. Names what was sent, what differs, and the way out.
+pub fn conflict(source: &str, e: &moadian_queue::QueueError, lang: Lang) -> InvoiceReport {
+    let (taxid, fields) = match e {
+        moadian_queue::QueueError::TaxIdConflict { taxid, fields, .. } => {
+            (Some(taxid.clone()), fields.join(", "))
+        }
+        _ => (None, String::new()),
+    };
+    let message = match lang {
+        Lang::Fa => e.persian(),
+        Lang::En => e.to_string(),
+    };
+    InvoiceReport {
+        source: source.to_string(),
+        taxid,
+        status: ReportStatus::Conflict,
+        uid: None,
+        reference: None,
+        errors: vec![CodeLine {
+            code: Some(CONFLICT_CODE.into()),
+            field: Some(fields).filter(|f| !f.is_empty()),
+            rule: None,
+            message,
+            explanation: explanation(CONFLICT_CODE, lang),
+        }],
+        warnings: Vec::new(),
+        note: None,
+    }
+}
+
+/// The catalogue id of a conflict (`moadian explain queue.conflict`).
+pub const CONFLICT_CODE: &str = "queue.conflict";
 
 fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
     let status = ReportStatus::from_queue(r.status);
@@ -213,6 +258,7 @@ fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
         reference,
         errors,
         warnings,
+        note: None,
     }
 }
 

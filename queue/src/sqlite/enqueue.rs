@@ -7,25 +7,8 @@ use super::{log_event, Millis, SqliteQueue};
 use crate::error::{QueueError, Result};
 use crate::types::*;
 
-/// The counter's current value for a memory ID (0 if none yet).
-pub(crate) fn last_serial(conn: &Connection, memory_id: &str) -> Result<u64> {
-    let v: Option<i64> = conn
-        .prepare_cached("SELECT last FROM serials WHERE memory_id = ?1")?
-        .query_row([memory_id], |r| r.get(0))
-        .optional()?;
-    Ok(v.unwrap_or(0) as u64)
-}
-
-/// Advance the counter to at least `serial` (never backwards).
-pub(crate) fn note_serial(conn: &Connection, memory_id: &str, serial: u64) -> Result<()> {
-    let s = to_i64(serial, "serial")?;
-    conn.prepare_cached(
-        "INSERT INTO serials (memory_id, last) VALUES (?1, ?2)
-         ON CONFLICT(memory_id) DO UPDATE SET last = max(last, excluded.last)",
-    )?
-    .execute(params![memory_id, s])?;
-    Ok(())
-}
+pub(super) use super::serials::next_serial;
+use super::serials::{last_serial, note_serial};
 
 /// The counters touched by one enqueue transaction: read once, written once at the end
 /// (still inside the transaction, so allocation stays atomic with the rows).
@@ -46,6 +29,9 @@ impl SerialCache {
 
     fn advance(&mut self, conn: &Connection, memory_id: &str, serial: u64) -> Result<()> {
         to_i64(serial, "serial")?;
+        if !super::serials::in_own_block(conn, serial)? {
+            return Ok(());
+        }
         let last = self.last(conn, memory_id)?;
         if serial > last {
             self.counters.insert(memory_id.to_string(), (serial, true));
@@ -63,25 +49,25 @@ impl SerialCache {
     }
 }
 
-fn to_i64(v: u64, what: &str) -> Result<i64> {
+pub(super) fn to_i64(v: u64, what: &str) -> Result<i64> {
     i64::try_from(v).map_err(|_| QueueError::InvalidInput(format!("{what} {v} is too large")))
 }
 
-fn check_json(payload: &str) -> Result<()> {
+pub(super) fn check_json(payload: &str) -> Result<()> {
     serde_json::from_str::<serde::de::IgnoredAny>(payload)
         .map(|_| ())
         .map_err(|e| QueueError::InvalidInput(format!("payload is not valid JSON: {e}")))
 }
 
-fn json_text(v: &Option<serde_json::Value>) -> Result<Option<String>> {
+pub(super) fn json_text(v: &Option<serde_json::Value>) -> Result<Option<String>> {
     v.as_ref()
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| QueueError::InvalidInput(format!("findings cannot be stored: {e}")))
 }
 
-struct Existing {
-    id: InvoiceId,
+pub(super) struct Existing {
+    pub(super) id: InvoiceId,
     status: InvoiceStatus,
     serial: Option<u64>,
     taxid: Option<String>,
@@ -90,7 +76,7 @@ struct Existing {
     findings: Option<String>,
 }
 
-fn existing_by(conn: &Connection, sql: &str, key: &str) -> Result<Option<Existing>> {
+pub(super) fn existing_by(conn: &Connection, sql: &str, key: &str) -> Result<Option<Existing>> {
     let row = conn
         .prepare_cached(sql)?
         .query_row([key], |r| {
@@ -119,7 +105,7 @@ fn existing_by(conn: &Connection, sql: &str, key: &str) -> Result<Option<Existin
     .transpose()
 }
 
-const EXISTING_COLS: &str =
+pub(super) const EXISTING_COLS: &str =
     "SELECT id, status, serial, taxid, revision, payload, findings FROM invoices";
 
 impl Existing {
@@ -135,22 +121,22 @@ impl Existing {
 }
 
 /// The stored fields of one new row.
-struct Row<'a> {
-    source: &'a str,
-    memory_id: &'a str,
-    indatim: Option<i64>,
-    kind: Option<&'a str>,
-    ins: Option<i64>,
-    dedup_key: Option<&'a str>,
-    taxid: Option<&'a str>,
-    serial: Option<u64>,
-    payload: Option<&'a str>,
-    findings: Option<String>,
-    status: InvoiceStatus,
-    resubmission_of: Option<InvoiceId>,
+pub(super) struct Row<'a> {
+    pub(super) source: &'a str,
+    pub(super) memory_id: &'a str,
+    pub(super) indatim: Option<i64>,
+    pub(super) kind: Option<&'a str>,
+    pub(super) ins: Option<i64>,
+    pub(super) dedup_key: Option<&'a str>,
+    pub(super) taxid: Option<&'a str>,
+    pub(super) serial: Option<u64>,
+    pub(super) payload: Option<&'a str>,
+    pub(super) findings: Option<String>,
+    pub(super) status: InvoiceStatus,
+    pub(super) resubmission_of: Option<InvoiceId>,
 }
 
-fn insert(conn: &Connection, row: &Row<'_>, now: Millis, pid: u32) -> Result<Placed> {
+pub(super) fn insert(conn: &Connection, row: &Row<'_>, now: Millis, pid: u32) -> Result<Placed> {
     let serial = row.serial.map(|s| to_i64(s, "serial")).transpose()?;
     conn.prepare_cached(
         "INSERT INTO invoices (source, memory_id, taxid, serial, indatim, kind, ins, payload,
@@ -201,7 +187,7 @@ fn insert(conn: &Connection, row: &Row<'_>, now: Millis, pid: u32) -> Result<Pla
     })
 }
 
-fn json_str(s: &str) -> String {
+pub(super) fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
@@ -221,18 +207,40 @@ fn numbered_existing(
     pid: u32,
 ) -> Result<Enqueued> {
     let taxid = row.taxid.unwrap_or_default();
-    if ex.status == InvoiceStatus::Success {
-        let e = QueueError::TaxIdSucceeded {
-            taxid: taxid.into(),
-            invoice: ex.id,
-        };
-        return Ok(refused(row.source, e));
-    }
-    if ex.status.is_in_flight() {
-        let e = QueueError::TaxIdInFlight {
+    if ex.status == InvoiceStatus::Success || ex.status.is_in_flight() {
+        // Sent (or possibly sent): the same content again is the same invoice; other content
+        // under this tax ID is a conflict, never a resend.
+        let fields = changed_fields(ex.payload.as_deref(), row.payload);
+        if fields.is_empty() {
+            return Ok(Enqueued::Unchanged(ex.placed()));
+        }
+        let sent: Option<(String, Option<i64>)> = conn
+            .prepare_cached(
+                "SELECT i.source, a.created_at FROM invoices i
+                 LEFT JOIN attempts a ON a.uid = i.last_attempt WHERE i.id = ?1",
+            )?
+            .query_row([ex.id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (sent_source, sent_at) = sent.unwrap_or_default();
+        let detail = serde_json::json!({"source": row.source, "fields": fields});
+        log_event(
+            conn,
+            ex.id,
+            None,
+            now,
+            "conflict",
+            Some(ex.status.as_str()),
+            Some(ex.status.as_str()),
+            Some(&detail.to_string()),
+            pid,
+        )?;
+        let e = QueueError::TaxIdConflict {
             taxid: taxid.into(),
             invoice: ex.id,
             status: ex.status,
+            sent_source,
+            sent_at,
+            fields,
         };
         return Ok(refused(row.source, e));
     }
@@ -281,7 +289,18 @@ fn numbered_existing(
     }))
 }
 
-fn status_of(invalid: bool) -> InvoiceStatus {
+/// The fields in which two stored invoice texts differ (content only: not the tax ID/`inno`);
+/// `["(invoice)"]` when one of them cannot be read.
+fn changed_fields(old: Option<&str>, new: Option<&str>) -> Vec<String> {
+    let parse = |s: Option<&str>| s.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    match (parse(old), parse(new)) {
+        (Some(a), Some(b)) => crate::fingerprint::differing_fields(&a, &b, 12),
+        _ if old == new => Vec::new(),
+        _ => vec!["(invoice)".into()],
+    }
+}
+
+pub(super) fn status_of(invalid: bool) -> InvoiceStatus {
     if invalid {
         InvoiceStatus::Invalid
     } else {
@@ -305,13 +324,36 @@ fn enqueue_one(
         dedup_key,
         content,
     } = item;
-    if let Some(key) = dedup_key.as_deref() {
+    let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
+    // The same content (fingerprint) is the same invoice: an input without its own tax ID that
+    // matches a stored invoice is that invoice, never a second one. (An input with its own tax
+    // ID is identified by it, below.)
+    let mut content = content;
+    if let (Some(key), false) = (
+        dedup_key.as_deref(),
+        matches!(content, Content::Numbered { .. }),
+    ) {
         let sql = format!("{EXISTING_COLS} WHERE dedup_key = ?1 ORDER BY id DESC LIMIT 1");
         if let Some(ex) = existing_by(conn, &sql, key)? {
-            return Ok(Enqueued::Unchanged(ex.placed()));
+            // An INVALID one is validated again under its own tax ID (rules judge "now").
+            let (Content::Allocate(build), InvoiceStatus::Invalid, Some(serial), Some(taxid)) =
+                (content, ex.status, ex.serial, ex.taxid.clone())
+            else {
+                return Ok(Enqueued::Unchanged(ex.placed()));
+            };
+            let built = match build(serial) {
+                Ok(b) if b.taxid == taxid && check_json(&b.payload).is_ok() => b,
+                _ => return Ok(Enqueued::Unchanged(ex.placed())),
+            };
+            content = Content::Numbered {
+                taxid: built.taxid,
+                serial: Some(serial),
+                payload: built.payload,
+                findings: built.findings,
+                invalid: built.invalid,
+            };
         }
     }
-    let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
     let base = |taxid, serial, payload, findings, status| Row {
         source: &source,
         memory_id: &memory_id,
@@ -360,7 +402,8 @@ fn enqueue_one(
             Ok(Enqueued::Inserted(insert(conn, &row, now, pid)?))
         }
         Content::Allocate(build) => {
-            let serial = serials.last(conn, &memory_id)? + 1;
+            let last = serials.last(conn, &memory_id)?;
+            let serial = next_serial(conn, &memory_id, last)?;
             let built = match build(serial) {
                 Ok(b) => b,
                 Err(e) => return Ok(refused(&source, QueueError::Caller(e))),
@@ -405,104 +448,11 @@ impl SqliteQueue {
         })
     }
 
-    pub(crate) fn do_resubmit(&self, old: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
-        let now = self.now();
-        let pid = self.pid;
-        self.write(|tx| {
-            type OldRow = (
-                String,
-                String,
-                String,
-                Option<i64>,
-                Option<String>,
-                Option<i64>,
-                Option<String>,
-            );
-            let row: Option<OldRow> = tx
-                .prepare_cached(
-                    "SELECT status, source, memory_id, indatim, kind, ins, dedup_key
-                     FROM invoices WHERE id = ?1",
-                )?
-                .query_row([old.0], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                })
-                .optional()?;
-            let (status, source, memory_id, indatim, kind, ins, dedup_key) =
-                row.ok_or(QueueError::UnknownInvoice(old))?;
-            let status: InvoiceStatus = status.parse()?;
-            if status != InvoiceStatus::Failed {
-                return Err(QueueError::NotResubmittable {
-                    invoice: old,
-                    status,
-                });
-            }
-            let by: Option<i64> = tx
-                .prepare_cached("SELECT id FROM invoices WHERE resubmission_of = ?1")?
-                .query_row([old.0], |r| r.get(0))
-                .optional()?;
-            if let Some(by) = by {
-                return Err(QueueError::AlreadyResubmitted {
-                    invoice: old,
-                    by: InvoiceId(by),
-                });
-            }
-            let serial = last_serial(tx, &memory_id)? + 1;
-            let built = build(serial).map_err(QueueError::Caller)?;
-            check_json(&built.payload)?;
-            let by_taxid = format!("{EXISTING_COLS} WHERE taxid = ?1");
-            if let Some(ex) = existing_by(tx, &by_taxid, &built.taxid)? {
-                return Err(QueueError::TaxIdReused {
-                    taxid: built.taxid,
-                    invoice: ex.id,
-                });
-            }
-            note_serial(tx, &memory_id, serial)?;
-            let row = Row {
-                source: &source,
-                memory_id: &memory_id,
-                indatim: built.indatim.or(indatim),
-                kind: kind.as_deref(),
-                ins,
-                dedup_key: dedup_key.as_deref(),
-                taxid: Some(&built.taxid),
-                serial: Some(serial),
-                payload: Some(&built.payload),
-                findings: json_text(&built.findings)?,
-                status: status_of(built.invalid),
-                resubmission_of: Some(old),
-            };
-            let placed = insert(tx, &row, now, pid)?;
-            let detail = format!(
-                r#"{{"by":{},"taxid":{},"serial":{serial}}}"#,
-                placed.id.0,
-                json_str(&built.taxid)
-            );
-            log_event(
-                tx,
-                old,
-                None,
-                now,
-                "resubmitted",
-                Some("FAILED"),
-                Some("FAILED"),
-                Some(&detail),
-                pid,
-            )?;
-            Ok(placed)
-        })
-    }
-
     pub(crate) fn do_note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
         self.write(|tx| {
-            note_serial(tx, memory_id, serial)?;
+            if super::serials::in_own_block(tx, serial)? {
+                note_serial(tx, memory_id, serial)?;
+            }
             last_serial(tx, memory_id)
         })
     }

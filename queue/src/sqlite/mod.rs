@@ -9,9 +9,12 @@
 
 mod attempts;
 mod enqueue;
+mod file;
 mod lock;
 mod read;
+mod resubmit;
 pub(crate) mod schema;
+pub mod serials;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::fmt;
@@ -22,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::error::{QueueError, Result};
 use crate::types::InvoiceId;
 
+pub use file::QueueCheck;
 pub use schema::LATEST_VERSION;
 
 /// Milliseconds since the Unix epoch (UTC), as stored in every time column.
@@ -237,7 +241,7 @@ impl SqliteQueue {
                 b.create(parent).map_err(io_err(parent))?;
             }
         }
-        ensure_private_file(&path)?;
+        file::create_or_check(&path)?;
         let mut conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -267,6 +271,10 @@ impl SqliteQueue {
         }
         if found == 0 {
             refuse_foreign(&conn, &path)?;
+            // New files are created complete (see `file`); an existing file without the
+            // queue's tables is not a queue to start numbering in.
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            return Err(QueueError::EmptyFile { path, size });
         }
         if found < LATEST_VERSION {
             schema::migrate(&mut conn, LATEST_VERSION)?;
@@ -298,6 +306,7 @@ impl SqliteQueue {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no queue file here"),
             });
         }
+        file::refuse_empty(&path)?;
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -308,7 +308,7 @@ impl SqliteQueue {
     }
 
     pub(crate) fn do_last_serial(&self, memory_id: &str) -> Result<u64> {
-        self.read(|c| super::enqueue::last_serial(c, memory_id))
+        self.read(|c| super::serials::last_serial(c, memory_id))
     }
 
     pub(crate) fn do_check_consistency(&self) -> Result<Vec<String>> {
@@ -340,9 +340,15 @@ impl SqliteQueue {
             ),
             (
                 "serial counter behind a stored serial",
+                // Within the block this file numbers in (serials brought by inputs from
+                // other numberings do not move the counter; see `serials`).
                 "SELECT i.memory_id || ' ' || max(i.serial) FROM invoices i
                  LEFT JOIN serials s ON s.memory_id = i.memory_id
-                 WHERE i.serial IS NOT NULL GROUP BY i.memory_id
+                 WHERE i.serial IS NOT NULL
+                   AND (i.serial >> 20) = coalesce(
+                       (SELECT CAST(value AS INTEGER) FROM queue_meta WHERE key = 'serial_prefix'),
+                       i.serial >> 20)
+                 GROUP BY i.memory_id
                  HAVING max(i.serial) > coalesce(max(s.last), -1)",
             ),
             (

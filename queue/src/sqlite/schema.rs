@@ -87,7 +87,39 @@ ALTER TABLE attempts ADD COLUMN polled_at INTEGER;
 ALTER TABLE invoices ADD COLUMN dedup_key TEXT;
 CREATE INDEX invoices_dedup ON invoices(dedup_key) WHERE dedup_key IS NOT NULL;
 "#,
+    // v3: the queue's own facts (the random serial prefix, see `serials`); `dedup_key` becomes
+    // the canonical content fingerprint (see `fingerprint`), backfilled by `after` below.
+    r#"
+CREATE TABLE queue_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
 ];
+
+/// Steps that need Rust after migration `i`'s SQL, in the same transaction.
+fn after(tx: &Connection, i: usize) -> Result<()> {
+    if i == 2 {
+        super::serials::init_prefix(tx)?;
+        backfill_fingerprints(tx)?;
+    }
+    Ok(())
+}
+
+/// Every stored invoice gets the fingerprint of its content (rows stored before v3 had none,
+/// or a hash of their exact text).
+fn backfill_fingerprints(tx: &Connection) -> Result<()> {
+    let rows: Vec<(i64, String, String)> = tx
+        .prepare("SELECT id, memory_id, payload FROM invoices WHERE payload IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut set = tx.prepare("UPDATE invoices SET dedup_key = ?2 WHERE id = ?1")?;
+    for (id, memory_id, payload) in rows {
+        let fp = crate::fingerprint::of_payload(&memory_id, &payload);
+        set.execute(rusqlite::params![id, fp])?;
+    }
+    Ok(())
+}
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -107,6 +139,7 @@ pub(crate) fn migrate(conn: &mut Connection, to: i64) -> Result<()> {
     }
     while v < to {
         tx.execute_batch(MIGRATIONS[v as usize])?;
+        after(&tx, v as usize)?;
         v += 1;
     }
     tx.pragma_update(None, "user_version", v)?;

@@ -139,3 +139,8 @@ pub fn assert_consistent(q: &Queue) {
     let v = q.check_consistency().expect("check");
     assert!(v.is_empty(), "inconsistent queue: {v:#?}");
 }
+
+/// The first serial of this queue file's block, minus one: its allocations are `base + 1`, …
+pub fn base(q: &Queue) -> u64 {
+    q.serial_prefix().expect("prefix").expect("a prefix") << sqlite::serials::BLOCK_BITS
+}

@@ -1,0 +1,143 @@
+//! `moadian queue backup FILE` and `moadian queue check`: a consistent copy of the queue file
+//! (SQLite's online backup API, safe while a runner sends) and a look at its health (integrity,
+//! schema version, serial prefix, invoices per status, state-machine check).
+
+use super::submit::{Session, Target};
+use super::Global;
+use crate::lang::Lang;
+use moadian_queue::{InvoiceStatus, SqliteQueue};
+use std::path::PathBuf;
+
+/// `moadian queue [--queue FILE | --profile NAME | --sandbox] backup FILE` / `… check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Copy the queue to FILE (a new file), consistent even while `run` sends. Keep it with
+    /// your backups: restored, it never makes the tool send an accepted invoice twice.
+    Backup {
+        /// Where to write the copy (must not exist yet).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Check the queue file: integrity, schema version, counts per status.
+    Check {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The queue file a target names, without starting the sandbox or creating anything.
+async fn queue_path(t: &Target) -> anyhow::Result<PathBuf> {
+    if let Some(q) = &t.queue {
+        return Ok(q.clone());
+    }
+    if t.sandbox {
+        return Ok(crate::config::sandbox_dir().join("queue.sqlite"));
+    }
+    Ok(Session::open(t).await?.queue_path)
+}
+
+fn open(path: &PathBuf, lang: Lang) -> anyhow::Result<SqliteQueue> {
+    if !path.exists() {
+        anyhow::bail!(
+            "the queue {} does not exist / صف {} وجود ندارد",
+            path.display(),
+            path.display()
+        );
+    }
+    SqliteQueue::open_read_only(path).map_err(|e| {
+        anyhow::anyhow!(match lang {
+            Lang::Fa => e.persian(),
+            Lang::En => e.to_string(),
+        })
+    })
+}
+
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    let lang = global.lang.unwrap_or_default();
+    match args.action {
+        Action::Backup { file } => {
+            let path = queue_path(&args.target).await?;
+            let queue = open(&path, lang)?;
+            queue.backup_to(&file).map_err(|e| {
+                anyhow::anyhow!(
+                    "backup of {} to {} failed: {e} / پشتیبان‌گیری ناموفق بود: {}",
+                    path.display(),
+                    file.display(),
+                    e.persian()
+                )
+            })?;
+            let s = moadian_queue::Store::summary(&queue)?;
+            match lang {
+                Lang::Fa => println!(
+                    "نسخهٔ پشتیبان صف {} در {} نوشته شد ({} صورتحساب)",
+                    path.display(),
+                    file.display(),
+                    s.total
+                ),
+                Lang::En => println!(
+                    "backed up {} to {} ({} invoice{})",
+                    path.display(),
+                    file.display(),
+                    s.total,
+                    super::plural(s.total)
+                ),
+            }
+            Ok(0)
+        }
+        Action::Check { json } => {
+            let path = queue_path(&args.target).await?;
+            let queue = open(&path, lang)?;
+            let c = queue.check()?;
+            if json {
+                let mut v = serde_json::to_value(&c)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("ok".into(), c.ok().into());
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                let counts: Vec<String> = InvoiceStatus::ALL
+                    .iter()
+                    .map(|s| format!("{} {}", c.summary.get(*s), s.as_str()))
+                    .collect();
+                let prefix = c
+                    .serial_prefix
+                    .map(|p| format!("{p:05X}"))
+                    .unwrap_or_else(|| "—".into());
+                let (fa, en) = (
+                    format!(
+                        "صف {}\nسلامت فایل: {}\nنسخهٔ ساختار: {} از {}\nپیشوند سریال: {prefix}\n{} صورتحساب: {}\nمشکلات: {}",
+                        c.path.display(),
+                        c.integrity.join("; "),
+                        c.schema_version,
+                        c.latest_version,
+                        c.summary.total,
+                        counts.join("، "),
+                        if c.problems.is_empty() { "ندارد".to_string() } else { c.problems.join("\n  ") }
+                    ),
+                    format!(
+                        "queue {}\nintegrity: {}\nschema version: {} of {}\nserial prefix: {prefix}\n{} invoice{}: {}\nproblems: {}",
+                        c.path.display(),
+                        c.integrity.join("; "),
+                        c.schema_version,
+                        c.latest_version,
+                        c.summary.total,
+                        super::plural(c.summary.total),
+                        counts.join(", "),
+                        if c.problems.is_empty() { "none".to_string() } else { c.problems.join("\n  ") }
+                    ),
+                );
+                println!("{}", if lang == Lang::Fa { fa } else { en });
+            }
+            Ok(u8::from(!c.ok()))
+        }
+    }
+}
