@@ -28,7 +28,9 @@ fn scan(dir: &Path, hits: &mut Vec<String>) {
 fn nothing_reads_outside_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut hits = Vec::new();
-    for dir in ["src", "tests", "queue", "benches", "examples", "scripts", ".ci"] {
+    for dir in [
+        "src", "tests", "queue", "benches", "examples", "scripts", ".ci",
+    ] {
         let d = root.join(dir);
         if d.exists() {
             scan(&d, &mut hits);
@@ -36,5 +38,9 @@ fn nothing_reads_outside_the_repository() {
     }
     // This file names the pattern it looks for.
     hits.retain(|h| !h.contains("no_outside_reads.rs"));
-    assert!(hits.is_empty(), "reads outside the repository:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "reads outside the repository:\n{}",
+        hits.join("\n")
+    );
 }

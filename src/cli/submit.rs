@@ -21,6 +21,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// List every invoice, not only those that need attention (all but SUCCESS).
+    #[arg(long)]
+    pub all: bool,
     /// Compute what follows from the lines (prdis, adis, vam, tsstam, totals) before validating.
     #[arg(long)]
     pub fill: bool,
@@ -30,7 +33,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     let session = Session::open(&args.target).await?;
     let queue = session.open_queue()?;
     let runner = Arc::new(queue.acquire_runner()?);
@@ -38,8 +41,15 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let progress = super::status::Progress::new(!args.json);
     let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
-    let (report, refused) = placements_report(runner.queue(), placements, lang)?;
-    super::status::print_report(&report, &refused, stopped.as_ref(), args.json, lang)?;
+    let (report, refused) = placements_report(runner.queue(), placements)?;
+    super::status::print_report(
+        &report,
+        &refused,
+        stopped.as_ref(),
+        args.json,
+        args.all,
+        lang,
+    )?;
     Ok(
         if report.all_success() && refused.is_empty() && stopped.is_none() {
             0
@@ -53,7 +63,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Refusal {
     pub source: String,
-    pub error: String,
+    pub error: crate::lang::Message,
 }
 
 /// Where one input ended up.
@@ -76,7 +86,7 @@ pub fn enqueue_paths(
     queue: &SqliteQueue,
     paths: &[PathBuf],
     fill: bool,
-    lang: crate::lang::Lang,
+    lang: crate::lang::Langs,
 ) -> anyhow::Result<Vec<Placement>> {
     for p in paths {
         if !p.exists() {
@@ -102,10 +112,7 @@ pub fn enqueue_paths(
                             .iter()
                             .map(|f| format!("{} = {}", f.field, f.value))
                             .collect();
-                        let head = match lang {
-                            crate::lang::Lang::Fa => "محاسبه شد",
-                            crate::lang::Lang::En => "filled",
-                        };
+                        let head = lang.label("محاسبه شد", "filled");
                         eprintln!("{}: {head}: {}", i.source, list.join(", "));
                     }
                     Ok(_) => {}
@@ -147,7 +154,6 @@ pub fn enqueue_paths(
                     &item.source,
                     taxid,
                     findings.as_ref(),
-                    lang,
                 )));
                 continue;
             }
@@ -179,7 +185,6 @@ pub fn enqueue_paths(
                         &item.source,
                         Some(taxid),
                         findings.as_ref(),
-                        lang,
                     )));
                     continue;
                 }
@@ -195,9 +200,8 @@ fn superseded(
     source: &str,
     taxid: &str,
     findings: Option<&serde_json::Value>,
-    lang: crate::lang::Lang,
 ) -> pipeline::InvoiceReport {
-    let mut r = pipeline::report::local_invalid(source, Some(taxid), findings, lang);
+    let mut r = pipeline::report::local_invalid(source, Some(taxid), findings);
     let (fa, en) = (
         format!("شماره مالیاتی {taxid} در ورودی دیگری از همین ارسال هم آمده است و آن یکی ارسال شد؛ این یکی ارسال نشد. شماره مالیاتی یکتاست."),
         format!("the tax ID {taxid} is also carried by another input of this submission, which was taken; this one was not sent. A tax ID is unique."),
@@ -206,11 +210,8 @@ fn superseded(
         code: None,
         field: Some("header.taxid".into()),
         rule: Some("taxid.duplicate_input".into()),
-        message: match lang {
-            crate::lang::Lang::Fa => fa,
-            crate::lang::Lang::En => en,
-        },
-        explanation: None,
+        message: crate::lang::Message::new(fa, en),
+        server_message: None,
     });
     r
 }
@@ -234,7 +235,7 @@ fn place(
                 | QueueError::TaxIdInFlight { invoice, .. } => Placement::Queue(*invoice),
                 _ => Placement::Refused(Refusal {
                     source,
-                    error: error.to_string(),
+                    error: crate::lang::Message::new(error.persian(), error.to_string()),
                 }),
             },
         });
@@ -246,7 +247,6 @@ fn place(
 pub fn placements_report(
     queue: &SqliteQueue,
     placements: Vec<Placement>,
-    lang: crate::lang::Lang,
 ) -> anyhow::Result<(pipeline::Report, Vec<Refusal>)> {
     let ids: Vec<InvoiceId> = placements
         .iter()
@@ -265,8 +265,7 @@ pub fn placements_report(
             ids: Some(sorted),
             ..Default::default()
         })?;
-        let rep =
-            pipeline::report::build(queue, Some(rows.iter().map(|r| r.id).collect()), None, lang)?;
+        let rep = pipeline::report::build(queue, Some(rows.iter().map(|r| r.id).collect()), None)?;
         for (row, r) in rows.iter().zip(rep.invoices) {
             by_id.insert(row.id, r);
         }

@@ -3,7 +3,7 @@
 
 use super::Global;
 use crate::import::template::{write_template, Format_, Layout};
-use crate::lang::Lang;
+use crate::lang::Message;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -27,20 +27,16 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             });
     let now = chrono::Utc::now().timestamp_millis();
     let files = write_template(&args.out, args.layout, format, now)?;
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     for f in files {
-        match lang {
-            Lang::Fa => println!("نوشته شد: {}", f.display()),
-            Lang::En => println!("written: {}", f.display()),
-        }
+        println!("{}: {}", lang.label("نوشته شد", "written"), f.display());
     }
-    match lang {
-        Lang::Fa => println!(
-            "ستون‌های مقدار، مبلغ واحد، تخفیف و نرخ را پر کنید؛ بقیه مبالغ را `moadian enqueue --fill FILE` محاسبه می‌کند."
-        ),
-        Lang::En => println!(
-            "Fill in quantities, unit prices, discounts and rates; `moadian enqueue --fill FILE` computes the other amounts."
-        ),
-    }
+    println!(
+        "{}",
+        lang.text(&Message::new(
+            "ستون‌های مقدار، مبلغ واحد، تخفیف و نرخ را پر کنید؛ بقیه مبالغ را `moadian enqueue --fill FILE` محاسبه می‌کند.",
+            "Fill in quantities, unit prices, discounts and rates; `moadian enqueue --fill FILE` computes the other amounts.",
+        ))
+    );
     Ok(0)
 }

@@ -7,7 +7,7 @@ use crate::crypto::pin_guard;
 use crate::crypto::pkcs11::objects::{private_keys, read_certificates};
 use crate::crypto::pkcs11::{module, token, LiveTokenInfo};
 use crate::crypto::{PinSource, SignError};
-use crate::lang::Lang;
+use crate::lang::{Lang, Langs};
 use cryptoki::session::UserType;
 use std::path::PathBuf;
 
@@ -57,7 +57,8 @@ pub struct CertsArgs {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang;
+    let langs = global.lang;
+    let lang = langs.single();
     match args.command {
         TokenCommand::ForgetFailedPin { token_serial } => {
             if pin_guard::clear(&token_serial) {
@@ -67,10 +68,14 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        TokenCommand::List(a) => finish(tokio::task::spawn_blocking(move || list(a)).await?, lang),
-        TokenCommand::Certs(a) => {
-            finish(tokio::task::spawn_blocking(move || certs(a)).await?, lang)
-        }
+        TokenCommand::List(a) => finish(
+            tokio::task::spawn_blocking(move || list(a, langs)).await?,
+            lang,
+        ),
+        TokenCommand::Certs(a) => finish(
+            tokio::task::spawn_blocking(move || certs(a, langs)).await?,
+            lang,
+        ),
     }
 }
 
@@ -84,30 +89,30 @@ fn finish(r: Result<(), SignError>, lang: Option<Lang>) -> anyhow::Result<u8> {
     }
 }
 
-fn flags_text(f: &token::PinFlags) -> String {
+fn flags_text(f: &token::PinFlags, l: Langs) -> String {
     let mut v = Vec::new();
     if f.locked {
-        v.push("PIN LOCKED");
+        v.push(l.label("رمز قفل است", "PIN LOCKED"));
     }
     if f.final_try {
-        v.push("PIN final try");
+        v.push(l.label("آخرین تلاش رمز", "PIN final try"));
     }
     if f.count_low {
-        v.push("PIN count low");
+        v.push(l.label("تلاش‌های رمز کم است", "PIN count low"));
     }
     if f.to_be_changed {
-        v.push("PIN must be changed");
+        v.push(l.label("رمز باید عوض شود", "PIN must be changed"));
     }
     if f.protected_auth_path {
-        v.push("PIN pad");
+        v.push(l.label("صفحه‌کلید رمز", "PIN pad"));
     }
     if v.is_empty() {
-        v.push("PIN ok");
+        v.push(l.label("رمز سالم", "PIN ok"));
     }
     v.join(", ")
 }
 
-fn list(a: ListArgs) -> Result<(), SignError> {
+fn list(a: ListArgs, l: Langs) -> Result<(), SignError> {
     let (path, ctx) = module::load_configured(a.pkcs11_module.as_deref())?;
     let tokens = token::list_tokens(&ctx, &LiveTokenInfo)?;
     if a.json {
@@ -117,25 +122,31 @@ fn list(a: ListArgs) -> Result<(), SignError> {
         );
         return Ok(());
     }
-    println!("module: {}", path.display());
+    println!("{}: {}", l.label("ماژول", "module"), path.display());
     if tokens.is_empty() {
-        println!("no token is plugged in / هیچ توکنی متصل نیست");
+        println!(
+            "{}",
+            l.label("هیچ توکنی متصل نیست", "no token is plugged in")
+        );
     }
     for t in &tokens {
         println!(
-            "slot {:<10} label {:?}  serial {}  {} {}  [{}]",
+            "{} {:<10} {} {:?}  {} {}  {} {}  [{}]",
+            l.label("شکاف", "slot"),
             t.slot_id,
+            l.label("برچسب", "label"),
             t.label,
+            l.label("سریال", "serial"),
             t.serial,
             t.manufacturer,
             t.model,
-            flags_text(&t.flags)
+            flags_text(&t.flags, l)
         );
     }
     Ok(())
 }
 
-fn certs(a: CertsArgs) -> Result<(), SignError> {
+fn certs(a: CertsArgs, l: Langs) -> Result<(), SignError> {
     let (_, ctx) = module::load_configured(a.pkcs11_module.as_deref())?;
     let (slot, tok) = token::find_token(
         &ctx,
@@ -172,10 +183,17 @@ fn certs(a: CertsArgs) -> Result<(), SignError> {
         return Ok(());
     }
     println!(
-        "token {:?} (serial {}): {} certificate(s)",
+        "{} {:?} ({} {}): {} {}",
+        l.label("توکن", "token"),
         tok.label,
+        l.label("سریال", "serial"),
         tok.serial,
-        list.len()
+        list.len(),
+        if list.len() == 1 {
+            l.label("گواهی", "certificate")
+        } else {
+            l.label("گواهی", "certificates")
+        }
     );
     for c in &list {
         println!("- CKA_ID {}  label {:?}", c.id_hex, c.label);
@@ -183,27 +201,42 @@ fn certs(a: CertsArgs) -> Result<(), SignError> {
             Some(i) => {
                 let kind = match i.kind {
                     crate::crypto::cert::HolderKind::Individual => {
-                        "individual (national code) / حقیقی"
+                        l.label("حقیقی (کد ملی)", "individual (national code)")
                     }
-                    crate::crypto::cert::HolderKind::Legal => "legal person (national ID) / حقوقی",
-                    crate::crypto::cert::HolderKind::Unknown => "unknown / نامعلوم",
+                    crate::crypto::cert::HolderKind::Legal => {
+                        l.label("حقوقی (شناسه ملی)", "legal person (national ID)")
+                    }
+                    crate::crypto::cert::HolderKind::Unknown => l.label("نامعلوم", "unknown"),
                 };
-                println!("    subject:     {}", i.subject);
-                println!("    issuer:      {}", i.issuer);
+                println!("    {}: {}", l.label("صاحب", "subject"), i.subject);
+                println!("    {}: {}", l.label("صادرکننده", "issuer"), i.issuer);
                 println!(
-                    "    national ID: {}  ({kind})",
+                    "    {}: {}  ({kind})",
+                    l.label("شناسه ملی", "national ID"),
                     i.national_id.as_deref().unwrap_or("-")
                 );
                 println!(
-                    "    valid:       {} .. {}",
+                    "    {}: {} .. {}",
+                    l.label("اعتبار", "valid"),
                     crate::crypto::jws::format_sig_t(i.not_before),
                     crate::crypto::jws::format_sig_t(i.not_after)
                 );
             }
-            None => println!("    (not a readable X.509 certificate)"),
+            None => println!(
+                "    ({})",
+                l.label("گواهی X.509 خوانا نیست", "not a readable X.509 certificate")
+            ),
         }
         if let Some(k) = c.has_private_key {
-            println!("    private key: {}", if k { "yes" } else { "NO" });
+            println!(
+                "    {}: {}",
+                l.label("کلید خصوصی", "private key"),
+                if k {
+                    l.label("دارد", "yes")
+                } else {
+                    l.label("ندارد", "NO")
+                }
+            );
         }
     }
     Ok(())
