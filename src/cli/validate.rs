@@ -216,7 +216,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 out.write_all(b",")?;
             }
             write_json_invoice(&mut out, &checked, valid)?;
-            if summary.invoices % 1024 == 0 {
+            if summary.invoices.is_multiple_of(1024) {
                 if let Some(p) = &progress {
                     p.set_position(summary.invoices);
                 }

@@ -34,7 +34,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Bytes of hex (spaces and colons allowed).
 pub fn unhex(s: &str) -> Result<Vec<u8>, SignError> {
     let clean: String = s.chars().filter(|c| !matches!(c, ' ' | ':')).collect();
-    if clean.len() % 2 != 0 {
+    if !clean.len().is_multiple_of(2) {
         return Err(SignError::Config(format!("key id {s:?} is not hex")));
     }
     (0..clean.len())
