@@ -163,6 +163,26 @@ fn submit_with_only_flags_and_a_key_file_then_read_the_queue_without_a_profile()
         let v: serde_json::Value = serde_json::from_slice(&st.stdout).expect("JSON");
         assert_eq!(v["summary"]["success"], 1, "{}", text(&st));
     }
+    // For people: the summary first, then only what needs attention; --all lists every row.
+    let st = w.run(&["--lang", "en", "status", "--queue", queue.to_str().unwrap()]);
+    let human = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        human.starts_with("1 invoice: 1 SUCCESS, 0 FAILED"),
+        "summary first, no plural slip: {human}"
+    );
+    assert!(
+        human.contains("1 SUCCESS invoice not listed") && !human.contains("t1-p1-sale.json"),
+        "{human}"
+    );
+    let st = w.run(&[
+        "--lang",
+        "en",
+        "status",
+        "--all",
+        "--queue",
+        queue.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&st.stdout).contains("t1-p1-sale.json"));
     let rep = w.run(&[
         "--lang",
         "en",
