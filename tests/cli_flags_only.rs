@@ -267,6 +267,20 @@ fn too_few_flags_and_no_profile_says_which_flags() {
         "{}",
         text(&out)
     );
+    // --sandbox has its own taxpayer and key: flags naming another are refused, not ignored.
+    let out = w.run(&[
+        "submit",
+        "--sandbox",
+        "--memory-id",
+        "B22222",
+        &example("t1-p1-sale.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--endpoint"),
+        "{}",
+        text(&out)
+    );
     let st = w.run(&["--lang", "en", "status"]);
     assert_ne!(st.status.code(), Some(0));
     assert!(

@@ -152,6 +152,12 @@ impl Session {
     /// Reads the profile (or makes the sandbox one) and starts the sandbox when asked.
     pub async fn open(t: &Target) -> anyhow::Result<Session> {
         if t.sandbox {
+            let w = &t.who;
+            if w.memory_id.is_some() || w.national_id.is_some() || w.signer.any() {
+                anyhow::bail!(
+                    "--sandbox runs as its own test taxpayer (A11216 / 14003778990) with its own test key; leave out --memory-id, --national-id and the signer flags, or use --endpoint URL of a `moadian sandbox serve` instead of --sandbox / ‎--sandbox‎ با مودی و کلید آزمایشی خودش کار می‌کند؛ این پرچم‌ها را ندهید یا به جای آن ‎--endpoint‎ بدهید"
+                );
+            }
             return Self::open_sandbox(t).await;
         }
         let Some((name, mut profile)) = t.who.resolve()? else {
