@@ -63,20 +63,21 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             return Ok(u8::from(open > 0 || report.summary.failed > 0));
         };
         let s = &report.summary;
-        eprintln!(
-            "{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{}",
-            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
-            s.success,
-            s.failed,
-            s.invalid,
-            s.queued,
-            s.in_progress,
-            s.unknown,
-            stopped
-                .as_ref()
-                .map(|m| format!(" — stopped: {}", m.get(lang.primary())))
-                .unwrap_or_default()
+        let when = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
+        let line = crate::lang::Message::new(
+            format!(
+                "{when}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}",
+                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+            ),
+            format!(
+                "{when}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN",
+                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+            ),
         );
+        eprintln!("{}", lang.text(&line));
+        if let Some(m) = &stopped {
+            eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = tokio::signal::ctrl_c() => return Ok(0),
