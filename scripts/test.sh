@@ -30,7 +30,8 @@ if [ -z "${MOADIAN_TEST_PKCS11_MODULE:-}" ]; then
     exit 1
 fi
 
-# House rules first: formatted, and no clippy warnings.
+# House rules first: the declared rust-version is true, formatted, and no clippy warnings.
+python3 scripts/check_rust_version.py
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 

@@ -38,3 +38,77 @@ impl Message {
         }
     }
 }
+
+/// Which language(s) a person reads the output in — one rule for every command: Persian by
+/// default, `--lang en` English, `--lang both` Persian with English beside or beneath it.
+/// JSON output is not affected: every message in it is a [`Message`] (`{"fa": …, "en": …}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Default)]
+pub enum Langs {
+    /// Persian (فارسی), the default.
+    #[default]
+    Fa,
+    /// English.
+    En,
+    /// Both: Persian, then English.
+    Both,
+}
+
+impl Langs {
+    /// The one language, or `None` for both.
+    pub fn single(self) -> Option<Lang> {
+        match self {
+            Langs::Fa => Some(Lang::Fa),
+            Langs::En => Some(Lang::En),
+            Langs::Both => None,
+        }
+    }
+
+    /// The languages to show, in order.
+    pub fn list(self) -> &'static [Lang] {
+        match self {
+            Langs::Fa => &[Lang::Fa],
+            Langs::En => &[Lang::En],
+            Langs::Both => &[Lang::Fa, Lang::En],
+        }
+    }
+
+    /// The language of the first line (Persian for both).
+    pub fn primary(self) -> Lang {
+        self.single().unwrap_or(Lang::Fa)
+    }
+
+    /// A short label (a header, a word): `fa / en` for both.
+    pub fn label(self, fa: &str, en: &str) -> String {
+        match self {
+            Langs::Fa => fa.to_string(),
+            Langs::En => en.to_string(),
+            Langs::Both if fa == en => fa.to_string(),
+            Langs::Both => format!("{fa} / {en}"),
+        }
+    }
+
+    /// A message: one line per language (English beneath Persian for both).
+    pub fn text(self, m: &Message) -> String {
+        match self {
+            Langs::Both if m.fa == m.en => m.fa.clone(),
+            Langs::Both => format!("{}\n{}", m.fa, m.en),
+            l => m.get(l.primary()).to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule() {
+        let m = Message::new("سلام", "hello");
+        assert_eq!(Langs::default(), Langs::Fa);
+        assert_eq!(Langs::Fa.text(&m), "سلام");
+        assert_eq!(Langs::En.text(&m), "hello");
+        assert_eq!(Langs::Both.text(&m), "سلام\nhello");
+        assert_eq!(Langs::Both.label("وضعیت", "Status"), "وضعیت / Status");
+        assert_eq!(Langs::Both.list(), &[Lang::Fa, Lang::En]);
+    }
+}

@@ -19,14 +19,14 @@ fn stdout_of(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn explain_04131_human_output() {
-    let (code, out, _) = stdout_of(&["explain", "04131"]);
+    let (code, out, _) = stdout_of(&["--lang", "both", "explain", "04131"]);
     assert_eq!(code, 0);
     insta::assert_snapshot!("explain_04131", out);
 }
 
 #[test]
 fn explain_489_human_output() {
-    let (code, out, _) = stdout_of(&["explain", "489"]);
+    let (code, out, _) = stdout_of(&["--lang", "both", "explain", "489"]);
     assert_eq!(code, 0);
     insta::assert_snapshot!("explain_489", out);
 }

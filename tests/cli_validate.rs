@@ -219,7 +219,14 @@ fn human_output_groups_findings_per_invoice() {
 
     // Default language: Persian, with English beneath.
     let out = moadian(dir.path())
-        .args(["validate", "--at", "2024-11-05", "c-empty.json"])
+        .args([
+            "--lang",
+            "both",
+            "validate",
+            "--at",
+            "2024-11-05",
+            "c-empty.json",
+        ])
         .assert()
         .code(1)
         .get_output()

@@ -41,14 +41,16 @@ async fn valid_success_invalid_never_sent_rejection_failed_explained() {
     let errors = rejected["errors"].as_array().unwrap();
     assert!(!errors.is_empty(), "a FAILED invoice carries its errors");
     assert!(
-        errors
-            .iter()
-            .all(|e| e["code"].is_string() && e["message"].is_string()),
-        "{errors:?}"
+        errors.iter().all(|e| e["code"].is_string()
+            && e["message"]["fa"].is_string()
+            && e["message"]["en"].is_string()),
+        "every message is {{\"fa\", \"en\"}}, as in validate --json: {errors:?}"
     );
     assert!(
-        errors.iter().any(|e| e["explanation"].is_string()),
-        "the server's code is explained from the catalogue: {errors:?}"
+        errors
+            .iter()
+            .any(|e| e["server_message"].is_string() && e["message"]["en"] != e["server_message"]),
+        "the server's code is explained from the catalogue, its own words kept: {errors:?}"
     );
     assert_eq!(report["summary"]["success"], 3);
     assert_eq!(report["summary"]["invalid"], 1);

@@ -41,6 +41,8 @@ fn token_list_and_certs() {
     assert!(text.contains(&format!("{label:?}")), "{text}");
     let out = moadian()
         .args([
+            "--lang",
+            "en",
             "token",
             "certs",
             "--pkcs11-module",
@@ -55,6 +57,20 @@ fn token_list_and_certs() {
         text.contains("14003778990") && text.contains("CKA_ID 42") && text.contains("legal"),
         "{text}"
     );
+    // Persian by default.
+    let out = moadian()
+        .args([
+            "token",
+            "certs",
+            "--pkcs11-module",
+            &module,
+            "--token-label",
+            &label,
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("حقوقی") && !text.contains("legal"), "{text}");
 }
 
 #[test]

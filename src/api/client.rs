@@ -447,7 +447,7 @@ fn pick_key(info: &ServerInformation) -> Option<EncryptionKey> {
         .filter(|k| {
             k.algorithm
                 .as_deref()
-                .map_or(true, |a| a.eq_ignore_ascii_case("RSA"))
+                .is_none_or(|a| a.eq_ignore_ascii_case("RSA"))
         })
         .find_map(|k| {
             let der = base64::engine::general_purpose::STANDARD

@@ -6,7 +6,7 @@
 use super::submit::{send_and_poll, Refusal, Session, Target};
 use super::Global;
 use crate::import::referral;
-use crate::lang::Lang;
+use crate::lang::{Langs, Message};
 use crate::pipeline;
 use crate::rules::{self, Finding};
 use moadian_queue::{Enqueued, InvoiceStatus, ListFilter, QueueError, SqliteQueue, Store};
@@ -32,6 +32,9 @@ pub struct ReferralOpts {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// List every invoice, not only those that need attention (all but SUCCESS).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,7 +66,7 @@ impl Kind {
     }
 }
 
-fn finding_lines(findings: &[Finding], lang: Lang) -> String {
+fn finding_lines(findings: &[Finding], lang: Langs) -> String {
     findings
         .iter()
         .map(|f| {
@@ -83,7 +86,7 @@ fn finding_lines(findings: &[Finding], lang: Lang) -> String {
                 f.rule,
                 code,
                 field,
-                f.message.get(lang)
+                lang.text(&f.message).replace('\n', "\n      ")
             )
         })
         .collect::<Vec<_>>()
@@ -235,7 +238,7 @@ pub async fn run_referral(
     source: String,
     build: impl FnOnce(&Value, i64) -> Result<Value, Vec<Finding>>,
 ) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     let taxid = taxid.trim().to_ascii_uppercase();
     let session = Session::open(&opts.target).await?;
     let queue = session.open_queue()?;
@@ -251,10 +254,10 @@ pub async fn run_referral(
         } else {
             eprintln!(
                 "{}\n{}",
-                match lang {
-                    Lang::Fa => "صورتحساب ارجاعی ساخته نشد؛ این قاعده‌ها مانع آن‌اند:",
-                    Lang::En => "the referral was stopped locally by these rules:",
-                },
+                lang.text(&Message::new(
+                    "صورتحساب ارجاعی ساخته نشد؛ این قاعده‌ها مانع آن‌اند:",
+                    "the referral was stopped locally by these rules:"
+                )),
                 finding_lines(findings, lang)
             );
         }
@@ -267,18 +270,12 @@ pub async fn run_referral(
     if kind != Kind::Cancellation && matches!(reference["header"]["ins"].as_i64(), Some(2 | 4)) {
         eprintln!(
             "{}",
-            match lang {
-                Lang::Fa => "توجه: مرجع خودش اصلاحی/برگشت از فروش است؛ سامانه آن را فقط در وضعیت «تایید شده»، «تایید سیستمی» یا «عدم نیاز به واکنش» به عنوان مرجع می‌پذیرد (دستورالعمل ۷.۸ بند ۵-۲ نکته ۴).",
-                Lang::En => "note: the reference is itself a correction/return; the tax system takes it as a reference only once it is APPROVED, SYSTEMIC_APPROVED or NO_NEED_REACTION (V7.8 §5-2 note 4).",
-            }
+            lang.text(&Message::new("توجه: مرجع خودش اصلاحی/برگشت از فروش است؛ سامانه آن را فقط در وضعیت «تایید شده»، «تایید سیستمی» یا «عدم نیاز به واکنش» به عنوان مرجع می‌پذیرد (دستورالعمل ۷.۸ بند ۵-۲ نکته ۴).", "note: the reference is itself a correction/return; the tax system takes it as a reference only once it is APPROVED, SYSTEMIC_APPROVED or NO_NEED_REACTION (V7.8 §5-2 note 4)."))
         );
     } else if kind != Kind::Cancellation && reference["header"]["inty"].as_i64() == Some(1) {
         eprintln!(
             "{}",
-            match lang {
-                Lang::Fa => "توجه: تا وضعیت تایید صورتحساب مرجع (واکنش خریدار) مشخص نشده باشد، سامانه اصلاحی/برگشت از فروش را بر آن نمی‌پذیرد (دستورالعمل ۷.۸، جدول ۸ ردیف ۸).",
-                Lang::En => "note: until the buyer's reaction to the reference is settled, the tax system does not take a correction/return on it (V7.8 table 8 row 8).",
-            }
+            lang.text(&Message::new("توجه: تا وضعیت تایید صورتحساب مرجع (واکنش خریدار) مشخص نشده باشد، سامانه اصلاحی/برگشت از فروش را بر آن نمی‌پذیرد (دستورالعمل ۷.۸، جدول ۸ ردیف ۸).", "note: until the buyer's reaction to the reference is settled, the tax system does not take a correction/return on it (V7.8 table 8 row 8)."))
         );
     }
     let invoice = match build(&reference, now) {
@@ -323,7 +320,7 @@ pub async fn run_referral(
                 None,
                 vec![Refusal {
                     source,
-                    error: other.to_string(),
+                    error: Message::new(other.persian(), other.to_string()),
                 }],
             ),
         },
@@ -334,15 +331,22 @@ pub async fn run_referral(
         stop_msg = send_and_poll(&session, runner.clone(), opts.wait, &progress).await?;
         progress.finish();
     }
-    let report = pipeline::report::build(q, Some(id.into_iter().collect()), None, lang)?;
-    super::status::print_report(&report, &refused, stop_msg.as_ref(), opts.json, lang)?;
+    let report = pipeline::report::build(q, Some(id.into_iter().collect()), None)?;
+    super::status::print_report(
+        &report,
+        &refused,
+        stop_msg.as_ref(),
+        opts.json,
+        opts.all,
+        lang,
+    )?;
     if !opts.send && !opts.json && refused.is_empty() {
         println!(
             "{}",
-            match lang {
-                Lang::Fa => format!("صورتحساب {} در صف است؛ برای ارسال `moadian run` را اجرا کنید (یا همین فرمان را با ‎--send‎).", kind_fa(kind)),
-                Lang::En => format!("The {} is queued; run `moadian run` to send it (or use --send).", kind_en(kind)),
-            }
+            lang.text(&Message::new(
+                    format!("صورتحساب {} در صف است؛ برای ارسال `moadian run` را اجرا کنید (یا همین فرمان را با ‎--send‎).", kind_fa(kind)),
+                    format!("The {} is queued; run `moadian run` to send it (or use --send).", kind_en(kind)),
+                ))
         );
     }
     let ok = refused.is_empty()

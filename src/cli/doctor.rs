@@ -4,7 +4,7 @@
 //! ok/warn/fail with the fix; exit 1 when any check fails. The same checks
 //! ([`crate::pipeline::preflight`]) run before each submission.
 
-use super::signer_args::{signer_config, ProfileArgs, SignerArgs};
+use super::signer_args::{signer_config, TaxpayerArgs};
 use super::Global;
 use crate::api::{Client, ClientOptions};
 use crate::crypto::checks::{Check, CheckStatus};
@@ -17,22 +17,14 @@ pub struct Args {
     /// Only the local checks (token, PIN, certificate); no network.
     #[arg(long)]
     pub offline: bool,
-    /// The memory ID (شناسه یکتای حافظه مالیاتی) the invoices are sent for.
-    #[arg(long, value_name = "ID")]
-    pub memory_id: Option<String>,
-    /// The taxpayer's national ID (11 digits) or national code (10 digits); the certificate must carry it.
-    #[arg(long, value_name = "ID")]
-    pub national_id: Option<String>,
-    #[command(flatten)]
-    pub signer: SignerArgs,
     /// Base URL of the tax API (default: the profile's endpoint, else production).
     #[arg(long, value_name = "URL", env = "MOADIAN_BASE_URL")]
     pub base_url: Option<String>,
-    #[command(flatten)]
-    pub profile: ProfileArgs,
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub who: TaxpayerArgs,
 }
 
 /// One check for a person: in `lang`, or English with the Persian text under it. A warning or
@@ -75,8 +67,9 @@ struct Settings {
 /// Reads the profile when one is asked for (`--profile`/`--config`) or when the taxpayer was
 /// not given on the command line and a `moadian.toml` exists.
 fn settings(args: &Args) -> anyhow::Result<Settings> {
-    let needed = args.national_id.is_none() || (!args.offline && args.memory_id.is_none());
-    let profile = args.profile.load(needed)?;
+    let who = &args.who;
+    let needed = who.national_id.is_none() || (!args.offline && who.memory_id.is_none());
+    let profile = who.profile.load(needed)?;
     let endpoint_url = profile.as_ref().and_then(|p| p.endpoint.url());
     let in_process_sandbox = profile
         .as_ref()
@@ -87,15 +80,15 @@ fn settings(args: &Args) -> anyhow::Result<Settings> {
         );
     }
     Ok(Settings {
-        memory_id: args
+        memory_id: who
             .memory_id
             .clone()
             .or_else(|| profile.as_ref().map(|p| p.memory_id.clone())),
-        national_id: args
+        national_id: who
             .national_id
             .clone()
             .or_else(|| profile.as_ref().map(|p| p.national_id.clone())),
-        signer: signer_config(&args.signer, profile.as_ref())?,
+        signer: signer_config(&who.signer, profile.as_ref())?,
         base_url: args
             .base_url
             .clone()
@@ -148,7 +141,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&checks)?);
     } else {
         for c in &checks {
-            println!("{}", render(c, global.lang));
+            println!("{}", render(c, global.lang.single()));
         }
         if !tokens.is_empty() {
             println!();
@@ -160,7 +153,16 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             .filter(|c| c.status == CheckStatus::Warn)
             .count();
         let ok = checks.len() - failed - warned;
-        println!("{ok} ok, {warned} warning(s), {failed} failed / {ok} درست، {warned} هشدار، {failed} خطا");
+        println!(
+            "{}",
+            global.lang.text(&crate::lang::Message::new(
+                format!("{ok} درست، {warned} هشدار، {failed} خطا"),
+                format!(
+                    "{ok} ok, {warned} warning{}, {failed} failed",
+                    super::plural(warned as u64)
+                ),
+            ))
+        );
     }
     Ok(if failed > 0 { 1 } else { 0 })
 }

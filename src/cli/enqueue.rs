@@ -12,6 +12,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// List every invoice, not only those that need attention (all but SUCCESS).
+    #[arg(long)]
+    pub all: bool,
     /// Compute what follows from the lines before validating.
     #[arg(long)]
     pub fill: bool,
@@ -23,13 +26,13 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     let mut session = Session::open(&args.target).await?;
     session.input = args.input.options();
     let queue = session.open_queue()?;
     let placements = enqueue_paths(&session, &queue, &args.paths, args.fill, lang)?;
-    let (report, refused) = super::submit::placements_report(&queue, placements, lang)?;
-    super::status::print_report(&report, &refused, None, args.json, lang)?;
+    let (report, refused) = super::submit::placements_report(&queue, placements)?;
+    super::status::print_report(&report, &refused, None, args.json, args.all, lang)?;
     let bad = report.summary.invalid > 0 || report.summary.conflict > 0 || !refused.is_empty();
     Ok(u8::from(bad))
 }

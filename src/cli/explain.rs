@@ -52,7 +52,7 @@ impl From<CategoryArg> for Category {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let langs: Vec<Lang> = match global.lang {
+    let langs: Vec<Lang> = match global.lang.single() {
         Some(l) => vec![l],
         None => vec![Lang::Fa, Lang::En],
     };

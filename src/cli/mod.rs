@@ -2,15 +2,17 @@
 //! person (or JSON with `--json`). Exit codes: 0 success, 1 the job found problems or failed,
 //! 2 usage errors.
 
-use crate::lang::Lang;
+use crate::lang::Langs;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod cancel;
 pub mod correct;
+pub mod dates;
 pub mod doctor;
 pub mod enqueue;
 pub mod explain;
+pub mod init;
 pub mod inquire;
 pub mod queue;
 pub mod report;
@@ -22,6 +24,7 @@ pub mod sign;
 pub mod signer_args;
 pub mod status;
 pub mod submit;
+pub mod table;
 pub mod taxid;
 pub mod template;
 pub mod token;
@@ -40,9 +43,16 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
-    /// Language of messages: fa (Persian) or en (English). Some commands show both when unset.
-    #[arg(long, global = true, value_enum, env = "MOADIAN_LANG")]
-    pub lang: Option<Lang>,
+    /// Language of what is shown, for every command: fa (Persian, the default), en (English)
+    /// or both. JSON output always carries both: every message is {"fa": …, "en": …}.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "MOADIAN_LANG",
+        default_value = "fa"
+    )]
+    pub lang: Langs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +94,20 @@ pub enum Command {
     Return(return_::Args),
     /// Report invoices, amounts and VAT per period; failures explained.
     Report(report::Args),
+    /// Write a commented moadian.toml for a taxpayer (flags or questions), then run doctor.
+    Init(init::Args),
+    /// Print the shell completion script: bash, zsh, fish, powershell or elvish.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `moadian man > moadian.1`.
+    Man,
+}
+
+/// `moadian completions SHELL`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
@@ -149,6 +173,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Cancel(a) => cancel::run(a, &global).await,
         Command::Return(a) => return_::run(a, &global).await,
         Command::Report(a) => report::run(a, &global).await,
+        Command::Init(a) => init::run(a, &global).await,
+        Command::Completions(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(a.shell, &mut cmd, "moadian", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(0)
+        }
     }
 }
 
@@ -174,11 +209,19 @@ fn restore_sigpipe() {
     }
 }
 
+/// Colour and other ANSI escapes only on a terminal, and never when `NO_COLOR` is set
+/// (<https://no-color.org>): log files, cron mail and journald get plain text.
+pub(crate) fn colour(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("MOADIAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,cryptoki=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour(std::io::stderr().is_terminal()))
         .with_writer(std::io::stderr)
         .try_init();
 }

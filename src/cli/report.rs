@@ -1,9 +1,9 @@
 //! `moadian report`: invoices, amounts and VAT per Jalali month, failures explained — as a
 //! terminal table, CSV, JSON or one self-contained HTML page (Persian, right to left).
 
-use super::submit::{Session, Target};
+use super::dates::{self, When};
+use super::session::QueueTarget;
 use super::Global;
-use crate::import::cells::parse_datetime_ms;
 use crate::report::{self, html, render};
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -20,13 +20,13 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub target: Target,
+    pub target: QueueTarget,
     /// First issue date to include: Jalali (1405/09/01) or Gregorian (2026-11-22), Tehran time.
-    #[arg(long, value_name = "DATE")]
-    pub from: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = dates::arg)]
+    pub from: Option<When>,
     /// Last issue date to include (the whole day when no time is given).
-    #[arg(long, value_name = "DATE")]
-    pub to: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = dates::arg)]
+    pub to: Option<When>,
     /// Output format (default: html when --out ends in .html, csv for .csv, json for .json,
     /// else table).
     #[arg(long, value_enum)]
@@ -39,35 +39,12 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-fn parse_bound(s: &str, end_of_day: bool) -> anyhow::Result<i64> {
-    let ms = parse_datetime_ms(s).map_err(|m| anyhow::anyhow!("{} / {}", m.en, m.fa))?;
-    let has_time = s.trim().contains(':')
-        || s.trim().len() >= 12 && s.trim().chars().all(|c| c.is_ascii_digit());
-    Ok(if end_of_day && !has_time {
-        ms + 86_400_000 - 1
-    } else {
-        ms
-    })
-}
-
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
-    let from = args
-        .from
-        .as_deref()
-        .map(|s| parse_bound(s, false))
-        .transpose()?;
-    let to = args
-        .to
-        .as_deref()
-        .map(|s| parse_bound(s, true))
-        .transpose()?;
+    let lang = global.lang.primary();
+    let from = args.from.map(When::tehran_start);
+    let to = args.to.map(When::tehran_end);
     // Reading the queue needs no server: only the queue path of the profile (or --queue).
-    let queue_path = match &args.target.queue {
-        Some(q) => q.clone(),
-        None if args.target.sandbox => crate::config::sandbox_dir().join("queue.sqlite"),
-        None => Session::open(&args.target).await?.queue_path,
-    };
+    let queue_path = args.target.queue_path()?;
     if !queue_path.exists() {
         anyhow::bail!(
             "no queue at {} / صفی در {} نیست",

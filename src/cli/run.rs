@@ -25,10 +25,13 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// List every invoice, not only those that need attention (all but SUCCESS).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     let session = Session::open(&args.target).await?;
     let queue = session.open_queue()?;
     let runner = match queue.acquire_runner() {
@@ -46,27 +49,35 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         }
         let stopped = send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
         let report =
-            pipeline::report::build(runner.queue(), None, Some(&session.profile.memory_id), lang)?;
+            pipeline::report::build(runner.queue(), None, Some(&session.profile.memory_id))?;
         let Some(every) = args.watch else {
-            super::status::print_report(&report, &refused, stopped.as_ref(), args.json, lang)?;
+            super::status::print_report(
+                &report,
+                &refused,
+                stopped.as_ref(),
+                args.json,
+                args.all,
+                lang,
+            )?;
             let open = report.summary.queued + report.summary.in_progress + report.summary.unknown;
             return Ok(u8::from(open > 0 || report.summary.failed > 0));
         };
         let s = &report.summary;
-        eprintln!(
-            "{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{}",
-            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
-            s.success,
-            s.failed,
-            s.invalid,
-            s.queued,
-            s.in_progress,
-            s.unknown,
-            stopped
-                .as_ref()
-                .map(|m| format!(" — stopped: {}", m.get(lang)))
-                .unwrap_or_default()
+        let when = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
+        let line = crate::lang::Message::new(
+            format!(
+                "{when}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}",
+                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+            ),
+            format!(
+                "{when}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN",
+                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+            ),
         );
+        eprintln!("{}", lang.text(&line));
+        if let Some(m) = &stopped {
+            eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = tokio::signal::ctrl_c() => return Ok(0),
@@ -77,7 +88,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
 /// Enqueues every `*.json` directly in `dir`, then moves it to `dir/done` (after the enqueue
 /// committed: a crash in between re-reads the file next time, and the queue recognises it).
 fn pick_up_inbox(
-    lang: crate::lang::Lang,
+    lang: crate::lang::Langs,
     session: &Session,
     queue: &moadian_queue::SqliteQueue,
     dir: &Path,

@@ -159,7 +159,7 @@ pub fn build_config(a: &ServeArgs) -> anyhow::Result<SandboxConfig> {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let _ = global;
+    let l = global.lang;
     match args.command {
         SandboxCommand::Serve(a) => {
             let cfg = build_config(&a)?;
@@ -181,9 +181,13 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 None => anyhow::bail!("no data directory; pass --dir / پوشه را با --dir بدهید"),
             };
             let id = TestIdentity::ensure(&dir)?;
-            println!("key:  {}", id.key_path.display());
-            println!("cert: {}", id.cert_path.display());
-            println!("national ID (serialNumber): {}", id.national_id);
+            println!("{}: {}", l.label("کلید", "key"), id.key_path.display());
+            println!("{}: {}", l.label("گواهی", "cert"), id.cert_path.display());
+            println!(
+                "{}: {}",
+                l.label("شناسه ملی (serialNumber)", "national ID (serialNumber)"),
+                id.national_id
+            );
             Ok(0)
         }
         SandboxCommand::Reset(a) => reset(a),

@@ -2,8 +2,9 @@
 //! `inquire`, `report` and the referral commands: the profile or `--sandbox` (with its test
 //! identity on a SoftHSM token), the queue file, the signer and the API client.
 
+use super::signer_args::{ProfileArgs, TaxpayerArgs};
 use crate::api::{Client, ClientOptions};
-use crate::config::{self, Config, Endpoint, Profile};
+use crate::config::{self, Endpoint, Profile};
 use crate::crypto::{SignError, Signer};
 use crate::lang::Message;
 use crate::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
@@ -14,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Which taxpayer, which queue, which server: shared by submit / enqueue / run / status / inquire.
+/// Which taxpayer, which queue, which server, which signer: shared by every command that signs
+/// (submit / enqueue / run / inquire / correct / cancel / return).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Target {
     /// Use the built-in sandbox (started in-process) with a generated test identity for the
@@ -24,15 +26,66 @@ pub struct Target {
     /// The queue file (default: in the user's data directory, one per memory ID).
     #[arg(long, value_name = "FILE")]
     pub queue: Option<PathBuf>,
-    /// Profile of moadian.toml to use.
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// moadian.toml to read (default: ./moadian.toml, then the user's config directory).
-    #[arg(long, value_name = "FILE", env = "MOADIAN_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Override the profile's endpoint: production, tax-sandbox or a base URL.
+    /// Override the profile's endpoint: production, tax-sandbox or a base URL (e.g. the one
+    /// `moadian sandbox serve` prints).
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
+    #[command(flatten)]
+    pub who: TaxpayerArgs,
+}
+
+/// Which queue, for the commands that only read it (`status`, `report`): no profile is needed
+/// when `--queue FILE` (or `--memory-id`, for the default queue file) says which.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueueTarget {
+    /// Read the built-in sandbox's queue file.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// The queue file (default: the profile's, else the one of --memory-id in the user's data
+    /// directory).
+    #[arg(long, value_name = "FILE")]
+    pub queue: Option<PathBuf>,
+    /// Memory ID whose default queue file to read (instead of a profile).
+    #[arg(long, value_name = "ID")]
+    pub memory_id: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+impl QueueTarget {
+    /// The queue file: `--queue`, else the sandbox's, else the profile's (a profile is read only
+    /// when named or when `--memory-id` is not given), else the memory ID's default one.
+    pub fn queue_path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(q) = &self.queue {
+            return Ok(q.clone());
+        }
+        if self.sandbox {
+            return Ok(config::sandbox_dir().join("queue.sqlite"));
+        }
+        if let Some((_, p)) = self.profile.load_named(self.memory_id.is_none())? {
+            let memory_id = self.memory_id.clone().unwrap_or(p.memory_id);
+            return Ok(p
+                .queue
+                .filter(|_| self.memory_id.is_none())
+                .unwrap_or_else(|| config::default_queue_path(&memory_id)));
+        }
+        match &self.memory_id {
+            Some(m) => Ok(config::default_queue_path(m)),
+            None => anyhow::bail!(
+                "which queue? give --queue FILE, --memory-id ID or --sandbox (no moadian.toml found in: {}) / کدام صف؟ ‎--queue FILE‎ یا ‎--memory-id ID‎ یا ‎--sandbox‎ را بدهید",
+                searched()
+            ),
+        }
+    }
+}
+
+/// Where `moadian.toml` was looked for, for messages.
+fn searched() -> String {
+    config::default_paths()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The chosen taxpayer with everything needed to talk about it.
@@ -48,6 +101,8 @@ pub struct Session {
     sandbox_identity: Option<crate::sandbox::identity::TestIdentity>,
     /// CSV encoding and size limits for the input files (`--encoding`, `--max-…`).
     pub input: crate::import::limits::ReadOptions,
+    /// Signer flags of the command line, over the profile's `[signer]`.
+    signer_flags: super::signer_args::SignerArgs,
 }
 
 /// Label and PIN of the SoftHSM token that holds the sandbox's test identity (a test token:
@@ -99,20 +154,20 @@ impl Session {
     /// Reads the profile (or makes the sandbox one) and starts the sandbox when asked.
     pub async fn open(t: &Target) -> anyhow::Result<Session> {
         if t.sandbox {
+            let w = &t.who;
+            if w.memory_id.is_some() || w.national_id.is_some() || w.signer.any() {
+                anyhow::bail!(
+                    "--sandbox runs as its own test taxpayer (A11216 / 14003778990) with its own test key; leave out --memory-id, --national-id and the signer flags, or use --endpoint URL of a `moadian sandbox serve` instead of --sandbox / ‎--sandbox‎ با مودی و کلید آزمایشی خودش کار می‌کند؛ این پرچم‌ها را ندهید یا به جای آن ‎--endpoint‎ بدهید"
+                );
+            }
             return Self::open_sandbox(t).await;
         }
-        let found = Config::discover(t.config.as_deref())?;
-        let Some((path, cfg)) = found else {
+        let Some((name, mut profile)) = t.who.resolve()? else {
             anyhow::bail!(
-                "no moadian.toml found (looked in: {}). Copy examples/moadian.toml there and fill in your taxpayer, or try --sandbox / فایل moadian.toml پیدا نشد؛ نمونه را از examples/moadian.toml کپی کنید یا ‎--sandbox‎ را امتحان کنید",
-                config::default_paths()
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "no moadian.toml found (looked in: {}). Give the taxpayer and signer as flags (--memory-id ID --national-id ID with --token-label LABEL or --key FILE --cert FILE), run `moadian init`, or try --sandbox / فایل moadian.toml پیدا نشد؛ مودی و امضاکننده را با ‎--memory-id‎ و ‎--national-id‎ و ‎--token-label‎ یا ‎--key‎ بدهید، ‎moadian init‎ را اجرا کنید، یا ‎--sandbox‎ را امتحان کنید",
+                searched()
             );
         };
-        let (name, mut profile) = cfg.profile(t.profile.as_deref(), &path)?;
         if let Some(e) = &t.endpoint {
             profile.endpoint = Endpoint::parse(e);
         }
@@ -135,6 +190,7 @@ impl Session {
             base_url,
             sandbox_identity: None,
             input: Default::default(),
+            signer_flags: t.who.signer.clone(),
         })
     }
 
@@ -177,6 +233,7 @@ impl Session {
             profile_name: "sandbox".into(),
             sandbox_identity: Some(identity),
             input: Default::default(),
+            signer_flags: Default::default(),
         })
     }
 
@@ -235,13 +292,14 @@ impl Session {
                 ),
             });
         }
-        let cfg: SignerConfig = self.profile.signer_config()?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "profile {} has no [profiles.{}.signer] section: give pkcs11_module/token_label or key_file/cert_file / بخش signer در پروفایل نیست",
-                self.profile_name,
+        let base: Option<SignerConfig> = self.profile.signer_config()?;
+        if base.is_none() && !self.signer_flags.any() {
+            anyhow::bail!(
+                "no signer: give --pkcs11-module PATH --token-label LABEL (a token) or --key FILE --cert FILE, or a [profiles.{}.signer] section in moadian.toml / امضاکننده مشخص نیست: ‎--token-label‎ یا ‎--key‎ و ‎--cert‎ را بدهید",
                 self.profile_name
-            )
-        })?;
+            );
+        }
+        let cfg = self.signer_flags.over(&base.unwrap_or_default());
         Ok((cfg, PinSource::Interactive))
     }
 

@@ -3,7 +3,7 @@
 //! tools. The payload is the invoice JSON serialised compactly (keys in file order, numbers
 //! exactly as written).
 
-use super::signer_args::{signer_config, ProfileArgs, SignerArgs};
+use super::signer_args::{signer_config, TaxpayerArgs};
 use super::Global;
 use crate::crypto::config::open_signer_with_report;
 use crate::crypto::jws::{self, JwsOptions};
@@ -13,20 +13,16 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub signer: SignerArgs,
-    #[command(flatten)]
-    pub profile: ProfileArgs,
     /// Signing time to put in `sigT` (UTC, e.g. 2024-03-06T13:16:11Z); default now.
     #[arg(long = "sigt", value_name = "TIME")]
     pub sig_t: Option<String>,
     /// Use the SDKs' six-key header (adds typ: jose, cty: text/plain).
     #[arg(long)]
     pub six_key: bool,
-    /// The taxpayer's national ID/code: with several certificates on the token, the one for
-    /// this ID is used, and a certificate of someone else is refused.
-    #[arg(long, value_name = "ID")]
-    pub national_id: Option<String>,
+    /// Taxpayer and signer. With several certificates on the token, the one for
+    /// `--national-id` is used, and a certificate of someone else is refused.
+    #[command(flatten)]
+    pub who: TaxpayerArgs,
     /// The invoice JSON file (one invoice object).
     pub invoice: PathBuf,
 }
@@ -47,9 +43,10 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         );
     }
     let payload = serde_json::to_vec(&value)?;
-    let profile = args.profile.load(false)?;
-    let cfg = signer_config(&args.signer, profile.as_ref())?;
+    let profile = args.who.profile.load(false)?;
+    let cfg = signer_config(&args.who.signer, profile.as_ref())?;
     let national = args
+        .who
         .national_id
         .clone()
         .or_else(|| profile.as_ref().map(|p| p.national_id.clone()));
@@ -57,7 +54,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         sig_t: args.sig_t.clone(),
         six_key_header: args.six_key,
     };
-    let lang = global.lang;
+    let lang = global.lang.single();
     let out = tokio::task::spawn_blocking(move || {
         let (signer, warnings) =
             open_signer_with_report(&cfg, PinSource::Interactive, national.as_deref())?;

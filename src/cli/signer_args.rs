@@ -1,6 +1,9 @@
-//! The signer flags every signing command takes (`sign`, `doctor`, `submit`, …):
+//! The taxpayer and signer flags every signing command takes (`submit`, `enqueue`, `run`,
+//! `inquire`, `correct`, `cancel`, `return`, `sign`, `doctor`), from one struct,
+//! [`TaxpayerArgs`]: `--memory-id ID --national-id ID [--economic-code CODE]` and
 //! `--pkcs11-module PATH --token-label LABEL [--key-id HEX]` or `--key FILE [--cert FILE]`.
-//! Flags override the `[signer]` table of a `moadian.toml` profile field by field.
+//! Flags override a `moadian.toml` profile field by field; when they name the taxpayer
+//! (memory ID and national ID) no profile is read unless `--profile`/`--config` asks for one.
 
 use crate::crypto::SignerConfig;
 use std::path::PathBuf;
@@ -77,8 +80,8 @@ impl SignerArgs {
     }
 }
 
-/// `--profile NAME` and `--config FILE` for the commands that sign outside a submission
-/// (`sign`, `doctor`): the taxpayer and signer settings of a `moadian.toml` profile.
+/// `--profile NAME` and `--config FILE`: the taxpayer and signer settings of a `moadian.toml`
+/// profile.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ProfileArgs {
     /// Taxpayer profile of `moadian.toml`: memory ID, national ID, signer and endpoint come from
@@ -94,16 +97,100 @@ impl ProfileArgs {
     /// The chosen profile. A `moadian.toml` is read when a profile or file is named, or when
     /// `needed` (the command lacks settings only a profile can give) and one exists.
     pub fn load(&self, needed: bool) -> anyhow::Result<Option<crate::config::Profile>> {
+        Ok(self.load_named(needed)?.map(|(_, p)| p))
+    }
+
+    /// [`Self::load`], with the profile's name.
+    pub fn load_named(
+        &self,
+        needed: bool,
+    ) -> anyhow::Result<Option<(String, crate::config::Profile)>> {
         if self.profile.is_none() && self.config.is_none() && !needed {
             return Ok(None);
         }
         match crate::config::Config::discover(self.config.as_deref())? {
-            Some((path, cfg)) => Ok(Some(cfg.profile(self.profile.as_deref(), &path)?.1)),
+            Some((path, cfg)) => Ok(Some(cfg.profile(self.profile.as_deref(), &path)?)),
             None if self.profile.is_some() => anyhow::bail!(
                 "--profile needs a moadian.toml (./moadian.toml or the user's config directory, or --config FILE) / برای ‎--profile‎ فایل moadian.toml لازم است"
             ),
             None => Ok(None),
         }
+    }
+}
+
+/// Who the invoices are for and who signs them: the taxpayer flags, the signer flags and the
+/// profile choice. Every signing command flattens this one struct; a flag wins over the profile.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Taxpayer and signer (override the profile)")]
+pub struct TaxpayerArgs {
+    /// Memory ID (شناسه یکتای حافظه مالیاتی) the invoices are sent for, e.g. A11216.
+    #[arg(long, value_name = "ID")]
+    pub memory_id: Option<String>,
+    /// The taxpayer's national ID (11 digits) or national code (10 digits); the certificate
+    /// must carry it.
+    #[arg(long, value_name = "ID")]
+    pub national_id: Option<String>,
+    /// Economic number (شماره اقتصادی, `tins` of the invoices).
+    #[arg(long, value_name = "CODE")]
+    pub economic_code: Option<String>,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+impl TaxpayerArgs {
+    /// True when the flags name the taxpayer (memory ID and national ID): no profile is needed.
+    pub fn names_taxpayer(&self) -> bool {
+        self.memory_id.is_some() && self.national_id.is_some()
+    }
+
+    /// The profile to work with: read from `moadian.toml` when one is named, or when the flags
+    /// do not name the taxpayer; else made from the flags alone (endpoint: production). The
+    /// taxpayer flags are applied over it. `None` when the flags say too little and there is no
+    /// `moadian.toml`.
+    pub fn resolve(&self) -> anyhow::Result<Option<(String, crate::config::Profile)>> {
+        let loaded = self.profile.load_named(!self.names_taxpayer())?;
+        let (name, mut p) = match loaded {
+            Some(found) => found,
+            None => match (&self.memory_id, &self.national_id) {
+                (Some(m), Some(n)) => (
+                    "(command line)".to_string(),
+                    crate::config::Profile {
+                        memory_id: m.clone(),
+                        national_id: n.clone(),
+                        economic_code: None,
+                        endpoint: crate::config::Endpoint::Production,
+                        batch_size: crate::api::MAX_BATCH,
+                        queue: None,
+                        signer: None,
+                    },
+                ),
+                _ => return Ok(None),
+            },
+        };
+        if let Some(v) = &self.memory_id {
+            p.memory_id = v.clone();
+        }
+        if let Some(v) = &self.national_id {
+            p.national_id = v.clone();
+        }
+        if let Some(v) = &self.economic_code {
+            p.economic_code = Some(v.clone());
+        }
+        Ok(Some((name, p)))
+    }
+}
+
+impl SignerArgs {
+    /// True when any signer flag was given.
+    pub fn any(&self) -> bool {
+        self.pkcs11_module.is_some()
+            || self.token_label.is_some()
+            || self.token_serial.is_some()
+            || self.key_id.is_some()
+            || self.key_file.is_some()
+            || self.cert_file.is_some()
     }
 }
 

@@ -1,11 +1,11 @@
 //! `moadian status`: what the queue holds and where each invoice stands — and the table /
 //! JSON / progress rendering that `submit` and `run` share.
 
-use super::submit::{Refusal, Session, Target};
+use super::session::QueueTarget;
+use super::submit::Refusal;
 use super::Global;
-use crate::lang::{Lang, Message};
+use crate::lang::{Langs, Message};
 use crate::pipeline::{self, Event, InvoiceReport, Observer, Report, ReportStatus};
-use comfy_table::{presets::UTF8_FULL, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use moadian_queue::SqliteQueue;
 use std::io::IsTerminal;
@@ -13,32 +13,22 @@ use std::io::IsTerminal;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub target: Target,
+    pub target: QueueTarget,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// List every invoice, not only those that need attention (all but SUCCESS).
+    #[arg(long)]
+    pub all: bool,
     /// Show only invoices with this status (SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS, UNKNOWN).
     #[arg(long, value_name = "STATUS")]
     pub only: Option<String>,
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
-    let mut target = args.target.clone();
-    // Status never needs the sandbox server running: just its queue.
-    let session = if target.sandbox && target.queue.is_none() {
-        target.queue = Some(crate::config::sandbox_dir().join("queue.sqlite"));
-        None
-    } else if target.sandbox {
-        None
-    } else {
-        Some(Session::open(&target).await?)
-    };
-    let path = match (&target.queue, &session) {
-        (Some(q), _) => q.clone(),
-        (None, Some(s)) => s.queue_path.clone(),
-        (None, None) => anyhow::bail!("no queue file"),
-    };
+    let lang = global.lang;
+    // Status never needs a server, a signer or the sandbox running: just the queue file.
+    let path = args.target.queue_path()?;
     if !path.exists() {
         anyhow::bail!(
             "the queue {} does not exist yet; enqueue or submit invoices first / صف {} هنوز ساخته نشده است",
@@ -47,16 +37,23 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         );
     }
     let queue = SqliteQueue::open_read_only(&path)?;
-    let mut report = pipeline::report::build(&queue, None, None, lang)?;
+    let mut report = pipeline::report::build(&queue, None, None)?;
     if let Some(only) = &args.only {
         let want = only.to_ascii_uppercase();
         report.invoices.retain(|i| i.status.as_str() == want);
     }
-    print_report(&report, &[], None, args.json, lang)?;
+    print_report(
+        &report,
+        &[],
+        None,
+        args.json,
+        args.all || args.only.is_some(),
+        lang,
+    )?;
     Ok(if report.all_success() { 0 } else { 1 })
 }
 
-fn status_text(s: ReportStatus, lang: Lang) -> String {
+fn status_text(s: ReportStatus, lang: Langs) -> String {
     let fa = match s {
         ReportStatus::Success => "موفق",
         ReportStatus::Failed => "ناموفق",
@@ -67,22 +64,22 @@ fn status_text(s: ReportStatus, lang: Lang) -> String {
         ReportStatus::Conflict => "تعارض (ارسال نشد)",
     };
     match lang {
-        Lang::Fa => format!("{} {fa}", s.as_str()),
-        Lang::En => s.as_str().to_string(),
+        Langs::En => s.as_str().to_string(),
+        Langs::Fa | Langs::Both => format!("{} {fa}", s.as_str()),
     }
 }
 
-fn problems_cell(i: &InvoiceReport) -> String {
+fn problems_cell(i: &InvoiceReport, lang: Langs) -> String {
     const SHOWN: usize = 6;
     let mut lines = Vec::new();
     if let Some(n) = &i.note {
-        lines.push(format!("= {n}"));
+        lines.push(format!("= {}", lang.text(n)));
     }
     for e in &i.errors {
-        lines.push(format!("✗ {}", e.short()));
+        lines.push(format!("✗ {}", e.short(lang)));
     }
     for w in &i.warnings {
-        lines.push(format!("! {}", w.short()));
+        lines.push(format!("! {}", w.short(lang)));
     }
     if lines.len() > SHOWN {
         let more = lines.len() - SHOWN;
@@ -112,7 +109,8 @@ pub fn print_report(
     refused: &[Refusal],
     stopped: Option<&Message>,
     json: bool,
-    lang: Lang,
+    all: bool,
+    lang: Langs,
 ) -> anyhow::Result<()> {
     if json {
         let mut v = serde_json::to_value(report)?;
@@ -127,64 +125,83 @@ pub fn print_report(
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if !std::io::stdout().is_terminal() {
-        // Logs and cron mail: wrap at a readable width instead of one line per row.
-        t.set_width(140);
-    }
-    let header = match lang {
-        Lang::Fa => vec!["منبع", "شماره مالیاتی", "وضعیت", "خطاها و هشدارها"],
-        Lang::En => vec!["Source", "Tax ID", "Status", "Errors / warnings"],
-    };
-    t.set_header(header);
-    for i in &report.invoices {
-        t.add_row(vec![
-            i.source.clone(),
-            short_taxid(&i.taxid),
-            status_text(i.status, lang),
-            problems_cell(i),
-        ]);
-    }
-    for r in refused {
-        t.add_row(vec![
-            r.source.clone(),
-            "—".into(),
-            "REFUSED".into(),
-            r.error.clone(),
-        ]);
-    }
-    println!("{t}");
+    // The summary first; then only the invoices that need attention (everything but SUCCESS),
+    // unless `all`; every detail stays in --json and `moadian status --all`.
     let s = &report.summary;
-    let conflicts = match (lang, s.conflict) {
-        (_, 0) => String::new(),
-        (Lang::Fa, n) => format!("، تعارض {n}"),
-        (Lang::En, n) => format!(", {n} CONFLICT"),
+    let (conflicts_fa, conflicts_en) = match s.conflict {
+        0 => (String::new(), String::new()),
+        n => (format!("، تعارض {n}"), format!(", {n} CONFLICT")),
     };
-    match lang {
-        Lang::Fa => println!(
-            "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}{conflicts}",
-            s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
-        ),
-        Lang::En => println!(
-            "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{conflicts}",
-            s.total,
-            super::plural(s.total as u64),
-            s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
-        ),
+    let fa = format!(
+        "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}{conflicts_fa}",
+        s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+    );
+    let en = format!(
+        "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{conflicts_en}",
+        s.total,
+        super::plural(s.total as u64),
+        s.success,
+        s.failed,
+        s.invalid,
+        s.queued,
+        s.in_progress,
+        s.unknown
+    );
+    println!("{}", lang.text(&Message::new(fa, en)));
+    let shown: Vec<&InvoiceReport> = report
+        .invoices
+        .iter()
+        .filter(|i| all || i.status != ReportStatus::Success)
+        .collect();
+    if !shown.is_empty() || !refused.is_empty() {
+        let mut t = super::table::new(vec![
+            lang.label("منبع", "Source"),
+            lang.label("شماره مالیاتی", "Tax ID"),
+            lang.label("وضعیت", "Status"),
+            lang.label("خطاها و هشدارها", "Errors / warnings"),
+        ]);
+        for i in &shown {
+            t.add_row(vec![
+                i.source.clone(),
+                short_taxid(&i.taxid),
+                status_text(i.status, lang),
+                problems_cell(i, lang),
+            ]);
+        }
+        for r in refused {
+            t.add_row(vec![
+                r.source.clone(),
+                "—".into(),
+                lang.label("رد شد", "REFUSED"),
+                lang.text(&r.error),
+            ]);
+        }
+        println!("{t}");
+    }
+    let hidden = (report.invoices.len() - shown.len()) as u64;
+    if hidden > 0 {
+        println!(
+            "{}",
+            lang.text(&Message::new(
+                format!("{hidden} صورتحساب موفق فهرست نشد؛ ‎--all‎ همه را نشان می‌دهد و ‎--json‎ همهٔ جزئیات را."),
+                format!(
+                    "{hidden} SUCCESS invoice{} not listed; --all lists every invoice, --json gives every detail.",
+                    super::plural(hidden)
+                ),
+            ))
+        );
     }
     if s.in_progress + s.unknown + s.queued > 0 {
         println!(
             "{}",
-            match lang {
-                Lang::Fa => "ادامهٔ پیگیری: moadian run (یا همین فرمان را دوباره اجرا کنید؛ چیزی دوبار ارسال نمی‌شود)",
-                Lang::En => "to follow up: moadian run (or run the same command again; nothing is sent twice)",
-            }
+            lang.text(&Message::new(
+                "ادامهٔ پیگیری: moadian run (یا همین فرمان را دوباره اجرا کنید؛ چیزی دوبار ارسال نمی‌شود)",
+                "to follow up: moadian run (or run the same command again; nothing is sent twice)",
+            ))
         );
     }
     if let Some(m) = stopped {
-        eprintln!("stopped: {}", m.get(lang));
+        eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));
     }
     Ok(())
 }
@@ -223,14 +240,18 @@ impl Observer for Progress {
                 b.inc(1);
                 b.set_message(format!("signed {}", b.position()));
             }
-            Event::Posting { count } => b.set_message(format!("sending {count} invoices")),
+            Event::Posting { count } => b.set_message(format!(
+                "sending {count} invoice{}",
+                super::plural(*count as u64)
+            )),
             Event::Accepted { count } => b.set_message(format!("{count} acknowledged")),
             Event::Unknown { count } => {
                 b.set_message(format!("{count} without answer (will reconcile)"))
             }
-            Event::Waiting { open, seconds } => {
-                b.set_message(format!("waiting {seconds:.0}s for {open} invoices"))
-            }
+            Event::Waiting { open, seconds } => b.set_message(format!(
+                "waiting {seconds:.0}s for {open} invoice{}",
+                super::plural(*open as u64)
+            )),
             Event::Polled { finalized } => b.set_message(format!("{finalized} final")),
             Event::Enqueued { total, invalid } => {
                 b.set_message(format!("queued {total} ({invalid} invalid)"))

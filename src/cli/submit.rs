@@ -21,6 +21,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// List every invoice, not only those that need attention (all but SUCCESS).
+    #[arg(long)]
+    pub all: bool,
     /// Compute what follows from the lines (prdis, adis, vam, tsstam, totals) before validating.
     #[arg(long)]
     pub fill: bool,
@@ -32,7 +35,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     let mut session = Session::open(&args.target).await?;
     session.input = args.input.options();
     let queue = session.open_queue()?;
@@ -41,8 +44,15 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let progress = super::status::Progress::new(!args.json);
     let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
-    let (report, refused) = placements_report(runner.queue(), placements, lang)?;
-    super::status::print_report(&report, &refused, stopped.as_ref(), args.json, lang)?;
+    let (report, refused) = placements_report(runner.queue(), placements)?;
+    super::status::print_report(
+        &report,
+        &refused,
+        stopped.as_ref(),
+        args.json,
+        args.all,
+        lang,
+    )?;
     Ok(
         if report.all_success() && refused.is_empty() && stopped.is_none() {
             0
@@ -56,7 +66,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Refusal {
     pub source: String,
-    pub error: String,
+    pub error: crate::lang::Message,
 }
 
 /// Where one input ended up.
@@ -85,7 +95,7 @@ pub fn enqueue_paths(
     queue: &SqliteQueue,
     paths: &[PathBuf],
     fill: bool,
-    lang: crate::lang::Lang,
+    lang: crate::lang::Langs,
 ) -> anyhow::Result<Vec<Placement>> {
     for p in paths {
         if !p.exists() {
@@ -111,10 +121,7 @@ pub fn enqueue_paths(
                             .iter()
                             .map(|f| format!("{} = {}", f.field, f.value))
                             .collect();
-                        let head = match lang {
-                            crate::lang::Lang::Fa => "محاسبه شد",
-                            crate::lang::Lang::En => "filled",
-                        };
+                        let head = lang.label("محاسبه شد", "filled");
                         eprintln!("{}: {head}: {}", i.source, list.join(", "));
                     }
                     Ok(_) => {}
@@ -156,7 +163,6 @@ pub fn enqueue_paths(
                     &item.source,
                     taxid,
                     findings.as_ref(),
-                    lang,
                 )));
                 continue;
             }
@@ -189,7 +195,6 @@ pub fn enqueue_paths(
                         &item.source,
                         Some(taxid),
                         findings.as_ref(),
-                        lang,
                     )));
                     continue;
                 }
@@ -205,9 +210,8 @@ fn superseded(
     source: &str,
     taxid: &str,
     findings: Option<&serde_json::Value>,
-    lang: crate::lang::Lang,
 ) -> pipeline::InvoiceReport {
-    let mut r = pipeline::report::local_invalid(source, Some(taxid), findings, lang);
+    let mut r = pipeline::report::local_invalid(source, Some(taxid), findings);
     let (fa, en) = (
         format!("شماره مالیاتی {taxid} در ورودی دیگری از همین ارسال هم آمده است و آن یکی ارسال شد؛ این یکی ارسال نشد. شماره مالیاتی یکتاست."),
         format!("the tax ID {taxid} is also carried by another input of this submission, which was taken; this one was not sent. A tax ID is unique."),
@@ -216,11 +220,8 @@ fn superseded(
         code: None,
         field: Some("header.taxid".into()),
         rule: Some("taxid.duplicate_input".into()),
-        message: match lang {
-            crate::lang::Lang::Fa => fa,
-            crate::lang::Lang::En => en,
-        },
-        explanation: None,
+        message: crate::lang::Message::new(fa, en),
+        server_message: None,
     });
     r
 }
@@ -245,11 +246,11 @@ fn place(
                 QueueError::TaxIdSucceeded { invoice, .. }
                 | QueueError::TaxIdInFlight { invoice, .. } => Placement::Already(*invoice, source),
                 QueueError::TaxIdConflict { .. } => {
-                    Placement::Conflict(pipeline::report::conflict(&source, &error, lang))
+                    Placement::Conflict(pipeline::report::conflict(&source, &error))
                 }
                 _ => Placement::Refused(Refusal {
                     source,
-                    error: error.to_string(),
+                    error: crate::lang::Message::new(error.persian(), error.to_string()),
                 }),
             },
         });
@@ -261,7 +262,6 @@ fn place(
 pub fn placements_report(
     queue: &SqliteQueue,
     placements: Vec<Placement>,
-    lang: crate::lang::Lang,
 ) -> anyhow::Result<(pipeline::Report, Vec<Refusal>)> {
     let ids: Vec<InvoiceId> = placements
         .iter()
@@ -280,8 +280,7 @@ pub fn placements_report(
             ids: Some(sorted),
             ..Default::default()
         })?;
-        let rep =
-            pipeline::report::build(queue, Some(rows.iter().map(|r| r.id).collect()), None, lang)?;
+        let rep = pipeline::report::build(queue, Some(rows.iter().map(|r| r.id).collect()), None)?;
         for (row, r) in rows.iter().zip(rep.invoices) {
             by_id.insert(row.id, r);
         }
@@ -297,7 +296,7 @@ pub fn placements_report(
             }
             Placement::Already(id, source) => {
                 if let Some(mut r) = by_id.remove(&id) {
-                    r.note = Some(already_note(queue, id, &r, lang)?);
+                    r.note = Some(already_note(queue, id, &r)?);
                     r.source = source;
                     rows.push(r);
                 }
@@ -314,8 +313,7 @@ fn already_note(
     queue: &SqliteQueue,
     id: InvoiceId,
     r: &pipeline::InvoiceReport,
-    lang: crate::lang::Lang,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<crate::lang::Message> {
     let inv = queue.get(id)?;
     let from = inv.as_ref().map(|i| i.source.clone()).unwrap_or_default();
     let sent = match inv.and_then(|i| i.last_attempt) {
@@ -328,18 +326,14 @@ fn already_note(
             .unwrap_or_default()
     });
     let status = r.status.as_str();
-    Ok(match (lang, when) {
-        (crate::lang::Lang::En, Some(w)) => format!(
-            "already {status}, sent on {w} (from {from}); the same invoice, not sent again"
+    Ok(match when {
+        Some(w) => crate::lang::Message::new(
+            format!("پیش‌تر {status} است، ارسال در {w} (از {from})؛ همان صورتحساب است و دوباره ارسال نشد"),
+            format!("already {status}, sent on {w} (from {from}); the same invoice, not sent again"),
         ),
-        (crate::lang::Lang::En, None) => format!(
-            "already in the queue as {status} (from {from}); the same invoice, not enqueued again"
-        ),
-        (crate::lang::Lang::Fa, Some(w)) => format!(
-            "پیش‌تر {status} است، ارسال در {w} (از {from})؛ همان صورتحساب است و دوباره ارسال نشد"
-        ),
-        (crate::lang::Lang::Fa, None) => format!(
-            "پیش‌تر با وضعیت {status} در صف است (از {from})؛ همان صورتحساب است و دوباره در صف قرار نگرفت"
+        None => crate::lang::Message::new(
+            format!("پیش‌تر با وضعیت {status} در صف است (از {from})؛ همان صورتحساب است و دوباره در صف قرار نگرفت"),
+            format!("already in the queue as {status} (from {from}); the same invoice, not enqueued again"),
         ),
     })
 }

@@ -4,13 +4,13 @@
 use super::Global;
 use crate::invoice::ids::{IdError, MemoryId};
 use crate::invoice::jalali;
-use crate::invoice::taxid::{inno_for_serial, TaxId, MAX_SERIAL, MS_PER_DAY};
+use crate::invoice::taxid::{inno_for_serial, TaxId, MAX_SERIAL};
 use crate::lang::{Lang, Message};
 
 #[derive(Debug, clap::Args)]
 #[command(
     group(clap::ArgGroup::new("when").args(["indatim", "date"]).multiple(false)),
-    after_help = "Examples:\n  moadian taxid --memory-id A11216 --indatim 1683997837988 --serial 49321217\n  moadian taxid --memory-id A11216 --date 2023-05-13 --serial 49321217\n  moadian taxid --check A1121604C220002F095011"
+    after_help = "Examples:\n  moadian taxid --memory-id A11216 --indatim 1683997837988 --serial 49321217\n  moadian taxid --memory-id A11216 --date 1402/02/23 --serial 49321217\n  moadian taxid --check A1121604C220002F095011"
 )]
 pub struct Args {
     /// Check this tax ID (exit 0 when valid, 1 when not) and show its parts.
@@ -22,8 +22,9 @@ pub struct Args {
     /// The invoice's issue time (indatim) in Unix milliseconds; its UTC day goes in the tax ID.
     #[arg(long, value_name = "MS", required_unless_present_any = ["check", "date"])]
     pub indatim: Option<i64>,
-    /// The issue day (UTC) as YYYY-MM-DD (Gregorian) instead of --indatim.
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// The issue day instead of --indatim: Jalali (1405/08/29) or Gregorian (2026-11-20); a
+    /// time or instant counts by its UTC day.
+    #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
     /// The memory's serial for this invoice (decimal, or hex with 0x), at most 0xFFFFFFFFFF.
     #[arg(long, value_name = "N", required_unless_present = "check", value_parser = parse_serial)]
@@ -46,7 +47,7 @@ fn parse_serial(s: &str) -> Result<u64, String> {
 
 /// Prints a message in the chosen language, or Persian with English beneath when unset.
 fn say(global: &Global, m: &Message) {
-    match global.lang {
+    match global.lang.single() {
         Some(l) => println!("{}", m.get(l)),
         None => {
             println!("{}", m.fa);
@@ -56,20 +57,11 @@ fn say(global: &Global, m: &Message) {
 }
 
 fn label(global: &Global, fa: &str, en: &str) -> String {
-    match global.lang {
+    match global.lang.single() {
         Some(Lang::Fa) => fa.to_string(),
         Some(Lang::En) => en.to_string(),
         None => format!("{fa} / {en}"),
     }
-}
-
-/// Parses `YYYY-MM-DD` into days since 1970-01-01.
-fn parse_date_days(s: &str) -> Option<i64> {
-    let mut it = s.trim().splitn(3, '-');
-    let y: i32 = it.next()?.parse().ok()?;
-    let m: u32 = it.next()?.parse().ok()?;
-    let d: u32 = it.next()?.parse().ok()?;
-    jalali::days_from_gregorian(y, m, d)
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
@@ -87,20 +79,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     };
     let indatim = match (args.indatim, &args.date) {
         (Some(ms), _) => ms,
-        (None, Some(d)) => match parse_date_days(d) {
-            Some(days) => days * MS_PER_DAY,
-            None => {
-                return Ok(usage_error(
-                    global,
-                    &Message::new(
-                        format!("تاریخ «{d}» معتبر نیست؛ به شکل YYYY-MM-DD (میلادی) بنویسید."),
-                        format!("date {d:?} is not valid; write it as YYYY-MM-DD (Gregorian)."),
-                    ),
-                ))
-            }
+        (None, Some(d)) => match super::dates::parse(d) {
+            Ok(when) => when.utc_start(),
+            Err(m) => return Ok(usage_error(global, &m)),
         },
         (None, None) => {
-            eprintln!("error: give --indatim MS or --date YYYY-MM-DD");
+            eprintln!("error: give --indatim MS or --date DATE (1405/08/29 or 2026-11-20)");
             return Ok(2);
         }
     };
@@ -120,7 +104,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
 }
 
 fn usage_error(global: &Global, m: &Message) -> u8 {
-    match global.lang {
+    match global.lang.single() {
         Some(l) => eprintln!("error: {}", m.get(l)),
         None => {
             eprintln!("خطا: {}", m.fa);

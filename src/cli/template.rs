@@ -5,7 +5,7 @@
 
 use super::Global;
 use crate::import::template::{template_files, write_template_rows, Format_, Layout, Rows};
-use crate::lang::{Lang, Message};
+use crate::lang::Message;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 Some(e) if e.eq_ignore_ascii_case("csv") => Format_::Csv,
                 _ => Format_::Xlsx,
             });
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     let existing: Vec<String> = template_files(&args.out, args.layout, format)
         .into_iter()
         .filter(|p| p.exists())
@@ -42,24 +42,20 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             format!("فایل {list} از قبل وجود دارد و بازنویسی نشد؛ برای جایگزینی آن --force بدهید یا نام دیگری انتخاب کنید."),
             format!("{list} already exists and was left untouched; pass --force to replace it, or choose another name"),
         );
-        eprintln!("{}", m.get(lang));
+        eprintln!("{}", lang.text(&m));
         return Ok(1);
     }
     let now = chrono::Utc::now().timestamp_millis();
     let files = write_template_rows(&args.out, args.layout, format, now, Rows::Blank)?;
     for f in files {
-        match lang {
-            Lang::Fa => println!("نوشته شد: {}", f.display()),
-            Lang::En => println!("written: {}", f.display()),
-        }
+        println!("{}: {}", lang.label("نوشته شد", "written"), f.display());
     }
-    match lang {
-        Lang::Fa => println!(
-            "یک ردیف برای هر صورتحساب (و هر قلم) بنویسید: مقدار، مبلغ واحد، تخفیف و نرخ؛ بقیه مبالغ را `moadian validate --fill FILE` محاسبه می‌کند. شماره مالیاتی و سریال (taxid، inno) را خالی بگذارید: هنگام ارسال تخصیص می‌یابند. نمونه پرشده: examples/spreadsheets/."
-        ),
-        Lang::En => println!(
-            "Write one row per invoice (and per line): quantities, unit prices, discounts and rates; `moadian validate --fill FILE` computes the other amounts. Leave the tax ID and serial (taxid, inno) empty: they are allocated at submission. A filled-in example: examples/spreadsheets/."
-        ),
-    }
+    println!(
+        "{}",
+        lang.text(&Message::new(
+            "یک ردیف برای هر صورتحساب (و هر قلم) بنویسید: مقدار، مبلغ واحد، تخفیف و نرخ؛ بقیه مبالغ را `moadian validate --fill FILE` محاسبه می‌کند. شماره مالیاتی و سریال (taxid، inno) را خالی بگذارید: هنگام ارسال تخصیص می‌یابند. نمونه پرشده: examples/spreadsheets/.",
+            "Write one row per invoice (and per line): quantities, unit prices, discounts and rates; `moadian validate --fill FILE` computes the other amounts. Leave the tax ID and serial (taxid, inno) empty: they are allocated at submission. A filled-in example: examples/spreadsheets/.",
+        ))
+    );
     Ok(0)
 }

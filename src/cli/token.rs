@@ -10,7 +10,7 @@ use crate::crypto::pkcs11::objects::{read_certificates, unhex};
 use crate::crypto::pkcs11::signer::TokenInventory;
 use crate::crypto::pkcs11::{module, token, LiveTokenInfo, Pkcs11Signer};
 use crate::crypto::{PinSource, SignError, SignerConfig};
-use crate::lang::Lang;
+use crate::lang::{Lang, Langs};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -74,12 +74,16 @@ pub struct CertsArgs {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang;
+    let langs = global.lang;
+    let lang = langs.single();
     match args.command {
         TokenCommand::ForgetFailedPin(a) => {
             finish(tokio::task::spawn_blocking(move || forget(a)).await?, lang)
         }
-        TokenCommand::List(a) => finish(tokio::task::spawn_blocking(move || list(a)).await?, lang),
+        TokenCommand::List(a) => finish(
+            tokio::task::spawn_blocking(move || list(a, langs)).await?,
+            lang,
+        ),
         TokenCommand::Certs(a) => {
             let out = tokio::task::spawn_blocking(move || certs(a, lang)).await?;
             finish(out, lang)
@@ -152,30 +156,30 @@ fn finish(r: Result<(), SignError>, lang: Option<Lang>) -> anyhow::Result<u8> {
     }
 }
 
-fn flags_text(f: &token::PinFlags) -> String {
+fn flags_text(f: &token::PinFlags, l: Langs) -> String {
     let mut v = Vec::new();
     if f.locked {
-        v.push("PIN LOCKED");
+        v.push(l.label("رمز قفل است", "PIN LOCKED"));
     }
     if f.final_try {
-        v.push("PIN final try");
+        v.push(l.label("آخرین تلاش رمز", "PIN final try"));
     }
     if f.count_low {
-        v.push("PIN count low");
+        v.push(l.label("تلاش‌های رمز کم است", "PIN count low"));
     }
     if f.to_be_changed {
-        v.push("PIN must be changed");
+        v.push(l.label("رمز باید عوض شود", "PIN must be changed"));
     }
     if f.protected_auth_path {
-        v.push("PIN pad");
+        v.push(l.label("صفحه‌کلید رمز", "PIN pad"));
     }
     if v.is_empty() {
-        v.push("PIN ok");
+        v.push(l.label("رمز سالم", "PIN ok"));
     }
     v.join(", ")
 }
 
-fn list(a: ListArgs) -> Result<(), SignError> {
+fn list(a: ListArgs, l: Langs) -> Result<(), SignError> {
     let (path, ctx) = module::load_configured(a.pkcs11_module.as_deref())?;
     let tokens = token::list_tokens(&ctx, &LiveTokenInfo)?;
     if a.json {
@@ -185,19 +189,25 @@ fn list(a: ListArgs) -> Result<(), SignError> {
         );
         return Ok(());
     }
-    println!("module: {}", path.display());
+    println!("{}: {}", l.label("ماژول", "module"), path.display());
     if tokens.is_empty() {
-        println!("no token is plugged in / هیچ توکنی متصل نیست");
+        println!(
+            "{}",
+            l.label("هیچ توکنی متصل نیست", "no token is plugged in")
+        );
     }
     for t in &tokens {
         println!(
-            "slot {:<10} label {:?}  serial {}  {} {}  [{}]",
+            "{} {:<10} {} {:?}  {} {}  {} {}  [{}]",
+            l.label("شکاف", "slot"),
             t.slot_id,
+            l.label("برچسب", "label"),
             t.label,
+            l.label("سریال", "serial"),
             t.serial,
             t.manufacturer,
             t.model,
-            flags_text(&t.flags)
+            flags_text(&t.flags, l)
         );
     }
     Ok(())

@@ -19,14 +19,15 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  moadian validate examples/invoices\n  moadian validate --json --at 2023-05-13 invoice.json\n  moadian validate --lang en exports/*.jsonl"
+    after_help = "Examples:\n  moadian validate examples/invoices\n  moadian validate --json --at 1402/02/23 invoice.json\n  moadian validate --lang en exports/*.jsonl"
 )]
 pub struct Args {
     /// Print one JSON object (`invoices`, `summary`) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Judge the invoices as of this moment (default now): RFC 3339
-    /// (2023-05-13T17:10:37Z), a date YYYY-MM-DD (its end, 23:59:59.999 UTC), or Unix ms.
+    /// Judge the invoices as of this moment (default now): a day, Jalali (1405/08/29) or
+    /// Gregorian (2026-11-20), meaning its end (23:59:59.999 UTC); a time
+    /// (1405/08/29 14:30, Tehran); RFC 3339 (2023-05-13T17:10:37Z); or Unix ms.
     #[arg(long, value_name = "TIME", value_parser = parse_at)]
     pub at: Option<i64>,
     /// First compute what follows from the lines (prdis, adis, vam, tsstam, totals…) and list
@@ -45,31 +46,9 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
 }
 
-/// Parses `--at`: RFC 3339, `YYYY-MM-DD` (end of that UTC day) or Unix milliseconds.
+/// Parses `--at` ([`super::dates`]): a bare day means its last millisecond, UTC.
 pub fn parse_at(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s
-            .parse::<i64>()
-            .map_err(|e| format!("not Unix milliseconds: {e}"));
-    }
-    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-        let ms = t.unix_timestamp_nanos() / 1_000_000;
-        return i64::try_from(ms).map_err(|_| "time out of range".to_string());
-    }
-    let mut it = s.splitn(3, '-');
-    let ymd = (|| {
-        let y: i32 = it.next()?.parse().ok()?;
-        let m: u32 = it.next()?.parse().ok()?;
-        let d: u32 = it.next()?.parse().ok()?;
-        crate::invoice::jalali::days_from_gregorian(y, m, d)
-    })();
-    match ymd {
-        Some(days) => Ok((days + 1) * MS_PER_DAY - 1),
-        None => Err(format!(
-            "{s:?} is not a time: use RFC 3339 (2023-05-13T17:10:37Z), YYYY-MM-DD or Unix milliseconds"
-        )),
-    }
+    super::dates::arg(s).map(super::dates::When::utc_end)
 }
 
 fn now_ms() -> i64 {
@@ -243,7 +222,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         at,
         ..Summary::default()
     };
-    let mut human = Human::new(global.lang);
+    let mut human = Human::new(global.lang.single());
     let progress = if args.json {
         let p = indicatif::ProgressBar::with_draw_target(
             None,
@@ -281,7 +260,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 out.write_all(b",")?;
             }
             write_json_invoice(&mut out, &checked, valid)?;
-            if summary.invoices % 1024 == 0 {
+            if summary.invoices.is_multiple_of(1024) {
                 if let Some(p) = &progress {
                     p.set_position(summary.invoices);
                 }
@@ -306,7 +285,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             "هیچ فایل صورتحسابی (json، jsonl، ndjson، xlsx، csv) در مسیرهای داده‌شده پیدا نشد.",
             "no invoice file (.json, .jsonl, .ndjson, .xlsx, .csv) found under the given paths.",
         );
-        match global.lang {
+        match global.lang.single() {
             Some(l) => eprintln!("{}", m.get(l)),
             None => eprintln!("{}\n{}", m.fa, m.en),
         }
@@ -480,6 +459,7 @@ impl Human {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invoice::taxid::MS_PER_DAY;
 
     #[test]
     fn at_accepts_three_forms() {
@@ -491,6 +471,8 @@ mod tests {
         );
         // A date means the end of that UTC day.
         assert_eq!(parse_at("2023-05-13"), Ok(19_491 * MS_PER_DAY - 1));
+        // The same day, Jalali.
+        assert_eq!(parse_at("1402/02/23"), Ok(19_491 * MS_PER_DAY - 1));
         assert!(parse_at("2023-02-30").is_err());
         assert!(parse_at("yesterday").is_err());
         assert!(parse_at("").is_err());

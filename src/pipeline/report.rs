@@ -2,7 +2,7 @@
 //! warnings (each code with its one-line explanation) — and the summary, read from the queue.
 //! This is what `submit` / `status` print as a table or as `--json`.
 
-use crate::lang::Lang;
+use crate::lang::{Lang, Langs, Message};
 use moadian_queue::{InvoiceId, InvoiceRow, InvoiceStatus, ListFilter, Store};
 use serde::Serialize;
 use serde_json::Value;
@@ -47,7 +47,7 @@ impl ReportStatus {
     }
 }
 
-/// One error or warning: its code (server or local rule), field, message and explanation.
+/// One error or warning: its code (server or local rule), field and message.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CodeLine {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,22 +57,23 @@ pub struct CodeLine {
     /// Local rule id (validation findings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
-    /// What the server (or the rule) said.
-    pub message: String,
-    /// The catalogue's one-line meaning of the code, in the chosen language.
+    /// What it means, in both languages: the rule's message, or for a server code the
+    /// catalogue's one-line meaning (the server's own words when the catalogue lacks the code).
+    pub message: Message,
+    /// The server's own words, verbatim (server codes only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<String>,
+    pub server_message: Option<String>,
 }
 
 impl CodeLine {
-    /// `code — explanation (field)`, for the table.
-    pub fn short(&self) -> String {
+    /// `code: message [field]`, for the table, in `langs`.
+    pub fn short(&self, langs: Langs) -> String {
         let mut s = String::new();
         if let Some(c) = &self.code {
             s.push_str(c);
             s.push_str(": ");
         }
-        s.push_str(self.explanation.as_deref().unwrap_or(&self.message));
+        s.push_str(&langs.text(&self.message));
         if let Some(f) = &self.field {
             if !f.is_empty() {
                 s.push_str(&format!(" [{f}]"));
@@ -95,7 +96,7 @@ pub struct InvoiceReport {
     /// What this submission did with it when that is not obvious from the status
     /// ("already SUCCESS, sent on …; not sent again").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<Message>,
 }
 
 /// Count per status.
@@ -130,7 +131,6 @@ pub fn build<S: Store>(
     store: &S,
     ids: Option<Vec<InvoiceId>>,
     memory_id: Option<&str>,
-    lang: Lang,
 ) -> Result<Report, moadian_queue::QueueError> {
     let mut rows = Vec::new();
     match ids {
@@ -149,7 +149,7 @@ pub fn build<S: Store>(
             })?
         }
     }
-    let invoices: Vec<InvoiceReport> = rows.iter().map(|r| row_report(r, lang)).collect();
+    let invoices: Vec<InvoiceReport> = rows.iter().map(row_report).collect();
     Ok(assemble(invoices))
 }
 
@@ -178,13 +178,8 @@ pub fn assemble(invoices: Vec<InvoiceReport>) -> Report {
 
 /// The row of an input found invalid that was not recorded in the queue (its tax ID belongs to
 /// another input there): INVALID with its own findings.
-pub fn local_invalid(
-    source: &str,
-    taxid: Option<&str>,
-    findings: Option<&Value>,
-    lang: Lang,
-) -> InvoiceReport {
-    let (errors, warnings) = findings_lines(findings, lang);
+pub fn local_invalid(source: &str, taxid: Option<&str>, findings: Option<&Value>) -> InvoiceReport {
+    let (errors, warnings) = findings_lines(findings);
     InvoiceReport {
         source: source.to_string(),
         taxid: taxid.map(str::to_string),
@@ -199,16 +194,12 @@ pub fn local_invalid(
 
 /// The row of an input refused as a conflict: its tax ID holds another invoice (other
 /// content) that is SUCCESS or in flight. Names what was sent, what differs, and the way out.
-pub fn conflict(source: &str, e: &moadian_queue::QueueError, lang: Lang) -> InvoiceReport {
+pub fn conflict(source: &str, e: &moadian_queue::QueueError) -> InvoiceReport {
     let (taxid, fields) = match e {
         moadian_queue::QueueError::TaxIdConflict { taxid, fields, .. } => {
             (Some(taxid.clone()), fields.join(", "))
         }
         _ => (None, String::new()),
-    };
-    let message = match lang {
-        Lang::Fa => e.persian(),
-        Lang::En => e.to_string(),
     };
     InvoiceReport {
         source: source.to_string(),
@@ -220,8 +211,8 @@ pub fn conflict(source: &str, e: &moadian_queue::QueueError, lang: Lang) -> Invo
             code: Some(CONFLICT_CODE.into()),
             field: Some(fields).filter(|f| !f.is_empty()),
             rule: None,
-            message,
-            explanation: explanation(CONFLICT_CODE, lang),
+            message: Message::new(e.persian(), e.to_string()),
+            server_message: None,
         }],
         warnings: Vec::new(),
         note: None,
@@ -231,9 +222,9 @@ pub fn conflict(source: &str, e: &moadian_queue::QueueError, lang: Lang) -> Invo
 /// The catalogue id of a conflict (`moadian explain queue.conflict`).
 pub const CONFLICT_CODE: &str = "queue.conflict";
 
-fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
+fn row_report(r: &InvoiceRow) -> InvoiceReport {
     let status = ReportStatus::from_queue(r.status);
-    let (mut errors, mut warnings) = findings_lines(r.findings.as_ref(), lang);
+    let (mut errors, mut warnings) = findings_lines(r.findings.as_ref());
     let mut uid = None;
     let mut reference = None;
     if let Some(a) = &r.last_attempt {
@@ -241,9 +232,9 @@ fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
         reference = a.reference.clone();
         if status != ReportStatus::Invalid {
             if matches!(status, ReportStatus::Failed | ReportStatus::Queued) {
-                errors.extend(server_lines(a.errors.as_ref(), lang));
+                errors.extend(server_lines(a.errors.as_ref()));
             }
-            warnings.extend(server_lines(a.warnings.as_ref(), lang));
+            warnings.extend(server_lines(a.warnings.as_ref()));
         }
     }
     if status != ReportStatus::Invalid {
@@ -262,12 +253,16 @@ fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
     }
 }
 
-fn explanation(code: &str, lang: Lang) -> Option<String> {
-    crate::codes::one_line(code, lang)
+/// The catalogue's one-line meaning of a code, in both languages.
+fn explanation(code: &str) -> Option<Message> {
+    Some(Message::new(
+        crate::codes::one_line(code, Lang::Fa)?,
+        crate::codes::one_line(code, Lang::En)?,
+    ))
 }
 
 /// Server codes stored as `[{code, message}]`.
-fn server_lines(v: Option<&Value>, lang: Lang) -> Vec<CodeLine> {
+fn server_lines(v: Option<&Value>) -> Vec<CodeLine> {
     let Some(Value::Array(items)) = v else {
         return Vec::new();
     };
@@ -276,18 +271,21 @@ fn server_lines(v: Option<&Value>, lang: Lang) -> Vec<CodeLine> {
         .map(|c| {
             let code = (!c.code.is_empty()).then(|| c.code.clone());
             CodeLine {
-                explanation: code.as_deref().and_then(|k| explanation(k, lang)),
+                message: code
+                    .as_deref()
+                    .and_then(explanation)
+                    .unwrap_or_else(|| Message::new(c.message.clone(), c.message.clone())),
                 code,
                 field: None,
                 rule: None,
-                message: c.message,
+                server_message: Some(c.message),
             }
         })
         .collect()
 }
 
 /// Local validation findings stored as `[Finding]`.
-fn findings_lines(v: Option<&Value>, lang: Lang) -> (Vec<CodeLine>, Vec<CodeLine>) {
+fn findings_lines(v: Option<&Value>) -> (Vec<CodeLine>, Vec<CodeLine>) {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let Some(Value::Array(items)) = v else {
@@ -297,14 +295,15 @@ fn findings_lines(v: Option<&Value>, lang: Lang) -> (Vec<CodeLine>, Vec<CodeLine
         let Ok(f) = serde_json::from_value::<crate::rules::Finding>(item.clone()) else {
             continue;
         };
+        let error = f.is_error();
         let line = CodeLine {
-            explanation: None,
-            code: f.code.clone(),
-            field: Some(f.field.clone()).filter(|s| !s.is_empty()),
-            rule: Some(f.rule.clone()),
-            message: f.message.get(lang).to_string(),
+            code: f.code,
+            field: Some(f.field).filter(|s| !s.is_empty()),
+            rule: Some(f.rule),
+            message: f.message,
+            server_message: None,
         };
-        if f.is_error() {
+        if error {
             errors.push(line);
         } else {
             warnings.push(line);

@@ -162,7 +162,7 @@ pub async fn by_time(
         .filter(|r| {
             status
                 .as_deref()
-                .map_or(true, |s| state.visible_status(r, &faults) == s)
+                .is_none_or(|s| state.visible_status(r, &faults) == s)
         })
         .skip((page - 1).saturating_mul(size))
         .take(size)

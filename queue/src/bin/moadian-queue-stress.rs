@@ -123,7 +123,7 @@ fn churn(db: &str, seed: u64) -> Res<()> {
         }
         let accepted: Vec<_> = attempts
             .iter()
-            .filter(|_| rng.next() % 4 != 0)
+            .filter(|_| !rng.next().is_multiple_of(4))
             .map(|a| (a.uid, format!("ref-{}", a.uid)))
             .collect();
         for r in runner.record_accepted_many(&accepted)? {
@@ -141,10 +141,10 @@ fn churn(db: &str, seed: u64) -> Res<()> {
             r?;
         }
         for (uid, _) in &accepted {
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 continue;
             }
-            let status = if rng.next() % 5 == 0 {
+            let status = if rng.next().is_multiple_of(5) {
                 ServerStatus::Failed
             } else {
                 ServerStatus::Success

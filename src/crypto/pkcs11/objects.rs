@@ -117,7 +117,7 @@ pub fn unhex(s: &str) -> Result<Vec<u8>, SignError> {
     if clean.is_empty() {
         return Err(bad("it is empty", "خالی است"));
     }
-    if clean.len() % 2 != 0 {
+    if !clean.len().is_multiple_of(2) {
         return Err(bad(
             "it has an odd number of hex digits (each byte is two)",
             "تعداد رقم‌های هگز فرد است (هر بایت دو رقم است)",

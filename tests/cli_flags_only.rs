@@ -1,0 +1,333 @@
+//! A taxpayer with no `moadian.toml` anywhere: the taxpayer and signer flags say everything.
+//! `submit` sends to a standalone `moadian sandbox serve` with only `--memory-id`,
+//! `--national-id`, `--key` and `--cert`; `status` and `report` read the queue with `--queue`
+//! (or `--memory-id`) and no profile. HOME and XDG_CONFIG_HOME point to empty directories and
+//! the working directory is empty, so no profile can be found by accident.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Kills the child when the test ends, pass or fail.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An empty world: working directory, HOME and XDG_CONFIG_HOME, all empty.
+struct World {
+    _root: tempfile::TempDir,
+    cwd: PathBuf,
+    home: PathBuf,
+    xdg: PathBuf,
+}
+
+impl World {
+    fn new() -> World {
+        let root = tempfile::tempdir().unwrap();
+        let cwd = root.path().join("work");
+        let home = root.path().join("home");
+        let xdg = root.path().join("xdg");
+        for d in [&cwd, &home, &xdg] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        World {
+            _root: root,
+            cwd,
+            home,
+            xdg,
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_moadian"));
+        c.current_dir(&self.cwd)
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", &self.xdg)
+            .env("XDG_DATA_HOME", self.home.join("data"))
+            .env_remove("MOADIAN_HOME")
+            .env_remove("MOADIAN_CONFIG")
+            .env_remove("MOADIAN_LANG")
+            .env_remove("MOADIAN_PIN")
+            .env("MOADIAN_POLL_FIRST_MS", "100")
+            .env("MOADIAN_POLL_MAX_MS", "300");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("moadian runs")
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn serve(w: &World) -> (Child, String) {
+    let mut child = Child(
+        w.cmd()
+            .args(["sandbox", "serve", "--port", "0", "--delay-ms", "50"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moadian sandbox serve runs"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    (child, base)
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/invoices/valid")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn submit_with_only_flags_and_a_key_file_then_read_the_queue_without_a_profile() {
+    let w = World::new();
+    let id_dir = w.cwd.join("identity");
+    let made = w.run(&["sandbox", "identity", "--dir", id_dir.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    let (_server, base) = serve(&w);
+    let key = id_dir.join("key.pem");
+    let cert = id_dir.join("cert.pem");
+    let out = w.run(&[
+        "--lang",
+        "en",
+        "submit",
+        "--endpoint",
+        &base,
+        "--memory-id",
+        "A11216",
+        "--national-id",
+        "14003778990",
+        "--key",
+        key.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--json",
+        "--wait",
+        "60s",
+        &example("t1-p1-sale.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["invoices"][0]["status"], "SUCCESS", "{}", text(&out));
+    // The self-signed test certificate is logged as a warning; standard error is a pipe here,
+    // so the line carries no colour escapes.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cert.self_signed"), "{}", text(&out));
+    assert!(!err.contains('\u{1b}'), "escape codes in a file: {err:?}");
+    // Nothing was written beside the user's files: the queue is in the data directory.
+    let queue = w
+        .home
+        .join("data")
+        .join("moadian")
+        .join("queue-A11216.sqlite");
+    assert!(queue.is_file(), "{}", text(&out));
+    assert!(
+        !w.cwd.join("moadian.toml").exists() && !w.xdg.join("moadian").exists(),
+        "no profile was written"
+    );
+
+    // Read-only commands need no profile: the queue file, or the memory ID's default queue.
+    for args in [
+        vec![
+            "--lang",
+            "en",
+            "status",
+            "--json",
+            "--queue",
+            queue.to_str().unwrap(),
+        ],
+        vec!["--lang", "en", "status", "--json", "--memory-id", "A11216"],
+    ] {
+        let st = w.run(&args);
+        assert_eq!(st.status.code(), Some(0), "{args:?}\n{}", text(&st));
+        let v: serde_json::Value = serde_json::from_slice(&st.stdout).expect("JSON");
+        assert_eq!(v["summary"]["success"], 1, "{}", text(&st));
+    }
+    // For people: the summary first, then only what needs attention; --all lists every row.
+    let st = w.run(&["--lang", "en", "status", "--queue", queue.to_str().unwrap()]);
+    let human = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        human.starts_with("1 invoice: 1 SUCCESS, 0 FAILED"),
+        "summary first, no plural slip: {human}"
+    );
+    assert!(
+        human.contains("1 SUCCESS invoice not listed") && !human.contains("t1-p1-sale.json"),
+        "{human}"
+    );
+    let st = w.run(&[
+        "--lang",
+        "en",
+        "status",
+        "--all",
+        "--queue",
+        queue.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&st.stdout).contains("t1-p1-sale.json"));
+    let rep = w.run(&[
+        "--lang",
+        "en",
+        "report",
+        "--format",
+        "json",
+        "--queue",
+        queue.to_str().unwrap(),
+    ]);
+    assert_eq!(rep.status.code(), Some(0), "{}", text(&rep));
+
+    // `init` writes a commented profile from flags and runs doctor on it; it never overwrites.
+    let file = w.cwd.join("moadian.toml");
+    let init = |force: bool| {
+        let mut a = vec![
+            "--lang",
+            "en",
+            "init",
+            "--memory-id",
+            "A11216",
+            "--national-id",
+            "14003778990",
+            "--endpoint",
+            &base,
+            "--key",
+            key.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--out",
+            file.to_str().unwrap(),
+        ];
+        if force {
+            a.push("--force");
+        }
+        w.run(&a)
+    };
+    let first = init(false);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains("memory_id = \"A11216\"") && written.contains("# "),
+        "{written}"
+    );
+    let doctor_ran = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        doctor_ran.contains("failed"),
+        "doctor's summary: {}",
+        text(&first)
+    );
+    let again = init(false);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+    // The profile it wrote is found in the working directory and signs.
+    let st = w.run(&[
+        "--lang",
+        "en",
+        "doctor",
+        "--key",
+        key.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+    ]);
+    assert_eq!(st.status.code(), Some(0), "{}", text(&st));
+}
+
+#[test]
+fn too_few_flags_and_no_profile_says_which_flags() {
+    let w = World::new();
+    let out = w.run(&[
+        "--lang",
+        "en",
+        "submit",
+        "--memory-id",
+        "A11216",
+        &example("t1-p1-sale.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--national-id") && err.contains("--key"),
+        "{}",
+        text(&out)
+    );
+    // --sandbox has its own taxpayer and key: flags naming another are refused, not ignored.
+    let out = w.run(&[
+        "submit",
+        "--sandbox",
+        "--memory-id",
+        "B22222",
+        &example("t1-p1-sale.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--endpoint"),
+        "{}",
+        text(&out)
+    );
+    let st = w.run(&["--lang", "en", "status"]);
+    assert_ne!(st.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("--queue"),
+        "{}",
+        text(&st)
+    );
+}
+
+#[test]
+fn every_signing_command_takes_the_same_taxpayer_and_signer_flags() {
+    let flags = [
+        "--memory-id",
+        "--national-id",
+        "--economic-code",
+        "--pkcs11-module",
+        "--token-label",
+        "--token-serial",
+        "--key-id",
+        "--key",
+        "--cert",
+        "--profile",
+        "--config",
+    ];
+    for cmd in [
+        vec!["submit"],
+        vec!["enqueue"],
+        vec!["run"],
+        vec!["inquire"],
+        vec!["correct"],
+        vec!["cancel"],
+        vec!["return"],
+        vec!["sign"],
+        vec!["doctor"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_moadian"))
+            .args(&cmd)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        for f in flags {
+            assert!(
+                help.contains(&format!("{f} ")),
+                "`moadian {} --help` lacks {f}:\n{help}",
+                cmd.join(" ")
+            );
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Snapshots of the command line a person sees: every command's `--help`, and one output per
+//! offline command in each language (`--lang fa`, the default; `en`; `both`). A change to
+//! any of them shows up in review as a snapshot diff.
+
+use std::process::Command;
+
+fn moadian(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_moadian"))
+        .args(args)
+        .env_remove("MOADIAN_LANG")
+        .env_remove("MOADIAN_LOG")
+        .env_remove("MOADIAN_CONFIG")
+        .env_remove("MOADIAN_BASE_URL")
+        .env("COLUMNS", "100")
+        .output()
+        .expect("moadian runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every command and subcommand, as typed after `moadian`.
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["validate"],
+    &["taxid"],
+    &["explain"],
+    &["sign"],
+    &["doctor"],
+    &["token"],
+    &["token", "list"],
+    &["token", "certs"],
+    &["token", "forget-failed-pin"],
+    &["sandbox"],
+    &["sandbox", "serve"],
+    &["sandbox", "identity"],
+    &["submit"],
+    &["enqueue"],
+    &["run"],
+    &["status"],
+    &["inquire"],
+    &["template"],
+    &["correct"],
+    &["cancel"],
+    &["return"],
+    &["report"],
+    &["init"],
+    &["completions"],
+    &["man"],
+];
+
+#[test]
+fn every_commands_help() {
+    for cmd in COMMANDS {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.push("--help");
+        let (code, out, err) = moadian(&args);
+        assert_eq!(code, 0, "moadian {}: {err}", args.join(" "));
+        let name = if cmd.is_empty() {
+            "help".to_string()
+        } else {
+            format!("help_{}", cmd.join("_"))
+        };
+        insta::assert_snapshot!(name, out);
+    }
+}
+
+#[test]
+fn taxid_in_each_language() {
+    for lang in ["fa", "en", "both"] {
+        let (code, out, err) = moadian(&[
+            "--lang",
+            lang,
+            "taxid",
+            "--memory-id",
+            "A11216",
+            "--date",
+            "1402/02/23",
+            "--serial",
+            "49321217",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        insta::assert_snapshot!(format!("taxid_{lang}"), out);
+    }
+    // The Jalali day and its Gregorian twin make the same tax ID.
+    let (_, gregorian, _) = moadian(&[
+        "--lang",
+        "en",
+        "taxid",
+        "--memory-id",
+        "A11216",
+        "--date",
+        "2023-05-13",
+        "--serial",
+        "49321217",
+    ]);
+    let (_, jalali, _) = moadian(&[
+        "--lang",
+        "en",
+        "taxid",
+        "--memory-id",
+        "A11216",
+        "--date",
+        "1402/02/23",
+        "--serial",
+        "49321217",
+    ]);
+    assert_eq!(gregorian, jalali);
+}
+
+#[test]
+fn the_default_language_is_persian() {
+    let (_, fa, _) = moadian(&["taxid", "--check", "A1121604C220002F095011"]);
+    let (_, explicit, _) = moadian(&["--lang", "fa", "taxid", "--check", "A1121604C220002F095011"]);
+    assert_eq!(fa, explicit);
+    let (_, en, _) = moadian(&["--lang", "en", "explain", "04131"]);
+    let (_, default, _) = moadian(&["explain", "04131"]);
+    let (_, both, _) = moadian(&["--lang", "both", "explain", "04131"]);
+    assert!(en.contains("Meaning"), "{en}");
+    assert!(
+        !default.contains("Meaning"),
+        "Persian only by default: {default}"
+    );
+    assert!(both.contains("Meaning") && both.len() > en.len(), "{both}");
+}
+
+#[test]
+fn validate_at_takes_a_jalali_day() {
+    let invoice = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/invoices/official-example.json"
+    );
+    let (g_code, g, _) = moadian(&[
+        "--lang",
+        "en",
+        "validate",
+        "--json",
+        "--at",
+        "2023-05-13",
+        invoice,
+    ]);
+    let (j_code, j, err) = moadian(&[
+        "--lang",
+        "en",
+        "validate",
+        "--json",
+        "--at",
+        "1402/02/23",
+        invoice,
+    ]);
+    assert_eq!(j_code, g_code, "{err}");
+    assert_eq!(j, g);
+    let (code, _, err) = moadian(&["validate", "--at", "1402/13/01", invoice]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("1405/08/29"),
+        "the error shows the forms: {err}"
+    );
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let (code, out, err) = moadian(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(out.contains("moadian") && out.contains("submit"), "{shell}");
+    }
+    let (code, out, _) = moadian(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(".ie") || out.contains(".TH moadian"),
+        "{out}"
+    );
+}
