@@ -113,7 +113,7 @@ fn every_command_ends_cleanly_when_stdout_is_closed() {
     check(h, &["taxid", "--check", "A1121604C220002F095011"], true);
     check(h, &["explain", "04150"], true);
     check(h, &["explain", "--json", "04150"], true);
-    check(h, &["template", "t.xlsx"], true);
+    check(h, &["template", "--force", "t.xlsx"], true);
     check(
         h,
         &[
