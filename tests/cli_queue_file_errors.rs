@@ -1,5 +1,5 @@
 //! A queue file that is not a queue, damaged or of a newer schema: one message naming the file,
-//! what is wrong and what to do — in the chosen language, both when unset, never repeated.
+//! what is wrong and what to do — in the chosen language (`--lang both`: both), never repeated.
 
 use std::path::Path;
 use std::process::Command;
@@ -49,7 +49,7 @@ fn queue_file_problems_are_one_message_in_the_chosen_language() {
         "Persian only: {fa}"
     );
 
-    let (_, both) = status(home.path(), &q, None);
+    let (_, both) = status(home.path(), &q, Some("both"));
     assert!(
         both.contains("not a moadian queue file") && both.contains("این فایل صف moadian نیست"),
         "{both}"

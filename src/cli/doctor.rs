@@ -145,7 +145,10 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         }
         if !tokens.is_empty() {
             println!();
-            print!("{}", super::token::render_inventory(&tokens, global.lang));
+            print!(
+                "{}",
+                super::token::render_inventory(&tokens, global.lang.single())
+            );
             println!();
         }
         let warned = checks

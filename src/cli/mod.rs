@@ -131,9 +131,9 @@ pub fn main() -> ExitCode {
         Err(e) => {
             match queue_file_error(&e) {
                 Some(q) => match lang {
-                    Some(Lang::En) => eprintln!("error: {q}"),
-                    Some(Lang::Fa) => eprintln!("خطا: {}", q.persian()),
-                    None => eprintln!("error: {q}\nخطا: {}", q.persian()),
+                    Langs::En => eprintln!("error: {q}"),
+                    Langs::Fa => eprintln!("خطا: {}", q.persian()),
+                    Langs::Both => eprintln!("خطا: {}\nerror: {q}", q.persian()),
                 },
                 None => eprintln!("error: {e:#}"),
             }

@@ -4,7 +4,7 @@
 
 use super::submit::{Session, Target};
 use super::Global;
-use crate::lang::Lang;
+use crate::lang::{Langs, Message};
 use moadian_queue::{InvoiceStatus, SqliteQueue};
 use std::path::PathBuf;
 
@@ -45,7 +45,7 @@ async fn queue_path(t: &Target) -> anyhow::Result<PathBuf> {
     Ok(Session::open(t).await?.queue_path)
 }
 
-fn open(path: &PathBuf, lang: Lang) -> anyhow::Result<SqliteQueue> {
+fn open(path: &PathBuf, lang: Langs) -> anyhow::Result<SqliteQueue> {
     if !path.exists() {
         anyhow::bail!(
             "the queue {} does not exist / صف {} وجود ندارد",
@@ -53,16 +53,12 @@ fn open(path: &PathBuf, lang: Lang) -> anyhow::Result<SqliteQueue> {
             path.display()
         );
     }
-    SqliteQueue::open_read_only(path).map_err(|e| {
-        anyhow::anyhow!(match lang {
-            Lang::Fa => e.persian(),
-            Lang::En => e.to_string(),
-        })
-    })
+    SqliteQueue::open_read_only(path)
+        .map_err(|e| anyhow::anyhow!(lang.text(&Message::new(e.persian(), e.to_string()))))
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     match args.action {
         Action::Backup { file } => {
             let path = queue_path(&args.target).await?;
@@ -76,21 +72,24 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 )
             })?;
             let s = moadian_queue::Store::summary(&queue)?;
-            match lang {
-                Lang::Fa => println!(
-                    "نسخهٔ پشتیبان صف {} در {} نوشته شد ({} صورتحساب)",
-                    path.display(),
-                    file.display(),
-                    s.total
-                ),
-                Lang::En => println!(
-                    "backed up {} to {} ({} invoice{})",
-                    path.display(),
-                    file.display(),
-                    s.total,
-                    super::plural(s.total)
-                ),
-            }
+            println!(
+                "{}",
+                lang.text(&Message::new(
+                    format!(
+                        "نسخهٔ پشتیبان صف {} در {} نوشته شد ({} صورتحساب)",
+                        path.display(),
+                        file.display(),
+                        s.total
+                    ),
+                    format!(
+                        "backed up {} to {} ({} invoice{})",
+                        path.display(),
+                        file.display(),
+                        s.total,
+                        super::plural(s.total)
+                    ),
+                ))
+            );
             Ok(0)
         }
         Action::Check { json } => {
@@ -135,7 +134,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                         if c.problems.is_empty() { "none".to_string() } else { c.problems.join("\n  ") }
                     ),
                 );
-                println!("{}", if lang == Lang::Fa { fa } else { en });
+                println!("{}", lang.text(&Message::new(fa, en)));
             }
             Ok(u8::from(!c.ok()))
         }

@@ -179,11 +179,10 @@ pub fn enqueue_paths(
                 std::mem::take(&mut chunk),
                 &std::mem::take(&mut chunk_idx),
                 &mut out,
-                lang,
             )?;
         }
     }
-    place(queue, chunk, &chunk_idx, &mut out, lang)?;
+    place(queue, chunk, &chunk_idx, &mut out)?;
     for (i, item) in later {
         if let Content::Numbered {
             taxid, findings, ..
@@ -200,7 +199,7 @@ pub fn enqueue_paths(
                 }
             }
         }
-        place(queue, vec![item], &[i], &mut out, lang)?;
+        place(queue, vec![item], &[i], &mut out)?;
     }
     Ok(out.into_iter().flatten().collect())
 }
@@ -231,7 +230,6 @@ fn place(
     items: Vec<moadian_queue::NewInvoice<'static>>,
     idx: &[usize],
     out: &mut [Option<Placement>],
-    lang: crate::lang::Lang,
 ) -> anyhow::Result<()> {
     if items.is_empty() {
         return Ok(());

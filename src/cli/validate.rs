@@ -9,7 +9,6 @@
 use super::Global;
 use crate::import::fill::{fill_invoice, Filled};
 use crate::invoice::load::{load_paths_with, LoadError};
-use crate::invoice::taxid::MS_PER_DAY;
 use crate::lang::{Lang, Message};
 use crate::rules::{Context, Finding, Severity};
 use serde::Serialize;

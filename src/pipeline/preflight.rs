@@ -214,11 +214,11 @@ fn token_steps(
         .filter(|t| {
             cfg.token_label
                 .as_deref()
-                .map_or(true, |l| token::label_matches(&t.token.label, l))
+                .is_none_or(|l| token::label_matches(&t.token.label, l))
                 && cfg
                     .token_serial
                     .as_deref()
-                    .map_or(true, |s| t.token.serial == s.trim())
+                    .is_none_or(|s| t.token.serial == s.trim())
         })
         .collect();
     let tok = match (&used, named.as_slice()) {

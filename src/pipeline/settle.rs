@@ -51,7 +51,7 @@ pub async fn duplicates(
             let accepted = found.iter().any(|s| {
                 s.tax_id.as_deref() == Some(taxid.as_str())
                     && s.invoice_status.is_some()
-                    && s.error.as_ref().map_or(true, serde_json::Value::is_null)
+                    && s.error.as_ref().is_none_or(serde_json::Value::is_null)
             });
             if !accepted {
                 continue;

@@ -111,9 +111,7 @@ pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
         let frac = parts.next();
         !int.is_empty()
             && int.bytes().all(|b| b.is_ascii_digit())
-            && frac.map_or(true, |f| {
-                !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())
-            })
+            && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
     };
     if risky && !number {
         std::borrow::Cow::Owned(format!("'{s}"))
