@@ -63,7 +63,7 @@ async fn edited_copy_under_an_accepted_taxid_is_a_conflict_and_nothing_is_sent()
     assert_eq!(r["taxid"], taxid.as_str());
     let e = &r["errors"][0];
     assert_eq!(e["code"], "queue.conflict");
-    let msg = e["message"].as_str().unwrap();
+    let msg = e["message"]["en"].as_str().unwrap();
     for needle in [
         "body[0].am",
         "body[0].fee",
@@ -136,7 +136,7 @@ async fn the_same_invoice_with_numbers_written_differently_is_not_registered_twi
         taxid.as_str(),
         "the same invoice, the same tax ID"
     );
-    let note = r["note"].as_str().unwrap_or_default();
+    let note = r["note"]["en"].as_str().unwrap_or_default();
     assert!(note.contains("already SUCCESS, sent on"), "{again:#}");
     assert_eq!(
         env.sandbox.ledger().packets_received,

@@ -145,10 +145,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         }
         if !tokens.is_empty() {
             println!();
-            print!(
-                "{}",
-                super::token::render_inventory(&tokens, global.lang.single())
-            );
+            print!("{}", super::token::render_inventory(&tokens, global.lang));
             println!();
         }
         let warned = checks

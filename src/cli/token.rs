@@ -85,7 +85,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             lang,
         ),
         TokenCommand::Certs(a) => {
-            let out = tokio::task::spawn_blocking(move || certs(a, lang)).await?;
+            let out = tokio::task::spawn_blocking(move || certs(a, langs)).await?;
             finish(out, lang)
         }
     }
@@ -213,7 +213,7 @@ fn list(a: ListArgs, l: Langs) -> Result<(), SignError> {
     Ok(())
 }
 
-fn certs(a: CertsArgs, lang: Option<Lang>) -> Result<(), SignError> {
+fn certs(a: CertsArgs, langs: Langs) -> Result<(), SignError> {
     let want_id = a.key_id.as_deref().map(unhex).transpose()?;
     let (tokens, outcome) = if a.login {
         let cfg = SignerConfig {
@@ -274,41 +274,47 @@ fn certs(a: CertsArgs, lang: Option<Lang>) -> Result<(), SignError> {
             serde_json::to_string_pretty(&tokens).unwrap_or_default()
         );
     } else {
-        print!("{}", render_inventory(&tokens, lang));
+        print!("{}", render_inventory(&tokens, langs));
     }
     outcome
 }
 
 /// Every certificate on every token, one block per token: kind, national ID, CKA_ID, its key,
 /// validity, and whether it is used (and why) or skipped (and why).
-pub fn render_inventory(tokens: &[TokenInventory], lang: Option<Lang>) -> String {
+pub fn render_inventory(tokens: &[TokenInventory], l: Langs) -> String {
+    use crate::crypto::cert::HolderKind;
     use std::fmt::Write as _;
     let mut out = String::new();
     if tokens.is_empty() {
-        out.push_str("no token is plugged in / هیچ توکنی متصل نیست\n");
+        let _ = writeln!(
+            out,
+            "{}",
+            l.label("هیچ توکنی متصل نیست", "no token is plugged in")
+        );
     }
-    let note = |m: &crate::lang::Message| match lang {
-        Some(l) => m.get(l).to_string(),
-        None => format!("{} / {}", m.en, m.fa),
-    };
     for t in tokens {
         let _ = writeln!(
             out,
-            "token {:?} (serial {}): {} certificate(s) — {}",
+            "{} {:?} ({} {}): {} {} — {}",
+            l.label("توکن", "token"),
             t.token.label,
+            l.label("سریال", "serial"),
             t.token.serial,
             t.certificates.len(),
-            note(&t.note)
+            l.label("گواهی", "certificate(s)"),
+            l.text(&t.note)
         );
         for e in &t.certificates {
             let mark = if e.chosen { "=>" } else { "  " };
             let key = match &e.key {
                 KeyState::Present { key_id, .. } if *key_id == e.cert.id_hex => {
-                    "present".to_string()
+                    l.label("دارد", "present")
                 }
-                KeyState::Present { key_id, .. } => format!("present (CKA_ID {key_id})"),
-                KeyState::Missing => "MISSING".to_string(),
-                KeyState::NotLoggedIn => "not checked (--login)".to_string(),
+                KeyState::Present { key_id, .. } => {
+                    format!("{} (CKA_ID {key_id})", l.label("دارد", "present"))
+                }
+                KeyState::Missing => l.label("ندارد", "MISSING"),
+                KeyState::NotLoggedIn => l.label("بررسی نشد (‎--login‎)", "not checked (--login)"),
             };
             let _ = writeln!(
                 out,
@@ -323,24 +329,44 @@ pub fn render_inventory(tokens: &[TokenInventory], lang: Option<Lang>) -> String
             );
             match &e.cert.info {
                 Some(i) => {
-                    let _ = writeln!(out, "     subject:     {}", i.subject);
-                    let _ = writeln!(out, "     national ID: {}", i.holder_label());
+                    let kind = match i.kind {
+                        HolderKind::Individual => l.label("حقیقی (کد ملی)", "individual"),
+                        HolderKind::Legal => l.label("حقوقی (شناسه ملی)", "legal"),
+                        HolderKind::Unknown => l.label("نامعلوم", "unknown"),
+                    };
+                    let _ = writeln!(out, "     {}: {}", l.label("صاحب", "subject"), i.subject);
                     let _ = writeln!(
                         out,
-                        "     valid:       {} .. {}",
+                        "     {}: {kind} {}",
+                        l.label("شناسه ملی", "national ID"),
+                        i.national_id.as_deref().unwrap_or("-")
+                    );
+                    let _ = writeln!(
+                        out,
+                        "     {}: {} .. {}",
+                        l.label("اعتبار", "valid"),
                         format_sig_t(i.not_before),
                         format_sig_t(i.not_after)
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "     (not a readable X.509 certificate)");
+                    let _ = writeln!(
+                        out,
+                        "     ({})",
+                        l.label("گواهی X.509 خوانا نیست", "not a readable X.509 certificate")
+                    );
                 }
             }
-            let _ = writeln!(out, "     private key: {key}");
+            let _ = writeln!(out, "     {}: {key}", l.label("کلید خصوصی", "private key"));
             if e.chosen {
-                let _ = writeln!(out, "     {}", note(&e.note));
+                let _ = writeln!(out, "     {}", l.text(&e.note));
             } else if !e.note.en.is_empty() {
-                let _ = writeln!(out, "     skipped: {}", note(&e.note));
+                let _ = writeln!(
+                    out,
+                    "     {}: {}",
+                    l.label("کنار گذاشته شد", "skipped"),
+                    l.text(&e.note)
+                );
             }
         }
     }
