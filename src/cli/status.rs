@@ -17,7 +17,8 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Show only invoices with this status (SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS, UNKNOWN).
+    /// Show only invoices with this status (SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS,
+    /// UNKNOWN, NEEDS_ATTENTION).
     #[arg(long, value_name = "STATUS")]
     pub only: Option<String>,
 }
@@ -64,6 +65,7 @@ fn status_text(s: ReportStatus, lang: Lang) -> String {
         ReportStatus::Queued => "در صف",
         ReportStatus::InProgress => "در حال پردازش",
         ReportStatus::Unknown => "نامعلوم (پیگیری می‌شود)",
+        ReportStatus::NeedsAttention => "نیازمند بررسی",
     };
     match lang {
         Lang::Fa => format!("{} {fa}", s.as_str()),
@@ -93,6 +95,9 @@ fn problems_cell(i: &InvoiceReport) -> String {
         .collect();
     if let Some(first) = codes.first() {
         lines.push(format!("→ moadian explain {first}"));
+    }
+    if let Some(next) = i.next.as_deref().filter(|n| !n.is_empty()) {
+        lines.push(format!("… {next}"));
     }
     lines.join("\n")
 }
@@ -155,14 +160,14 @@ pub fn print_report(
     let s = &report.summary;
     match lang {
         Lang::Fa => println!(
-            "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}",
-            s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+            "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}، نیازمند بررسی {}",
+            s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown, s.needs_attention
         ),
         Lang::En => println!(
-            "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN",
+            "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN, {} NEEDS_ATTENTION",
             s.total,
             super::plural(s.total as u64),
-            s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+            s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown, s.needs_attention
         ),
     }
     if s.in_progress + s.unknown + s.queued > 0 {

@@ -17,6 +17,9 @@ pub enum ReportStatus {
     Queued,
     InProgress,
     Unknown,
+    /// Acknowledged, but the server has answered NOT_FOUND for longer than the grace period:
+    /// a person decides (`moadian resend TAXID`).
+    NeedsAttention,
 }
 
 impl ReportStatus {
@@ -39,8 +42,21 @@ impl ReportStatus {
             Self::Queued => "QUEUED",
             Self::InProgress => "IN_PROGRESS",
             Self::Unknown => "UNKNOWN",
+            Self::NeedsAttention => "NEEDS_ATTENTION",
         }
     }
+
+    /// SUCCESS, FAILED or INVALID: nothing more will happen by itself.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Success | Self::Failed | Self::Invalid)
+    }
+}
+
+/// How long an acknowledged invoice may be answered NOT_FOUND before it needs a person:
+/// `MOADIAN_NOT_FOUND_GRACE_MS`, else 10 minutes.
+pub fn attention_grace() -> std::time::Duration {
+    crate::pipeline::poll::env_ms("MOADIAN_NOT_FOUND_GRACE_MS")
+        .unwrap_or(std::time::Duration::from_secs(600))
 }
 
 /// One error or warning: its code (server or local rule), field, message and explanation.
@@ -88,6 +104,9 @@ pub struct InvoiceReport {
     pub reference: Option<String>,
     pub errors: Vec<CodeLine>,
     pub warnings: Vec<CodeLine>,
+    /// For an invoice that is not final: what the tool is waiting for and what the user can do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// Count per status.
@@ -100,6 +119,7 @@ pub struct Summary {
     pub queued: usize,
     pub in_progress: usize,
     pub unknown: usize,
+    pub needs_attention: usize,
 }
 
 /// The whole report.
@@ -113,6 +133,12 @@ impl Report {
     /// Exit 0 only when every invoice reached SUCCESS.
     pub fn all_success(&self) -> bool {
         self.summary.total > 0 && self.summary.success == self.summary.total
+    }
+
+    /// Some invoice is INVALID, FAILED or needs a person: nothing will fix it by itself.
+    pub fn any_problem(&self) -> bool {
+        let s = &self.summary;
+        s.invalid + s.failed + s.needs_attention > 0
     }
 }
 
@@ -140,7 +166,29 @@ pub fn build<S: Store>(
             })?
         }
     }
-    let invoices: Vec<InvoiceReport> = rows.iter().map(|r| row_report(r, lang)).collect();
+    let grace = attention_grace().as_millis() as i64;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut invoices = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut rep = row_report(r, lang);
+        // Acknowledged and answered NOT_FOUND for longer than the grace period.
+        if r.status == InvoiceStatus::InProgress {
+            let last = r
+                .last_attempt
+                .as_ref()
+                .map(|a| store.attempt(a.uid))
+                .transpose()?
+                .flatten();
+            if let Some(a) = last.filter(|a| a.server_status.as_deref() == Some("NOT_FOUND")) {
+                let since = a.sent_at.unwrap_or(a.created_at);
+                if now - since >= grace {
+                    rep.status = ReportStatus::NeedsAttention;
+                    rep.next = Some(next_step(&rep, Some(since), lang));
+                }
+            }
+        }
+        invoices.push(rep);
+    }
     Ok(assemble(invoices))
 }
 
@@ -158,6 +206,7 @@ pub fn assemble(invoices: Vec<InvoiceReport>) -> Report {
             ReportStatus::Queued => s.queued += 1,
             ReportStatus::InProgress => s.in_progress += 1,
             ReportStatus::Unknown => s.unknown += 1,
+            ReportStatus::NeedsAttention => s.needs_attention += 1,
         }
     }
     Report {
@@ -183,6 +232,39 @@ pub fn local_invalid(
         reference: None,
         errors,
         warnings,
+        next: None,
+    }
+}
+
+/// What the tool waits for and what the user can do, for a status that is not final.
+pub fn next_step(r: &InvoiceReport, since: Option<i64>, lang: Lang) -> String {
+    let taxid = r.taxid.as_deref().unwrap_or("TAXID");
+    let when = since
+        .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let (fa, en) = match r.status {
+        ReportStatus::Queued => (
+            "در انتظار ارسال؛ اجرای بعدی `moadian run` آن را می‌فرستد.".to_string(),
+            "waiting to be sent; the next `moadian run` sends it.".to_string(),
+        ),
+        ReportStatus::InProgress => (
+            "سامانه دریافت آن را تأیید کرده است؛ در انتظار وضعیت نهایی. `moadian run` دوباره استعلام می‌کند.".to_string(),
+            "acknowledged by the server; waiting for its final status. `moadian run` asks again.".to_string(),
+        ),
+        ReportStatus::Unknown => (
+            "معلوم نیست سامانه آن را دریافت کرده یا نه؛ تا استعلام روشن نکند دوباره فرستاده نمی‌شود. `moadian run` دوباره استعلام می‌کند.".to_string(),
+            "not known whether the server received it; it is not sent again until an inquiry tells. `moadian run` asks again.".to_string(),
+        ),
+        ReportStatus::NeedsAttention => (
+            format!("سامانه دریافت آن را در {when} تأیید کرد ولی از آن پس در استعلام «یافت نشد» (NOT_FOUND) پاسخ می‌دهد. اگر مطمئنید، با `moadian resend {taxid} --yes` با همان شماره مالیاتی دوباره فرستاده می‌شود (پس از استعلامی که نبودنش را نشان دهد)."),
+            format!("acknowledged by the server on {when}, but inquiries answer NOT_FOUND since. `moadian resend {taxid} --yes` sends it again with the same tax ID (after an inquiry shows the server does not have it)."),
+        ),
+        _ => return String::new(),
+    };
+    match lang {
+        Lang::Fa => fa,
+        Lang::En => en,
     }
 }
 
@@ -205,7 +287,7 @@ fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
         // Local errors only matter for invalid invoices; keep their warnings.
         errors.retain(|e| e.rule.is_none());
     }
-    InvoiceReport {
+    let mut rep = InvoiceReport {
         source: r.source.clone(),
         taxid: r.taxid.clone(),
         status,
@@ -213,7 +295,12 @@ fn row_report(r: &InvoiceRow, lang: Lang) -> InvoiceReport {
         reference,
         errors,
         warnings,
+        next: None,
+    };
+    if !status.is_final() {
+        rep.next = Some(next_step(&rep, None, lang));
     }
+    rep
 }
 
 fn explanation(code: &str, lang: Lang) -> Option<String> {
