@@ -224,10 +224,8 @@ impl Client {
                 .get(&url)
                 .query(&[("timeToLive", self.opts.nonce_ttl.to_string())]);
             match self.execute::<NonceResponse>(&url, req).await {
-                Ok(n) => {
-                    self.note_success();
-                    return Ok(n);
-                }
+                // A nonce alone does not end an outage: the authenticated call must answer.
+                Ok(n) => return Ok(n),
                 Err(e) if e.is_retryable_read() => {
                     let wait = self.backoff("nonce", e, retries)?;
                     retries += 1;
