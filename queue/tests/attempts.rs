@@ -237,6 +237,7 @@ fn invariant_3_acknowledged_attempt_is_never_declared_lost() {
         .record_outcome(a.uid, ServerStatus::NotFound, None, None)
         .unwrap();
     assert_eq!(t, Transition::StillUnknown);
+    assert_eq!(status(&f.queue, id), InvoiceStatus::InProgress);
     assert!(runner.next_sendable(MEM, 10, None).unwrap().is_empty());
     let t = runner
         .record_outcome(

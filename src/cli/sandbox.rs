@@ -15,7 +15,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum SandboxCommand {
     /// Serve the sandbox on 127.0.0.1 until Ctrl-C; prints its base URL on stdout.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Make (once) the test key and "[Stamp]" certificate of the demo taxpayer; prints paths.
     Identity(IdentityArgs),
 }
