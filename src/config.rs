@@ -95,6 +95,25 @@ pub struct Profile {
     /// read by the crypto module's `SignerConfig`.
     #[serde(default)]
     pub signer: Option<toml::Table>,
+    /// How long `run` / `submit` keep trying an unreachable server before they stop (exit 3),
+    /// e.g. `"5m"` (default 5 minutes; `--deadline`).
+    #[serde(default)]
+    pub deadline: Option<String>,
+    /// Tries after the first failed call (default 6; `--retry-attempts`).
+    #[serde(default)]
+    pub retry_attempts: Option<u32>,
+    /// First wait between tries, e.g. `"5s"` (grows ×3; `--retry-base`).
+    #[serde(default)]
+    pub retry_base: Option<String>,
+    /// Longest wait between tries, e.g. `"3m"` (`--retry-max`).
+    #[serde(default)]
+    pub retry_max: Option<String>,
+    /// Wait after sending before the first inquiry, e.g. `"5s"` (`--poll-first`).
+    #[serde(default)]
+    pub poll_first: Option<String>,
+    /// Longest wait between inquiry rounds, e.g. `"60s"` (`--poll-max`).
+    #[serde(default)]
+    pub poll_max: Option<String>,
 }
 
 impl Profile {

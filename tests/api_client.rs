@@ -46,6 +46,7 @@ fn quick_retry() -> RetryPolicy {
         base: Duration::from_millis(10),
         factor: 2.0,
         max: Duration::from_millis(100),
+        ..RetryPolicy::default()
     }
 }
 

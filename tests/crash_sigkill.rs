@@ -12,8 +12,13 @@ use std::time::Duration;
 const TRIALS: u64 = 24;
 const PER_TRIAL: u64 = 12;
 
+/// The trials put SoftHSM's token files back after each kill, so two of them must not run at
+/// once (one would rewrite the files of the other's token while it is in use).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invariant_2_and_3_sigkill_at_random_points_then_run_completes_exactly_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let faults = moadian::sandbox::Faults {
         latency_ms: 15,
         processing_delay_ms: 60,
@@ -21,6 +26,40 @@ async fn invariant_2_and_3_sigkill_at_random_points_then_run_completes_exactly_o
     };
     // Small batches, so a kill can land between two POSTs of one submission.
     let env = Env::new(faults, 4).await;
+    kill_trials(&env, TRIALS, PER_TRIAL, 0..450).await;
+}
+
+/// Issue #10: the same trials while the sandbox rotates its encryption key (04150 for what was
+/// encrypted to the old key) and answers TIMEOUT (not registered): both are sent again with the
+/// same tax ID, and still every valid invoice is SUCCESS exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_the_key_rotates_and_the_server_answers_timeout() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let faults = moadian::sandbox::Faults {
+        latency_ms: 10,
+        processing_delay_ms: 40,
+        rotate_key_rate: 0.15,
+        timeout_rate: 0.15,
+        ..moadian::sandbox::Faults::default()
+    };
+    let env = Env::new(faults, 3).await;
+    kill_trials(&env, 30, 6, 0..400).await;
+    let f = env.sandbox.ledger().faults;
+    assert!(
+        f.key_rotations > 0,
+        "the key rotated during the trials: {f:?}"
+    );
+    assert!(
+        f.timeouts > 0,
+        "TIMEOUT answers happened during the trials: {f:?}"
+    );
+}
+
+/// `trials` submissions of `per_trial` invoices, each killed with SIGKILL after a random delay
+/// in `kill_ms`, then followed by the scheduled runs and a repeated submit until every invoice
+/// is SUCCESS: each exactly once in the ledger (none lost, none twice). Every trial must
+/// really kill a running process (a submission that finished first proves nothing).
+async fn kill_trials(env: &Env, trials: u64, per_trial: u64, kill_ms: std::ops::Range<u64>) {
     let seed: u64 = std::env::var("MOADIAN_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -28,34 +67,39 @@ async fn invariant_2_and_3_sigkill_at_random_points_then_run_completes_exactly_o
     eprintln!("crash trials with MOADIAN_CRASH_SEED={seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut all = Vec::new();
+    let mut kills = 0;
     let tokens = hsm().dir.join("tokens");
     let token_backup = env.path("token-backup");
     copy_token_files(&tokens, &token_backup);
-    for trial in 0..TRIALS {
+    for trial in 0..trials {
         let dir = env.path(&format!("trial-{trial}"));
-        let taxids = write_invoices(&dir, 1 + trial * 1000, PER_TRIAL);
+        let taxids = write_invoices(&dir, 1 + trial * 1000, per_trial);
         let queue = env.path(&format!("queue-{trial}.sqlite"));
         let mut child = env
             .command_q(&queue, &["submit", "--wait", "10s", dir.to_str().unwrap()])
             .spawn()
             .expect("moadian starts");
-        let after = Duration::from_millis(rng.gen_range(0..450));
+        let after = Duration::from_millis(rng.gen_range(kill_ms.clone()));
         let finished = tokio::time::timeout(after, child.wait()).await.is_ok();
-        if !finished {
-            child.start_kill().expect("SIGKILL");
-            let _ = child.wait().await;
-            let repaired = repair_cut_token_files(&token_backup, &tokens);
-            if repaired > 0 {
-                eprintln!(
-                    "trial {trial}: the kill cut SoftHSM's token file; put back (re-plugged)"
-                );
-            }
+        assert!(
+            !finished,
+            "trial {trial}: submit finished before the kill at {after:?}; the trial would prove nothing"
+        );
+        child.start_kill().expect("SIGKILL");
+        let status = child.wait().await.expect("wait for the killed process");
+        assert!(
+            std::os::unix::process::ExitStatusExt::signal(&status) == Some(9),
+            "trial {trial}: the process was killed by SIGKILL, not ended by itself: {status:?}"
+        );
+        kills += 1;
+        let repaired = repair_cut_token_files(&token_backup, &tokens);
+        if repaired > 0 {
+            eprintln!("trial {trial}: the kill cut SoftHSM's token file; put back (re-plugged)");
         }
         let ledger = env.sandbox.ledger();
         let sent_before = taxids.iter().filter(|t| ledger.received(t) > 0).count();
         eprintln!(
-            "trial {trial}: {} after {after:?}; {sent_before}/{PER_TRIAL} already at the server",
-            if finished { "finished" } else { "killed" }
+            "trial {trial}: killed after {after:?}; {sent_before}/{per_trial} already at the server"
         );
         // The next scheduled run reconciles and sends what the killed one left in the queue.
         let _ = env.run_json_q(&queue, &["run", "--wait", "5s"]).await;
@@ -86,10 +130,30 @@ async fn invariant_2_and_3_sigkill_at_random_points_then_run_completes_exactly_o
                 "trial {trial}: {last:#}"
             );
         }
-        assert_exactly_once(&env.sandbox, &taxids);
+        assert_succeeded_once(env, &taxids);
         all.extend(taxids);
     }
-    assert_exactly_once(&env.sandbox, &all);
+    assert_eq!(kills, trials, "every trial killed a running process");
+    assert_succeeded_once(env, &all);
+}
+
+/// Every tax ID SUCCESS exactly once; received more than once only when the earlier packets
+/// were not registered (TIMEOUT, or refused because the key changed — those never reach the
+/// ledger as received).
+fn assert_succeeded_once(env: &Env, taxids: &[String]) {
+    let ledger = env.sandbox.ledger();
+    for t in taxids {
+        assert_eq!(
+            ledger.succeeded(t),
+            1,
+            "tax ID {t} must be SUCCESS exactly once"
+        );
+        let e = &ledger.taxids[t];
+        assert_eq!(
+            e.failed, 0,
+            "tax ID {t}: a FAILED packet (a duplicate?) after a resend: {e:?}"
+        );
+    }
 }
 
 /// Copies every token's files (SoftHSM's file backend: `token.object`, `generation`, the key and

@@ -103,7 +103,8 @@
 //! | 4xx error envelope (request refused, nothing taken)        | `record_rejected_before_acceptance(&uids, &errors, Requeue/Fail)` | QUEUED / FAILED |
 //! | inquiry SUCCESS / FAILED                                   | `record_outcome_many` (`Outcome { errors, warnings, .. }`)      | SUCCESS / FAILED |
 //! | inquiry IN_PROGRESS / PENDING                              | `record_outcome_many`                                           | IN_PROGRESS     |
-//! | inquiry TIMEOUT                                            | `record_outcome_many`                                           | UNKNOWN         |
+//! | inquiry TIMEOUT (not registered)                           | `record_outcome_many` → `Requeued` (attempt LOST)               | QUEUED          |
+//! | FAILED 04150/04152 after a server key change; resend asked | `requeue_not_registered(uid, REJECTED / LOST, …)`               | QUEUED          |
 //! | inquiry NOT_FOUND                                          | `record_outcome_many` → `StillUnknown` or, after the grace period for a never-acknowledged attempt, `Requeued` | UNKNOWN / QUEUED |
 //! | server FAILED, user fixed the data                         | `resubmit(id, build)` (new serial + tax ID, linked)             | new row QUEUED  |
 //!

@@ -149,7 +149,8 @@ pub trait RunnerStore: Send + Sync {
     ) -> Result<Vec<Result<()>>>;
 
     /// Record inquiry answers (one transaction). SUCCESS/FAILED are final; IN_PROGRESS/PENDING
-    /// mean acknowledged; TIMEOUT keeps the attempt UNKNOWN; NOT_FOUND turns an
+    /// mean acknowledged; TIMEOUT (not registered) turns the attempt LOST and queues the invoice
+    /// again (same tax ID, [`Transition::Requeued`]); NOT_FOUND turns an
     /// unacknowledged UNKNOWN attempt LOST (invoice QUEUED again, same tax ID) only when the
     /// grace period since it became unknown has passed — otherwise it stays unknown. An
     /// acknowledged attempt (it has a reference) is never declared lost.
@@ -171,6 +172,20 @@ pub trait RunnerStore: Send + Sync {
             warnings,
         }])?)
     }
+
+    /// The server definitely did not register this attempt although it was acknowledged or
+    /// its outcome was unknown — it could not decrypt it because its key changed
+    /// (04150/04152, `to` = REJECTED), or an inquiry proved it absent and the user asked to
+    /// send it again (`to` = LOST): the attempt ends `to` (with `errors`, if given, and
+    /// `detail` in the event log) and the invoice is QUEUED again with the same tax ID.
+    /// Allowed from SENDING, IN_PROGRESS and UNKNOWN; the caller must have the server's word.
+    fn requeue_not_registered(
+        &self,
+        uid: Uuid,
+        to: AttemptStatus,
+        errors: Option<&serde_json::Value>,
+        detail: &serde_json::Value,
+    ) -> Result<()>;
 
     /// The POST's outcome is unknown (timeout, dropped connection, 5xx, no result for a uid):
     /// SENDING → UNKNOWN. The grace period for NOT_FOUND starts now.

@@ -49,7 +49,7 @@ pub enum InvoiceStatus {
     /// (`resubmit`), unless the input itself carries a tax ID and is enqueued again changed.
     Failed,
     /// The outcome of the last attempt is not known (crash while sending, timeout, NOT_FOUND
-    /// within the grace period, server TIMEOUT). Never resent: reconcile by inquiry first.
+    /// within the grace period). Never resent: reconcile by inquiry first.
     Unknown,
 }
 
@@ -124,8 +124,9 @@ pub enum AttemptStatus {
     /// Final: the POST was definitely refused (4xx error envelope) before acceptance; the
     /// server never took the invoice, so the same tax ID may be sent again.
     Rejected,
-    /// Final: inquiry answered NOT_FOUND after the grace period for an attempt that was never
-    /// acknowledged; the server never got it, so the same tax ID may be sent again.
+    /// Final: the server never registered the invoice — inquiry answered NOT_FOUND after the
+    /// grace period for an attempt that was never acknowledged, or TIMEOUT, or the user asked
+    /// to resend after an inquiry found nothing — so the same tax ID may be sent again.
     Lost,
 }
 
@@ -186,7 +187,8 @@ pub enum ServerStatus {
     InProgress,
     /// Only in one SDK's enum; treated like IN_PROGRESS.
     Pending,
-    /// Server-side processing timed out: not final, the attempt becomes UNKNOWN.
+    /// Server-side processing timed out and the invoice was not registered: the attempt is
+    /// LOST and the invoice queued again with the same tax ID.
     Timeout,
     /// The server does not know the uid/reference (yet). Within the grace period after the
     /// attempt became unknown this is still unknown, never lost.

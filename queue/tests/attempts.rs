@@ -232,16 +232,12 @@ fn invariant_3_acknowledged_attempt_is_never_declared_lost() {
     let runner = f.queue.acquire_runner().unwrap();
     let (id, a) = one_attempt(&f, &runner);
     runner.record_accepted(a.uid, "ref-9").unwrap();
-    let t = runner
-        .record_outcome(a.uid, ServerStatus::Timeout, None, None)
-        .unwrap();
-    assert_eq!(t, Transition::StillUnknown);
-    assert_eq!(status(&f.queue, id), InvoiceStatus::Unknown);
     f.advance(Duration::from_secs(7200));
     let t = runner
         .record_outcome(a.uid, ServerStatus::NotFound, None, None)
         .unwrap();
     assert_eq!(t, Transition::StillUnknown);
+    assert_eq!(status(&f.queue, id), InvoiceStatus::InProgress);
     assert!(runner.next_sendable(MEM, 10, None).unwrap().is_empty());
     let t = runner
         .record_outcome(
@@ -423,4 +419,51 @@ fn pending_polls_and_summary() {
     enqueue_n(&f.queue, 2);
     let s = f.queue.summary().unwrap();
     assert_eq!((s.in_progress, s.queued, s.total), (1, 2, 3));
+}
+
+#[test]
+fn timeout_is_not_registered_so_the_invoice_is_queued_again_with_its_tax_id() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    runner.record_accepted(a.uid, "ref-t").unwrap();
+    let t = runner
+        .record_outcome(a.uid, ServerStatus::Timeout, None, None)
+        .unwrap();
+    assert_eq!(t, Transition::Requeued);
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Queued);
+    assert_eq!(
+        f.queue.attempt(a.uid).unwrap().unwrap().status,
+        AttemptStatus::Lost
+    );
+    let again = runner.next_sendable(MEM, 10, None).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].taxid, a.taxid, "same tax ID");
+    assert!(f.queue.check_consistency().unwrap().is_empty());
+}
+
+#[test]
+fn an_attempt_the_server_did_not_register_is_queued_again_only_from_an_open_state() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let (id, a) = one_attempt(&f, &runner);
+    runner.record_accepted(a.uid, "ref-k").unwrap();
+    let errors = serde_json::json!([{"code": "04150", "message": "key"}]);
+    runner
+        .requeue_not_registered(
+            a.uid,
+            AttemptStatus::Rejected,
+            Some(&errors),
+            &serde_json::json!({"reason": "server key changed"}),
+        )
+        .unwrap();
+    assert_eq!(status(&f.queue, id), InvoiceStatus::Queued);
+    let stored = f.queue.attempt(a.uid).unwrap().unwrap();
+    assert_eq!(stored.status, AttemptStatus::Rejected);
+    assert_eq!(stored.errors, Some(errors));
+    // A final attempt cannot be turned back.
+    assert!(runner
+        .requeue_not_registered(a.uid, AttemptStatus::Lost, None, &serde_json::json!({}))
+        .is_err());
+    assert!(f.queue.check_consistency().unwrap().is_empty());
 }

@@ -268,7 +268,7 @@ fn invariant_4_input_taxid_refused_while_in_flight() {
             0 => runner.record_accepted(a[0].uid, "r").unwrap(),
             1 => {
                 runner
-                    .record_outcome(a[0].uid, ServerStatus::Timeout, None, None)
+                    .record_outcome(a[0].uid, ServerStatus::InProgress, None, None)
                     .unwrap();
             }
             _ => {}

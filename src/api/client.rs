@@ -4,7 +4,7 @@
 //! nothing can have been accepted (architecture invariant 3).
 
 use crate::api::error::{ApiError, Disposition};
-use crate::api::retry::RetryPolicy;
+use crate::api::retry::{RetryNotice, RetryPolicy};
 use crate::api::types::*;
 use crate::crypto::jws::{sign_compact, JwsOptions};
 use crate::crypto::Signer;
@@ -84,6 +84,8 @@ pub struct Client {
     opts: ClientOptions,
     key: Mutex<Option<CachedKey>>,
     auth_signatures: AtomicU64,
+    /// When the current run of failures began (none since the last success).
+    outage_since: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -139,6 +141,7 @@ impl Client {
             opts: options,
             key: Mutex::new(None),
             auth_signatures: AtomicU64::new(0),
+            outage_since: Mutex::new(None),
         })
     }
 
@@ -167,6 +170,50 @@ impl Client {
         format!("{}{}", self.base, path)
     }
 
+    /// The server answered: the outage (if any) is over.
+    fn note_success(&self) {
+        if let Ok(mut s) = self.outage_since.lock() {
+            *s = None;
+        }
+    }
+
+    /// After a failure that may be retried: the wait before the next try, reported as one
+    /// line (`tracing` warn, target `moadian::retry`), or the error to give up with — the
+    /// same one when the tries are used up, [`ApiError::Outage`] when the server has been
+    /// failing for the whole outage budget ([`RetryPolicy::deadline`]).
+    fn backoff(&self, call: &str, err: ApiError, retries: u32) -> Result<Duration, ApiError> {
+        let now = Instant::now();
+        let since = match self.outage_since.lock() {
+            Ok(mut s) => *s.get_or_insert(now),
+            Err(_) => now,
+        };
+        let policy = &self.opts.retry;
+        if retries >= policy.max_retries {
+            return Err(err);
+        }
+        let wait = policy.delay(retries + 1);
+        let lasted = now.saturating_duration_since(since);
+        if lasted + wait > policy.deadline {
+            if err.is_outage() {
+                tracing::warn!(target: "moadian::retry", "{call} failed ({}): giving up after {:.1} s of failures (deadline {:.0} s) / پس از {:.1} ثانیه خطا، تلاش متوقف شد", err.short(), lasted.as_secs_f64(), policy.deadline.as_secs_f64(), lasted.as_secs_f64());
+                return Err(ApiError::Outage {
+                    last: Box::new(err),
+                    lasted,
+                });
+            }
+            return Err(err);
+        }
+        let notice = RetryNotice {
+            what: err.short(),
+            call: call.to_string(),
+            attempt: retries + 1,
+            of: policy.max_retries + 1,
+            wait,
+        };
+        tracing::warn!(target: "moadian::retry", "{notice}");
+        Ok(wait)
+    }
+
     /// `GET nonce` (unauthenticated), retried while the network is unwell.
     pub async fn nonce(&self) -> Result<NonceResponse, ApiError> {
         let mut retries = 0;
@@ -177,11 +224,12 @@ impl Client {
                 .get(&url)
                 .query(&[("timeToLive", self.opts.nonce_ttl.to_string())]);
             match self.execute::<NonceResponse>(&url, req).await {
+                // A nonce alone does not end an outage: the authenticated call must answer.
                 Ok(n) => return Ok(n),
-                Err(e) if e.is_retryable_read() && retries < self.opts.retry.max_retries => {
+                Err(e) if e.is_retryable_read() => {
+                    let wait = self.backoff("nonce", e, retries)?;
                     retries += 1;
-                    tracing::debug!(error = %e, retries, "nonce failed, retrying");
-                    tokio::time::sleep(self.opts.retry.delay(retries)).await;
+                    tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -271,7 +319,10 @@ impl Client {
             }
             .await;
             let err = match result {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    self.note_success();
+                    return Ok(v);
+                }
                 Err(e) => e,
             };
             if err.has_code("4102") && !nonce_retry {
@@ -284,12 +335,18 @@ impl Client {
             } else {
                 err.disposition() == Disposition::Retry
             };
-            if may_retry && retries < self.opts.retry.max_retries {
+            if may_retry {
+                let wait = self.backoff(path, err, retries)?;
                 retries += 1;
-                let wait = self.opts.retry.delay(retries);
-                tracing::info!(error = %err, retries, ?wait, "retrying after backoff");
                 tokio::time::sleep(wait).await;
                 continue;
+            }
+            if err.is_outage() {
+                // A failure that is not retried here (the POST's unknown outcome) still
+                // starts the outage clock.
+                if let Ok(mut s) = self.outage_since.lock() {
+                    s.get_or_insert_with(Instant::now);
+                }
             }
             return Err(err);
         }

@@ -59,6 +59,13 @@ pub enum ApiError {
     /// The server offered no usable RSA encryption key.
     #[error("the tax server offered no RSA encryption key in server-information")]
     NoServerKey,
+    /// The server could not be reached (or kept failing) for the whole outage budget: the
+    /// last failure, and how long the outage lasted.
+    #[error("the tax server could not be reached for {:.0} s; gave up (the network or the server is down, not your invoices, memory ID or certificate): {last}", .lasted.as_secs_f64())]
+    Outage {
+        last: Box<ApiError>,
+        lasted: std::time::Duration,
+    },
 }
 
 fn describe(codes: &[ServerCode]) -> String {
@@ -83,13 +90,59 @@ impl ApiError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Server { codes, .. } => codes.first().map(|c| c.code.as_str()),
+            Self::Outage { last, .. } => last.code(),
             _ => None,
         }
     }
 
     /// Whether any of the server's codes is `code`.
     pub fn has_code(&self, code: &str) -> bool {
-        matches!(self, Self::Server { codes, .. } if codes.iter().any(|c| c.code == code))
+        match self {
+            Self::Server { codes, .. } => codes.iter().any(|c| c.code == code),
+            Self::Outage { last, .. } => last.has_code(code),
+            _ => false,
+        }
+    }
+
+    /// The network or the server is down (connection refused, no answer, HTTP 5xx or a 5xxx
+    /// code), as opposed to a refusal that concerns the request, the certificate or the data.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::Outage { .. } | Self::Connect { .. } | Self::NoAnswer { .. } => true,
+            Self::Server { status, codes, .. } => {
+                *status >= 500 || *status == 429 || codes.iter().any(|c| is_retryable_code(&c.code))
+            }
+            _ => false,
+        }
+    }
+
+    /// What failed, in a few words, for a retry line: `connection refused`, `HTTP 500 (5199)`,
+    /// `timeout`…
+    pub fn short(&self) -> String {
+        match self {
+            Self::Connect { detail, .. } => {
+                let d = detail.to_ascii_lowercase();
+                if d.contains("refused") {
+                    "connection refused".into()
+                } else if d.contains("timed out") || d.contains("timeout") {
+                    "connection timeout".into()
+                } else {
+                    format!("cannot connect: {detail}")
+                }
+            }
+            Self::NoAnswer { timeout: true, .. } => "timeout waiting for the answer".into(),
+            Self::NoAnswer { detail, .. } => format!("no answer: {detail}"),
+            Self::Server { status, codes, .. } => {
+                let c: Vec<&str> = codes.iter().map(|c| c.code.as_str()).collect();
+                if c.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    format!("HTTP {status} ({})", c.join(", "))
+                }
+            }
+            Self::Outage { last, .. } => last.short(),
+            other => other.to_string(),
+        }
     }
 
     /// Retry, final or unknown — for a request that is not idempotent (the invoice POST).
@@ -111,12 +164,16 @@ impl ApiError {
                 }
             }
             Self::Decode { .. } => Disposition::Unknown,
+            Self::Outage { last, .. } => last.disposition(),
             Self::Sign(_) | Self::Invalid(_) | Self::NoServerKey => Disposition::Final,
         }
     }
 
     /// Whether an idempotent call (a GET) may simply be repeated.
     pub fn is_retryable_read(&self) -> bool {
+        if matches!(self, Self::Outage { .. }) {
+            return false;
+        }
         match self.disposition() {
             Disposition::Retry => true,
             Disposition::Unknown => !matches!(self, Self::Decode { .. }),

@@ -15,6 +15,9 @@ pub struct RetryPolicy {
     pub factor: f64,
     /// No wait is longer than this.
     pub max: Duration,
+    /// The outage budget: once the server has failed without a success in between for this
+    /// long, calls give up ([`crate::api::ApiError::Outage`]) instead of waiting again.
+    pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -24,7 +27,45 @@ impl Default for RetryPolicy {
             base: Duration::from_secs(5),
             factor: 3.0,
             max: Duration::from_secs(180),
+            deadline: DEFAULT_DEADLINE,
         }
+    }
+}
+
+/// How long `run` / `submit` keep trying an unreachable server by default.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
+
+/// One retry about to happen, for the one line the CLI prints per retry.
+#[derive(Debug, Clone)]
+pub struct RetryNotice {
+    /// What failed: `connection refused …`, `HTTP 503 (5199 …)`, `timeout …`.
+    pub what: String,
+    /// The call (`invoice`, `inquiry-by-uid`…).
+    pub call: String,
+    /// The try that just failed (1-based) and how many there will be at most.
+    pub attempt: u32,
+    pub of: u32,
+    /// The wait before the next try.
+    pub wait: Duration,
+}
+
+impl std::fmt::Display for RetryNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = chrono::Utc::now()
+            + chrono::Duration::from_std(self.wait).unwrap_or_else(|_| chrono::Duration::zero());
+        write!(
+            f,
+            "{} failed ({}): attempt {} of {}, next try in {:.1} s at {} / تلاش {} از {} ناموفق بود؛ تلاش بعدی {:.1} ثانیه دیگر",
+            self.call,
+            self.what,
+            self.attempt,
+            self.of,
+            self.wait.as_secs_f64(),
+            at.format("%H:%M:%S UTC"),
+            self.attempt,
+            self.of,
+            self.wait.as_secs_f64(),
+        )
     }
 }
 
@@ -37,8 +78,9 @@ impl RetryPolicy {
         }
     }
 
-    /// The default, overridden by `MOADIAN_RETRY_BASE_MS`, `MOADIAN_RETRY_MAX_MS` and
-    /// `MOADIAN_RETRY_ATTEMPTS` when set (tests and impatient operators).
+    /// The default, overridden by `MOADIAN_RETRY_BASE_MS`, `MOADIAN_RETRY_MAX_MS`,
+    /// `MOADIAN_RETRY_ATTEMPTS` and `MOADIAN_DEADLINE_MS` when set (the fallback of the
+    /// `--retry-*` / `--deadline` flags and profile keys).
     pub fn from_env() -> Self {
         let mut p = Self::default();
         if let Some(ms) = env_u64("MOADIAN_RETRY_BASE_MS") {
@@ -49,6 +91,9 @@ impl RetryPolicy {
         }
         if let Some(n) = env_u64("MOADIAN_RETRY_ATTEMPTS") {
             p.max_retries = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(ms) = env_u64("MOADIAN_DEADLINE_MS") {
+            p.deadline = Duration::from_millis(ms);
         }
         p
     }
@@ -77,6 +122,7 @@ mod tests {
             base: Duration::from_millis(100),
             factor: 2.0,
             max: Duration::from_millis(300),
+            deadline: DEFAULT_DEADLINE,
         };
         let d1 = p.delay(1);
         assert!(d1 >= Duration::from_millis(75) && d1 <= Duration::from_millis(125));

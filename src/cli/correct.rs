@@ -328,7 +328,9 @@ pub async fn run_referral(
     let mut stop_msg = None;
     if let Some(runner) = &runner {
         let progress = super::status::Progress::new(!opts.json);
-        stop_msg = send_and_poll(&session, runner.clone(), opts.wait, &progress).await?;
+        stop_msg = send_and_poll(&session, runner.clone(), opts.wait, &progress)
+            .await?
+            .map(|s| s.message);
         progress.finish();
     }
     let report = pipeline::report::build(q, Some(id.into_iter().collect()), None)?;

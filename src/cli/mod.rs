@@ -12,10 +12,13 @@ pub mod dates;
 pub mod doctor;
 pub mod enqueue;
 pub mod explain;
+pub mod inbox;
 pub mod init;
 pub mod inquire;
+pub mod pacing;
 pub mod queue;
 pub mod report;
+pub mod resend;
 pub mod return_;
 pub mod run;
 pub mod sandbox;
@@ -87,6 +90,9 @@ pub enum Command {
     Template(template::Args),
     /// Make the corrective invoice (ins 2) of an accepted invoice.
     Correct(correct::Args),
+    /// Send again, with the same tax ID, invoices that NEED ATTENTION (acknowledged, then
+    /// NOT_FOUND): asks first, refuses when an inquiry shows the server has them.
+    Resend(resend::Args),
     /// Make the cancellation (ins 3) of an accepted invoice.
     Cancel(cancel::Args),
     /// Make the sales return (ins 4) of an accepted invoice.
@@ -170,6 +176,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Inquire(a) => inquire::run(a, &global).await,
         Command::Template(a) => template::run(a, &global).await,
         Command::Correct(a) => correct::run(a, &global).await,
+        Command::Resend(a) => resend::run(a, &global).await,
         Command::Cancel(a) => cancel::run(a, &global).await,
         Command::Return(a) => return_::run(a, &global).await,
         Command::Report(a) => report::run(a, &global).await,

@@ -1,12 +1,17 @@
 //! `moadian run`: one scheduled pass — pick up the inbox, send what is queued, poll what is
 //! pending, reconcile what is unknown. Safe from cron: a second concurrent run gets "queue
 //! busy" and changes nothing. `--watch` repeats the pass until interrupted.
+//!
+//! Exit codes: 0 every invoice of the memory ID is SUCCESS; 1 some invoice is INVALID, FAILED,
+//! needs attention or is not final yet (or the signer stopped the run); 3 the tax server could
+//! not be reached (network down, or failing past `--deadline`): the queue is intact.
 
-use super::submit::{enqueue_paths, send_and_poll, Session, Target};
+use super::inbox;
+use super::submit::{exit_code, send_and_poll, Session, Stop, Target};
 use super::Global;
 use crate::pipeline;
 use moadian_queue::{QueueError, Store};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -16,12 +21,20 @@ pub struct Args {
     /// Repeat the pass every INTERVAL (e.g. 5m) until interrupted.
     #[arg(long, value_name = "INTERVAL", value_parser = humantime::parse_duration)]
     pub watch: Option<Duration>,
-    /// Enqueue every *.json in DIR first, moving each processed file to DIR/done.
+    /// Enqueue every finished *.json / *.jsonl / *.csv / *.xlsx in DIR first; files move to
+    /// DIR/done when all their invoices are SUCCESS, to DIR/failed (with NAME.why.json) when any
+    /// is INVALID, FAILED or needs attention, and stay while any is on its way.
     #[arg(long, value_name = "DIR")]
     pub inbox: Option<PathBuf>,
+    /// An inbox file is taken only when its size and time are the same at two looks this far
+    /// apart.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
     /// How long to wait for final statuses (default: one inquiry round, no waiting).
     #[arg(long, value_name = "DUR", default_value = "0s", value_parser = humantime::parse_duration)]
     pub wait: Duration,
+    #[command(flatten)]
+    pub pacing: super::pacing::PacingArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -32,7 +45,8 @@ pub struct Args {
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
-    let session = Session::open(&args.target).await?;
+    let mut session = Session::open(&args.target).await?;
+    session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
     let runner = match queue.acquire_runner() {
         Ok(r) => std::sync::Arc::new(r),
@@ -43,39 +57,41 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         Err(e) => return Err(e.into()),
     };
     loop {
-        let mut refused = Vec::new();
+        let mut taken = Vec::new();
         if let Some(dir) = &args.inbox {
-            refused = pick_up_inbox(lang, &session, runner.queue(), dir)?;
+            let (d, settle) = (dir.clone(), args.settle);
+            let files =
+                tokio::task::spawn_blocking(move || inbox::finished_files(&d, settle, lang))
+                    .await??;
+            taken = inbox::take(&session, runner.queue(), files, lang)?;
         }
-        let stopped = send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
+        let stopped: Option<Stop> =
+            send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
+        let refused = match &args.inbox {
+            Some(dir) => inbox::settle(dir, runner.queue(), taken, lang)?,
+            None => Vec::new(),
+        };
         let report =
             pipeline::report::build(runner.queue(), None, Some(&session.profile.memory_id))?;
+        let message = stopped.as_ref().map(|s| &s.message);
         let Some(every) = args.watch else {
-            super::status::print_report(
-                &report,
-                &refused,
-                stopped.as_ref(),
-                args.json,
-                args.all,
-                lang,
-            )?;
-            let open = report.summary.queued + report.summary.in_progress + report.summary.unknown;
-            return Ok(u8::from(open > 0 || report.summary.failed > 0));
+            super::status::print_report(&report, &refused, message, args.json, args.all, lang)?;
+            return Ok(exit_code(&report, refused.len(), stopped.as_ref()));
         };
         let s = &report.summary;
         let when = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
         let line = crate::lang::Message::new(
             format!(
-                "{when}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}",
-                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+                "{when}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}، نیازمند بررسی {}",
+                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown, s.needs_attention
             ),
             format!(
-                "{when}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN",
-                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+                "{when}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN, {} NEEDS_ATTENTION",
+                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown, s.needs_attention
             ),
         );
         eprintln!("{}", lang.text(&line));
-        if let Some(m) = &stopped {
+        if let Some(m) = message {
             eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));
         }
         tokio::select! {
@@ -83,43 +99,4 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             _ = tokio::signal::ctrl_c() => return Ok(0),
         }
     }
-}
-
-/// Enqueues every `*.json` directly in `dir`, then moves it to `dir/done` (after the enqueue
-/// committed: a crash in between re-reads the file next time, and the queue recognises it).
-fn pick_up_inbox(
-    lang: crate::lang::Langs,
-    session: &Session,
-    queue: &moadian_queue::SqliteQueue,
-    dir: &Path,
-) -> anyhow::Result<Vec<super::submit::Refusal>> {
-    let done = dir.join("done");
-    std::fs::create_dir_all(&done)?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .is_some_and(|x| x.eq_ignore_ascii_case("json"))
-        })
-        .collect();
-    files.sort();
-    let mut refused = Vec::new();
-    for f in files {
-        for p in enqueue_paths(session, queue, std::slice::from_ref(&f), false, lang)? {
-            if let super::submit::Placement::Refused(r) = p {
-                refused.push(r);
-            }
-        }
-        let name = f.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        let mut target = done.join(&name);
-        if target.exists() {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f");
-            target = done.join(format!("{}.{stamp}", name.to_string_lossy()));
-        }
-        std::fs::rename(&f, &target)?;
-    }
-    let _ = queue.summary();
-    Ok(refused)
 }

@@ -15,7 +15,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum SandboxCommand {
     /// Serve the sandbox on 127.0.0.1 until Ctrl-C; prints its base URL on stdout.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Make (once) the test key and "[Stamp]" certificate of the demo taxpayer; prints paths.
     Identity(IdentityArgs),
     /// Forget everything the built-in sandbox remembers: its queue and its server state (or the
@@ -71,6 +71,19 @@ pub struct ServeArgs {
     /// Share of invoices that end TIMEOUT (not registered; a resend is legitimate).
     #[arg(long, value_name = "RATE")]
     pub timeout_rate: Option<f64>,
+    /// The next N invoice packets end TIMEOUT.
+    #[arg(long, value_name = "N")]
+    pub timeout_next: Option<u32>,
+    /// Share of invoice POSTs on whose arrival the encryption key rotates (packets encrypted to
+    /// the old key then fail 04150).
+    #[arg(long, value_name = "RATE")]
+    pub rotate_key_rate: Option<f64>,
+    /// The next N invoice POSTs each rotate the encryption key on arrival.
+    #[arg(long, value_name = "N")]
+    pub rotate_key_next: Option<u32>,
+    /// Share of invoice packets acknowledged and then forgotten (inquiry: NOT_FOUND).
+    #[arg(long, value_name = "RATE")]
+    pub forget_after_accept_rate: Option<f64>,
     /// Added to serverTime of server-information, milliseconds (may be negative).
     #[arg(long, value_name = "MS", allow_hyphen_values = true)]
     pub clock_offset_ms: Option<i64>,
@@ -133,6 +146,18 @@ pub fn build_config(a: &ServeArgs) -> anyhow::Result<SandboxConfig> {
     }
     if a.stuck {
         f.stuck_in_progress = true;
+    }
+    if let Some(v) = a.timeout_next {
+        f.timeout_next = v;
+    }
+    if let Some(v) = a.rotate_key_rate {
+        f.rotate_key_rate = v;
+    }
+    if let Some(v) = a.rotate_key_next {
+        f.rotate_key_next = v;
+    }
+    if let Some(v) = a.forget_after_accept_rate {
+        f.forget_after_accept_rate = v;
     }
     if let Some(v) = a.clock_offset_ms {
         f.clock_offset_ms = v;

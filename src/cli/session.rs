@@ -103,6 +103,10 @@ pub struct Session {
     pub input: crate::import::limits::ReadOptions,
     /// Signer flags of the command line, over the profile's `[signer]`.
     signer_flags: super::signer_args::SignerArgs,
+    /// Retries and outage deadline of the API client (see [`super::pacing`]).
+    pub retry: crate::api::RetryPolicy,
+    /// Polling pace.
+    pub poll: crate::pipeline::PollOptions,
 }
 
 /// Label and PIN of the SoftHSM token that holds the sandbox's test identity (a test token:
@@ -191,6 +195,8 @@ impl Session {
             sandbox_identity: None,
             input: Default::default(),
             signer_flags: t.who.signer.clone(),
+            retry: crate::api::RetryPolicy::from_env(),
+            poll: crate::pipeline::PollOptions::from_env(),
         })
     }
 
@@ -224,6 +230,12 @@ impl Session {
             batch_size: crate::api::MAX_BATCH,
             queue: None,
             signer: None,
+            deadline: None,
+            retry_attempts: None,
+            retry_base: None,
+            retry_max: None,
+            poll_first: None,
+            poll_max: None,
         };
         Ok(Session {
             queue_path,
@@ -234,7 +246,17 @@ impl Session {
             sandbox_identity: Some(identity),
             input: Default::default(),
             signer_flags: Default::default(),
+            retry: crate::api::RetryPolicy::from_env(),
+            poll: sandbox_poll(),
         })
+    }
+
+    /// Applies the pacing flags and profile keys (`run`, `submit`).
+    pub fn apply_pacing(&mut self, p: &super::pacing::PacingArgs) -> anyhow::Result<()> {
+        let (retry, poll) = p.resolve(&self.profile, self.retry.clone(), self.poll.clone())?;
+        self.retry = retry;
+        self.poll = poll;
+        Ok(())
     }
 
     /// Queue options: the NOT_FOUND grace is short for the local sandbox (it forgets everything
@@ -310,13 +332,25 @@ impl Session {
     pub async fn connect(
         &self,
     ) -> anyhow::Result<Result<(Arc<CountingSigner>, Arc<Client>), Message>> {
+        Ok(self.connect_checked().await?.map_err(|f| f.message))
+    }
+
+    /// As [`Session::connect`], telling an unreachable or failing server apart.
+    pub async fn connect_checked(
+        &self,
+    ) -> anyhow::Result<Result<(Arc<CountingSigner>, Arc<Client>), ConnectFailure>> {
         use crate::pipeline::preflight;
         let (cfg, pin) = self.signer_settings().await?;
         let nid = self.profile.national_id.clone();
         let pre = preflight::run_offline(cfg, pin, Some(nid.clone())).await;
         let signer = match (pre.failed(), pre.signer) {
             (false, Some(s)) => Arc::new(CountingSigner::new(s)),
-            _ => return Ok(Err(failed_checks(&pre.checks))),
+            _ => {
+                return Ok(Err(ConnectFailure {
+                    message: failed_checks(&pre.checks),
+                    outage: false,
+                }))
+            }
         };
         for c in &pre.checks {
             // The sandbox's test certificate is self-signed by design.
@@ -328,7 +362,13 @@ impl Session {
         let client = self.client(signer.clone())?;
         let online = preflight::server_checks(&*client, &self.profile.memory_id, Some(&nid)).await;
         if crate::crypto::checks::any_failed(&online) {
-            return Ok(Err(failed_checks(&online)));
+            let outage = online.iter().any(|c| {
+                c.id == "server.unreachable" && c.status == crate::crypto::checks::CheckStatus::Fail
+            });
+            return Ok(Err(ConnectFailure {
+                message: failed_checks(&online),
+                outage,
+            }));
         }
         Ok(Ok((signer, client)))
     }
@@ -340,9 +380,29 @@ impl Session {
             &self.base_url,
             &self.profile.memory_id,
             signer,
-            ClientOptions::from_env(),
+            ClientOptions {
+                retry: self.retry.clone(),
+                ..ClientOptions::default()
+            },
         )?))
     }
+}
+
+/// Polling pace against the local sandbox: quick unless `MOADIAN_POLL_FIRST_MS` says otherwise.
+fn sandbox_poll() -> crate::pipeline::PollOptions {
+    let mut p = crate::pipeline::PollOptions::from_env();
+    if std::env::var_os("MOADIAN_POLL_FIRST_MS").is_none() {
+        p.first_delay = Duration::from_millis(1000);
+        p.max_delay = Duration::from_secs(3);
+    }
+    p
+}
+
+/// Why the session could not connect: the message (both languages) and whether the server
+/// or the network is down (rather than the signer, certificate or memory ID being wrong).
+pub struct ConnectFailure {
+    pub message: Message,
+    pub outage: bool,
 }
 
 /// The failed checks of a preflight, each with its fix, in both languages.

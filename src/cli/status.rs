@@ -20,7 +20,8 @@ pub struct Args {
     /// List every invoice, not only those that need attention (all but SUCCESS).
     #[arg(long)]
     pub all: bool,
-    /// Show only invoices with this status (SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS, UNKNOWN).
+    /// Show only invoices with this status (SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS,
+    /// UNKNOWN, NEEDS_ATTENTION).
     #[arg(long, value_name = "STATUS")]
     pub only: Option<String>,
 }
@@ -62,6 +63,7 @@ fn status_text(s: ReportStatus, lang: Langs) -> String {
         ReportStatus::InProgress => "در حال پردازش",
         ReportStatus::Unknown => "نامعلوم (پیگیری می‌شود)",
         ReportStatus::Conflict => "تعارض (ارسال نشد)",
+        ReportStatus::NeedsAttention => "نیازمند بررسی",
     };
     match lang {
         Langs::En => s.as_str().to_string(),
@@ -94,6 +96,9 @@ fn problems_cell(i: &InvoiceReport, lang: Langs) -> String {
         .collect();
     if let Some(first) = codes.first() {
         lines.push(format!("→ moadian explain {first}"));
+    }
+    if let Some(next) = i.next.as_deref().filter(|n| !n.is_empty()) {
+        lines.push(format!("… {next}"));
     }
     lines.join("\n")
 }
@@ -128,16 +133,22 @@ pub fn print_report(
     // The summary first; then only the invoices that need attention (everything but SUCCESS),
     // unless `all`; every detail stays in --json and `moadian status --all`.
     let s = &report.summary;
-    let (conflicts_fa, conflicts_en) = match s.conflict {
-        0 => (String::new(), String::new()),
-        n => (format!("، تعارض {n}"), format!(", {n} CONFLICT")),
-    };
+    let mut extra_fa = String::new();
+    let mut extra_en = String::new();
+    if s.conflict > 0 {
+        extra_fa.push_str(&format!("، تعارض {}", s.conflict));
+        extra_en.push_str(&format!(", {} CONFLICT", s.conflict));
+    }
+    if s.needs_attention > 0 {
+        extra_fa.push_str(&format!("، نیازمند بررسی {}", s.needs_attention));
+        extra_en.push_str(&format!(", {} NEEDS_ATTENTION", s.needs_attention));
+    }
     let fa = format!(
-        "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}{conflicts_fa}",
+        "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}{extra_fa}",
         s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
     );
     let en = format!(
-        "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{conflicts_en}",
+        "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{extra_en}",
         s.total,
         super::plural(s.total as u64),
         s.success,

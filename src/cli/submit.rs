@@ -24,6 +24,8 @@ pub struct Args {
     /// List every invoice, not only those that need attention (all but SUCCESS).
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub pacing: super::pacing::PacingArgs,
     /// Compute what follows from the lines (prdis, adis, vam, tsstam, totals) before validating.
     #[arg(long)]
     pub fill: bool,
@@ -38,6 +40,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     let mut session = Session::open(&args.target).await?;
     session.input = args.input.options();
+    session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
     let runner = Arc::new(queue.acquire_runner()?);
     let placements = enqueue_paths(&session, runner.queue(), &args.paths, args.fill, lang)?;
@@ -45,21 +48,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
     let (report, refused) = placements_report(runner.queue(), placements)?;
-    super::status::print_report(
-        &report,
-        &refused,
-        stopped.as_ref(),
-        args.json,
-        args.all,
-        lang,
-    )?;
-    Ok(
-        if report.all_success() && refused.is_empty() && stopped.is_none() {
-            0
-        } else {
-            1
-        },
-    )
+    let message = stopped.as_ref().map(|s| &s.message);
+    super::status::print_report(&report, &refused, message, args.json, args.all, lang)?;
+    Ok(exit_code(&report, refused.len(), stopped.as_ref()))
 }
 
 /// An input the queue refused (not an invoice row): source and why.
@@ -336,6 +327,34 @@ fn already_note(
     })
 }
 
+/// Why a pass stopped early: the message in both languages, and whether the tax server or the
+/// network was down (exit code [`EXIT_UNREACHABLE`]).
+#[derive(Debug, Clone)]
+pub struct Stop {
+    pub message: crate::lang::Message,
+    pub outage: bool,
+}
+
+/// Exit code of `run` / `submit` when every invoice reached SUCCESS.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when some invoice is INVALID, FAILED, conflicting, needs attention or is not
+/// final yet (or the signer / preflight stopped the run).
+pub const EXIT_INVOICES: u8 = 1;
+/// Exit code when the run stopped because the tax server could not be reached (network down
+/// or server failing past `--deadline`); the queue is intact.
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+/// The exit code of a pass: 3 when it stopped for an outage, else 0 only when every invoice
+/// reached SUCCESS and nothing was refused.
+pub fn exit_code(report: &pipeline::Report, refused: usize, stop: Option<&Stop>) -> u8 {
+    match stop {
+        Some(s) if s.outage => EXIT_UNREACHABLE,
+        Some(_) => EXIT_INVOICES,
+        None if report.all_success() && refused == 0 => EXIT_OK,
+        None => EXIT_INVOICES,
+    }
+}
+
 /// Opens the signer only if there is something to send or follow, runs the pass, and returns
 /// why it stopped early (if it did), in both languages. Every pass ends with a WAL checkpoint,
 /// so between passes (`run --watch` included) the main queue file alone is complete.
@@ -344,7 +363,7 @@ pub async fn send_and_poll(
     runner: Arc<moadian_queue::SqliteRunner>,
     wait: Duration,
     obs: &dyn pipeline::Observer,
-) -> anyhow::Result<Option<crate::lang::Message>> {
+) -> anyhow::Result<Option<Stop>> {
     let out = one_pass(session, runner.clone(), wait, obs).await;
     let done = tokio::task::spawn_blocking(move || runner.queue().checkpoint()).await;
     if !matches!(done, Ok(Ok(true))) {
@@ -358,7 +377,7 @@ async fn one_pass(
     runner: Arc<moadian_queue::SqliteRunner>,
     wait: Duration,
     obs: &dyn pipeline::Observer,
-) -> anyhow::Result<Option<crate::lang::Message>> {
+) -> anyhow::Result<Option<Stop>> {
     let memory_id = session.profile.memory_id.clone();
     let work = {
         let r = runner.clone();
@@ -373,9 +392,14 @@ async fn one_pass(
     if !work {
         return Ok(None);
     }
-    let (signer, client) = match session.connect().await? {
+    let (signer, client) = match session.connect_checked().await? {
         Ok(sc) => sc,
-        Err(message) => return Ok(Some(message)),
+        Err(f) => {
+            return Ok(Some(Stop {
+                message: f.message,
+                outage: f.outage,
+            }))
+        }
     };
     let opts = PassOptions {
         batch_size: session.profile.batch(),
@@ -390,15 +414,14 @@ async fn one_pass(
         inquiries = stats.poll.inquiries,
         "pass done"
     );
-    Ok(stats.stopped.map(|s| s.message()))
+    Ok(stats.stopped.map(|s| Stop {
+        message: s.message(),
+        outage: s.is_outage(),
+    }))
 }
 
-/// Polling pace: quick against the local sandbox, patient against the real server.
+/// Polling pace: quick against the local sandbox, patient against the real server; the
+/// `--poll-*` flags and profile keys applied.
 pub fn poll_options(session: &Session) -> PollOptions {
-    let mut p = PollOptions::from_env();
-    if session.sandbox.is_some() && std::env::var_os("MOADIAN_POLL_FIRST_MS").is_none() {
-        p.first_delay = Duration::from_millis(1000);
-        p.max_delay = Duration::from_secs(3);
-    }
-    p
+    session.poll.clone()
 }

@@ -56,10 +56,19 @@ impl std::fmt::Display for StopReason {
 }
 
 impl StopReason {
+    /// The server or the network is down (as opposed to a refusal or the signer).
+    pub fn is_outage(&self) -> bool {
+        matches!(self, StopReason::Api(e) if e.is_outage())
+    }
+
     /// The text in both languages.
     pub fn message(&self) -> crate::lang::Message {
         match self {
             StopReason::Signer(e) => e.message(),
+            StopReason::Api(e) if e.is_outage() => crate::lang::Message::new(
+                format!("سرور سامانه مودیان در دسترس نیست یا پیوسته خطا می‌دهد ({}). این مشکل شبکه یا سرور است، نه صورتحساب‌ها، شناسه حافظه یا گواهی. اجرا متوقف شد؛ صف دست‌نخورده است و اجرای بعدی `moadian run` ادامه می‌دهد.", e.short()),
+                format!("the tax server cannot be reached or keeps failing ({}). This is a network or server problem, not your invoices, memory ID or certificate. Stopped; the queue is intact and the next `moadian run` goes on. Detail: {e}", e.short()),
+            ),
             StopReason::Api(e) => {
                 let code = e.code().map(str::to_string);
                 let fa = code

@@ -10,7 +10,9 @@ use crate::api::{Client, InquiryResult, InvoiceStatus, MAX_INQUIRY_IDS};
 use crate::pipeline::send::blocking;
 use crate::pipeline::{Event, Observer, PipelineError, Runner};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use moadian_queue::{Attempt, Outcome, RunnerStore, ServerStatus, Store, Transition};
+use moadian_queue::{
+    Attempt, AttemptStatus, Outcome, RunnerStore, ServerStatus, Store, Transition,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,6 +90,7 @@ async fn inquire_and_record(
     stats: &mut PollStats,
 ) -> Result<bool, PipelineError> {
     let mut all_final = true;
+    let mut key_now: Option<String> = None;
     for chunk in inquiry_chunks(attempts) {
         let chunk = &chunk[..];
         let uids: Vec<String> = chunk.iter().map(|a| a.uid.to_string()).collect();
@@ -104,14 +107,22 @@ async fn inquire_and_record(
         let mut outcomes = Vec::with_capacity(chunk.len());
         for a in chunk {
             let outcome = match by_uid.get(&a.uid.to_string()) {
+                // A word we do not know: keep the attempt as it is; never guess.
+                Some(r) if matches!(r.status, InvoiceStatus::Other(_)) => {
+                    all_final = false;
+                    continue;
+                }
                 Some(r) => {
                     let errors = r.errors();
-                    if errors
-                        .iter()
-                        .any(|c| c.code == "04150" || c.code == "04152")
-                    {
-                        // The server could not decrypt: its key may have changed.
-                        client.invalidate_server_key();
+                    if r.status == InvoiceStatus::Failed && key_rejection(&errors) {
+                        // The server could not decrypt: its key changed. Not registered, so
+                        // the same tax ID is encrypted to the new key and sent again — once
+                        // per key change.
+                        if retry_after_key_change(runner, client, a, &errors, &mut key_now).await? {
+                            stats.requeued += 1;
+                            all_final = false;
+                            continue;
+                        }
                     }
                     Outcome {
                         uid: a.uid,
@@ -149,6 +160,60 @@ async fn inquire_and_record(
     Ok(all_final)
 }
 
+/// FAILED only because the server could not decrypt the packet (04150 undecryptable, 04152
+/// algorithm): what a change of the server's key produces.
+fn key_rejection(errors: &[crate::api::ServerCode]) -> bool {
+    !errors.is_empty()
+        && errors
+            .iter()
+            .all(|c| c.code == "04150" || c.code == "04152")
+}
+
+/// The event kind and reason the queue records when an attempt is queued again after a key
+/// change (read back to allow one retry per key).
+const KEY_RETRY_REASON: &str = "server key changed";
+
+/// After a key rejection: fetches the server's current key id (once per round) and, unless
+/// this invoice was already re-encrypted to that very key and rejected again, queues it again
+/// (attempt REJECTED, same tax ID). Returns whether it was queued again.
+async fn retry_after_key_change(
+    runner: &Arc<Runner>,
+    client: &Client,
+    a: &Attempt,
+    errors: &[crate::api::ServerCode],
+    key_now: &mut Option<String>,
+) -> Result<bool, PipelineError> {
+    if key_now.is_none() {
+        client.invalidate_server_key();
+        let key = client.encryption_key().await.map_err(PipelineError::Api)?;
+        *key_now = Some(key.id);
+    }
+    let key_id = key_now.clone().unwrap_or_default();
+    let r = runner.clone();
+    let invoice = a.invoice_id;
+    let events = blocking(move || r.queue().events(invoice)).await??;
+    let already = events.iter().any(|e| {
+        e.kind == "not_registered"
+            && e.detail.as_ref().is_some_and(|d| {
+                d["reason"] == KEY_RETRY_REASON && d["key_id"].as_str() == Some(key_id.as_str())
+            })
+    });
+    if already {
+        tracing::warn!(uid = %a.uid, key = %key_id, "rejected again after re-encryption to the new key: final");
+        return Ok(false);
+    }
+    let errs = codes_json(errors);
+    let detail = serde_json::json!({"reason": KEY_RETRY_REASON, "key_id": key_id});
+    let r = runner.clone();
+    let uid = a.uid;
+    blocking(move || {
+        r.requeue_not_registered(uid, AttemptStatus::Rejected, errs.as_ref(), &detail)
+    })
+    .await??;
+    tracing::info!(uid = %a.uid, "server key changed: re-encrypting and sending again with the same tax ID");
+    Ok(true)
+}
+
 fn codes_json(codes: &[crate::api::ServerCode]) -> Option<serde_json::Value> {
     if codes.is_empty() {
         None
@@ -164,8 +229,8 @@ fn server_status(s: &InvoiceStatus) -> ServerStatus {
         InvoiceStatus::InProgress => ServerStatus::InProgress,
         InvoiceStatus::Timeout => ServerStatus::Timeout,
         InvoiceStatus::NotFound => ServerStatus::NotFound,
-        // Unheard-of words keep the attempt open; never guess a final status.
-        InvoiceStatus::Other(_) => ServerStatus::Timeout,
+        // Unheard-of words are skipped before this (the attempt stays as it is).
+        InvoiceStatus::Other(_) => ServerStatus::InProgress,
     }
 }
 

@@ -53,11 +53,10 @@ pub trait ServerProbe: Sync {
 }
 
 fn probe_error(e: crate::api::ApiError) -> ProbeError {
-    use crate::api::ApiError;
     match e {
-        ApiError::Connect { .. } | ApiError::NoAnswer { .. } => {
-            ProbeError::Unreachable(e.to_string())
-        }
+        // The network or the server is down (refused connection, no answer, 5xx / 5xxx):
+        // nothing to say about the memory ID or the certificate.
+        e if e.is_outage() => ProbeError::Unreachable(e.to_string()),
         other => ProbeError::Refused(other.to_string()),
     }
 }
@@ -304,14 +303,7 @@ pub async fn server_checks<P: ServerProbe>(
     let local_before = time::OffsetDateTime::now_utc();
     match probe.server_time_ms().await {
         Err(ProbeError::Unreachable(e)) => {
-            checks.push(Check::fail(
-                "server.unreachable",
-                msg(format!("سرور سامانه در دسترس نیست: {e}"), format!("the tax server is not reachable: {e}")),
-                msg(
-                    "اتصال اینترنت را بررسی کنید (سامانه فقط از نشانی‌های ایران در دسترس است) و دوباره امتحان کنید.",
-                    "check the network (the API answers Iranian addresses only) and try again.",
-                ),
-            ));
+            checks.push(unreachable(&e));
             return checks;
         }
         Err(ProbeError::Refused(e)) => {
@@ -335,9 +327,8 @@ pub async fn server_checks<P: ServerProbe>(
         }
     }
     match probe.memory_id_status(memory_id).await {
-        Err(ProbeError::Refused(e)) | Err(ProbeError::Unreachable(e)) => {
-            checks.push(refused(memory_id, &e))
-        }
+        Err(ProbeError::Unreachable(e)) => checks.push(unreachable(&e)),
+        Err(ProbeError::Refused(e)) => checks.push(refused(memory_id, &e)),
         Ok(st) => {
             let status = st.status.clone().unwrap_or_else(|| "?".into());
             let inactive = status.to_ascii_uppercase().contains("INACTIVE")
@@ -388,6 +379,21 @@ pub async fn server_checks<P: ServerProbe>(
         }
     }
     checks
+}
+
+/// The failed check of a server that cannot be reached or keeps failing (network, 5xx).
+fn unreachable(e: &str) -> Check {
+    Check::fail(
+        "server.unreachable",
+        msg(
+            format!("سرور سامانه در دسترس نیست یا خطای داخلی می‌دهد (مشکل شبکه یا سرور است، نه صورتحساب‌ها، شناسه حافظه یا گواهی): {e}"),
+            format!("the tax server is not reachable or is failing (a network or server problem, not your invoices, memory ID or certificate): {e}"),
+        ),
+        msg(
+            "اتصال اینترنت را بررسی کنید (سامانه فقط از نشانی‌های ایران در دسترس است) و بعداً دوباره امتحان کنید؛ صف دست‌نخورده می‌ماند.",
+            "check the network (the API answers Iranian addresses only) and try again later; the queue is kept as it is.",
+        ),
+    )
 }
 
 fn refused(memory_id: &str, e: &str) -> Check {

@@ -20,6 +20,9 @@ pub enum ReportStatus {
     /// Not enqueued: another invoice with other content holds its tax ID in the queue (SUCCESS
     /// or in flight). Never sent; a change to an accepted invoice is a correction.
     Conflict,
+    /// Acknowledged, but the server has answered NOT_FOUND for longer than the grace period:
+    /// a person decides (`moadian resend TAXID`).
+    NeedsAttention,
 }
 
 impl ReportStatus {
@@ -43,8 +46,24 @@ impl ReportStatus {
             Self::InProgress => "IN_PROGRESS",
             Self::Unknown => "UNKNOWN",
             Self::Conflict => "CONFLICT",
+            Self::NeedsAttention => "NEEDS_ATTENTION",
         }
     }
+
+    /// SUCCESS, FAILED, INVALID or CONFLICT: nothing more will happen by itself.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Success | Self::Failed | Self::Invalid | Self::Conflict
+        )
+    }
+}
+
+/// How long an acknowledged invoice may be answered NOT_FOUND before it needs a person:
+/// `MOADIAN_NOT_FOUND_GRACE_MS`, else 10 minutes.
+pub fn attention_grace() -> std::time::Duration {
+    crate::pipeline::poll::env_ms("MOADIAN_NOT_FOUND_GRACE_MS")
+        .unwrap_or(std::time::Duration::from_secs(600))
 }
 
 /// One error or warning: its code (server or local rule), field and message.
@@ -97,6 +116,9 @@ pub struct InvoiceReport {
     /// ("already SUCCESS, sent on …; not sent again").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<Message>,
+    /// For an invoice that is not final: what the tool is waiting for and what the user can do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<Message>,
 }
 
 /// Count per status.
@@ -110,6 +132,7 @@ pub struct Summary {
     pub in_progress: usize,
     pub unknown: usize,
     pub conflict: usize,
+    pub needs_attention: usize,
 }
 
 /// The whole report.
@@ -123,6 +146,12 @@ impl Report {
     /// Exit 0 only when every invoice reached SUCCESS.
     pub fn all_success(&self) -> bool {
         self.summary.total > 0 && self.summary.success == self.summary.total
+    }
+
+    /// Some invoice is INVALID, FAILED or needs a person: nothing will fix it by itself.
+    pub fn any_problem(&self) -> bool {
+        let s = &self.summary;
+        s.invalid + s.failed + s.needs_attention > 0
     }
 }
 
@@ -149,7 +178,29 @@ pub fn build<S: Store>(
             })?
         }
     }
-    let invoices: Vec<InvoiceReport> = rows.iter().map(row_report).collect();
+    let grace = attention_grace().as_millis() as i64;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut invoices = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut rep = row_report(r);
+        // Acknowledged and answered NOT_FOUND for longer than the grace period.
+        if r.status == InvoiceStatus::InProgress {
+            let last = r
+                .last_attempt
+                .as_ref()
+                .map(|a| store.attempt(a.uid))
+                .transpose()?
+                .flatten();
+            if let Some(a) = last.filter(|a| a.server_status.as_deref() == Some("NOT_FOUND")) {
+                let since = a.sent_at.unwrap_or(a.created_at);
+                if now - since >= grace {
+                    rep.status = ReportStatus::NeedsAttention;
+                    rep.next = next_step(&rep, Some(since));
+                }
+            }
+        }
+        invoices.push(rep);
+    }
     Ok(assemble(invoices))
 }
 
@@ -168,6 +219,7 @@ pub fn assemble(invoices: Vec<InvoiceReport>) -> Report {
             ReportStatus::InProgress => s.in_progress += 1,
             ReportStatus::Unknown => s.unknown += 1,
             ReportStatus::Conflict => s.conflict += 1,
+            ReportStatus::NeedsAttention => s.needs_attention += 1,
         }
     }
     Report {
@@ -189,7 +241,37 @@ pub fn local_invalid(source: &str, taxid: Option<&str>, findings: Option<&Value>
         errors,
         warnings,
         note: None,
+        next: None,
     }
+}
+
+/// What the tool waits for and what the user can do, for a status that is not final.
+pub fn next_step(r: &InvoiceReport, since: Option<i64>) -> Option<Message> {
+    let taxid = r.taxid.as_deref().unwrap_or("TAXID");
+    let when = since
+        .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let (fa, en) = match r.status {
+        ReportStatus::Queued => (
+            "در انتظار ارسال؛ اجرای بعدی `moadian run` آن را می‌فرستد.".to_string(),
+            "waiting to be sent; the next `moadian run` sends it.".to_string(),
+        ),
+        ReportStatus::InProgress => (
+            "سامانه دریافت آن را تأیید کرده است؛ در انتظار وضعیت نهایی. `moadian run` دوباره استعلام می‌کند.".to_string(),
+            "acknowledged by the server; waiting for its final status. `moadian run` asks again.".to_string(),
+        ),
+        ReportStatus::Unknown => (
+            "معلوم نیست سامانه آن را دریافت کرده یا نه؛ تا استعلام روشن نکند دوباره فرستاده نمی‌شود. `moadian run` دوباره استعلام می‌کند.".to_string(),
+            "not known whether the server received it; it is not sent again until an inquiry tells. `moadian run` asks again.".to_string(),
+        ),
+        ReportStatus::NeedsAttention => (
+            format!("سامانه دریافت آن را در {when} تأیید کرد ولی از آن پس در استعلام «یافت نشد» (NOT_FOUND) پاسخ می‌دهد. اگر مطمئنید، با `moadian resend {taxid} --yes` با همان شماره مالیاتی دوباره فرستاده می‌شود (پس از استعلامی که نبودنش را نشان دهد)."),
+            format!("acknowledged by the server on {when}, but inquiries answer NOT_FOUND since. `moadian resend {taxid} --yes` sends it again with the same tax ID (after an inquiry shows the server does not have it)."),
+        ),
+        _ => return None,
+    };
+    Some(Message::new(fa, en))
 }
 
 /// The row of an input refused as a conflict: its tax ID holds another invoice (other
@@ -216,6 +298,7 @@ pub fn conflict(source: &str, e: &moadian_queue::QueueError) -> InvoiceReport {
         }],
         warnings: Vec::new(),
         note: None,
+        next: None,
     }
 }
 
@@ -241,7 +324,7 @@ fn row_report(r: &InvoiceRow) -> InvoiceReport {
         // Local errors only matter for invalid invoices; keep their warnings.
         errors.retain(|e| e.rule.is_none());
     }
-    InvoiceReport {
+    let mut rep = InvoiceReport {
         source: r.source.clone(),
         taxid: r.taxid.clone(),
         status,
@@ -250,7 +333,12 @@ fn row_report(r: &InvoiceRow) -> InvoiceReport {
         errors,
         warnings,
         note: None,
+        next: None,
+    };
+    if !status.is_final() {
+        rep.next = next_step(&rep, None);
     }
+    rep
 }
 
 /// The catalogue's one-line meaning of a code, in both languages.

@@ -70,11 +70,12 @@ pub async fn nonce(State(state): State<AppState>, params: Params) -> Result<Json
 /// GET `server-information` — `serverTime` (with the clock-offset fault) and the sandbox key.
 pub async fn server_information(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
     let offset = lock(&state.faults).clock_offset_ms;
+    let (id, spki) = state.published_key();
     Json(json!({
         "serverTime": state.now_ms().saturating_add(offset),
         "publicKeys": [{
-            "key": STANDARD.encode(&state.key.spki_der),
-            "id": state.key.id,
+            "key": STANDARD.encode(&spki),
+            "id": id,
             "algorithm": "RSA",
             "purpose": 1,
         }],

@@ -14,8 +14,12 @@
 //! error_code = "5199"                # 5051, 5119, 5139 or 5199
 //! drop_after_accept_rate = 0.1       # lost responses
 //! processing_delay_ms = 2000         # IN_PROGRESS that long
-//! timeout_rate = 0.0
+//! timeout_rate = 0.0                 # invoices ending TIMEOUT (not registered)
 //! clock_offset_ms = -300000          # serverTime five minutes behind
+//! rotate_key_rate = 0.0              # invoice POSTs that rotate the encryption key (04150)
+//! rotate_key_next = 0
+//! forget_after_accept_rate = 0.0     # acknowledged, then NOT_FOUND
+//! forget_after_accept_next = 0
 //!
 //! [[taxpayers]]
 //! memory_id = "B22222"
@@ -102,8 +106,21 @@ pub struct Faults {
     /// Share of received invoices that end TIMEOUT (processing took too long; not registered,
     /// so sending the same tax ID again is legitimate).
     pub timeout_rate: f64,
+    /// The next N received invoice packets end TIMEOUT (counts down).
+    pub timeout_next: u32,
     /// Added to `serverTime` of `server-information` (simulates a server clock ahead/behind).
     pub clock_offset_ms: i64,
+    /// The next N invoice POSTs each rotate the server's encryption key when they arrive,
+    /// before their packets are examined (counts down): packets encrypted to the old key then
+    /// fail 04150, as on the real server after a key change.
+    pub rotate_key_next: u32,
+    /// Share of invoice POSTs on whose arrival the encryption key rotates.
+    pub rotate_key_rate: f64,
+    /// The next N invoice packets are acknowledged with a reference number and then forgotten
+    /// (counts down): inquiry answers NOT_FOUND although the POST was acknowledged.
+    pub forget_after_accept_next: u32,
+    /// Share of invoice packets acknowledged and then forgotten.
+    pub forget_after_accept_rate: f64,
 }
 
 impl Default for Faults {
@@ -119,7 +136,12 @@ impl Default for Faults {
             processing_delay_ms: 0,
             stuck_in_progress: false,
             timeout_rate: 0.0,
+            timeout_next: 0,
             clock_offset_ms: 0,
+            rotate_key_next: 0,
+            rotate_key_rate: 0.0,
+            forget_after_accept_next: 0,
+            forget_after_accept_rate: 0.0,
         }
     }
 }
@@ -252,6 +274,8 @@ impl Faults {
             ("drop_before_accept_rate", self.drop_before_accept_rate),
             ("drop_after_accept_rate", self.drop_after_accept_rate),
             ("timeout_rate", self.timeout_rate),
+            ("rotate_key_rate", self.rotate_key_rate),
+            ("forget_after_accept_rate", self.forget_after_accept_rate),
         ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(ConfigError::Invalid(format!(

@@ -73,6 +73,42 @@ fn envelope(body: &[u8], now: i64) -> Result<Vec<Packet>, ApiError> {
     Ok(packets)
 }
 
+/// Whether this POST rotates the encryption key on arrival, counting down the "next N" knob.
+fn rotate_decision(state: &AppState) -> bool {
+    let mut f = lock(&state.faults);
+    let next = f.rotate_key_next > 0;
+    if next {
+        f.rotate_key_next -= 1;
+    }
+    let rate = f.rotate_key_rate;
+    drop(f);
+    next || state.chance(rate)
+}
+
+/// Whether this packet ends TIMEOUT, counting down the "next N" knob.
+fn timeout_decision(state: &AppState) -> bool {
+    let mut f = lock(&state.faults);
+    let next = f.timeout_next > 0;
+    if next {
+        f.timeout_next -= 1;
+    }
+    let rate = f.timeout_rate;
+    drop(f);
+    next || state.chance(rate)
+}
+
+/// Whether this packet is acknowledged and then forgotten, counting down the "next N" knob.
+fn forget_decision(state: &AppState) -> bool {
+    let mut f = lock(&state.faults);
+    let next = f.forget_after_accept_next > 0;
+    if next {
+        f.forget_after_accept_next -= 1;
+    }
+    let rate = f.forget_after_accept_rate;
+    drop(f);
+    next || state.chance(rate)
+}
+
 /// Whether this POST loses its connection (before / after recording), counting down the
 /// "next N" knobs.
 fn drop_decision(state: &AppState) -> (bool, bool) {
@@ -107,8 +143,17 @@ pub async fn post_invoice(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    if rotate_decision(&state) {
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.rotate_key()).await {
+            Ok(Ok(id)) => tracing::info!(%id, "fault: encryption key rotated"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "fault: key rotation failed"),
+            Err(e) => tracing::warn!(error = %e, "fault: key rotation failed"),
+        }
+    }
     let (drop_before, drop_after) = drop_decision(&state);
     if drop_before {
+        lock(&state.store).ledger.faults.dropped_before_accept += 1;
         tracing::info!("fault: connection dropped before the invoices were recorded");
         conn.kill();
         return ApiError::new("5199", now).into_response();
@@ -116,10 +161,26 @@ pub async fn post_invoice(
     let faults = state.faults();
     let mut result = Vec::with_capacity(packets.len());
     let mut work = Vec::with_capacity(packets.len());
+    let forget: Vec<bool> = packets.iter().map(|_| forget_decision(&state)).collect();
+    let timeouts: Vec<bool> = packets.iter().map(|_| timeout_decision(&state)).collect();
     {
         let mut store = lock(&state.store);
-        for p in packets {
+        for ((p, forget), timeout) in packets.into_iter().zip(forget).zip(timeouts) {
             let reference_number = uuid::Uuid::new_v4().to_string();
+            if forget {
+                // Acknowledged, never recorded: inquiries answer NOT_FOUND.
+                store.ledger.faults.forgotten += 1;
+                result.push(json!({
+                    "uid": p.uid,
+                    "packetType": null,
+                    "referenceNumber": reference_number,
+                    "data": null,
+                }));
+                continue;
+            }
+            if timeout {
+                store.ledger.faults.timeouts += 1;
+            }
             let delay = i64::try_from(faults.processing_delay_ms).unwrap_or(i64::MAX);
             let i = store.insert(
                 InvoiceRecord {
@@ -130,7 +191,7 @@ pub async fn post_invoice(
                     received_ms: now,
                     visible_ms: now.saturating_add(delay),
                     stuck: faults.stuck_in_progress,
-                    timeout: state.chance(faults.timeout_rate),
+                    timeout,
                     outcome: None,
                 },
                 &p.payload,
@@ -146,6 +207,7 @@ pub async fn post_invoice(
     }
     process_in_background(state.clone(), work);
     if drop_after {
+        lock(&state.store).ledger.faults.dropped_after_accept += 1;
         tracing::info!("fault: connection dropped after the invoices were recorded");
         conn.kill();
     }

@@ -14,6 +14,9 @@ pub struct LedgerEntry {
     pub succeeded: u32,
     /// Of those, how many ended FAILED (including duplicates).
     pub failed: u32,
+    /// Of those, how many ended TIMEOUT (not registered: a resend is legitimate).
+    #[serde(default)]
+    pub timed_out: u32,
     /// The uids (requestTraceId) they came with, in order.
     pub uids: Vec<String>,
 }
@@ -24,6 +27,27 @@ pub struct LedgerEntry {
 pub struct Ledger {
     pub packets_received: u64,
     pub taxids: BTreeMap<String, LedgerEntry>,
+    /// How often each fault knob actually fired (tests prove their faults happened).
+    #[serde(default)]
+    pub faults: FaultCounts,
+}
+
+/// How often each fault fired since the sandbox started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultCounts {
+    /// API answers replaced by HTTP 500 (`error_rate`).
+    pub server_errors: u64,
+    /// Invoice POSTs whose connection was dropped before the invoices were recorded.
+    pub dropped_before_accept: u64,
+    /// Invoice POSTs whose connection was dropped after the invoices were recorded.
+    pub dropped_after_accept: u64,
+    /// Packets that will end TIMEOUT.
+    pub timeouts: u64,
+    /// Encryption key rotations.
+    pub key_rotations: u64,
+    /// Packets acknowledged and then forgotten (NOT_FOUND).
+    pub forgotten: u64,
 }
 
 impl Ledger {
@@ -35,6 +59,14 @@ impl Ledger {
         } else {
             e.failed += 1;
         }
+        e.uids.push(uid.to_string());
+    }
+
+    /// A packet with `taxid` that ended TIMEOUT (not registered).
+    pub fn record_timeout(&mut self, taxid: &str, uid: &str) {
+        let e = self.taxids.entry(taxid.to_string()).or_default();
+        e.received += 1;
+        e.timed_out += 1;
         e.uids.push(uid.to_string());
     }
 

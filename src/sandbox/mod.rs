@@ -21,8 +21,11 @@
 //! * Inquiries: ≤100 ids (4141), `start` < `end` (4140), window ≤ 1 week (4164), status filter
 //!   (4142), paging where 0 and 1 are the first page, NOT_FOUND outside the window or unknown.
 //! * Fault knobs ([`Faults`]): latency, a rate of HTTP 500 answers with a 5xxx code, dropping the
-//!   connection before or after the invoices are recorded, invoices stuck IN_PROGRESS, a
-//!   `serverTime` offset; a pinned clock; a seed for deterministic fault draws.
+//!   connection before or after the invoices are recorded, invoices stuck IN_PROGRESS or ending
+//!   TIMEOUT, acknowledged invoices forgotten (NOT_FOUND), the encryption key rotating when an
+//!   invoice POST arrives (04150 for packets encrypted to the old key), a `serverTime` offset;
+//!   a pinned clock; a seed for deterministic fault draws. The ledger counts how often each
+//!   fault fired.
 //! * The [`Ledger`] of every tax ID received and how often it reached SUCCESS:
 //!   `GET /sandbox/ledger` or [`RunningSandbox::ledger`]. `GET`/`PUT /sandbox/faults` read and
 //!   change the knobs of a running sandbox.
@@ -58,7 +61,7 @@ pub use config::{
     DEMO_NATIONAL_ID,
 };
 pub use identity::{SoftHsmIdentity, TestIdentity};
-pub use ledger::{Ledger, LedgerEntry};
+pub use ledger::{FaultCounts, Ledger, LedgerEntry};
 pub use processing::DUPLICATE_TAXID_CODE;
 pub use server::{SandboxError, API_PREFIX};
 
@@ -188,7 +191,13 @@ impl RunningSandbox {
 
     /// The sandbox's public key (SPKI DER) and its id, as `server-information` publishes them.
     pub fn server_key(&self) -> (Vec<u8>, String) {
-        (self.state.key.spki_der.clone(), self.state.key.id.clone())
+        let (id, spki) = self.state.published_key();
+        (spki, id)
+    }
+
+    /// Rotates the encryption key now (a fresh RSA key under a new id); returns the new id.
+    pub fn rotate_key(&self) -> Result<String, SandboxError> {
+        self.state.rotate_key().map_err(SandboxError::Key)
     }
 
     /// Stops serving and waits (at most 5 s) for open requests.

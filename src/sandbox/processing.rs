@@ -40,7 +40,8 @@ pub fn duplicate_notice(taxid: &str) -> Notice {
 /// Everything needed to examine packets; cheap to share between threads.
 #[derive(Debug)]
 pub struct Examiner {
-    pub decrypter: Decrypter,
+    /// The current decryption key (replaced when the key rotates).
+    pub decrypter: std::sync::RwLock<std::sync::Arc<Decrypter>>,
     pub registry: Registry,
 }
 
@@ -56,7 +57,12 @@ fn failed(code: &str, message: impl Into<String>) -> Outcome {
 impl Examiner {
     /// Examines one packet at sandbox time `now_ms`; the duplicate check is left to the store.
     pub fn examine(&self, payload: &str, fiscal_id: &str, now_ms: i64) -> Outcome {
-        let plain = match self.decrypter.decrypt(payload) {
+        let decrypter = self
+            .decrypter
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let plain = match decrypter.decrypt(payload) {
             Ok(p) => p,
             Err(JweFault::Algorithm(d)) => {
                 return failed("04152", format!("الگوریتم مورد استفاده برای رمزنگاری معتبر نمی‌باشد. ({d})"))

@@ -163,6 +163,7 @@ async fn fault_layer(State(state): State<AppState>, req: Request, next: Next) ->
         tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms)).await;
     }
     if state.chance(f.error_rate) {
+        lock(&state.store).ledger.faults.server_errors += 1;
         return ApiError::new(&f.error_code, state.now_ms()).into_response();
     }
     next.run(req).await
@@ -302,8 +303,9 @@ pub fn build_state_restored(config: &SandboxConfig) -> Result<(AppState, Work), 
     };
     let state = Arc::new(Shared {
         clock: super::clock::Clock::new(config.pinned_clock_ms),
+        published: std::sync::RwLock::new((key.id.clone(), key.spki_der.clone())),
         examiner: Examiner {
-            decrypter,
+            decrypter: std::sync::RwLock::new(Arc::new(decrypter)),
             registry: registry.clone(),
         },
         registry,

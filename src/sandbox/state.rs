@@ -201,7 +201,11 @@ impl Store {
                 self.accepted.insert(taxid.clone(), i);
             }
             let uid = self.invoices[i].uid.clone();
-            self.ledger.record(&taxid, &uid, outcome.success);
+            if timed_out {
+                self.ledger.record_timeout(&taxid, &uid);
+            } else {
+                self.ledger.record(&taxid, &uid, outcome.success);
+            }
         }
         self.invoices[i].outcome = Some(outcome);
     }
@@ -210,6 +214,9 @@ impl Store {
 /// Everything the handlers share.
 pub struct Shared {
     pub clock: Clock,
+    /// The encryption key published in `server-information`: (id, SPKI DER). Changes when the
+    /// key rotates ([`Shared::rotate_key`]).
+    pub published: std::sync::RwLock<(String, Vec<u8>)>,
     pub registry: Registry,
     pub examiner: Examiner,
     pub key: ServerKey,
@@ -235,6 +242,34 @@ impl Shared {
 
     pub fn faults(&self) -> Faults {
         lock(&self.faults).clone()
+    }
+
+    /// The published encryption key: (id, SPKI DER).
+    pub fn published_key(&self) -> (String, Vec<u8>) {
+        self.published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the encryption key by a fresh RSA-2048 key under a new id: packets encrypted
+    /// to the old key fail 04150 from now on, as on the real server after a key change.
+    pub fn rotate_key(&self) -> Result<String, String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let rsa = openssl::rsa::Rsa::generate(2048).map_err(|e| err(&e))?;
+        let pkey = openssl::pkey::PKey::from_rsa(rsa).map_err(|e| err(&e))?;
+        let pkcs8 = pkey.private_key_to_pkcs8().map_err(|e| err(&e))?;
+        let spki = pkey.public_key_to_der().map_err(|e| err(&e))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let decrypter = super::jose::Decrypter::new(&pkcs8, &id).map_err(|e| err(&e))?;
+        *self
+            .examiner
+            .decrypter
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(decrypter);
+        *self.published.write().unwrap_or_else(|p| p.into_inner()) = (id.clone(), spki);
+        lock(&self.store).ledger.faults.key_rotations += 1;
+        Ok(id)
     }
 
     /// Draws against a rate with the (possibly seeded) generator.

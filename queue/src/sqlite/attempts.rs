@@ -312,6 +312,19 @@ impl RunnerStore for SqliteRunner {
         })
     }
 
+    fn requeue_not_registered(
+        &self,
+        uid: Uuid,
+        to: AttemptStatus,
+        errors: Option<&serde_json::Value>,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
+        let now = self.q.now();
+        let pid = self.q.pid;
+        self.q
+            .write(|tx| not_registered_one(tx, uid, to, errors, detail, now, pid))
+    }
+
     fn mark_unknown_many(&self, uids: &[Uuid], reason: &str) -> Result<Vec<Result<()>>> {
         let now = self.q.now();
         let pid = self.q.pid;
@@ -405,6 +418,46 @@ fn reject_one(
     apply(tx, m, now, pid)
 }
 
+fn not_registered_one(
+    tx: &Connection,
+    uid: Uuid,
+    to: AttemptStatus,
+    errors: Option<&serde_json::Value>,
+    detail: &serde_json::Value,
+    now: Millis,
+    pid: u32,
+) -> Result<()> {
+    if !matches!(to, AttemptStatus::Rejected | AttemptStatus::Lost) {
+        return Err(QueueError::InvalidInput(format!(
+            "an attempt the server did not register ends REJECTED or LOST, not {to}"
+        )));
+    }
+    let (s, cur) = load(tx, uid)?;
+    if !matches!(
+        cur.status,
+        AttemptStatus::Sending | AttemptStatus::InProgress | AttemptStatus::Unknown
+    ) {
+        return Err(QueueError::InvalidTransition {
+            uid,
+            from: cur.status,
+            what: "queueing again an attempt the server did not register",
+        });
+    }
+    if let Some(e) = errors {
+        tx.prepare_cached("UPDATE attempts SET errors = ?2 WHERE uid = ?1")?
+            .execute(params![s, e.to_string()])?;
+    }
+    let m = Move {
+        uid: &s,
+        cur: &cur,
+        to,
+        then: AfterRejection::Requeue,
+        kind: "not_registered",
+        detail: Some(detail.to_string()),
+    };
+    apply(tx, m, now, pid)
+}
+
 fn unknown_one(tx: &Connection, uid: Uuid, detail: &str, now: Millis, pid: u32) -> Result<()> {
     let (s, cur) = load(tx, uid)?;
     match cur.status {
@@ -492,18 +545,22 @@ fn outcome_one(
             return Ok(Transition::Unchanged(AttemptStatus::InProgress))
         }
         (ServerStatus::InProgress | ServerStatus::Pending, _) => AttemptStatus::InProgress,
-        (ServerStatus::Timeout, AttemptStatus::Unknown) => return Ok(Transition::StillUnknown),
+        // TIMEOUT: the server gave up processing and did not register the invoice, so the
+        // same tax ID may (and must) be sent again: the attempt is LOST, the invoice QUEUED.
         (ServerStatus::Timeout, _) => {
             let m = Move {
                 uid: &s,
                 cur: &cur,
-                to: AttemptStatus::Unknown,
+                to: AttemptStatus::Lost,
                 then: AfterRejection::Requeue,
-                kind: "outcome",
-                detail: Some(r#"{"server_status":"TIMEOUT"}"#.into()),
+                kind: "timeout",
+                detail: Some(
+                    r#"{"server_status":"TIMEOUT","note":"not registered by the server; queued again with the same tax ID"}"#
+                        .into(),
+                ),
             };
             apply(tx, m, now, pid)?;
-            return Ok(Transition::StillUnknown);
+            return Ok(Transition::Requeued);
         }
         (ServerStatus::NotFound, AttemptStatus::Unknown) => {
             let acknowledged = cur.reference.is_some() || o.reference.is_some();

@@ -1,0 +1,229 @@
+//! The inbox of `run --inbox DIR`: only finished files are taken, and none hides a failure.
+//!
+//! * A file is picked up only when complete: its size and modification time are the same at
+//!   two looks `settle` apart (default 2 s). Writers that cannot guarantee that write
+//!   `NAME.json.part` (or `.tmp`) and rename it to `NAME.json` when done; `*.part`, `*.tmp` and
+//!   hidden files are never read.
+//! * Taken: `*.json`, `*.jsonl`, `*.csv`, `*.xlsx`. Symbolic links are never followed: a link
+//!   in the inbox is left alone (with a warning), and a `done/` or `failed/` that is a link
+//!   stops the run with a clear message.
+//! * After the pass, a file whose invoices all reached SUCCESS moves to `done/`; a file with
+//!   any INVALID, FAILED, refused or NEEDS_ATTENTION invoice (once none of its invoices is still
+//!   on its way) moves to `failed/` with `NAME.why.json` listing each invoice's status and
+//!   findings; a file whose invoices are still queued, in progress or unknown stays where it is
+//!   (the next pass reads it again; the queue recognises what it already holds).
+
+use super::submit::{enqueue_paths, placements_report, Placement, Refusal, Session};
+use crate::lang::Lang;
+use crate::pipeline::{Report, ReportStatus};
+use moadian_queue::SqliteQueue;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// A file taken from the inbox in this pass, with where its inputs went.
+pub struct Taken {
+    pub path: PathBuf,
+    pub placements: Vec<Placement>,
+}
+
+/// What happened to one file after the pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Done,
+    Failed,
+    Pending,
+}
+
+const TAKEN_EXTENSIONS: [&str; 4] = ["json", "jsonl", "csv", "xlsx"];
+
+fn say(lang: Lang, fa: String, en: String) {
+    match lang {
+        Lang::Fa => eprintln!("{fa}"),
+        Lang::En => eprintln!("{en}"),
+    }
+}
+
+/// `dir/name` must be a real directory (created when missing), never a symbolic link.
+fn subdir(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let p = dir.join(name);
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if m.file_type().is_symlink() => anyhow::bail!(
+            "{} is a symbolic link; the inbox never follows links: make it a real directory / {} یک پیوند نمادین است؛ صندوق ورودی پیوند را دنبال نمی‌کند، آن را یک پوشهٔ واقعی کنید",
+            p.display(),
+            p.display()
+        ),
+        Ok(m) if !m.is_dir() => anyhow::bail!(
+            "{} is not a directory / {} پوشه نیست",
+            p.display(),
+            p.display()
+        ),
+        Ok(_) => {}
+        Err(_) => std::fs::create_dir_all(&p)?,
+    }
+    Ok(p)
+}
+
+/// (size, mtime) of a regular file, without following links.
+fn look(p: &Path) -> Option<(u64, SystemTime)> {
+    let m = std::fs::symlink_metadata(p).ok()?;
+    m.file_type()
+        .is_file()
+        .then(|| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+}
+
+/// The finished files of the inbox, oldest name first.
+pub fn finished_files(dir: &Path, settle: Duration, lang: Lang) -> anyhow::Result<Vec<PathBuf>> {
+    subdir(dir, "done")?;
+    subdir(dir, "failed")?;
+    let mut first = Vec::new();
+    for e in std::fs::read_dir(dir)?.filter_map(Result::ok) {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ext = p
+            .extension()
+            .map(|x| x.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.starts_with('.') || !TAKEN_EXTENSIONS.contains(&ext.as_str()) {
+            continue; // *.part, *.tmp, hidden files, anything else
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            say(
+                lang,
+                format!(
+                    "{} یک پیوند نمادین است و خوانده نشد (صندوق ورودی پیوند را دنبال نمی‌کند).",
+                    p.display()
+                ),
+                format!(
+                    "{} is a symbolic link and was not read (the inbox never follows links).",
+                    p.display()
+                ),
+            );
+            continue;
+        }
+        if let Some(l) = look(&p) {
+            first.push((p, l));
+        }
+    }
+    if first.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::thread::sleep(settle);
+    let mut out = Vec::new();
+    for (p, l) in first {
+        match look(&p) {
+            Some(again) if again == l && l.0 > 0 => out.push(p),
+            Some(_) => say(
+                lang,
+                format!(
+                    "{} هنوز در حال نوشته شدن است؛ در اجرای بعدی برداشته می‌شود.",
+                    p.display()
+                ),
+                format!(
+                    "{} is still being written; it is taken in a later pass.",
+                    p.display()
+                ),
+            ),
+            None => {}
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Enqueues each finished file; the placements per file.
+pub fn take(
+    session: &Session,
+    queue: &SqliteQueue,
+    files: Vec<PathBuf>,
+    lang: Lang,
+) -> anyhow::Result<Vec<Taken>> {
+    let mut out = Vec::new();
+    for f in files {
+        let placements = enqueue_paths(session, queue, std::slice::from_ref(&f), false, lang)?;
+        out.push(Taken {
+            path: f,
+            placements,
+        });
+    }
+    Ok(out)
+}
+
+/// A free name for `name` in `dir` (a timestamp added when taken).
+fn free_name(dir: &Path, name: &str) -> PathBuf {
+    let target = dir.join(name);
+    if std::fs::symlink_metadata(&target).is_err() {
+        return target;
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f");
+    dir.join(format!("{name}.{stamp}"))
+}
+
+/// Where one file stands after the pass.
+pub fn judge(report: &Report, refused: &[Refusal]) -> Settled {
+    let open = report.invoices.iter().any(|i| {
+        matches!(
+            i.status,
+            ReportStatus::Queued | ReportStatus::InProgress | ReportStatus::Unknown
+        )
+    });
+    if open {
+        Settled::Pending
+    } else if refused.is_empty() && report.all_success() {
+        Settled::Done
+    } else {
+        Settled::Failed
+    }
+}
+
+/// After the pass: moves each taken file to `done/` or `failed/` (with `NAME.why.json`), or
+/// leaves it. Returns the refusals of all files.
+pub fn settle(
+    dir: &Path,
+    queue: &SqliteQueue,
+    taken: Vec<Taken>,
+    lang: Lang,
+) -> anyhow::Result<Vec<Refusal>> {
+    let done = subdir(dir, "done")?;
+    let failed = subdir(dir, "failed")?;
+    let mut all_refused = Vec::new();
+    for t in taken {
+        let (report, refused) = placements_report(queue, t.placements, lang)?;
+        let name = t
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match judge(&report, &refused) {
+            Settled::Pending => {}
+            Settled::Done => std::fs::rename(&t.path, free_name(&done, &name))?,
+            Settled::Failed => {
+                let target = free_name(&failed, &name);
+                let why_name = format!(
+                    "{}.why.json",
+                    target.file_name().unwrap_or_default().to_string_lossy()
+                );
+                let why = serde_json::json!({
+                    "file": name,
+                    "invoices": report.invoices,
+                    "summary": report.summary,
+                    "refused": refused,
+                });
+                // The explanation is complete on disk before the file moves.
+                let tmp = failed.join(format!(".{why_name}.part"));
+                std::fs::write(&tmp, serde_json::to_vec_pretty(&why)?)?;
+                std::fs::rename(&tmp, failed.join(&why_name))?;
+                std::fs::rename(&t.path, &target)?;
+                say(
+                    lang,
+                    format!("{name}: صورتحساب نامعتبر، ناموفق یا نیازمند بررسی دارد؛ به failed/ رفت، دلیل در failed/{why_name}"),
+                    format!("{name}: has INVALID, FAILED or NEEDS_ATTENTION invoices; moved to failed/, reasons in failed/{why_name}"),
+                );
+            }
+        }
+        all_refused.extend(refused);
+    }
+    Ok(all_refused)
+}

@@ -1,0 +1,145 @@
+//! `run --inbox` only takes finished files and never hides a failure (issue #10): a JSON Lines
+//! file still being appended to is left alone until it stops changing; a file with an INVALID
+//! invoice goes to `failed/` with `NAME.why.json` and `run` exits non-zero; `*.part` files and
+//! symbolic links are never read; a `done/` that is a symbolic link stops the run.
+
+mod e2e_support;
+use e2e_support::*;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_still_being_written_is_not_taken_half() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let inbox = env.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let file = inbox.join("day.jsonl");
+    let t = indatim();
+    // A writer appends one invoice line every 100 ms for as long as the first run runs.
+    let running = Arc::new(AtomicBool::new(true));
+    let writer = {
+        let (file, running) = (file.clone(), running.clone());
+        std::thread::spawn(move || {
+            let mut taxids = Vec::new();
+            let mut serial = 1;
+            while running.load(Ordering::SeqCst) || taxids.len() < 3 {
+                let (taxid, v) = invoice(serial, t);
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&file)
+                    .unwrap();
+                writeln!(f, "{v}").unwrap();
+                drop(f);
+                taxids.push(taxid);
+                serial += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            taxids
+        })
+    };
+    // Wait until the file exists, then run while it grows.
+    while !file.exists() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let inbox_s = inbox.to_str().unwrap();
+    let (code, report, err) = env
+        .run_json(&["run", "--inbox", inbox_s, "--settle", "1s"])
+        .await;
+    running.store(false, Ordering::SeqCst);
+    let taxids = writer.join().unwrap();
+    assert!(err.contains("still being written"), "{err}");
+    assert_eq!(report["summary"]["total"], 0, "nothing taken: {report:#}");
+    assert_eq!(code, 1, "nothing SUCCESS yet");
+    assert_eq!(
+        env.sandbox.ledger().packets_received,
+        0,
+        "nothing half-sent"
+    );
+    assert!(file.exists(), "the growing file stays in the inbox");
+
+    // Finished now: the next pass takes every line.
+    let (code, report, err) = env
+        .run_json(&[
+            "run", "--inbox", inbox_s, "--settle", "200ms", "--wait", "20s",
+        ])
+        .await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    assert_eq!(report["summary"]["success"], taxids.len());
+    assert!(inbox.join("done").join("day.jsonl").exists());
+    assert_exactly_once(&env.sandbox, &taxids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_files_go_to_failed_with_reasons_and_run_exits_non_zero() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let inbox = env.path("inbox");
+    let good = write_invoices(&inbox, 1, 1);
+    let (bad_taxid, mut bad) = invoice(50, indatim());
+    bad["header"]["tbill"] = serde_json::json!(99999);
+    std::fs::write(inbox.join("bad.json"), bad.to_string()).unwrap();
+    // Written under a temporary name: never read.
+    std::fs::write(inbox.join("later.json.part"), "{").unwrap();
+    // A link: never followed.
+    let outside = env.path("outside.json");
+    let (_, other) = invoice(60, indatim());
+    std::fs::write(&outside, other.to_string()).unwrap();
+    std::os::unix::fs::symlink(&outside, inbox.join("link.json")).unwrap();
+
+    let inbox_s = inbox.to_str().unwrap();
+    let (code, report, err) = env
+        .run_json(&[
+            "run", "--inbox", inbox_s, "--settle", "200ms", "--wait", "20s",
+        ])
+        .await;
+    assert_eq!(code, 1, "an INVALID invoice: exit 1\n{report:#}\n{err}");
+    assert_eq!(statuses(&report)[&good[0]], "SUCCESS");
+    assert!(inbox.join("done").join("inv-000001.json").exists());
+    let failed = inbox.join("failed");
+    assert!(failed.join("bad.json").exists(), "{err}");
+    let why: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(failed.join("bad.json.why.json")).unwrap()).unwrap();
+    assert_eq!(why["invoices"][0]["taxid"], bad_taxid.as_str());
+    assert_eq!(why["invoices"][0]["status"], "INVALID");
+    assert!(
+        !why["invoices"][0]["errors"].as_array().unwrap().is_empty(),
+        "{why:#}"
+    );
+    assert!(
+        inbox.join("later.json.part").exists(),
+        "*.part is left alone"
+    );
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(
+        std::fs::symlink_metadata(inbox.join("link.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is left alone"
+    );
+    assert_eq!(env.sandbox.ledger().received(&bad_taxid), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_done_directory_that_is_a_link_is_refused() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let inbox = env.path("inbox");
+    write_invoices(&inbox, 1, 1);
+    let elsewhere = env.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, inbox.join("done")).unwrap();
+    let (code, _, err) = env
+        .run(&[
+            "run",
+            "--inbox",
+            inbox.to_str().unwrap(),
+            "--settle",
+            "100ms",
+        ])
+        .await;
+    assert_ne!(code, 0);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(inbox.join("inv-000001.json").exists(), "nothing moved");
+    assert_eq!(env.sandbox.ledger().packets_received, 0);
+}

@@ -1,0 +1,143 @@
+//! Nothing stays stuck and nothing valid ends FAILED by accident (issue #10): a server key
+//! change mid-pass is retried with the new key under the same tax ID; a TIMEOUT answer is
+//! sent again automatically; an acknowledged invoice the server then answers NOT_FOUND for
+//! becomes NEEDS_ATTENTION with a way out (`moadian resend`). Through the real binary, against
+//! the sandbox on 127.0.0.1, signing on SoftHSM.
+
+mod e2e_support;
+use e2e_support::*;
+use moadian::sandbox::Faults;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_mid_pass_is_retried_with_the_new_key_and_same_tax_id() {
+    // Batches of 2: the first POST rotates the key on arrival, so it and every packet already
+    // encrypted to the old key come back 04150.
+    let env = Env::new(
+        Faults {
+            rotate_key_next: 1,
+            ..quick_faults()
+        },
+        2,
+    )
+    .await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 6);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
+        .await;
+    let ledger = env.sandbox.ledger();
+    assert_eq!(ledger.faults.key_rotations, 1, "the key rotated once");
+    assert!(
+        ledger.packets_received > taxids.len() as u64,
+        "packets encrypted to the old key were refused and sent again: {ledger:?}"
+    );
+    assert_eq!(
+        code, 0,
+        "every invoice SUCCESS after the key change\n{report:#}\n{err}"
+    );
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
+    }
+    assert_exactly_once(&env.sandbox, &taxids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_answers_are_sent_again_with_the_same_tax_id() {
+    let env = Env::new(
+        Faults {
+            timeout_next: 3,
+            ..quick_faults()
+        },
+        1000,
+    )
+    .await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 3);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
+        .await;
+    let ledger = env.sandbox.ledger();
+    assert_eq!(
+        ledger.faults.timeouts, 3,
+        "every first packet ended TIMEOUT"
+    );
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
+        assert_eq!(ledger.succeeded(t), 1, "{t} SUCCESS exactly once");
+        assert_eq!(
+            ledger.received(t),
+            2,
+            "{t}: the TIMEOUT packet and the resend"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_then_not_found_needs_attention_and_resend_settles_it() {
+    let env = Env::new(
+        Faults {
+            forget_after_accept_next: 1,
+            ..quick_faults()
+        },
+        1000,
+    )
+    .await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 1);
+    let t = &taxids[0];
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "3s", dir.to_str().unwrap()])
+        .await;
+    assert_eq!(env.sandbox.ledger().faults.forgotten, 1);
+    assert_eq!(code, 1, "not SUCCESS: exit 1\n{report:#}\n{err}");
+    assert_eq!(statuses(&report)[t], "NEEDS_ATTENTION", "{report:#}");
+
+    // status says why and what to do.
+    let (code, status, _) = env.run_json(&["status"]).await;
+    assert_eq!(code, 1);
+    assert_eq!(status["summary"]["needs_attention"], 1, "{status:#}");
+    let next = status["invoices"][0]["next"].as_str().unwrap_or_default();
+    assert!(
+        next.contains("NOT_FOUND") && next.contains(&format!("moadian resend {t}")),
+        "{status:#}"
+    );
+
+    // Without a confirmation nothing happens.
+    let before = env.sandbox.ledger().packets_received;
+    let (code, _, err) = env.run(&["resend", t]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(env.sandbox.ledger().packets_received, before);
+
+    // Confirmed: an inquiry finds nothing, so it is sent again with the same tax ID.
+    let (code, report, err) = env.run_json(&["resend", t, "--yes", "--wait", "30s"]).await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    assert_eq!(statuses(&report)[t], "SUCCESS");
+    assert_eq!(env.sandbox.ledger().succeeded(t), 1);
+
+    // Now the server has it: resend is refused.
+    let (code, _, err) = env.run(&["resend", t, "--yes"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(env.sandbox.ledger().succeeded(t), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_explains_what_every_unfinished_invoice_waits_for() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let dir = env.path("invoices");
+    write_invoices(&dir, 1, 2);
+    let (code, _, err) = env.run_json(&["enqueue", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    let (_, status, _) = env.run_json(&["status"]).await;
+    for i in status["invoices"].as_array().unwrap() {
+        assert_eq!(i["status"], "QUEUED");
+        assert!(
+            i["next"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("moadian run"),
+            "{i:#}"
+        );
+    }
+}
