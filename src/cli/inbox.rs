@@ -14,7 +14,7 @@
 //!   (the next pass reads it again; the queue recognises what it already holds).
 
 use super::submit::{enqueue_paths, placements_report, Placement, Refusal, Session};
-use crate::lang::Lang;
+use crate::lang::{Langs, Message};
 use crate::pipeline::{Report, ReportStatus};
 use moadian_queue::SqliteQueue;
 use std::path::{Path, PathBuf};
@@ -36,11 +36,8 @@ pub enum Settled {
 
 const TAKEN_EXTENSIONS: [&str; 4] = ["json", "jsonl", "csv", "xlsx"];
 
-fn say(lang: Lang, fa: String, en: String) {
-    match lang {
-        Lang::Fa => eprintln!("{fa}"),
-        Lang::En => eprintln!("{en}"),
-    }
+fn say(lang: Langs, fa: String, en: String) {
+    eprintln!("{}", lang.text(&Message::new(fa, en)));
 }
 
 /// `dir/name` must be a real directory (created when missing), never a symbolic link.
@@ -72,7 +69,7 @@ fn look(p: &Path) -> Option<(u64, SystemTime)> {
 }
 
 /// The finished files of the inbox, oldest name first.
-pub fn finished_files(dir: &Path, settle: Duration, lang: Lang) -> anyhow::Result<Vec<PathBuf>> {
+pub fn finished_files(dir: &Path, settle: Duration, lang: Langs) -> anyhow::Result<Vec<PathBuf>> {
     subdir(dir, "done")?;
     subdir(dir, "failed")?;
     let mut first = Vec::new();
@@ -138,7 +135,7 @@ pub fn take(
     session: &Session,
     queue: &SqliteQueue,
     files: Vec<PathBuf>,
-    lang: Lang,
+    lang: Langs,
 ) -> anyhow::Result<Vec<Taken>> {
     let mut out = Vec::new();
     for f in files {
@@ -184,13 +181,13 @@ pub fn settle(
     dir: &Path,
     queue: &SqliteQueue,
     taken: Vec<Taken>,
-    lang: Lang,
+    lang: Langs,
 ) -> anyhow::Result<Vec<Refusal>> {
     let done = subdir(dir, "done")?;
     let failed = subdir(dir, "failed")?;
     let mut all_refused = Vec::new();
     for t in taken {
-        let (report, refused) = placements_report(queue, t.placements, lang)?;
+        let (report, refused) = placements_report(queue, t.placements)?;
         let name = t
             .path
             .file_name()
@@ -218,8 +215,8 @@ pub fn settle(
                 std::fs::rename(&t.path, &target)?;
                 say(
                     lang,
-                    format!("{name}: صورتحساب نامعتبر، ناموفق یا نیازمند بررسی دارد؛ به failed/ رفت، دلیل در failed/{why_name}"),
-                    format!("{name}: has INVALID, FAILED or NEEDS_ATTENTION invoices; moved to failed/, reasons in failed/{why_name}"),
+                    format!("{name}: صورتحساب نامعتبر، ناموفق، متعارض یا نیازمند بررسی دارد؛ به failed/ رفت، دلیل در failed/{why_name}"),
+                    format!("{name}: has INVALID, FAILED, CONFLICT or NEEDS_ATTENTION invoices; moved to failed/, reasons in failed/{why_name}"),
                 );
             }
         }

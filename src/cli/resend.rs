@@ -7,7 +7,7 @@
 use super::submit::{exit_code, send_and_poll, Session, Target};
 use super::Global;
 use crate::api::{InvoiceStatus as ApiStatus, MAX_INQUIRY_IDS};
-use crate::lang::Lang;
+use crate::lang::{Langs, Message};
 use crate::pipeline;
 use chrono::{Duration as ChronoDuration, Utc};
 use moadian_queue::{AttemptStatus, InvoiceId, InvoiceStatus, RunnerStore, Store};
@@ -35,14 +35,11 @@ pub struct Args {
     pub taxids: Vec<String>,
 }
 
-fn text(lang: Lang, fa: String, en: String) -> String {
-    match lang {
-        Lang::Fa => fa,
-        Lang::En => en,
-    }
+fn text(lang: Langs, fa: String, en: String) -> String {
+    lang.text(&Message::new(fa, en))
 }
 
-fn confirmed(args: &Args, lang: Lang) -> anyhow::Result<bool> {
+fn confirmed(args: &Args, lang: Langs) -> anyhow::Result<bool> {
     if args.yes {
         return Ok(true);
     }
@@ -74,7 +71,7 @@ fn confirmed(args: &Args, lang: Lang) -> anyhow::Result<bool> {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let lang = global.lang.unwrap_or_default();
+    let lang = global.lang;
     let mut session = Session::open(&args.target).await?;
     session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
@@ -109,7 +106,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let (_signer, client) = match session.connect_checked().await? {
         Ok(sc) => sc,
         Err(f) => {
-            eprintln!("{}", f.message.get(lang));
+            eprintln!("{}", lang.text(&f.message));
             return Ok(if f.outage {
                 super::submit::EXIT_UNREACHABLE
             } else {
@@ -187,8 +184,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         ids.push(id);
     }
     let stopped = send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
-    let report = pipeline::report::build(runner.queue(), Some(ids), None, lang)?;
+    let report = pipeline::report::build(runner.queue(), Some(ids), None)?;
     let message = stopped.as_ref().map(|s| &s.message);
-    super::status::print_report(&report, &[], message, args.json, lang)?;
+    super::status::print_report(&report, &[], message, args.json, true, lang)?;
     Ok(exit_code(&report, 0, stopped.as_ref()))
 }

@@ -97,8 +97,8 @@ fn problems_cell(i: &InvoiceReport, lang: Langs) -> String {
     if let Some(first) = codes.first() {
         lines.push(format!("→ moadian explain {first}"));
     }
-    if let Some(next) = i.next.as_deref().filter(|n| !n.is_empty()) {
-        lines.push(format!("… {next}"));
+    if let Some(next) = &i.next {
+        lines.push(format!("… {}", lang.text(next)));
     }
     lines.join("\n")
 }
