@@ -21,40 +21,32 @@ fn moadian(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Every command and subcommand, as typed after `moadian`.
-const COMMANDS: &[&[&str]] = &[
-    &[],
-    &["validate"],
-    &["taxid"],
-    &["explain"],
-    &["sign"],
-    &["doctor"],
-    &["token"],
-    &["token", "list"],
-    &["token", "certs"],
-    &["token", "forget-failed-pin"],
-    &["sandbox"],
-    &["sandbox", "serve"],
-    &["sandbox", "identity"],
-    &["submit"],
-    &["enqueue"],
-    &["run"],
-    &["status"],
-    &["inquire"],
-    &["template"],
-    &["correct"],
-    &["cancel"],
-    &["return"],
-    &["report"],
-    &["init"],
-    &["completions"],
-    &["man"],
-];
+/// Every command and subcommand, as typed after `moadian`, read from the command-line
+/// definition itself so a new command cannot be left out.
+fn commands() -> Vec<Vec<String>> {
+    use clap::CommandFactory;
+    fn walk(c: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(path.clone());
+        for sub in c.get_subcommands() {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            let mut p = path.clone();
+            p.push(sub.get_name().to_string());
+            walk(sub, p, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&moadian::cli::Cli::command(), Vec::new(), &mut out);
+    out
+}
 
 #[test]
 fn every_commands_help() {
-    for cmd in COMMANDS {
-        let mut args: Vec<&str> = cmd.to_vec();
+    let all = commands();
+    assert!(all.len() > 25, "{all:?}");
+    for cmd in &all {
+        let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
         args.push("--help");
         let (code, out, err) = moadian(&args);
         assert_eq!(code, 0, "moadian {}: {err}", args.join(" "));
