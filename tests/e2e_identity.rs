@@ -73,7 +73,12 @@ async fn edited_copy_under_an_accepted_taxid_is_a_conflict_and_nothing_is_sent()
     ] {
         assert!(msg.contains(needle), "{needle} missing from: {msg}");
     }
-    assert!(e["explanation"].is_string(), "{e}");
+    assert!(
+        e["message"]["fa"]
+            .as_str()
+            .is_some_and(|m| m.contains("moadian correct")),
+        "the same in Persian: {e}"
+    );
     assert_eq!(report["summary"]["conflict"], 1);
     assert_eq!(
         env.sandbox.ledger().packets_received,

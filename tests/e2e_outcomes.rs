@@ -97,7 +97,9 @@ async fn acknowledged_then_not_found_needs_attention_and_resend_settles_it() {
     let (code, status, _) = env.run_json(&["status"]).await;
     assert_eq!(code, 1);
     assert_eq!(status["summary"]["needs_attention"], 1, "{status:#}");
-    let next = status["invoices"][0]["next"].as_str().unwrap_or_default();
+    let next = status["invoices"][0]["next"]["en"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         next.contains("NOT_FOUND") && next.contains(&format!("moadian resend {t}")),
         "{status:#}"
@@ -133,7 +135,7 @@ async fn status_explains_what_every_unfinished_invoice_waits_for() {
     for i in status["invoices"].as_array().unwrap() {
         assert_eq!(i["status"], "QUEUED");
         assert!(
-            i["next"]
+            i["next"]["en"]
                 .as_str()
                 .unwrap_or_default()
                 .contains("moadian run"),

@@ -85,6 +85,8 @@ const FLOAT_ALLOWED: &[(&str, &str)] = &[
     ("src/pipeline/poll.rs", "poll back-off seconds"),
     ("src/pipeline/mod.rs", "poll back-off seconds (progress event)"),
     ("src/api/retry.rs", "retry back-off"),
+    ("src/api/client.rs", "seconds of an outage, in the retry log line"),
+    ("src/api/error.rs", "seconds of an outage, in its message"),
     ("src/invoice/load/checks.rs", "fn visit_f64"),
     ("src/import/encoding.rs", "share of Persian letters when guessing a CSV's encoding"),
 ];
