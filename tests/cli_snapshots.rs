@@ -166,3 +166,34 @@ fn completions_and_man_page() {
         "{out}"
     );
 }
+
+/// One output of each command that answers without a token or a server, in each language:
+/// `explain`, `validate`, `status` and `report` of an empty queue (paths replaced by `[DIR]`).
+#[test]
+fn one_output_per_offline_command_in_each_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = dir.path().join("q.sqlite");
+    drop(moadian_queue::SqliteQueue::open(&queue).unwrap());
+    let q = queue.to_str().unwrap();
+    let invoice = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/invoices/official-example.json"
+    );
+    let runs: &[(&str, &[&str])] = &[
+        ("explain", &["explain", "04131"]),
+        ("validate", &["validate", "--at", "2023-05-14", invoice]),
+        ("status", &["status", "--queue", q]),
+        ("report", &["report", "--queue", q]),
+    ];
+    for (name, args) in runs {
+        for lang in ["fa", "en", "both"] {
+            let mut all = vec!["--lang", lang];
+            all.extend_from_slice(args);
+            let (_, out, err) = moadian(&all);
+            let shown = format!("{out}{err}")
+                .replace(dir.path().to_str().unwrap(), "[DIR]")
+                .replace(env!("CARGO_MANIFEST_DIR"), "[REPO]");
+            insta::assert_snapshot!(format!("output_{name}_{lang}"), shown);
+        }
+    }
+}
