@@ -117,6 +117,26 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// A profile for a taxpayer with every other setting at its default (production server,
+    /// full batches, the default queue, no signer table, default pacing).
+    pub fn new(memory_id: impl Into<String>, national_id: impl Into<String>) -> Self {
+        Self {
+            memory_id: memory_id.into(),
+            national_id: national_id.into(),
+            economic_code: None,
+            endpoint: Endpoint::Production,
+            batch_size: crate::api::MAX_BATCH,
+            queue: None,
+            signer: None,
+            deadline: None,
+            retry_attempts: None,
+            retry_base: None,
+            retry_max: None,
+            poll_first: None,
+            poll_max: None,
+        }
+    }
+
     /// The signer table as the signer's own settings type.
     pub fn signer_config<T: DeserializeOwned>(&self) -> Result<Option<T>, ConfigError> {
         match &self.signer {

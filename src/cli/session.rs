@@ -223,19 +223,12 @@ impl Session {
             .await
             .context("cannot start the built-in sandbox")?;
         let profile = Profile {
-            memory_id: crate::sandbox::config::DEMO_MEMORY_ID.into(),
-            national_id: crate::sandbox::config::DEMO_NATIONAL_ID.into(),
             economic_code: Some(crate::sandbox::config::DEMO_NATIONAL_ID.into()),
             endpoint: Endpoint::Sandbox,
-            batch_size: crate::api::MAX_BATCH,
-            queue: None,
-            signer: None,
-            deadline: None,
-            retry_attempts: None,
-            retry_base: None,
-            retry_max: None,
-            poll_first: None,
-            poll_max: None,
+            ..Profile::new(
+                crate::sandbox::config::DEMO_MEMORY_ID,
+                crate::sandbox::config::DEMO_NATIONAL_ID,
+            )
         };
         Ok(Session {
             queue_path,

@@ -156,21 +156,7 @@ impl TaxpayerArgs {
             None => match (&self.memory_id, &self.national_id) {
                 (Some(m), Some(n)) => (
                     "(command line)".to_string(),
-                    crate::config::Profile {
-                        memory_id: m.clone(),
-                        national_id: n.clone(),
-                        economic_code: None,
-                        endpoint: crate::config::Endpoint::Production,
-                        batch_size: crate::api::MAX_BATCH,
-                        queue: None,
-                        signer: None,
-                        deadline: None,
-                        retry_attempts: None,
-                        retry_base: None,
-                        retry_max: None,
-                        poll_first: None,
-                        poll_max: None,
-                    },
+                    crate::config::Profile::new(m.clone(), n.clone()),
                 ),
                 _ => return Ok(None),
             },
