@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes the hostile-input corpus (tests/hostile_corpus.rs makes it; nothing of it is committed)
+# Writes the hostile-input corpus (examples/make_hostile_corpus.rs; nothing of it is committed)
 # to tests/data/hostile/ and prints each file's peak memory (maximum RSS, /usr/bin/time -v)
 # through `moadian validate`. Goal: <= 64 MB for every file.
 #
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${MOADIAN_HOSTILE_DIR:-$PWD/tests/data/hostile}"
 mkdir -p "$dir"
-MOADIAN_HOSTILE_DIR="$dir" cargo test -q --test hostile_corpus -- --ignored write_hostile_corpus >/dev/null
+cargo run -q --example make_hostile_corpus -- "$dir" >/dev/null
 bin="${MOADIAN_BIN:-target/debug/moadian}"
 [ -x "$bin" ] || cargo build -q --bin moadian
 printf '%-24s %10s  %s\n' file "peak RSS" "exit"

@@ -174,15 +174,25 @@ fn submit_with_only_flags_and_a_key_file_then_read_the_queue_without_a_profile()
         human.contains("1 SUCCESS invoice not listed") && !human.contains("t1-p1-sale.json"),
         "{human}"
     );
-    let st = w.run(&[
-        "--lang",
-        "en",
-        "status",
-        "--all",
-        "--queue",
-        queue.to_str().unwrap(),
-    ]);
-    assert!(String::from_utf8_lossy(&st.stdout).contains("t1-p1-sale.json"));
+    // Wide enough that the table does not wrap the (long, in a fresh clone) path.
+    let st = w
+        .cmd()
+        .env("COLUMNS", "1000")
+        .args([
+            "--lang",
+            "en",
+            "status",
+            "--all",
+            "--queue",
+            queue.to_str().unwrap(),
+        ])
+        .output()
+        .expect("moadian runs");
+    let listed = String::from_utf8_lossy(&st.stdout).into_owned();
+    assert!(
+        listed.contains("t1-p1-sale.json"),
+        "--all lists the SUCCESS invoice: {listed}"
+    );
     let rep = w.run(&[
         "--lang",
         "en",
