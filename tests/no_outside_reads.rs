@@ -1,8 +1,11 @@
 //! A user's clone has nothing beside it: no source, test, benchmark, example or script may read
-//! a path outside the repository (the development checkout's `../shared` above all). Everything a
-//! test needs is copied into `tests/data/` with a line naming its source.
+//! a path outside the repository (the development checkout's sibling `shared` folder above
+//! all). Everything a test needs is copied into `tests/data/` with a line naming its source.
 
 use std::path::Path;
+
+/// The development checkout's sibling folder, spelled so this file does not name it itself.
+const OUTSIDE: &str = concat!("..", "/", "shared");
 
 fn scan(dir: &Path, hits: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
@@ -17,7 +20,7 @@ fn scan(dir: &Path, hits: &mut Vec<String>) {
         }
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         for (n, line) in text.lines().enumerate() {
-            if line.contains("../shared") || line.contains("/../shared") {
+            if line.contains(OUTSIDE) {
                 hits.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
             }
         }
@@ -36,8 +39,6 @@ fn nothing_reads_outside_the_repository() {
             scan(&d, &mut hits);
         }
     }
-    // This file names the pattern it looks for.
-    hits.retain(|h| !h.contains("no_outside_reads.rs"));
     assert!(
         hits.is_empty(),
         "reads outside the repository:\n{}",
