@@ -78,19 +78,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             super::status::print_report(&report, &refused, message, args.json, args.all, lang)?;
             return Ok(exit_code(&report, refused.len(), stopped.as_ref()));
         };
-        let s = &report.summary;
         let when = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
-        let line = crate::lang::Message::new(
-            format!(
-                "{when}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}، نیازمند بررسی {}",
-                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown, s.needs_attention
-            ),
-            format!(
-                "{when}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN, {} NEEDS_ATTENTION",
-                s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown, s.needs_attention
-            ),
-        );
-        eprintln!("{}", lang.text(&line));
+        let line = super::status::summary_line(&report.summary);
+        eprintln!("{when}: {}", lang.text(&line));
         if let Some(m) = message {
             eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));
         }

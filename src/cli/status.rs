@@ -107,6 +107,37 @@ fn short_taxid(t: &Option<String>) -> String {
     t.clone().unwrap_or_else(|| "—".into())
 }
 
+/// The counts of a report in one line, both languages: what `status` prints first and what
+/// `run --watch` logs after each pass. CONFLICT and NEEDS_ATTENTION appear when there are any.
+pub fn summary_line(s: &crate::pipeline::Summary) -> Message {
+    let mut extra_fa = String::new();
+    let mut extra_en = String::new();
+    if s.conflict > 0 {
+        extra_fa.push_str(&format!("، تعارض {}", s.conflict));
+        extra_en.push_str(&format!(", {} CONFLICT", s.conflict));
+    }
+    if s.needs_attention > 0 {
+        extra_fa.push_str(&format!("، نیازمند بررسی {}", s.needs_attention));
+        extra_en.push_str(&format!(", {} NEEDS_ATTENTION", s.needs_attention));
+    }
+    let fa = format!(
+        "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}{extra_fa}",
+        s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
+    );
+    let en = format!(
+        "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{extra_en}",
+        s.total,
+        super::plural(s.total as u64),
+        s.success,
+        s.failed,
+        s.invalid,
+        s.queued,
+        s.in_progress,
+        s.unknown
+    );
+    Message::new(fa, en)
+}
+
 /// Prints the report as a table (people) or JSON (programs; it also carries each invoice's uid
 /// and reference number).
 pub fn print_report(
@@ -133,32 +164,7 @@ pub fn print_report(
     // The summary first; then only the invoices that need attention (everything but SUCCESS),
     // unless `all`; every detail stays in --json and `moadian status --all`.
     let s = &report.summary;
-    let mut extra_fa = String::new();
-    let mut extra_en = String::new();
-    if s.conflict > 0 {
-        extra_fa.push_str(&format!("، تعارض {}", s.conflict));
-        extra_en.push_str(&format!(", {} CONFLICT", s.conflict));
-    }
-    if s.needs_attention > 0 {
-        extra_fa.push_str(&format!("، نیازمند بررسی {}", s.needs_attention));
-        extra_en.push_str(&format!(", {} NEEDS_ATTENTION", s.needs_attention));
-    }
-    let fa = format!(
-        "جمع {}: موفق {}، ناموفق {}، نامعتبر {}، در صف {}، در حال پردازش {}، نامعلوم {}{extra_fa}",
-        s.total, s.success, s.failed, s.invalid, s.queued, s.in_progress, s.unknown
-    );
-    let en = format!(
-        "{} invoice{}: {} SUCCESS, {} FAILED, {} INVALID, {} QUEUED, {} IN_PROGRESS, {} UNKNOWN{extra_en}",
-        s.total,
-        super::plural(s.total as u64),
-        s.success,
-        s.failed,
-        s.invalid,
-        s.queued,
-        s.in_progress,
-        s.unknown
-    );
-    println!("{}", lang.text(&Message::new(fa, en)));
+    println!("{}", lang.text(&summary_line(s)));
     let shown: Vec<&InvoiceReport> = report
         .invoices
         .iter()
