@@ -8,19 +8,21 @@
 //! queue (crate `moadian-queue`) → [`pipeline`] (preflight, sign, encrypt, send, poll) →
 //! [`codes`] (every server code explained) → report.
 //!
-//! The library never prints; only [`cli`] formats for people.
+//! The library never prints; only [`cli`] formats for people. The built-in sandbox is the crate
+//! `moadian-sandbox`, re-exported as [`sandbox`] with the client's test identity beside it.
 
 pub mod api;
 pub mod cli;
 pub mod codes;
 pub mod config;
 pub mod crypto;
-pub mod import;
-pub mod invoice;
-pub mod lang;
 pub mod pipeline;
 pub mod report;
-pub mod rules;
 pub mod sandbox;
+pub mod test_identity;
+
+// The invoice model, loaders and rules live in `moadian-core` (shared, deliberately, with the
+// sandbox); they keep their paths here (`moadian::rules`, `crate::invoice`, …).
+pub use moadian_core::{import, invoice, lang, rules};
 
 pub use lang::Lang;

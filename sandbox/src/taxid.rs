@@ -87,7 +87,10 @@ mod tests {
     use super::*;
 
     fn vectors() -> serde_json::Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors/taxid.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/vectors/taxid.json"
+        );
         let text =
             std::fs::read_to_string(path).expect("vector file tests/data/vectors/taxid.json");
         serde_json::from_str(&text).expect("taxid.json is JSON")

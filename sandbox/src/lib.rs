@@ -1,5 +1,12 @@
+//! # moadian-sandbox
+//!
 //! A faithful local tax API v2 on 127.0.0.1: what `--sandbox` runs against and what the
 //! end-to-end tests use, with fault knobs and a ledger of accepted tax IDs.
+//!
+//! It is a crate of its own so that its independence from the client shows: it shares only the
+//! rules engine of `moadian-core` (the real server re-checks content by the same official
+//! tables), and keeps its own JOSE checks, tax-ID check and state. The client's test identity
+//! for `--sandbox` runs lives with the client (`moadian::sandbox::TestIdentity`).
 //!
 //! It behaves like the real server as the official connection guide (RC_TICS.IS) and error
 //! catalogue (RC_TXPS.EC_V02) describe it — strict where that catches client mistakes, lenient
@@ -13,7 +20,7 @@
 //! * `POST invoice`: envelope codes 4143/4144/4145/4162/4163 at once; then asynchronously the
 //!   JWE is decrypted with the sandbox key (04150/04152/04153; a missing `kid` is tolerated), the
 //!   inner JWS verified (04130/04131), the certificate checked against the memory ID
-//!   (04148/04133/04132), the content re-checked by [`crate::rules::validate`] plus server-only
+//!   (04148/04133/04132), the content re-checked by [`moadian_core::rules::validate`] plus server-only
 //!   checks: tax ID vs memory ID and issue day (0300101), `tins` vs the registered economic
 //!   number (0300901), and a tax ID that already reached SUCCESS fails again with
 //!   [`processing::DUPLICATE_TAXID_CODE`] — **a sandbox-defined use** of `0300101`: the official
@@ -31,8 +38,8 @@
 //!   change the knobs of a running sandbox.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), moadian::sandbox::SandboxError> {
-//! use moadian::sandbox::{Sandbox, SandboxConfig};
+//! # async fn demo() -> Result<(), moadian_sandbox::SandboxError> {
+//! use moadian_sandbox::{Sandbox, SandboxConfig};
 //! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
 //! println!("{}", sandbox.base_url()); // http://127.0.0.1:PORT/requestsmanager/api/v2/
 //! sandbox.shutdown().await;
@@ -44,7 +51,6 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod errors;
-pub mod identity;
 pub mod inquiry;
 pub mod invoice;
 pub mod jose;
@@ -60,7 +66,6 @@ pub use config::{
     ConfigError, Faults, SandboxConfig, TaxpayerConfig, DEMO_AUTH_CLIENT_ID, DEMO_MEMORY_ID,
     DEMO_NATIONAL_ID,
 };
-pub use identity::{SoftHsmIdentity, TestIdentity};
 pub use ledger::{FaultCounts, Ledger, LedgerEntry};
 pub use processing::DUPLICATE_TAXID_CODE;
 pub use server::{SandboxError, API_PREFIX};
@@ -69,7 +74,7 @@ use state::{lock, AppState};
 use std::net::SocketAddr;
 
 /// Every code the sandbox can emit by itself (envelope codes, transport codes inside inquiry
-/// results, its own content checks). Codes of [`crate::rules::validate`] findings come from the
+/// results, its own content checks). Codes of [`moadian_core::rules::validate`] findings come from the
 /// rules engine and are not listed here.
 pub const EMITTED_CODES: &[&str] = &[
     // envelope (HTTP 4xx/5xx)

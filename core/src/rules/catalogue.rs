@@ -8,7 +8,7 @@ use once_cell::sync::Lazy;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
-const RULES_JSON: &str = include_str!("../../schemas/rules.json");
+const RULES_JSON: &str = include_str!("../../../schemas/rules.json");
 
 /// Documentation of one rule id.
 #[derive(Debug, Clone, Deserialize)]

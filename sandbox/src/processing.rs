@@ -9,7 +9,7 @@
 use super::jose::{verify_compact, Decrypter, JweFault, JwsFault};
 use super::registry::{valid_memory_id, Registry};
 use super::state::{Notice, Outcome};
-use crate::rules::{Context, Severity};
+use moadian_core::rules::{Context, Severity};
 use serde_json::Value;
 
 /// The code the sandbox answers when a tax ID that already reached SUCCESS comes again.
@@ -117,7 +117,7 @@ impl Examiner {
     fn check_content(&self, invoice: &Value, fiscal_id: &str, now_ms: i64) -> Outcome {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
-        for f in crate::rules::validate(invoice, &Context::at(now_ms)) {
+        for f in moadian_core::rules::validate(invoice, &Context::at(now_ms)) {
             let code = f.code.clone().unwrap_or_else(|| f.rule.clone());
             let message = format!("{} / {}", f.message.fa, f.message.en);
             match f.severity {

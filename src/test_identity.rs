@@ -1,9 +1,9 @@
-//! The test identity for `--sandbox` runs: an RSA-2048 key and a self-signed "[Stamp]"
+//! The client's test identity for `--sandbox` runs: an RSA-2048 key and a self-signed "[Stamp]"
 //! certificate whose subject serialNumber is the demo taxpayer's national ID `14003778990`,
 //! generated once and cached in a directory as `key.pem` (PKCS#8) and `cert.pem`. The sandbox
 //! accepts it for memory IDs A11216 / A11226; the real server would not (self-signed).
 
-use super::config::DEMO_NATIONAL_ID;
+use moadian_sandbox::config::DEMO_NATIONAL_ID;
 use openssl::asn1::{Asn1Integer, Asn1Time};
 use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
@@ -117,7 +117,7 @@ impl TestIdentity {
             cert_path: dir.join("cert.pem"),
             key_pkcs8_der: key.private_key_to_pkcs8()?,
             cert_der: cert.to_der()?,
-            national_id: super::jose::national_id_of(cert).unwrap_or_default(),
+            national_id: moadian_sandbox::jose::national_id_of(cert).unwrap_or_default(),
         })
     }
 

@@ -357,7 +357,7 @@ mod tests {
     fn example_mapping_file_parses() {
         let mut m = Mapping::default();
         m.add_toml(
-            include_str!("../../examples/spreadsheets/columns.example.toml"),
+            include_str!("../../../examples/spreadsheets/columns.example.toml"),
             "columns.example.toml",
         )
         .unwrap();

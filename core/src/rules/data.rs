@@ -10,10 +10,10 @@ use once_cell::sync::Lazy;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 
-const MATRIX_JSON: &str = include_str!("../../schemas/matrix.json");
-const FIELDS_JSON: &str = include_str!("../../schemas/fields.json");
-const UNITS_JSON: &str = include_str!("../../schemas/units.json");
-const CURRENCIES_JSON: &str = include_str!("../../schemas/currencies.json");
+const MATRIX_JSON: &str = include_str!("../../../schemas/matrix.json");
+const FIELDS_JSON: &str = include_str!("../../../schemas/fields.json");
+const UNITS_JSON: &str = include_str!("../../../schemas/units.json");
+const CURRENCIES_JSON: &str = include_str!("../../../schemas/currencies.json");
 
 /// The 16 type/pattern columns of جدول ۱, in the order of `schemas/matrix.json`.
 pub const COLUMNS: [(u8, u8); 16] = [
