@@ -7,11 +7,10 @@
 //! Both output modes stream: invoices are read, judged and printed one at a time.
 
 use super::Global;
-use crate::import::fill::{fill_invoice, Filled};
-use crate::invoice::load::{load_paths_with, LoadError};
+use crate::invoice::load::load_paths_with;
 use crate::lang::{Lang, Message};
+use crate::pipeline::verdict::{self, check_one, Checked, Summary};
 use crate::rules::{Context, Finding, Severity};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -55,154 +54,6 @@ fn now_ms() -> i64 {
     i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX)
 }
 
-/// One finding as `--json` shows it.
-#[derive(Serialize)]
-struct JsonFinding<'a> {
-    field: &'a str,
-    rule: &'a str,
-    code: Option<&'a str>,
-    message: &'a Message,
-}
-
-#[derive(Serialize)]
-struct JsonFilled<'a> {
-    field: &'a str,
-    value: &'a str,
-}
-
-/// One invoice as `--json` shows it.
-#[derive(Serialize)]
-struct JsonInvoice<'a> {
-    source: &'a str,
-    taxid: Option<&'a str>,
-    valid: bool,
-    errors: Vec<JsonFinding<'a>>,
-    warnings: Vec<JsonFinding<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    filled: Option<Vec<JsonFilled<'a>>>,
-    /// Information, neither error nor warning (e.g. the tax ID is allocated at submission).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    notes: Vec<JsonFinding<'a>>,
-}
-
-/// Totals over everything checked.
-#[derive(Debug, Default, Serialize)]
-struct Summary {
-    invoices: u64,
-    valid: u64,
-    invalid: u64,
-    errors: u64,
-    warnings: u64,
-    /// The moment the invoices were judged at (Unix ms).
-    at: i64,
-}
-
-/// The verdict on one loaded invoice.
-struct Checked {
-    source: String,
-    taxid: Option<String>,
-    findings: Vec<Finding>,
-    filled: Option<Vec<Filled>>,
-    /// Information for the person, not counted as errors or warnings.
-    notes: Vec<Finding>,
-}
-
-impl Checked {
-    fn valid(&self) -> bool {
-        !self.findings.iter().any(Finding::is_error)
-    }
-}
-
-/// Turns a loading problem into a finding of that file (or line).
-fn load_finding(e: &LoadError) -> Finding {
-    let (rule, code) = match e {
-        LoadError::Io { .. } => ("load.io", None),
-        // EC_V02: structure check, field 000, detail 10 = invalid JSON.
-        LoadError::Syntax { .. } => ("load.json", Some("0100010")),
-        LoadError::NotAnInvoice { .. } => ("load.not_invoice", None),
-        LoadError::Empty { .. } => ("load.empty", None),
-        // EC_V02 table 7 row 1: validation type 5, a field repeated («فیلد … تکرار شده است»).
-        LoadError::DuplicateKey { .. } => ("load.duplicate_key", None),
-        LoadError::TooLarge { .. } => ("load.too_large", None),
-        LoadError::FieldTooLong { .. } => ("load.field_too_long", None),
-        LoadError::Import(_) => ("load.import", None),
-    };
-    // The file, line and column are in the message (and the source names the file).
-    let f = Finding::error(rule, "", e.message());
-    match code {
-        Some(c) => f.with_code(c),
-        None => f,
-    }
-}
-
-fn check_one(
-    source: String,
-    value: Result<serde_json::Value, LoadError>,
-    ctx: &Context,
-    fill: bool,
-) -> Checked {
-    match value {
-        Err(e) => Checked {
-            source,
-            taxid: None,
-            findings: vec![load_finding(&e)],
-            filled: None,
-            notes: Vec::new(),
-        },
-        Ok(mut v) => {
-            let mut findings = Vec::new();
-            let filled = if fill {
-                match fill_invoice(&mut v) {
-                    Ok(f) => Some(f),
-                    Err(msg) => {
-                        findings.push(Finding::error(
-                            "fill.conflict",
-                            "",
-                            Message::new(
-                                format!("تکمیل خودکار انجام نشد: {msg}"),
-                                format!("--fill could not complete the invoice: {msg}"),
-                            ),
-                        ));
-                        Some(Vec::new())
-                    }
-                }
-            } else {
-                None
-            };
-            findings.extend(crate::rules::validate(&v, ctx));
-            let taxid = v
-                .get("header")
-                .and_then(|h| h.get("taxid"))
-                .and_then(|t| t.as_str())
-                .map(str::to_string);
-            let mut notes = Vec::new();
-            // No tax ID at all: `submit`/`enqueue` allocate it (and inno) from the queue's serial
-            // counter, so it is information here, not something the user must add.
-            let absent = v
-                .get("header")
-                .is_some_and(|h| matches!(h.get("taxid"), None | Some(serde_json::Value::Null)));
-            if absent {
-                findings.retain(|f| !(f.rule == "matrix.required" && f.field == "header.taxid"));
-                notes.push(Finding::warning(
-                    "taxid.allocated",
-                    "header.taxid",
-                    Message::new(
-                        "شماره مالیاتی (taxid) و سریال (inno) ندارد: هنگام ارسال (`moadian submit` یا `enqueue`) از شمارنده صف تخصیص می‌یابند؛ لازم نیست آن‌ها را بنویسید.",
-                        "no tax ID (taxid) or serial (inno): `moadian submit` / `enqueue` allocate them from the queue's counter; you need not write them",
-                    ),
-                ));
-            }
-            Checked {
-                source,
-                taxid,
-                findings,
-                filled,
-                notes,
-            }
-        }
-    }
-}
-
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let at = args.at.unwrap_or_else(now_ms);
     let mut ctx = Context::at(at);
@@ -217,67 +68,37 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut summary = Summary {
-        at,
-        ..Summary::default()
-    };
     let mut human = Human::new(global.lang.single());
-    let progress = if args.json {
-        let p = indicatif::ProgressBar::with_draw_target(
+    let loaded = load_paths_with(&args.paths, args.input.options());
+    let summary = if args.json {
+        let progress = indicatif::ProgressBar::with_draw_target(
             None,
             indicatif::ProgressDrawTarget::stderr_with_hz(4),
         );
-        p.set_style(
+        progress.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {pos} invoices checked ({per_sec})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        Some(p)
+        let summary = verdict::write_json(loaded, &ctx, args.fill, &mut out, |n| {
+            if n.is_multiple_of(1024) {
+                progress.set_position(n);
+            }
+        })?;
+        progress.finish_and_clear();
+        summary
     } else {
-        None
-    };
-
-    if args.json {
-        out.write_all(b"{\"invoices\":[")?;
-    }
-    for loaded in load_paths_with(&args.paths, args.input.options()) {
-        let checked = check_one(loaded.source, loaded.value, &ctx, args.fill);
-        summary.invoices += 1;
-        let valid = checked.valid();
-        if valid {
-            summary.valid += 1;
-        } else {
-            summary.invalid += 1;
+        let mut summary = Summary {
+            at,
+            ..Summary::default()
+        };
+        for l in loaded {
+            let checked = check_one(l.source, l.value, &ctx, args.fill);
+            summary.count(&checked);
+            human.invoice(&mut out, &checked, checked.valid())?;
         }
-        for f in &checked.findings {
-            match f.severity {
-                Severity::Error => summary.errors += 1,
-                Severity::Warning => summary.warnings += 1,
-            }
-        }
-        if args.json {
-            if summary.invoices > 1 {
-                out.write_all(b",")?;
-            }
-            write_json_invoice(&mut out, &checked, valid)?;
-            if summary.invoices.is_multiple_of(1024) {
-                if let Some(p) = &progress {
-                    p.set_position(summary.invoices);
-                }
-            }
-        } else {
-            human.invoice(&mut out, &checked, valid)?;
-        }
-    }
-    if let Some(p) = &progress {
-        p.finish_and_clear();
-    }
-    if args.json {
-        out.write_all(b"],\"summary\":")?;
-        serde_json::to_writer(&mut out, &summary)?;
-        out.write_all(b"}\n")?;
-    } else {
         human.summary(&mut out, &summary)?;
-    }
+        summary
+    };
     out.flush()?;
     if summary.invoices == 0 {
         let m = Message::new(
@@ -291,48 +112,6 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         return Ok(1);
     }
     Ok(if summary.invalid > 0 { 1 } else { 0 })
-}
-
-fn write_json_invoice(out: &mut impl Write, c: &Checked, valid: bool) -> anyhow::Result<()> {
-    let pick = |sev: Severity| -> Vec<JsonFinding<'_>> {
-        c.findings
-            .iter()
-            .filter(|f| f.severity == sev)
-            .map(|f| JsonFinding {
-                field: &f.field,
-                rule: &f.rule,
-                code: f.code.as_deref(),
-                message: &f.message,
-            })
-            .collect()
-    };
-    let inv = JsonInvoice {
-        source: &c.source,
-        taxid: c.taxid.as_deref(),
-        valid,
-        errors: pick(Severity::Error),
-        warnings: pick(Severity::Warning),
-        notes: c
-            .notes
-            .iter()
-            .map(|f| JsonFinding {
-                field: &f.field,
-                rule: &f.rule,
-                code: None,
-                message: &f.message,
-            })
-            .collect(),
-        filled: c.filled.as_ref().map(|v| {
-            v.iter()
-                .map(|f| JsonFilled {
-                    field: &f.field,
-                    value: &f.value,
-                })
-                .collect()
-        }),
-    };
-    serde_json::to_writer(out, &inv)?;
-    Ok(())
 }
 
 /// Text output for a person, one invoice at a time.

@@ -12,6 +12,7 @@ pub mod prepare;
 pub mod report;
 pub mod send;
 pub mod settle;
+pub mod verdict;
 
 pub use pass::{run_pass, PassOptions, PassStats};
 pub use poll::{PollOptions, PollStats};
