@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod pipeline;
 pub mod report;
 pub mod sandbox;
+pub mod service;
 pub mod test_identity;
 
 // The invoice model, loaders and rules live in `moadian-core` (shared, deliberately, with the

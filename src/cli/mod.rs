@@ -22,6 +22,7 @@ pub mod resend;
 pub mod return_;
 pub mod run;
 pub mod sandbox;
+pub mod serve;
 pub mod session;
 pub mod sign;
 pub mod signer_args;
@@ -80,6 +81,8 @@ pub enum Command {
     Enqueue(enqueue::Args),
     /// One scheduled pass: pick up the inbox, send what is queued, poll what is pending.
     Run(run::Args),
+    /// A local HTTP API over the same queue (127.0.0.1:8700), with the runner inside.
+    Serve(serve::Args),
     /// What the queue holds and where each invoice stands.
     Status(status::Args),
     /// The queue file itself: `backup FILE` (a consistent copy), `check` (integrity, counts).
@@ -171,6 +174,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Submit(a) => submit::run(a, &global).await,
         Command::Enqueue(a) => enqueue::run(a, &global).await,
         Command::Run(a) => run::run(a, &global).await,
+        Command::Serve(a) => serve::run(a, &global).await,
         Command::Status(a) => status::run(a, &global).await,
         Command::Queue(a) => queue::run(a, &global).await,
         Command::Inquire(a) => inquire::run(a, &global).await,

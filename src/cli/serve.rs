@@ -1,0 +1,191 @@
+//! `moadian serve`: the local HTTP API (see [`crate::service`]) over the same queue, with the
+//! runner inside on a schedule (`--every`), holding the queue's one runner lock as `run` does.
+//! Binds 127.0.0.1 by default; another address needs `--token-file`.
+//!
+//! Exit codes: 0 stopped by Ctrl-C / SIGTERM; 1 the queue is busy (another runner holds it) or
+//! the address cannot be used; 2 usage errors.
+
+use super::submit::{send_and_poll, Session, Target};
+use super::Global;
+use crate::lang::Message;
+use crate::pipeline;
+use crate::service::{self, LastPass, ServiceState};
+use moadian_queue::{QueueError, Store};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  moadian serve --sandbox\n  moadian serve --profile shop --every 5m\n  curl -s -X POST --data-binary @examples/invoices/01-sale-pattern1.json -H 'content-type: application/json' http://127.0.0.1:8700/api/v1/invoices"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub target: Target,
+    /// Address to listen on. Anything but a loopback address needs --token-file.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port to listen on (0: any free port; the address is printed).
+    #[arg(long, value_name = "N", default_value_t = 8700)]
+    pub port: u16,
+    /// How often the runner inside sends what is queued and polls what is pending (an enqueue
+    /// through the API also wakes it).
+    #[arg(long, value_name = "INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub every: Duration,
+    /// A file holding the access token every API call must carry (`Authorization: Bearer`).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = service::DEFAULT_MAX_UPLOAD)]
+    pub max_upload: usize,
+    #[command(flatten)]
+    pub pacing: super::pacing::PacingArgs,
+}
+
+fn read_token(path: &PathBuf) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e} / فایل توکن دسترسی خوانده نشد", path.display()))?;
+    let token = text.trim().to_string();
+    if token.len() < 16 {
+        anyhow::bail!(
+            "{}: the access token must be at least 16 characters / توکن دسترسی باید دست‌کم ۱۶ نویسه باشد",
+            path.display()
+        );
+    }
+    Ok(token)
+}
+
+pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    let lang = global.lang;
+    let token = match &args.token_file {
+        Some(p) => Some(read_token(p)?),
+        None => None,
+    };
+    if !args.bind.is_loopback() && token.is_none() {
+        let m = Message::new(
+            format!("گوش دادن روی {} (غیر از loopback) بدون توکن دسترسی مجاز نیست: ‎--token-file FILE‎ را بدهید.", args.bind),
+            format!("listening on {} (not loopback) needs an access token: give --token-file FILE.", args.bind),
+        );
+        eprintln!("{}", lang.text(&m));
+        return Ok(2);
+    }
+    let mut session = Session::open(&args.target).await?;
+    session.apply_pacing(&args.pacing)?;
+    let queue = session.open_queue()?;
+    let runner = match queue.acquire_runner() {
+        Ok(r) => Arc::new(r),
+        Err(e @ QueueError::Busy { .. }) => {
+            eprintln!("queue busy: {e}\n{}", e.persian());
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let uploads = session
+        .queue_path
+        .parent()
+        .map(|d| d.join("uploads"))
+        .unwrap_or_else(|| PathBuf::from("uploads"));
+    let state = Arc::new(ServiceState {
+        session,
+        runner,
+        uploads,
+        max_upload: args.max_upload,
+        token,
+        every_secs: args.every.as_secs(),
+        last_pass: Default::default(),
+        wake: Default::default(),
+        enqueue_lock: Default::default(),
+    });
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            let m = Message::new(
+                format!("روی {addr} نمی‌توان گوش داد: {e} (پورت دیگری با ‎--port‎ بدهید)"),
+                format!("cannot listen on {addr}: {e} (give another --port)"),
+            );
+            eprintln!("{}", lang.text(&m));
+            return Ok(1);
+        }
+    };
+    let local = listener.local_addr()?;
+    eprintln!(
+        "{}: http://{local}/api/v1/ (OpenAPI: http://{local}/api/v1/openapi.json)",
+        lang.label("سرویس آماده است", "listening")
+    );
+    let runner_task = tokio::spawn(runner_loop(state.clone(), args.every));
+    let app = service::router(state);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await;
+    runner_task.abort();
+    served?;
+    Ok(0)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// Sends and polls every `every` (or sooner, when an enqueue wakes it), recording each pass
+/// for `/api/v1/health`.
+async fn runner_loop(state: Arc<ServiceState>, every: Duration) {
+    loop {
+        let out = send_and_poll(
+            &state.session,
+            state.runner.clone(),
+            Duration::ZERO,
+            &pipeline::Silent,
+        )
+        .await;
+        let mut last = LastPass {
+            at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            ..LastPass::default()
+        };
+        match out {
+            Ok(Some(stop)) => {
+                last.outage = stop.outage;
+                last.stopped = Some(stop.message);
+            }
+            Ok(None) => {}
+            Err(e) => last.error = Some(format!("{e:#}")),
+        }
+        if let Ok(mut l) = state.last_pass.lock() {
+            *l = last;
+        }
+        let open = {
+            let st = state.clone();
+            let m = st.session.profile.memory_id.clone();
+            tokio::task::spawn_blocking(move || {
+                pipeline::poll::open_attempts(st.queue(), &m)
+                    .map(|v| !v.is_empty())
+                    .unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false)
+        };
+        // While invoices are on their way, come back at the poll pace, not the schedule's.
+        let pause = if open {
+            every.min(state.session.poll.first_delay)
+        } else {
+            every
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = state.wake.notified() => {}
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `moadian serve`: the same library and queue behind a local HTTP API (`/api/v1`, described by
+//! the OpenAPI document at `/api/v1/openapi.json`), for accounting software that can call a URL
+//! more easily than drive a command line. The runner inside sends on a schedule with the same
+//! guarantees as `moadian run` (it holds the queue's one runner lock for as long as it serves).
+//!
+//! Security: loopback by default; any other address needs an access token, sent as
+//! `Authorization: Bearer …` (compared in constant time). The token PIN never crosses HTTP: it
+//! comes from the environment or the terminal when the service starts.
+//!
+//! Library only: [`router`] builds the routes over a [`ServiceState`]; the command-line face
+//! (`src/cli/serve.rs`) binds the socket, starts the runner loop and prints where it listens.
+
+pub mod handlers;
+pub mod openapi;
+pub mod problem;
+pub mod upload;
+
+use crate::cli::session::Session;
+use crate::lang::Message;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use problem::Problem;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Default `--max-upload`: 32 MiB per request.
+pub const DEFAULT_MAX_UPLOAD: usize = 32 << 20;
+
+/// What the last runner pass did, for `/api/v1/health`.
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct LastPass {
+    /// When it ended (RFC 3339, UTC).
+    pub at: Option<String>,
+    /// Why it stopped early (signer, certificate, server unreachable…), both languages.
+    #[schema(value_type = Option<Object>)]
+    pub stopped: Option<Message>,
+    /// The server could not be reached.
+    pub outage: bool,
+    /// A failure of the pass itself.
+    pub error: Option<String>,
+}
+
+/// Everything the handlers share.
+pub struct ServiceState {
+    pub session: Session,
+    /// The queue's one sending handle (its read side is `runner.queue()`).
+    pub runner: Arc<crate::pipeline::Runner>,
+    /// Where uploaded files are kept (each enqueued invoice's source names its file there).
+    pub uploads: std::path::PathBuf,
+    /// Largest accepted request body.
+    pub max_upload: usize,
+    /// The access token every `/api` call must carry, when set.
+    pub token: Option<String>,
+    /// The runner's schedule, in seconds.
+    pub every_secs: u64,
+    pub last_pass: Mutex<LastPass>,
+    /// Wakes the runner early (after an enqueue).
+    pub wake: Notify,
+    /// Serializes enqueues (each one numbers invoices from the queue's counter).
+    pub enqueue_lock: tokio::sync::Mutex<()>,
+}
+
+impl ServiceState {
+    pub fn queue(&self) -> &moadian_queue::SqliteQueue {
+        self.runner.queue()
+    }
+}
+
+/// The routes of the API over `state`.
+pub fn router(state: Arc<ServiceState>) -> Router {
+    let limit = state.max_upload;
+    let api = Router::new()
+        .route("/health", get(handlers::health))
+        .route("/validate", post(handlers::validate))
+        .route(
+            "/invoices",
+            post(handlers::enqueue).get(handlers::list_invoices),
+        )
+        .route("/invoices/{taxid}", get(handlers::get_invoice))
+        .route("/explain/{code}", get(handlers::explain))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(handlers::no_such_endpoint)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    Router::new()
+        .nest("/api/v1", api)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Refuses an `/api` call without the access token (when one is set).
+async fn require_token(
+    State(state): State<Arc<ServiceState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = &state.token else {
+        return next.run(req).await;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    let ok = given.len() == token.len() && openssl::memcmp::eq(given.as_bytes(), token.as_bytes());
+    if ok {
+        return next.run(req).await;
+    }
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Access token required",
+        Message::new(
+            "این سرویس فقط با توکن دسترسی پاسخ می‌دهد: سرآیند Authorization: Bearer <توکن> را بفرستید (فایل ‎--token-file‎ سرویس).",
+            "this service answers only with its access token: send Authorization: Bearer <token> (the service's --token-file).",
+        ),
+    )
+    .into_response()
+}

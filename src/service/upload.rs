@@ -1,0 +1,204 @@
+//! What a request carries: invoice files from the body. A JSON object or array
+//! (`application/json`), JSON Lines (`application/x-ndjson`, `application/jsonl`), CSV
+//! (`text/csv`), XLSX, or a `multipart/form-data` upload of several files (each part's file
+//! name says its format). Limits: the body size (`--max-upload`) and the number of files.
+
+use super::problem::Problem;
+use crate::lang::Message;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{header, StatusCode};
+
+/// At most this many files in one multipart upload.
+pub const MAX_FILES: usize = 100;
+
+/// One uploaded file: a safe name (its extension says the format) and its bytes.
+pub struct Upload {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The file name for a body of this content type.
+fn name_for(content_type: &str) -> Option<&'static str> {
+    let base = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    Some(match base.as_str() {
+        "application/json" | "" => "request.json",
+        "application/x-ndjson"
+        | "application/jsonl"
+        | "application/x-jsonlines"
+        | "application/json-seq" => "request.jsonl",
+        "text/csv" => "request.csv",
+        XLSX_MIME => "request.xlsx",
+        _ => return None,
+    })
+}
+
+/// A file name reduced to safe characters, keeping its extension; refused when the extension
+/// is not an invoice format.
+pub fn safe_name(raw: &str) -> Result<String, Problem> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let clean = clean.trim_start_matches('.').to_string();
+    let ext = clean.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    if !clean.contains('.') || !matches!(ext.as_str(), "json" | "jsonl" | "ndjson" | "csv" | "xlsx")
+    {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-file",
+            "Unsupported file",
+            Message::new(
+                format!("فایل «{base}» پشتیبانی نمی‌شود: پسوند باید json، jsonl، ndjson، csv یا xlsx باشد."),
+                format!("file \"{base}\" is not supported: the extension must be json, jsonl, ndjson, csv or xlsx."),
+            ),
+        ));
+    }
+    Ok(clean)
+}
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        "Upload too large",
+        Message::new(
+            format!("حجم بارگذاری از حد {limit} بایت بیشتر است؛ فایل را کوچک‌تر کنید یا سرویس را با ‎--max-upload‎ بزرگ‌تر اجرا کنید. چیزی ثبت نشد."),
+            format!("the upload is larger than the limit of {limit} bytes; split the file, or start the service with a larger --max-upload. Nothing was recorded."),
+        ),
+    )
+}
+
+/// Reads every file of the request (nothing is recorded here).
+pub async fn read(req: Request, limit: usize) -> Result<Vec<Upload>, Problem> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let name_query = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "name")
+            .map(|(_, v)| v.to_string())
+    });
+    if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
+            Problem::bad_request(Message::new(
+                format!("بارگذاری چندبخشی خوانده نشد: {e}"),
+                format!("the multipart upload could not be read: {e}"),
+            ))
+        })?;
+        let mut files = Vec::new();
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(too_large(limit))
+                }
+                Err(e) => {
+                    return Err(Problem::bad_request(Message::new(
+                        format!("بارگذاری چندبخشی خوانده نشد: {e}"),
+                        format!("the multipart upload could not be read: {e}"),
+                    )))
+                }
+            };
+            let Some(file_name) = field.file_name().map(str::to_string) else {
+                continue; // a plain form field (e.g. a CSRF token), not a file
+            };
+            if files.len() == MAX_FILES {
+                return Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-many-files",
+                    "Too many files",
+                    Message::new(
+                        format!(
+                            "در یک بارگذاری حداکثر {MAX_FILES} فایل پذیرفته می‌شود. چیزی ثبت نشد."
+                        ),
+                        format!("at most {MAX_FILES} files per upload. Nothing was recorded."),
+                    ),
+                ));
+            }
+            let name = safe_name(&file_name)?;
+            let bytes = match field.bytes().await {
+                Ok(b) => b,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(too_large(limit))
+                }
+                Err(e) => {
+                    return Err(Problem::bad_request(Message::new(
+                        format!("فایل «{name}» خوانده نشد: {e}"),
+                        format!("file \"{name}\" could not be read: {e}"),
+                    )))
+                }
+            };
+            files.push(Upload {
+                name,
+                bytes: bytes.to_vec(),
+            });
+        }
+        if files.is_empty() {
+            return Err(Problem::bad_request(Message::new(
+                "بارگذاری هیچ فایلی نداشت.",
+                "the upload carried no file.",
+            )));
+        }
+        return Ok(files);
+    }
+    let name = match name_query {
+        Some(n) => safe_name(&n)?,
+        None => name_for(&content_type)
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    Message::new(
+                        format!("نوع محتوای «{content_type}» پشتیبانی نمی‌شود: application/json، application/x-ndjson، text/csv، XLSX یا multipart/form-data بفرستید."),
+                        format!("content type \"{content_type}\" is not supported: send application/json, application/x-ndjson, text/csv, XLSX or multipart/form-data."),
+                    ),
+                )
+            })?
+            .to_string(),
+    };
+    let bytes = match Bytes::from_request(req, &()).await {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(limit)),
+        Err(e) => {
+            return Err(Problem::bad_request(Message::new(
+                format!("بدنه درخواست خوانده نشد: {e}"),
+                format!("the request body could not be read: {e}"),
+            )))
+        }
+    };
+    if bytes.is_empty() {
+        return Err(Problem::bad_request(Message::new(
+            "بدنه درخواست خالی است: صورتحساب‌ها را بفرستید.",
+            "the request body is empty: send the invoices.",
+        )));
+    }
+    Ok(vec![Upload {
+        name,
+        bytes: bytes.to_vec(),
+    }])
+}

@@ -1,0 +1,473 @@
+//! `moadian serve` (issue #16): the HTTP API over the same queue, driven the way accounting
+//! software would drive it — a real `moadian serve --sandbox` process on 127.0.0.1, plain HTTP.
+//! Every endpoint, its bad input answered with RFC 9457 problem details, nothing half-written.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SALE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/invoices/valid/t1-p1-sale.json"
+);
+const SHEET: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/spreadsheets/one-row-per-line.xlsx"
+);
+
+/// A running `moadian serve --sandbox` with its own home and queue; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    home: tempfile::TempDir,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let home = tempfile::tempdir().unwrap();
+        Self::start_in(home, extra).unwrap_or_else(|(code, err)| {
+            panic!("moadian serve exited ({code:?}) before listening:\n{err}")
+        })
+    }
+
+    /// Starts the service; `Err((exit code, stderr))` when it ends before listening.
+    fn start_in(home: tempfile::TempDir, extra: &[&str]) -> Result<Server, (Option<i32>, String)> {
+        moadian::crypto::softhsm::module_path()
+            .unwrap_or_else(|e| panic!("`serve --sandbox` signs on SoftHSM2 here: {e}"));
+        let queue = home.path().join("queue.sqlite");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_moadian"))
+            .args([
+                "--lang",
+                "en",
+                "serve",
+                "--sandbox",
+                "--port",
+                "0",
+                "--every",
+                "1s",
+            ])
+            .arg("--queue")
+            .arg(&queue)
+            .args(extra)
+            .env("MOADIAN_HOME", home.path())
+            .env("MOADIAN_SANDBOX_DELAY_MS", "50")
+            .env("MOADIAN_POLL_FIRST_MS", "100")
+            .env("MOADIAN_POLL_MAX_MS", "300")
+            .env_remove("MOADIAN_CONFIG")
+            .env_remove("MOADIAN_LANG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("moadian starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = String::new();
+        let base = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                    if let Some(at) = line.find("http://") {
+                        let url = &line[at..];
+                        let end = url
+                            .find("/api/v1/")
+                            .expect("the printed URL names /api/v1/");
+                        break url[..end].to_string();
+                    }
+                }
+                _ => {
+                    let status = child.wait().expect("wait");
+                    return Err((status.code(), seen));
+                }
+            }
+        };
+        // Keep draining standard error so the service never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Ok(Server {
+            child,
+            base,
+            home,
+            http: reqwest::Client::new(),
+            token: None,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    fn auth(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String, Value) {
+        let r = self
+            .auth(self.http.get(self.url(path)))
+            .send()
+            .await
+            .expect("GET");
+        answer(r).await
+    }
+
+    async fn post(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, String, Value) {
+        let r = self
+            .auth(self.http.post(self.url(path)))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        answer(r).await
+    }
+
+    fn uploads(&self) -> Vec<PathBuf> {
+        match std::fs::read_dir(self.home.path().join("uploads")) {
+            Ok(d) => d.flatten().map(|e| e.path()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Waits (bounded, as a guard against a hang) until the invoice's status is final.
+    async fn until_final(&self, taxid: &str) -> Value {
+        for _ in 0..240 {
+            let (code, _, v) = self.get(&format!("/invoices/{taxid}")).await;
+            assert_eq!(code, 200, "{v:#}");
+            if matches!(v["status"].as_str(), Some("SUCCESS" | "FAILED")) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("{taxid} did not reach a final status")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn answer(r: reqwest::Response) -> (u16, String, Value) {
+    let code = r.status().as_u16();
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = r.text().await.expect("body");
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (code, ctype, v)
+}
+
+/// A problem-details answer: the content type, the status echoed, both languages.
+fn assert_problem(code: u16, ctype: &str, v: &Value, want: u16) {
+    assert_eq!(code, want, "{v:#}");
+    assert_eq!(ctype, "application/problem+json", "{v:#}");
+    assert_eq!(v["status"], want, "{v:#}");
+    assert!(
+        v["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:moadian:problem:"),
+        "{v:#}"
+    );
+    assert!(!v["message"]["fa"].as_str().unwrap().is_empty(), "{v:#}");
+    assert!(!v["message"]["en"].as_str().unwrap().is_empty(), "{v:#}");
+    assert_eq!(v["detail"], v["message"]["en"], "{v:#}");
+}
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_posted_invoice_reaches_success_and_posting_it_again_sends_nothing() {
+    let s = Server::start(&[]);
+    let (code, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200, "{v:#}");
+    let row = &v["invoices"][0];
+    assert_eq!(row["status"], "QUEUED", "{v:#}");
+    let taxid = row["taxid"]
+        .as_str()
+        .expect("a tax ID is allocated")
+        .to_string();
+    // The upload is kept beside the queue and named as the invoice's source.
+    let kept = s.uploads();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        row["source"]
+            .as_str()
+            .unwrap()
+            .starts_with(kept[0].to_str().unwrap()),
+        "{v:#}"
+    );
+    let done = s.until_final(&taxid).await;
+    assert_eq!(done["status"], "SUCCESS", "{done:#}");
+    assert!(done["reference"].is_string(), "{done:#}");
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 1, "{done:#}");
+    assert!(!done["events"].as_array().unwrap().is_empty(), "{done:#}");
+
+    // The same content again is the same invoice: reported SUCCESS, never sent again.
+    let (code, _, again) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200, "{again:#}");
+    assert_eq!(again["invoices"][0]["taxid"], taxid.as_str(), "{again:#}");
+    assert_eq!(again["invoices"][0]["status"], "SUCCESS", "{again:#}");
+    assert!(again["invoices"][0]["note"]["en"].is_string(), "{again:#}");
+    // Let the woken runner do a whole pass, then look again.
+    let before = s.get("/health").await.2["last_pass"]["at"].clone();
+    for _ in 0..40 {
+        if s.get("/health").await.2["last_pass"]["at"] != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (_, _, after) = s.get(&format!("/invoices/{taxid}")).await;
+    assert_eq!(after["attempts"].as_array().unwrap().len(), 1, "{after:#}");
+
+    // The list shows it, with the whole queue's counts.
+    let (code, _, page) = s.get("/invoices?status=success").await;
+    assert_eq!(code, 200, "{page:#}");
+    assert_eq!(page["invoices"].as_array().unwrap().len(), 1, "{page:#}");
+    assert_eq!(page["counts"]["success"], 1, "{page:#}");
+    assert!(page["next_after"].is_null(), "{page:#}");
+    let (_, _, health) = s.get("/health").await;
+    assert_eq!(health["status"], "ok", "{health:#}");
+    assert_eq!(health["memory_id"], "A11216", "{health:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spreadsheet_uploaded_as_multipart_is_queued_row_by_row() {
+    let s = Server::start(&[]);
+    let boundary = "moadian-test-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"one-row-per-line.xlsx\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&read(SHEET));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (code, _, v) = s
+        .post(
+            "/invoices",
+            &format!("multipart/form-data; boundary={boundary}"),
+            body,
+        )
+        .await;
+    assert_eq!(code, 200, "{v:#}");
+    let rows = v["invoices"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{v:#}");
+    for r in rows {
+        assert!(
+            r["source"]
+                .as_str()
+                .unwrap()
+                .contains("one-row-per-line.xlsx"),
+            "{r:#}"
+        );
+        assert!(
+            matches!(r["status"].as_str(), Some("QUEUED" | "INVALID")),
+            "{r:#}"
+        );
+    }
+    for r in rows.iter().filter(|r| r["status"] == "QUEUED") {
+        let done = s.until_final(r["taxid"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "SUCCESS", "{done:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_answers_exactly_as_validate_json_and_queues_nothing() {
+    let s = Server::start(&[]);
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/invoices/invalid/arith.line.vam-vam-rounded-up.json"
+    );
+    let (code, ctype, api) = s
+        .post("/validate?at=2024-05-01", "application/json", read(file))
+        .await;
+    assert_eq!(code, 200, "{api:#}");
+    assert_eq!(ctype, "application/json");
+    let out = Command::new(env!("CARGO_BIN_EXE_moadian"))
+        .args(["validate", "--json", "--at", "2024-05-01", file])
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The same verdict; only the source (a file name vs the request) differs.
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        for i in v["invoices"].as_array_mut().unwrap() {
+            i.as_object_mut().unwrap().remove("source");
+        }
+        v
+    };
+    assert_eq!(strip(&api), strip(&cli));
+    assert_eq!(api["summary"]["invalid"], 1, "{api:#}");
+    let (_, _, page) = s.get("/invoices").await;
+    assert_eq!(page["counts"]["total"], 0, "{page:#}");
+    assert!(s.uploads().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_problem_details_and_nothing_is_written() {
+    let s = Server::start(&["--max-upload", "4096"]);
+    // Malformed JSON: refused whole, nothing kept, nothing queued.
+    let (code, ctype, v) = s
+        .post(
+            "/invoices",
+            "application/json",
+            b"{\"header\": {\"inty\": 1,".to_vec(),
+        )
+        .await;
+    assert_problem(code, &ctype, &v, 422);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1, "{v:#}");
+    // JSON Lines with one bad line among good ones: still nothing from the request.
+    let mut lines = read(SALE)
+        .into_iter()
+        .filter(|b| *b != b'\n')
+        .collect::<Vec<u8>>();
+    lines.extend_from_slice(b"\nnot json\n");
+    let (code, ctype, v) = s.post("/invoices", "application/x-ndjson", lines).await;
+    assert_problem(code, &ctype, &v, 422);
+    assert!(s.uploads().is_empty(), "{:?}", s.uploads());
+    let (_, _, page) = s.get("/invoices").await;
+    assert_eq!(page["counts"]["total"], 0, "{page:#}");
+    // Oversized.
+    let (code, ctype, v) = s
+        .post("/invoices", "application/json", vec![b' '; 10_000])
+        .await;
+    assert_problem(code, &ctype, &v, 413);
+    // Unsupported format, empty body.
+    let (code, ctype, v) = s.post("/invoices", "text/plain", b"x".to_vec()).await;
+    assert_problem(code, &ctype, &v, 415);
+    let (code, ctype, v) = s.post("/validate", "application/json", Vec::new()).await;
+    assert_problem(code, &ctype, &v, 400);
+    // Unknown tax ID, status, endpoint, code.
+    let (code, ctype, v) = s.get("/invoices/A1121604C220002F095099").await;
+    assert_problem(code, &ctype, &v, 404);
+    let (code, ctype, v) = s.get("/invoices?status=DONE").await;
+    assert_problem(code, &ctype, &v, 400);
+    let (code, ctype, v) = s.get("/invoices?limit=0").await;
+    assert_problem(code, &ctype, &v, 400);
+    let (code, ctype, v) = s.get("/no-such-thing").await;
+    assert_problem(code, &ctype, &v, 404);
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/no-such-thing"),
+        "{v:#}"
+    );
+    let (code, ctype, v) = s.get("/explain/99999").await;
+    assert_problem(code, &ctype, &v, 404);
+    // A known code: meaning and fix in both languages.
+    let (code, _, v) = s.get("/explain/04131").await;
+    assert_eq!(code, 200, "{v:#}");
+    assert!(
+        v["meaning"]["fa"].is_string() && v["meaning"]["en"].is_string(),
+        "{v:#}"
+    );
+    assert!(s.uploads().is_empty(), "{:?}", s.uploads());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_endpoint() {
+    let s = Server::start(&[]);
+    let (code, _, doc) = s.get("/openapi.json").await;
+    assert_eq!(code, 200, "{doc:#}");
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{doc:#}"
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/health",
+        "/api/v1/validate",
+        "/api/v1/invoices",
+        "/api/v1/invoices/{taxid}",
+        "/api/v1/explain/{code}",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing: {:?}", paths.keys());
+    }
+    assert!(paths["/api/v1/invoices"]["post"].is_object());
+    assert!(paths["/api/v1/invoices"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_file_every_call_needs_the_token() {
+    let home = tempfile::tempdir().unwrap();
+    let token_file = home.path().join("token");
+    std::fs::write(&token_file, "s3cret-token-for-the-test\n").unwrap();
+    let mut s = Server::start_in(home, &["--token-file", token_file.to_str().unwrap()])
+        .unwrap_or_else(|(c, e)| panic!("{c:?}: {e}"));
+    let (code, ctype, v) = s.get("/health").await;
+    assert_problem(code, &ctype, &v, 401);
+    s.token = Some("wrong-token-wrong-token".into());
+    let (code, ctype, v) = s.get("/health").await;
+    assert_problem(code, &ctype, &v, 401);
+    s.token = Some("s3cret-token-for-the-test".into());
+    let (code, _, v) = s.get("/health").await;
+    assert_eq!(code, 200, "{v:#}");
+}
+
+/// Nothing listens on another address without a token; the check happens before any bind, so
+/// this test binds nothing but loopback.
+#[test]
+fn another_address_without_a_token_is_refused_before_listening() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_moadian"))
+        .args([
+            "--lang",
+            "en",
+            "serve",
+            "--sandbox",
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ])
+        .env("MOADIAN_HOME", home.path())
+        .env_remove("MOADIAN_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--token-file"), "{err}");
+}
+
+#[test]
+fn a_second_service_on_the_same_queue_is_told_the_queue_is_busy() {
+    let home = tempfile::tempdir().unwrap();
+    let dir: &Path = home.path();
+    let dir = dir.to_path_buf();
+    let first = Server::start_in(home, &[]).unwrap_or_else(|(c, e)| panic!("{c:?}: {e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_moadian"))
+        .args([
+            "--lang",
+            "en",
+            "serve",
+            "--sandbox",
+            "--port",
+            "0",
+            "--queue",
+        ])
+        .arg(dir.join("queue.sqlite"))
+        .env("MOADIAN_HOME", &dir)
+        .env_remove("MOADIAN_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("queue busy"), "{err}");
+    drop(first);
+}
