@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of moadian. Installs what the tests need when it is missing:
 # SoftHSM2 (the PKCS#11 token the signing tests run against), OpenSC (pkcs11-tool),
-# OpenSSL headers and pkg-config (for josekit). Nothing is skipped: a missing part fails the run.
+# OpenSSL headers and pkg-config (for josekit), Chromium (the dashboard's browser tests).
+# Nothing is skipped: a missing part fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 [ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+command -v chromium >/dev/null 2>&1 || [ -n "${MOADIAN_TEST_CHROMIUM:-}" ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     sudo=""

@@ -47,6 +47,15 @@ fn read_token(path: &PathBuf) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("{}: {e} / فایل توکن دسترسی خوانده نشد", path.display()))?;
     let token = text.trim().to_string();
+    if !token
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !matches!(c, ';' | ',' | '"' | '\\'))
+    {
+        anyhow::bail!(
+            "{}: the access token may hold only visible ASCII characters other than ; , \" \\ / توکن دسترسی فقط نویسه‌های ASCII دیدنی (جز ; , \" \\) دارد",
+            path.display()
+        );
+    }
     if token.len() < 16 {
         anyhow::bail!(
             "{}: the access token must be at least 16 characters / توکن دسترسی باید دست‌کم ۱۶ نویسه باشد",

@@ -55,19 +55,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
 }
 
 fn status_text(s: ReportStatus, lang: Langs) -> String {
-    let fa = match s {
-        ReportStatus::Success => "موفق",
-        ReportStatus::Failed => "ناموفق",
-        ReportStatus::Invalid => "نامعتبر (ارسال نشد)",
-        ReportStatus::Queued => "در صف",
-        ReportStatus::InProgress => "در حال پردازش",
-        ReportStatus::Unknown => "نامعلوم (پیگیری می‌شود)",
-        ReportStatus::Conflict => "تعارض (ارسال نشد)",
-        ReportStatus::NeedsAttention => "نیازمند بررسی",
-    };
     match lang {
         Langs::En => s.as_str().to_string(),
-        Langs::Fa | Langs::Both => format!("{} {fa}", s.as_str()),
+        Langs::Fa | Langs::Both => format!("{} {}", s.as_str(), s.label().fa),
     }
 }
 

@@ -50,6 +50,31 @@ impl ReportStatus {
         }
     }
 
+    /// What the status means for a person, in both languages.
+    pub fn label(self) -> Message {
+        let fa = match self {
+            Self::Success => "موفق",
+            Self::Failed => "ناموفق",
+            Self::Invalid => "نامعتبر (ارسال نشد)",
+            Self::Queued => "در صف",
+            Self::InProgress => "در حال پردازش",
+            Self::Unknown => "نامعلوم (پیگیری می‌شود)",
+            Self::Conflict => "تعارض (ارسال نشد)",
+            Self::NeedsAttention => "نیازمند بررسی",
+        };
+        let en = match self {
+            Self::Success => "accepted",
+            Self::Failed => "rejected",
+            Self::Invalid => "invalid (not sent)",
+            Self::Queued => "queued",
+            Self::InProgress => "being processed",
+            Self::Unknown => "unknown (being followed up)",
+            Self::Conflict => "conflict (not sent)",
+            Self::NeedsAttention => "needs attention",
+        };
+        Message::new(fa, en)
+    }
+
     /// SUCCESS, FAILED, INVALID or CONFLICT: nothing more will happen by itself.
     pub fn is_final(self) -> bool {
         matches!(

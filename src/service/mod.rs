@@ -12,6 +12,7 @@
 
 pub mod handlers;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 pub mod upload;
 
@@ -88,7 +89,17 @@ pub fn router(state: Arc<ServiceState>) -> Router {
             state.clone(),
             require_token,
         ));
+    let pages = Router::new()
+        .route("/", get(pages::overview::page))
+        .route("/invoices", get(pages::invoices::list))
+        .route("/invoices/{taxid}", get(pages::invoices::one))
+        .route("/login", get(pages::login::show).post(pages::login::submit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::require_cookie,
+        ));
     Router::new()
+        .merge(pages)
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -1,0 +1,246 @@
+//! `/invoices` (a filterable table) and `/invoices/{taxid}` (one invoice: its lines and totals,
+//! attempts, and every code explained with its fix).
+
+use super::{badge, href, lang_of, layout, msg, t};
+use crate::pipeline::{self, report::CodeLine};
+use crate::service::problem::Problem;
+use crate::service::ServiceState;
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::Html;
+use maud::{html, Markup};
+use moadian_queue::{InvoiceId, InvoiceStatus, ListFilter, Store};
+use serde_json::Value;
+use std::str::FromStr;
+use std::sync::Arc;
+
+const PAGE: usize = 100;
+
+fn param(uri: &Uri, name: &str) -> Option<String> {
+    uri.query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<String>, Problem> {
+    let lang = lang_of(&uri);
+    let status =
+        param(&uri, "status").and_then(|v| InvoiceStatus::from_str(&v.to_ascii_uppercase()).ok());
+    let after = param(&uri, "after").and_then(|v| v.parse::<i64>().ok());
+    let st = s.clone();
+    let (rows, next) = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
+        let q = st.queue();
+        let rows = q.list(&ListFilter {
+            status,
+            after: after.map(InvoiceId),
+            limit: Some(PAGE),
+            ..Default::default()
+        })?;
+        let next = (rows.len() == PAGE)
+            .then(|| rows.last().map(|r| r.id.0))
+            .flatten();
+        let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
+        let report = if ids.is_empty() {
+            Vec::new()
+        } else {
+            pipeline::report::build(q, Some(ids), None)?.invoices
+        };
+        Ok((report, next))
+    })
+    .await
+    .map_err(Problem::internal)??;
+    let statuses = [
+        "",
+        "SUCCESS",
+        "FAILED",
+        "INVALID",
+        "QUEUED",
+        "IN_PROGRESS",
+        "UNKNOWN",
+    ];
+    let chosen = status.map(|s| s.to_string()).unwrap_or_default();
+    let body = html! {
+        form.filters method="get" action="/invoices" {
+            @if lang == crate::Lang::En { input type="hidden" name="lang" value="en"; }
+            label for="status" { (t(lang, "وضعیت", "Status")) }
+            select #status name="status" {
+                @for v in statuses {
+                    option value=(v) selected[v == chosen] {
+                        @if v.is_empty() { (t(lang, "همه", "all")) } @else { (v) }
+                    }
+                }
+            }
+            button type="submit" { (t(lang, "نمایش", "Show")) }
+        }
+        @if rows.is_empty() {
+            p #no-invoices { (t(lang, "صورتحسابی نیست.", "No invoices.")) }
+        } @else {
+            div.scroll { table #invoices {
+                thead { tr {
+                    th { (t(lang, "شماره مالیاتی", "Tax ID")) }
+                    th { (t(lang, "منبع", "Source")) }
+                    th { (t(lang, "وضعیت", "Status")) }
+                    th { (t(lang, "شماره پیگیری", "Reference")) }
+                    th { (t(lang, "خطاها", "Errors")) }
+                } }
+                tbody { @for r in &rows {
+                    tr data-taxid=[r.taxid.as_deref()] {
+                        td.ltr { @match &r.taxid {
+                            Some(tx) => a href=(href(&format!("/invoices/{tx}"), lang)) { (tx) },
+                            None => "-",
+                        } }
+                        td.ltr { (r.source) }
+                        td { (badge(lang, r.status)) }
+                        td.ltr { (r.reference.as_deref().unwrap_or("-")) }
+                        td { (r.errors.len()) }
+                    }
+                } }
+            } }
+            @if let Some(n) = next {
+                p { a #next-page href=(href(&format!("/invoices?status={chosen}&after={n}"), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
+            }
+        }
+    };
+    Ok(layout(lang, &uri, &t(lang, "صورتحساب‌ها", "Invoices"), body))
+}
+
+/// A code line with its catalogue explanation (meaning, fixes).
+struct CodeLineView<'a> {
+    code: Option<&'a str>,
+    field: Option<&'a str>,
+    message: &'a crate::lang::Message,
+    explanation: Option<crate::codes::Explanation>,
+}
+
+impl<'a> CodeLineView<'a> {
+    fn of(c: &'a CodeLine) -> Self {
+        CodeLineView {
+            code: c.code.as_deref(),
+            field: c.field.as_deref(),
+            message: &c.message,
+            explanation: c.code.as_deref().and_then(crate::codes::explain),
+        }
+    }
+}
+
+fn code_line(lang: crate::Lang, c: &CodeLineView) -> Markup {
+    html! {
+        div.problem {
+            @if let Some(code) = &c.code { strong.ltr { (code) } " " }
+            @if let Some(f) = &c.field { span.ltr { (f) } " " }
+            (msg(lang, c.message))
+            @if let Some(x) = &c.explanation {
+                @if !x.fix.is_empty() {
+                    ul { @for f in &x.fix { li { (msg(lang, f)) } } }
+                }
+            }
+        }
+    }
+}
+
+fn cell(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+pub async fn one(
+    State(s): State<Arc<ServiceState>>,
+    uri: Uri,
+    Path(taxid): Path<String>,
+) -> Result<Html<String>, Problem> {
+    let lang = lang_of(&uri);
+    let st = s.clone();
+    let tx = taxid.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
+        let q = st.queue();
+        let Some(inv) = q.find_by_taxid(&tx)? else {
+            return Ok(None);
+        };
+        let report = pipeline::report::build(q, Some(vec![inv.id]), None)?;
+        let attempts = q.attempts(inv.id)?;
+        let payload: Value = inv
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or(Value::Null);
+        Ok(report
+            .invoices
+            .into_iter()
+            .next()
+            .map(|r| (r, attempts, payload)))
+    })
+    .await
+    .map_err(Problem::internal)??;
+    let Some((r, attempts, payload)) = found else {
+        return Err(Problem::not_found(crate::lang::Message::new(
+            format!("صورتحسابی با شماره مالیاتی «{taxid}» در این صف نیست."),
+            format!("no invoice with tax ID \"{taxid}\" in this queue."),
+        )));
+    };
+    let lines = payload
+        .get("body")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let header = payload.get("header").cloned().unwrap_or(Value::Null);
+    let errors: Vec<CodeLineView> = r.errors.iter().map(CodeLineView::of).collect();
+    let warnings: Vec<CodeLineView> = r.warnings.iter().map(CodeLineView::of).collect();
+    let body = html! {
+        p { (t(lang, "شماره مالیاتی", "Tax ID")) ": " span.ltr #taxid { (taxid) } " " (badge(lang, r.status)) }
+        p { (t(lang, "منبع", "Source")) ": " span.ltr { (r.source) } }
+        @if let Some(reference) = &r.reference {
+            p { (t(lang, "شماره پیگیری", "Reference")) ": " span.ltr #reference { (reference) } }
+        }
+        @if let Some(n) = &r.note { p.note { (msg(lang, n)) } }
+        @if let Some(n) = &r.next { p.note { (msg(lang, n)) } }
+        @if !errors.is_empty() {
+            h2 { (t(lang, "خطاها", "Errors")) }
+            @for c in &errors { (code_line(lang, c)) }
+        }
+        @if !warnings.is_empty() {
+            h2 { (t(lang, "هشدارها", "Warnings")) }
+            @for c in &warnings { (code_line(lang, c)) }
+        }
+        h2 { (t(lang, "اقلام", "Lines")) }
+        div.scroll { table #lines {
+            thead { tr {
+                th { (t(lang, "شناسه کالا/خدمت", "Item ID")) }
+                th { (t(lang, "شرح", "Description")) }
+                th { (t(lang, "مقدار", "Quantity")) }
+                th { (t(lang, "مبلغ واحد", "Unit price")) }
+                th { (t(lang, "مالیات بر ارزش افزوده", "VAT")) }
+                th { (t(lang, "مبلغ کل", "Total")) }
+            } }
+            tbody { @for l in &lines {
+                tr {
+                    td.ltr { (cell(l, "sstid")) }
+                    td { (cell(l, "sstt")) }
+                    td.ltr { (cell(l, "am")) }
+                    td.ltr { (cell(l, "fee")) }
+                    td.ltr { (cell(l, "vam")) }
+                    td.ltr { (cell(l, "tsstam")) }
+                }
+            } }
+        } }
+        h2 { (t(lang, "جمع‌ها", "Totals")) }
+        table #totals { tbody {
+            @for (key, fa, en) in [("tprdis", "مبلغ قبل از تخفیف", "Before discount"), ("tdis", "تخفیف", "Discount"), ("tadis", "پس از تخفیف", "After discount"), ("tvam", "مالیات بر ارزش افزوده", "VAT"), ("tbill", "مبلغ کل", "Total")] {
+                tr { th { (t(lang, fa, en)) } td.ltr data-field=(key) { (cell(&header, key)) } }
+            }
+        } }
+        h2 { (t(lang, "تلاش‌های ارسال", "Attempts")) }
+        div.scroll { table #attempts {
+            thead { tr { th { "uid" } th { (t(lang, "وضعیت", "Status")) } th { (t(lang, "شماره پیگیری", "Reference")) } } }
+            tbody { @for a in &attempts {
+                tr { td.ltr { (a.uid) } td.ltr { (format!("{:?}", a.status)) } td.ltr { (a.reference.as_deref().unwrap_or("-")) } }
+            } }
+        } }
+    };
+    Ok(layout(lang, &uri, &t(lang, "صورتحساب", "Invoice"), body))
+}

@@ -1,0 +1,141 @@
+//! `/`: counts per status, what needs attention first, the runner's last pass.
+
+use super::{badge, href, lang_of, layout, msg, t};
+use crate::pipeline;
+use crate::service::problem::Problem;
+use crate::service::ServiceState;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Html;
+use maud::html;
+use moadian_queue::{InvoiceStatus, ListFilter, Store};
+use std::sync::Arc;
+
+/// At most this many invoices in the "needs attention" list.
+const ATTENTION: usize = 20;
+
+pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<String>, Problem> {
+    let lang = lang_of(&uri);
+    let st = s.clone();
+    let (counts, attention) = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
+        let q = st.queue();
+        let counts = q.summary()?;
+        let mut ids = Vec::new();
+        for status in [
+            InvoiceStatus::Failed,
+            InvoiceStatus::Invalid,
+            InvoiceStatus::Unknown,
+        ] {
+            let rows = q.list(&ListFilter {
+                status: Some(status),
+                limit: Some(ATTENTION),
+                ..Default::default()
+            })?;
+            ids.extend(rows.iter().map(|r| r.id));
+        }
+        ids.truncate(ATTENTION);
+        let rows = if ids.is_empty() {
+            Vec::new()
+        } else {
+            pipeline::report::build(q, Some(ids), None)?.invoices
+        };
+        Ok((counts, rows))
+    })
+    .await
+    .map_err(Problem::internal)??;
+    let last = s.last_pass.lock().map(|l| l.clone()).unwrap_or_default();
+    let cards = [
+        ("total", t(lang, "همه", "All"), counts.total, None),
+        (
+            "success",
+            t(lang, "موفق", "Accepted"),
+            counts.success,
+            Some("SUCCESS"),
+        ),
+        (
+            "failed",
+            t(lang, "ناموفق", "Rejected"),
+            counts.failed,
+            Some("FAILED"),
+        ),
+        (
+            "invalid",
+            t(lang, "نامعتبر", "Invalid"),
+            counts.invalid,
+            Some("INVALID"),
+        ),
+        (
+            "queued",
+            t(lang, "در صف", "Queued"),
+            counts.queued,
+            Some("QUEUED"),
+        ),
+        (
+            "in_progress",
+            t(lang, "در حال پردازش", "Being processed"),
+            counts.in_progress + counts.sending,
+            Some("IN_PROGRESS"),
+        ),
+        (
+            "unknown",
+            t(lang, "نامعلوم", "Unknown"),
+            counts.unknown,
+            Some("UNKNOWN"),
+        ),
+    ];
+    let body = html! {
+        p { (t(lang, "شناسه حافظه", "Memory ID")) ": " span.ltr #memory-id { (s.session.profile.memory_id) } }
+        section.cards {
+            @for (id, label, n, status) in &cards {
+                @let link = match status {
+                    Some(st) => href(&format!("/invoices?status={st}"), lang),
+                    None => href("/invoices", lang),
+                };
+                a.card href=(link) {
+                    span.n id={"count-" (id)} { (n) }
+                    (label)
+                }
+            }
+        }
+        h2 { (t(lang, "آخرین اجرا", "Last run")) }
+        @match &last.at {
+            None => p #last-pass { (t(lang, "هنوز اجرا نشده است.", "Not run yet.")) },
+            Some(at) => p #last-pass {
+                span.ltr { (at) } " — "
+                @match &last.stopped {
+                    Some(m) => span.problem { (msg(lang, m)) },
+                    None => @match &last.error {
+                        Some(e) => span.problem { (e) },
+                        None => (t(lang, "بدون مشکل", "no problem")),
+                    },
+                }
+            },
+        }
+        h2 { (t(lang, "اول به این‌ها رسیدگی کنید", "Needs attention first")) }
+        @if attention.is_empty() {
+            p #attention-none { (t(lang, "موردی نیست.", "Nothing.")) }
+        } @else {
+            div.scroll { table #attention {
+                thead { tr {
+                    th { (t(lang, "شماره مالیاتی", "Tax ID")) }
+                    th { (t(lang, "وضعیت", "Status")) }
+                    th { (t(lang, "نخستین خطا", "First error")) }
+                } }
+                tbody { @for r in &attention {
+                    tr {
+                        td.ltr { @match &r.taxid {
+                            Some(tx) => a href=(href(&format!("/invoices/{tx}"), lang)) { (tx) },
+                            None => (r.source),
+                        } }
+                        td { (badge(lang, r.status)) }
+                        td { @if let Some(e) = r.errors.first() {
+                            @if let Some(c) = &e.code { span.ltr { (c) } " " }
+                            (msg(lang, &e.message))
+                        } }
+                    }
+                } }
+            } }
+        }
+    };
+    Ok(layout(lang, &uri, &t(lang, "نمای کلی", "Overview"), body))
+}
