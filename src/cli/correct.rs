@@ -5,13 +5,14 @@
 
 use super::submit::{send_and_poll, Refusal, Session, Target};
 use super::Global;
-use crate::import::referral;
+use crate::import::referral as builders;
 use crate::lang::{Langs, Message};
-use crate::pipeline;
-use crate::rules::{self, Finding};
-use moadian_queue::{Enqueued, InvoiceStatus, ListFilter, QueueError, SqliteQueue, Store};
+pub use crate::pipeline::referral::{read_one, Kind};
+use crate::pipeline::{self, referral};
+use crate::rules::Finding;
+use moadian_queue::{SqliteQueue, Store};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,24 +49,6 @@ pub struct Args {
     pub opts: ReferralOpts,
 }
 
-/// Which referral is being made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Correction,
-    Cancellation,
-    Return,
-}
-
-impl Kind {
-    fn ins(self) -> i64 {
-        match self {
-            Kind::Correction => 2,
-            Kind::Cancellation => 3,
-            Kind::Return => 4,
-        }
-    }
-}
-
 fn finding_lines(findings: &[Finding], lang: Langs) -> String {
     findings
         .iter()
@@ -91,141 +74,6 @@ fn finding_lines(findings: &[Finding], lang: Langs) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The reference from the queue: its payload, checked to be an accepted invoice; and the checks
-/// against referrals already in the queue.
-pub fn find_reference(queue: &SqliteQueue, taxid: &str, kind: Kind) -> Result<Value, Vec<Finding>> {
-    let e = |rule: &str, fa: String, en: String| {
-        vec![Finding::error(
-            rule,
-            "header.irtaxid",
-            crate::lang::Message::new(fa, en),
-        )]
-    };
-    let inv = match queue.find_by_taxid(taxid) {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            return Err(e(
-                "referral.reference_unknown",
-                format!("شماره مالیاتی {taxid} در صف نیست؛ صورتحساب ارجاعی از روی سابقه صورتحساب پذیرفته‌شده در همین صف ساخته می‌شود (--queue / --profile را بررسی کنید)"),
-                format!("tax ID {taxid} is not in this queue; a referral is built from the queue's record of the accepted invoice (check --queue / --profile)"),
-            ))
-        }
-        Err(x) => return Err(e("queue.error", x.persian(), x.to_string())),
-    };
-    if inv.status != InvoiceStatus::Success {
-        return Err(e(
-            "referral.reference_not_accepted",
-            format!("صورتحساب {taxid} پذیرفته نشده است (وضعیت {}); فقط برای صورتحساب پذیرفته‌شده (SUCCESS) می‌توان ارجاعی صادر کرد", inv.status),
-            format!("{taxid} is not accepted (status {}); a correction, cancellation or return needs an accepted (SUCCESS) reference", inv.status),
-        ));
-    }
-    let payload: Value = match inv.payload.as_deref().map(serde_json::from_str) {
-        Some(Ok(v)) => v,
-        _ => {
-            return Err(e(
-                "referral.reference_unreadable",
-                format!("محتوای صورتحساب {taxid} در صف خوانا نیست"),
-                format!("the queue's copy of {taxid} cannot be read"),
-            ))
-        }
-    };
-    // Referrals of this reference already in the queue (not failed).
-    let rows = queue
-        .list(&ListFilter::default())
-        .map_err(|x| e("queue.error", x.persian(), x.to_string()))?;
-    for r in rows.into_iter().filter(|r| matches!(r.ins, Some(2..=4))) {
-        if matches!(r.status, InvoiceStatus::Failed | InvoiceStatus::Invalid) {
-            continue;
-        }
-        let Ok(Some(full)) = queue.get(r.id) else {
-            continue;
-        };
-        let irtaxid = full
-            .payload
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<Value>(p).ok())
-            .and_then(|v| v["header"]["irtaxid"].as_str().map(str::to_string));
-        if irtaxid.as_deref() != Some(taxid) {
-            continue;
-        }
-        let other = r.taxid.clone().unwrap_or_else(|| r.id.to_string());
-        if r.ins == Some(3) {
-            return Err(e(
-                "referral.reference_cancelled",
-                format!("صورتحساب {taxid} با صورتحساب ابطالی {other} ({}) ابطال شده است و دیگر نمی‌تواند مرجع باشد", r.status),
-                format!("{taxid} is cancelled by {other} ({}); it cannot be a reference again (V7.8 §5-3)", r.status),
-            ));
-        }
-        if kind != Kind::Cancellation {
-            return Err(e(
-                "referral.reference_in_use",
-                format!("صورتحساب {taxid} مرجع صورتحساب ارجاعی {other} ({}) است؛ یک مرجع همزمان فقط یک اصلاحی/برگشت از فروش دارد. صورتحساب بعدی را بر {other} صادر کنید", r.status),
-                format!("{taxid} is already the reference of {other} ({}); a reference carries one live correction/return at a time (V7.8 §5). Make the next one on {other}", r.status),
-            ));
-        }
-    }
-    Ok(payload)
-}
-
-/// Validates a referral as it will be numbered: with the tax ID and `inno` the next serial
-/// would give (the real ones are assigned at enqueue).
-pub fn validate_numbered(
-    queue: &SqliteQueue,
-    memory_id: &crate::invoice::MemoryId,
-    invoice: &Value,
-    now: i64,
-) -> anyhow::Result<Vec<Finding>> {
-    let mut v = invoice.clone();
-    let serial = queue.last_serial(memory_id.as_str())? + 1;
-    let indatim = v["header"]["indatim"].as_i64().unwrap_or(now);
-    if let Ok(t) = crate::invoice::TaxId::generate(memory_id, indatim, serial) {
-        if let Some(h) = v.get_mut("header").and_then(Value::as_object_mut) {
-            h.insert("taxid".into(), Value::String(t.as_str().to_string()));
-            h.insert(
-                "inno".into(),
-                Value::String(crate::invoice::inno_for_serial(serial)),
-            );
-        }
-    }
-    Ok(rules::validate(&v, &rules::Context::at(now)))
-}
-
-/// Reads the one invoice of a JSON or spreadsheet file.
-pub fn read_one(path: &Path) -> anyhow::Result<Value> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let mut found: Vec<Value> = if ext == "xlsx" || ext == "csv" || ext == "xls" || ext == "ods" {
-        let mut out = Vec::new();
-        for i in crate::import::load_file(path) {
-            match i.value {
-                Ok(v) => out.push(v),
-                Err(e) => anyhow::bail!("{}: {e}", i.source),
-            }
-        }
-        out
-    } else {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!("cannot read {}: {e} / فایل خوانده نشد", path.display())
-        })?;
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Array(a)) => a,
-            Ok(v) => vec![v],
-            Err(e) => anyhow::bail!("{}: not valid JSON: {e} / JSON معتبر نیست", path.display()),
-        }
-    };
-    if found.len() != 1 {
-        anyhow::bail!(
-            "{} holds {} invoices; give exactly one / فایل باید دقیقاً یک صورتحساب داشته باشد",
-            path.display(),
-            found.len()
-        );
-    }
-    Ok(found.remove(0))
 }
 
 /// Builds, validates, enqueues (and with `--send` sends) a referral. `build` gets the
@@ -263,35 +111,19 @@ pub async fn run_referral(
         }
         Ok(1)
     };
-    let reference = match find_reference(&queue, &taxid, kind) {
-        Ok(v) => v,
-        Err(f) => return stopped(&f),
-    };
-    if kind != Kind::Cancellation && matches!(reference["header"]["ins"].as_i64(), Some(2 | 4)) {
-        eprintln!(
-            "{}",
-            lang.text(&Message::new("توجه: مرجع خودش اصلاحی/برگشت از فروش است؛ سامانه آن را فقط در وضعیت «تایید شده»، «تایید سیستمی» یا «عدم نیاز به واکنش» به عنوان مرجع می‌پذیرد (دستورالعمل ۷.۸ بند ۵-۲ نکته ۴).", "note: the reference is itself a correction/return; the tax system takes it as a reference only once it is APPROVED, SYSTEMIC_APPROVED or NO_NEED_REACTION (V7.8 §5-2 note 4)."))
-        );
-    } else if kind != Kind::Cancellation && reference["header"]["inty"].as_i64() == Some(1) {
-        eprintln!(
-            "{}",
-            lang.text(&Message::new("توجه: تا وضعیت تایید صورتحساب مرجع (واکنش خریدار) مشخص نشده باشد، سامانه اصلاحی/برگشت از فروش را بر آن نمی‌پذیرد (دستورالعمل ۷.۸، جدول ۸ ردیف ۸).", "note: until the buyer's reaction to the reference is settled, the tax system does not take a correction/return on it (V7.8 table 8 row 8)."))
-        );
-    }
-    let invoice = match build(&reference, now) {
-        Ok(v) => v,
-        Err(f) => return stopped(&f),
-    };
     let memory_id = crate::invoice::MemoryId::parse(&session.profile.memory_id)
         .map_err(|e| anyhow::anyhow!("memory_id of the profile: {}", e.message().en))?;
-    let findings = validate_numbered(&queue, &memory_id, &invoice, now)?;
-    if findings.iter().any(Finding::is_error) {
-        return stopped(&findings);
+    let made = match referral::make(&queue, &memory_id, kind, &taxid, now, build)? {
+        Ok(m) => m,
+        Err(f) => return stopped(&f),
+    };
+    if let Some(c) = &made.caution {
+        eprintln!("{}", lang.text(c));
     }
     if opts.dry_run {
-        println!("{}", serde_json::to_string_pretty(&invoice)?);
-        if !findings.is_empty() {
-            eprintln!("{}", finding_lines(&findings, lang));
+        println!("{}", serde_json::to_string_pretty(&made.invoice)?);
+        if !made.findings.is_empty() {
+            eprintln!("{}", finding_lines(&made.findings, lang));
         }
         return Ok(0);
     }
@@ -301,29 +133,9 @@ pub async fn run_referral(
         None
     };
     let q: &SqliteQueue = runner.as_ref().map(|r| r.queue()).unwrap_or(&queue);
-    let item = pipeline::prepare(
-        pipeline::Input {
-            source,
-            value: Ok(invoice),
-        },
-        &memory_id,
-        now,
-    );
-    let (id, refused) = match q.enqueue(item)? {
-        Enqueued::Inserted(p) | Enqueued::Replaced(p) | Enqueued::Unchanged(p) => {
-            (Some(p.id), vec![])
-        }
-        Enqueued::Refused { source, error } => match error {
-            QueueError::TaxIdSucceeded { invoice, .. }
-            | QueueError::TaxIdInFlight { invoice, .. } => (Some(invoice), vec![]),
-            other => (
-                None,
-                vec![Refusal {
-                    source,
-                    error: Message::new(other.persian(), other.to_string()),
-                }],
-            ),
-        },
+    let (id, refused) = match referral::enqueue(q, &memory_id, source, made.invoice, now)? {
+        referral::Queued::Invoice(id) => (Some(id), vec![]),
+        referral::Queued::Refused { source, error } => (None, vec![Refusal { source, error }]),
     };
     let mut stop_msg = None;
     if let Some(runner) = &runner {
@@ -384,7 +196,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         &args.opts,
         global,
         source,
-        move |reference, now| referral::correction(reference, &t2, &new, now),
+        move |reference, now| builders::correction(reference, &t2, &new, now),
     )
     .await
 }

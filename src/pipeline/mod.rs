@@ -9,6 +9,7 @@ pub mod pass;
 pub mod poll;
 pub mod preflight;
 pub mod prepare;
+pub mod referral;
 pub mod report;
 pub mod send;
 pub mod settle;
