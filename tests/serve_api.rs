@@ -216,6 +216,10 @@ async fn the_openapi_document_lists_every_endpoint() {
         "/api/v1/invoices",
         "/api/v1/invoices/{taxid}",
         "/api/v1/explain/{code}",
+        "/api/v1/invoices/{taxid}/cancel",
+        "/api/v1/invoices/{taxid}/correct",
+        "/api/v1/invoices/{taxid}/return",
+        "/api/v1/report",
     ] {
         assert!(paths.contains_key(p), "{p} missing: {:?}", paths.keys());
     }
@@ -291,4 +295,137 @@ fn a_second_service_on_the_same_queue_is_told_the_queue_is_busy() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("queue busy"), "{err}");
     drop(first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrals_over_http_return_and_cancel_an_accepted_invoice_and_refuse_what_the_rules_refuse(
+) {
+    let s = Server::start(&[]);
+    let (_, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    let sale = v["invoices"][0]["taxid"].as_str().unwrap().to_string();
+    assert_eq!(s.until_final(&sale).await["status"], "SUCCESS");
+
+    // A dry run builds and validates only.
+    let (code, _, dry) = s
+        .post(
+            &format!("/invoices/{sale}/cancel?dry_run=true"),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(code, 200, "{dry:#}");
+    assert_eq!(dry["invoice"]["header"]["ins"], 3, "{dry:#}");
+    assert_eq!(
+        dry["invoice"]["header"]["irtaxid"],
+        sale.as_str(),
+        "{dry:#}"
+    );
+    assert_eq!(s.get("/invoices").await.2["counts"]["total"], 1);
+
+    // A sales return of one item, sent by the runner inside.
+    let (code, _, ret) = s
+        .post(
+            &format!("/invoices/{sale}/return"),
+            "application/json",
+            br#"{"lines": "2710000138624:1"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(code, 200, "{ret:#}");
+    let ret_taxid = ret["invoices"][0]["taxid"].as_str().unwrap().to_string();
+    assert_eq!(s.until_final(&ret_taxid).await["status"], "SUCCESS");
+
+    // One live correction/return per reference: a correction now is stopped, nothing queued.
+    let (code, ctype, v) = s
+        .post(
+            &format!("/invoices/{sale}/correct"),
+            "application/json",
+            read(SALE),
+        )
+        .await;
+    assert_problem(code, &ctype, &v, 422);
+    assert!(
+        v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["rule"] == "referral.reference_in_use"),
+        "{v:#}"
+    );
+    // The cancellation of the sale; after it, the sale can be no reference at all.
+    let (code, _, can) = s
+        .post(
+            &format!("/invoices/{sale}/cancel"),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(code, 200, "{can:#}");
+    let can_taxid = can["invoices"][0]["taxid"].as_str().unwrap().to_string();
+    assert_eq!(s.until_final(&can_taxid).await["status"], "SUCCESS");
+    let (code, ctype, v) = s
+        .post(
+            &format!("/invoices/{sale}/cancel"),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_problem(code, &ctype, &v, 422);
+    // An unknown reference, and lines that cannot be read.
+    let (code, ctype, v) = s
+        .post(
+            "/invoices/A1121604C220002F095099/cancel",
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_problem(code, &ctype, &v, 422);
+    assert_eq!(
+        v["errors"][0]["rule"], "referral.reference_unknown",
+        "{v:#}"
+    );
+    let (code, ctype, v) = s
+        .post(
+            &format!("/invoices/{ret_taxid}/return"),
+            "application/json",
+            br#"{"lines": "nonsense"}"#.to_vec(),
+        )
+        .await;
+    assert_problem(code, &ctype, &v, 400);
+    assert_eq!(s.get("/invoices").await.2["counts"]["total"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_comes_as_json_csv_and_html_and_bad_dates_are_problems() {
+    let s = Server::start(&[]);
+    let (_, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    let sale = v["invoices"][0]["taxid"].as_str().unwrap().to_string();
+    s.until_final(&sale).await;
+    let (code, ctype, r) = s.get("/report?period=season").await;
+    assert_eq!(code, 200, "{r:#}");
+    assert_eq!(ctype, "application/json");
+    assert_eq!(r["total"]["invoices"], 1, "{r:#}");
+    assert_eq!(r["total"]["success"], 1, "{r:#}");
+    assert_eq!(r["grouping"], "season", "{r:#}");
+    // A Jalali range that excludes it.
+    let (_, _, none) = s.get("/report?from=1390/01/01&to=1390/12/29").await;
+    assert_eq!(none["total"]["invoices"], 0, "{none:#}");
+    for (format, want) in [("csv", "text/csv"), ("html", "text/html")] {
+        let r = s
+            .http
+            .get(s.url(&format!("/report?format={format}&lang=en")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with(want), "{ct}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(&sale), "{text}");
+    }
+    let (code, ctype, v) = s.get("/report?from=yesterday").await;
+    assert_problem(code, &ctype, &v, 400);
+    let (code, ctype, v) = s.get("/report?format=pdf").await;
+    assert_problem(code, &ctype, &v, 400);
+    let (code, ctype, v) = s.get("/report?period=week").await;
+    assert_problem(code, &ctype, &v, 400);
 }

@@ -4,9 +4,8 @@
 //! [`crate::codes`]. Blocking queue work runs off the async threads.
 
 use super::problem::{Problem, ProblemDetails};
-use super::upload::{self, Upload};
+use super::upload::{self, Staged};
 use super::{LastPass, ServiceState};
-use crate::invoice::load::{load_paths_with, LoadedInvoice};
 use crate::lang::{Langs, Message};
 use crate::pipeline;
 use crate::rules::Context;
@@ -146,74 +145,6 @@ pub struct Enqueued {
     /// Inputs the queue refused, with why.
     #[schema(value_type = Vec<Object>)]
     pub refused: Vec<Value>,
-}
-
-/// Uploaded files written to a private folder under the uploads folder (so every format,
-/// spreadsheets included, is read by the same loader as files given to the command line);
-/// removed when dropped unless [`Staged::keep`] moved the files out.
-struct Staged {
-    dir: std::path::PathBuf,
-    paths: Vec<std::path::PathBuf>,
-}
-
-impl Staged {
-    fn write(uploads: &std::path::Path, files: Vec<Upload>) -> Result<Staged, Problem> {
-        use std::io::Write;
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        let dir = uploads.join(format!(
-            ".staging-{stamp}-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Problem::internal(format!("{}: {e}", dir.display())))?;
-        let mut staged = Staged {
-            dir,
-            paths: Vec::new(),
-        };
-        for (i, f) in files.into_iter().enumerate() {
-            let path = staged.dir.join(format!("{stamp}-{i}-{}", f.name));
-            let write = || -> std::io::Result<()> {
-                let mut out = std::fs::File::create(&path)?;
-                out.write_all(&f.bytes)?;
-                out.sync_all()
-            };
-            write().map_err(|e| Problem::internal(format!("{}: {e}", path.display())))?;
-            staged.paths.push(path);
-        }
-        Ok(staged)
-    }
-
-    /// The invoices of the staged files, named without the staging folder.
-    fn load(
-        &self,
-        opts: &crate::import::limits::ReadOptions,
-    ) -> impl Iterator<Item = LoadedInvoice> + '_ {
-        let prefix = format!("{}/", self.dir.display());
-        load_paths_with(&self.paths, opts.clone()).map(move |mut l| {
-            if let Some(rest) = l.source.strip_prefix(&prefix) {
-                l.source = rest.to_string();
-            }
-            l
-        })
-    }
-
-    /// Moves the files into the uploads folder (a rename: never a half-written file there).
-    fn keep(mut self, uploads: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Problem> {
-        let mut kept = Vec::new();
-        for p in std::mem::take(&mut self.paths) {
-            let to = uploads.join(p.file_name().unwrap_or_default());
-            std::fs::rename(&p, &to)
-                .map_err(|e| Problem::internal(format!("{}: {e}", to.display())))?;
-            kept.push(to);
-        }
-        Ok(kept)
-    }
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// Refuses the whole request when any file or line cannot be read as an invoice: nothing is
@@ -445,4 +376,26 @@ pub async fn no_such_endpoint(
             uri.path()
         ),
     ))
+}
+
+/// The answer to an enqueue of `ids` (in this order): their rows with explained findings, the
+/// counts, and what the queue refused.
+pub fn enqueue_answer(
+    queue: &moadian_queue::SqliteQueue,
+    ids: Vec<InvoiceId>,
+    refused: Vec<Value>,
+) -> Result<Value, Problem> {
+    let report = if ids.is_empty() {
+        pipeline::Report {
+            invoices: Vec::new(),
+            summary: Default::default(),
+        }
+    } else {
+        pipeline::report::build(queue, Some(ids), None)?
+    };
+    let mut v = serde_json::to_value(&report).map_err(Problem::internal)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("refused".into(), Value::Array(refused));
+    }
+    Ok(v)
 }

@@ -14,6 +14,8 @@ pub mod handlers;
 pub mod openapi;
 pub mod pages;
 pub mod problem;
+pub mod referrals;
+pub mod reports;
 pub mod upload;
 
 use crate::cli::session::Session;
@@ -82,6 +84,10 @@ pub fn router(state: Arc<ServiceState>) -> Router {
             post(handlers::enqueue).get(handlers::list_invoices),
         )
         .route("/invoices/{taxid}", get(handlers::get_invoice))
+        .route("/invoices/{taxid}/cancel", post(referrals::cancel))
+        .route("/invoices/{taxid}/correct", post(referrals::correct))
+        .route("/invoices/{taxid}/return", post(referrals::sales_return))
+        .route("/report", get(reports::report))
         .route("/explain/{code}", get(handlers::explain))
         .route("/openapi.json", get(openapi::document))
         .fallback(handlers::no_such_endpoint)

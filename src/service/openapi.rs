@@ -16,6 +16,10 @@ use utoipa::OpenApi;
         super::handlers::list_invoices,
         super::handlers::get_invoice,
         super::handlers::explain,
+        super::referrals::cancel,
+        super::referrals::correct,
+        super::referrals::sales_return,
+        super::reports::report,
     ),
     components(schemas(super::problem::ProblemDetails))
 )]

@@ -4,6 +4,7 @@
 //! name says its format). Limits: the body size (`--max-upload`) and the number of files.
 
 use super::problem::Problem;
+use crate::invoice::load::{load_paths_with, LoadedInvoice};
 use crate::lang::Message;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
@@ -201,4 +202,72 @@ pub async fn read(req: Request, limit: usize) -> Result<Vec<Upload>, Problem> {
         name,
         bytes: bytes.to_vec(),
     }])
+}
+
+/// Uploaded files written to a private folder under the uploads folder (so every format,
+/// spreadsheets included, is read by the same loader as files given to the command line);
+/// removed when dropped unless [`Staged::keep`] moved the files out.
+pub struct Staged {
+    dir: std::path::PathBuf,
+    pub paths: Vec<std::path::PathBuf>,
+}
+
+impl Staged {
+    pub fn write(uploads: &std::path::Path, files: Vec<Upload>) -> Result<Staged, Problem> {
+        use std::io::Write;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let dir = uploads.join(format!(
+            ".staging-{stamp}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Problem::internal(format!("{}: {e}", dir.display())))?;
+        let mut staged = Staged {
+            dir,
+            paths: Vec::new(),
+        };
+        for (i, f) in files.into_iter().enumerate() {
+            let path = staged.dir.join(format!("{stamp}-{i}-{}", f.name));
+            let write = || -> std::io::Result<()> {
+                let mut out = std::fs::File::create(&path)?;
+                out.write_all(&f.bytes)?;
+                out.sync_all()
+            };
+            write().map_err(|e| Problem::internal(format!("{}: {e}", path.display())))?;
+            staged.paths.push(path);
+        }
+        Ok(staged)
+    }
+
+    /// The invoices of the staged files, named without the staging folder.
+    pub fn load(
+        &self,
+        opts: &crate::import::limits::ReadOptions,
+    ) -> impl Iterator<Item = LoadedInvoice> + '_ {
+        let prefix = format!("{}/", self.dir.display());
+        load_paths_with(&self.paths, opts.clone()).map(move |mut l| {
+            if let Some(rest) = l.source.strip_prefix(&prefix) {
+                l.source = rest.to_string();
+            }
+            l
+        })
+    }
+
+    /// Moves the files into the uploads folder (a rename: never a half-written file there).
+    pub fn keep(mut self, uploads: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Problem> {
+        let mut kept = Vec::new();
+        for p in std::mem::take(&mut self.paths) {
+            let to = uploads.join(p.file_name().unwrap_or_default());
+            std::fs::rename(&p, &to)
+                .map_err(|e| Problem::internal(format!("{}: {e}", to.display())))?;
+            kept.push(to);
+        }
+        Ok(kept)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -1,0 +1,96 @@
+//! `GET /api/v1/report`: invoices, amounts and VAT per Jalali month or season, as
+//! `moadian report` builds it — JSON, CSV or the self-contained HTML page.
+
+use super::problem::{Problem, ProblemDetails};
+use super::ServiceState;
+use crate::cli::dates::{self, When};
+use crate::lang::{Lang, Message};
+use crate::report::{self, html, render, Grouping};
+use axum::extract::State;
+use axum::http::{header, Uri};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+fn param(uri: &Uri, name: &str) -> Option<String> {
+    uri.query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.replace("%2F", "/").replace("%2f", "/"))
+        .filter(|v| !v.is_empty())
+}
+
+fn date(uri: &Uri, name: &str) -> Result<Option<When>, Problem> {
+    match param(uri, name) {
+        None => Ok(None),
+        Some(v) => dates::arg(&v).map(Some).map_err(|e| {
+            Problem::bad_request(Message::new(
+                format!("تاریخ {name}={v} خوانده نشد: {e} (جلالی 1405/09/01 یا میلادی 2026-11-22)"),
+                format!("date {name}={v} cannot be read: {e} (Jalali 1405/09/01 or Gregorian 2026-11-22)"),
+            ))
+        }),
+    }
+}
+
+/// The report of the service's queue between `from` and `to`.
+pub fn build(s: &ServiceState, uri: &Uri) -> Result<(report::Report, Lang), Problem> {
+    let from = date(uri, "from")?.map(When::tehran_start);
+    let to = date(uri, "to")?.map(When::tehran_end);
+    let grouping = match param(uri, "period").as_deref() {
+        None | Some("month") => Grouping::Month,
+        Some("season") => Grouping::Season,
+        Some(other) => {
+            return Err(Problem::bad_request(Message::new(
+                format!("period={other} شناخته نیست: month یا season."),
+                format!("period={other} is unknown: month or season."),
+            )))
+        }
+    };
+    let lang = if param(uri, "lang").as_deref() == Some("en") {
+        Lang::En
+    } else {
+        Lang::Fa
+    };
+    let entries = report::entries_from_queue(s.queue())?;
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok((
+        report::build_grouped(&entries, from, to, lang, now, grouping),
+        lang,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/report", tag = "report",
+    params(("from" = Option<String>, Query, description = "First issue day: Jalali (1405/09/01) or Gregorian (2026-11-22), Tehran time"),
+           ("to" = Option<String>, Query, description = "Last issue day (whole day)"),
+           ("period" = Option<String>, Query, description = "month (default) or season"),
+           ("format" = Option<String>, Query, description = "json (default), csv or html"),
+           ("lang" = Option<String>, Query, description = "fa (default) or en, for CSV and HTML")),
+    responses((status = 200, description = "Totals and VAT per period, every invoice with its problems explained", body = Object),
+              (status = 400, description = "A parameter is not valid", body = ProblemDetails)))]
+pub async fn report(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Response, Problem> {
+    let format = param(&uri, "format").unwrap_or_else(|| "json".into());
+    if !matches!(format.as_str(), "json" | "csv" | "html") {
+        return Err(Problem::bad_request(Message::new(
+            format!("format={format} شناخته نیست: json، csv یا html."),
+            format!("format={format} is unknown: json, csv or html."),
+        )));
+    }
+    let st = s.clone();
+    let (body, ctype) = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
+        let (r, lang) = build(&st, &uri)?;
+        Ok(match format.as_str() {
+            "csv" => (
+                render::csv(&r, lang).map_err(Problem::internal)?,
+                "text/csv; charset=utf-8",
+            ),
+            "html" => (html::render(&r, lang), "text/html; charset=utf-8"),
+            _ => (
+                render::json(&r).map_err(Problem::internal)?,
+                "application/json",
+            ),
+        })
+    })
+    .await
+    .map_err(Problem::internal)??;
+    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
+}
