@@ -119,6 +119,9 @@ async fn every_page_renders_in_persian_and_english_with_the_queues_numbers() {
             assert!(dom.contains(&want), "{want} in {dom}");
         }
         assert!(dom.contains("id=\"memory-id\">A11216<"), "{dom}");
+        assert!(dom.contains("id=\"checklist\""), "{dom}");
+        assert!(dom.contains("data-check=\"server."), "{dom}");
+        assert!(!dom.contains("data-status=\"fail\""), "{dom}");
 
         let dom = render(
             &format!("{}/invoices{q}", s.base),

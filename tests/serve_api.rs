@@ -61,6 +61,20 @@ async fn a_posted_invoice_reaches_success_and_posting_it_again_sends_nothing() {
     assert!(page["next_after"].is_null(), "{page:#}");
     let (_, _, health) = s.get("/health").await;
     assert_eq!(health["status"], "ok", "{health:#}");
+    // The doctor's checklist ran at start: the token opened, the certificate matches the
+    // national ID, the server answered.
+    let checks = health["checklist"]["checks"].as_array().expect("checklist");
+    assert!(!checks.is_empty(), "{health:#}");
+    assert!(checks.iter().all(|c| c["status"] != "fail"), "{health:#}");
+    for id in checks.iter().filter_map(|c| c["id"].as_str()) {
+        assert!(!id.is_empty());
+    }
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["id"].as_str().unwrap().starts_with("server.")),
+        "{health:#}"
+    );
     assert_eq!(health["memory_id"], "A11216", "{health:#}");
 }
 

@@ -103,6 +103,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         token,
         every_secs: args.every.as_secs(),
         last_pass: Default::default(),
+        checklist: Default::default(),
         wake: Default::default(),
         enqueue_lock: Default::default(),
     });
@@ -152,7 +153,22 @@ async fn shutdown() {
 /// Sends and polls every `every` (or sooner, when an enqueue wakes it), recording each pass
 /// for `/api/v1/health`.
 async fn runner_loop(state: Arc<ServiceState>, every: Duration) {
+    let mut checked: Option<std::time::Instant> = None;
     loop {
+        if checked.is_none_or(|t| t.elapsed() >= service::CHECKLIST_EVERY) {
+            let mut list = service::Checklist {
+                at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                ..Default::default()
+            };
+            match state.session.checklist().await {
+                Ok(c) => list.checks = c,
+                Err(e) => list.error = Some(format!("{e:#}")),
+            }
+            if let Ok(mut l) = state.checklist.lock() {
+                *l = list;
+            }
+            checked = Some(std::time::Instant::now());
+        }
         let out = send_and_poll(
             &state.session,
             state.runner.clone(),

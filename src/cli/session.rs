@@ -329,6 +329,26 @@ impl Session {
     }
 
     /// As [`Session::connect`], telling an unreachable or failing server apart.
+    /// The doctor's checklist for this session — token, PIN state, certificate and its expiry,
+    /// national ID ↔ certificate, then (when the signer opened) the server, the memory ID's
+    /// owner and the clock — without stopping at the first failure.
+    pub async fn checklist(&self) -> anyhow::Result<Vec<crate::crypto::checks::Check>> {
+        use crate::pipeline::preflight;
+        let (cfg, pin) = self.signer_settings().await?;
+        let nid = self.profile.national_id.clone();
+        let pre = preflight::run_offline(cfg, pin, Some(nid.clone())).await;
+        let failed = pre.failed();
+        let signer = pre.signer;
+        let mut checks = pre.checks;
+        if let (false, Some(s)) = (failed, signer) {
+            let client = self.client(Arc::new(CountingSigner::new(s)))?;
+            checks.extend(
+                preflight::server_checks(&*client, &self.profile.memory_id, Some(&nid)).await,
+            );
+        }
+        Ok(checks)
+    }
+
     pub async fn connect_checked(
         &self,
     ) -> anyhow::Result<Result<(Arc<CountingSigner>, Arc<Client>), ConnectFailure>> {

@@ -60,6 +60,9 @@ pub struct Health {
     /// The runner's schedule and its last pass.
     pub every_secs: u64,
     pub last_pass: LastPass,
+    /// The doctor's checklist: token, PIN state, certificate expiry, national ID ↔ memory ID,
+    /// clock, server.
+    pub checklist: super::Checklist,
 }
 
 #[utoipa::path(get, path = "/api/v1/health", tag = "service",
@@ -68,7 +71,9 @@ pub async fn health(State(s): State<Arc<ServiceState>>) -> Result<Json<Health>, 
     let st = s.clone();
     let counts = blocking(move || Ok(st.queue().summary()?)).await?;
     let last = s.last_pass.lock().map(|l| l.clone()).unwrap_or_default();
-    let status = if last.stopped.is_some() || last.error.is_some() {
+    let checklist = s.checklist.lock().map(|l| l.clone()).unwrap_or_default();
+    let failing = checklist.error.is_some() || crate::crypto::checks::any_failed(&checklist.checks);
+    let status = if failing || last.stopped.is_some() || last.error.is_some() {
         "attention"
     } else {
         "ok"
@@ -79,6 +84,7 @@ pub async fn health(State(s): State<Arc<ServiceState>>) -> Result<Json<Health>, 
         queue: serde_json::to_value(counts).map_err(Problem::internal)?,
         every_secs: s.every_secs,
         last_pass: last,
+        checklist,
     }))
 }
 

@@ -47,6 +47,22 @@ pub struct LastPass {
     pub error: Option<String>,
 }
 
+/// The doctor's checklist as last run by the service (at start, then every
+/// [`CHECKLIST_EVERY`]).
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct Checklist {
+    /// When it ran (RFC 3339, UTC).
+    pub at: Option<String>,
+    /// Each check: id, status (ok, warn, fail), message and fix in both languages.
+    #[schema(value_type = Vec<Object>)]
+    pub checks: Vec<crate::crypto::checks::Check>,
+    /// The checklist itself could not run (e.g. no PIN in the environment).
+    pub error: Option<String>,
+}
+
+/// How often the service runs the doctor's checklist again.
+pub const CHECKLIST_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Everything the handlers share.
 pub struct ServiceState {
     pub session: Session,
@@ -61,6 +77,7 @@ pub struct ServiceState {
     /// The runner's schedule, in seconds.
     pub every_secs: u64,
     pub last_pass: Mutex<LastPass>,
+    pub checklist: Mutex<Checklist>,
     /// Wakes the runner early (after an enqueue).
     pub wake: Notify,
     /// Serializes enqueues (each one numbers invoices from the queue's counter).

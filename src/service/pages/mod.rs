@@ -70,7 +70,7 @@ header{background:#17324d;color:#fff;padding:.6rem 1rem;display:flex;flex-wrap:w
 header a{color:#fff;text-decoration:none}header .brand{font-weight:bold;margin-inline-end:auto}
 main{padding:1rem;max-width:72rem;margin:auto}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem}
-.card{background:#fff;border-radius:.5rem;padding:.6rem .8rem;box-shadow:0 1px 2px #0002}
+.card{color:inherit;text-decoration:none;background:#fff;border-radius:.5rem;padding:.6rem .8rem;box-shadow:0 1px 2px #0002}
 .card .n{font-size:1.6rem;font-weight:bold;display:block}
 table{width:100%;border-collapse:collapse;background:#fff;font-size:.9rem}
 th,td{padding:.4rem .5rem;border-bottom:1px solid #e3e6ea;text-align:start;vertical-align:top}

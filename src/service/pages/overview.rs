@@ -1,6 +1,7 @@
 //! `/`: counts per status, what needs attention first, the runner's last pass.
 
 use super::{badge, href, lang_of, layout, msg, t};
+use crate::crypto::checks::CheckStatus;
 use crate::pipeline;
 use crate::service::problem::Problem;
 use crate::service::ServiceState;
@@ -44,6 +45,7 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
     .await
     .map_err(Problem::internal)??;
     let last = s.last_pass.lock().map(|l| l.clone()).unwrap_or_default();
+    let checklist = s.checklist.lock().map(|l| l.clone()).unwrap_or_default();
     let cards = [
         ("total", t(lang, "همه", "All"), counts.total, None),
         (
@@ -96,6 +98,25 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
                     (label)
                 }
             }
+        }
+        h2 { (t(lang, "فهرست بررسی (توکن، رمز، گواهی، شناسه، ساعت، سرور)", "Checklist (token, PIN, certificate, IDs, clock, server)")) }
+        @if let Some(e) = &checklist.error { p.problem { (e) } }
+        @if checklist.checks.is_empty() && checklist.error.is_none() {
+            p { (t(lang, "هنوز بررسی نشده است.", "Not checked yet.")) }
+        } @else {
+            div.scroll { table #checklist { tbody { @for c in &checklist.checks {
+                @let (mark, word) = match c.status {
+                    CheckStatus::Ok => ("✓", "ok"),
+                    CheckStatus::Warn => ("!", "warn"),
+                    CheckStatus::Fail => ("✗", "fail"),
+                };
+                tr data-check=(c.id) data-status=(word) {
+                    td { (mark) }
+                    td { (msg(lang, &c.message)) }
+                    td { @if let Some(f) = &c.fix { (msg(lang, f)) } }
+                }
+            } } } }
+            @if let Some(at) = &checklist.at { p.note { span.ltr { (at) } } }
         }
         h2 { (t(lang, "آخرین اجرا", "Last run")) }
         @match &last.at {
