@@ -1,29 +1,15 @@
 //! The dashboard of `moadian serve` (issue #16) in a real headless Chromium: each page in
 //! Persian (right to left) and English renders with the queue's numbers, an invoice whose text
 //! is markup shows it as text, and screenshots are kept as test artifacts under
-//! `target/tmp/browser-artifacts/`. The sign-in cookie, when the service has a token, over HTTP.
+//! `target/tmp/browser-artifacts/`. A person's upload — choose the example spreadsheet, check
+//! it, confirm — is clicked through in the browser and reaches SUCCESS on the sandbox. The
+//! sign-in cookie and the forms' CSRF token, over HTTP.
 
 mod serve_support;
+use serve_support::cdp::{self, Browser};
 use serve_support::*;
 use std::path::PathBuf;
 use std::process::Command;
-
-/// Debian's Chromium (scripts/test.sh installs it), or `MOADIAN_TEST_CHROMIUM`.
-fn chromium() -> PathBuf {
-    if let Ok(p) = std::env::var("MOADIAN_TEST_CHROMIUM") {
-        return PathBuf::from(p);
-    }
-    for p in [
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        "/usr/bin/google-chrome",
-    ] {
-        if std::path::Path::new(p).exists() {
-            return PathBuf::from(p);
-        }
-    }
-    panic!("the dashboard tests need Chromium: run scripts/test.sh (it installs it) or set MOADIAN_TEST_CHROMIUM")
-}
 
 fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-artifacts");
@@ -31,22 +17,10 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-/// Chromium's flags for a closed machine: no sandbox (CI runs as root), no background
-/// connections, a fresh profile.
 fn browser(profile: &std::path::Path) -> Command {
-    let mut c = Command::new(chromium());
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
+    let mut c = Command::new(cdp::chromium());
+    c.args(cdp::FLAGS)
+        .arg(format!("--user-data-dir={}", profile.display()));
     c
 }
 
@@ -141,6 +115,27 @@ async fn every_page_renders_in_persian_and_english_with_the_queues_numbers() {
         assert!(dom.contains("id=\"reference\""), "{dom}");
         assert!(dom.contains("data-field=\"tbill\""), "{dom}");
     }
+    for (lang, q) in [("fa", ""), ("en", "?lang=en")] {
+        let dom = render(
+            &format!("{}/upload{q}", s.base),
+            &format!("upload-form-{lang}"),
+        );
+        assert!(dom.contains("name=\"csrf\""), "{dom}");
+        assert!(dom.contains("type=\"file\""), "{dom}");
+        let dom = render(&format!("{}/report{q}", s.base), &format!("report-{lang}"));
+        assert!(dom.contains("id=\"vat-chart\""), "{dom}");
+        assert!(dom.contains("data-period=\"total\""), "{dom}");
+    }
+    // The report downloads as CSV and HTML from the dashboard too.
+    for (format, want) in [("csv", "text/csv"), ("html", "text/html")] {
+        let r = reqwest::get(format!("{}/report/download?format={format}", s.base))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with(want), "{ct}");
+        assert!(r.text().await.unwrap().contains(&sale));
+    }
     // The English overview says so in English.
     let dom = render(&format!("{}/?lang=en", s.base), "overview-en-again");
     assert!(dom.contains("Needs attention first"), "{dom}");
@@ -188,4 +183,117 @@ async fn with_a_token_the_pages_ask_for_it_once_and_keep_it_in_a_strict_cookie()
     assert_eq!(r.status().as_u16(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("id=\"count-total\""), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_spreadsheet_is_checked_confirmed_and_reaches_success_and_the_overview_counts_it(
+) {
+    let s = Server::start(&[]);
+    let base = s.base.clone();
+    let sheet = std::path::PathBuf::from(SHEET);
+    // The browser is driven from a thread of its own (its calls block).
+    let (queued, report_dom) = {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut b = Browser::launch();
+            b.goto(&format!("{base}/upload?lang=en"));
+            b.screenshot(&artifacts().join("upload-en.png"));
+            b.set_files("#files", &[&sheet]);
+            // The sheet leaves the totals to be computed: the person ticks --fill.
+            b.eval("document.querySelector('#fill').click(), true");
+            b.click_to("#check", "/upload/");
+            b.screenshot(&artifacts().join("upload-check-en.png"));
+            let n = b.eval("document.querySelector('#upload-summary').dataset.invoices");
+            let valid = b.eval("document.querySelector('#upload-summary').dataset.valid");
+            assert_eq!(
+                n, valid,
+                "every invoice of the example spreadsheet is valid once filled"
+            );
+            assert!(n.as_str().unwrap().parse::<u32>().unwrap() > 0);
+            b.click_to("#confirm-button", "/confirm");
+            b.screenshot(&artifacts().join("upload-queued-en.png"));
+            let taxids = b
+                .eval("Array.from(document.querySelectorAll('#queued a')).map(a => a.textContent)");
+            let taxids: Vec<String> = taxids
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(taxids.len().to_string(), n.as_str().unwrap());
+            (taxids, String::new())
+        })
+        .await
+        .unwrap()
+    };
+    let _ = report_dom;
+    for t in &queued {
+        assert_eq!(s.until_final(t).await["status"], "SUCCESS");
+    }
+    let want = queued.len();
+    let counted = tokio::task::spawn_blocking(move || {
+        let mut b = Browser::launch();
+        b.goto(&format!("{base}/"));
+        b.screenshot(&artifacts().join("overview-after-upload-fa.png"));
+        let success = b.eval("document.querySelector('#count-success').textContent");
+        b.goto(&format!("{base}/report?lang=en"));
+        b.screenshot(&artifacts().join("report-en.png"));
+        let bars = b.eval("document.querySelectorAll('#vat-chart rect').length");
+        (success, bars)
+    })
+    .await
+    .unwrap();
+    assert_eq!(counted.0, want.to_string());
+    assert!(counted.1.as_u64().unwrap() >= 1, "{counted:?}");
+    // The pending folder is gone once queued; the files are kept under uploads/.
+    let kept = s.uploads();
+    assert!(
+        kept.iter().all(|p| !p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".pending-")),
+        "{kept:?}"
+    );
+    assert!(kept
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with("one-row-per-line.xlsx")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_forms_refuse_a_post_without_their_csrf_token() {
+    let s = Server::start(&[]);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let boundary = "b0undary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.json\"\r\n\r\n{{}}\r\n--{boundary}--\r\n"
+    );
+    let r = http
+        .post(format!("{}/upload", s.base))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"problem\""), "{page}");
+    let r = http
+        .post(format!(
+            "{}/upload/0123456789abcdef0123456789abcdef/confirm",
+            s.base
+        ))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(s.uploads().is_empty(), "{:?}", s.uploads());
+    assert_eq!(s.get("/invoices").await.2["counts"]["total"], 0);
 }

@@ -104,6 +104,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         every_secs: args.every.as_secs(),
         last_pass: Default::default(),
         checklist: Default::default(),
+        csrf: uuid::Uuid::new_v4().simple().to_string(),
         wake: Default::default(),
         enqueue_lock: Default::default(),
     });

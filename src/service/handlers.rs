@@ -155,7 +155,7 @@ pub struct Enqueued {
 
 /// Refuses the whole request when any file or line cannot be read as an invoice: nothing is
 /// kept or queued then.
-fn unreadable(staged: &Staged, opts: &crate::import::limits::ReadOptions) -> Option<Problem> {
+pub fn unreadable(staged: &Staged, opts: &crate::import::limits::ReadOptions) -> Option<Problem> {
     let mut errors = Vec::new();
     for l in staged.load(opts) {
         if let Err(e) = l.value {
@@ -200,13 +200,7 @@ pub async fn enqueue(
     let st = s.clone();
     let out = blocking(move || {
         let staged = Staged::write(&st.uploads, files)?;
-        if let Some(p) = unreadable(&staged, &st.session.input) {
-            return Err(p);
-        }
-        let paths = staged.keep(&st.uploads)?;
-        let placements =
-            crate::cli::submit::enqueue_paths(&st.session, st.queue(), &paths, fill, Langs::Both)?;
-        let (report, refused) = crate::cli::submit::placements_report(st.queue(), placements)?;
+        let (report, refused) = enqueue_staged(&st, staged, fill)?;
         let mut v = serde_json::to_value(&report).map_err(Problem::internal)?;
         if let Some(o) = v.as_object_mut() {
             o.insert(
@@ -219,6 +213,28 @@ pub async fn enqueue(
     .await?;
     s.wake.notify_one();
     Ok(Json(out))
+}
+
+/// Queues the invoices of staged files, all or nothing for readability: any file or line that
+/// cannot be read refuses the whole upload (nothing kept or queued); otherwise the files move
+/// to the uploads folder and are enqueued as `moadian enqueue` would. The caller holds
+/// [`ServiceState::enqueue_lock`] and wakes the runner after.
+pub fn enqueue_staged(
+    st: &ServiceState,
+    staged: Staged,
+    fill: bool,
+) -> Result<(pipeline::Report, Vec<crate::cli::submit::Refusal>), Problem> {
+    if let Some(p) = unreadable(&staged, &st.session.input) {
+        staged.remove();
+        return Err(p);
+    }
+    let paths = staged.keep(&st.uploads)?;
+    let placements =
+        crate::cli::submit::enqueue_paths(&st.session, st.queue(), &paths, fill, Langs::Both)?;
+    Ok(crate::cli::submit::placements_report(
+        st.queue(),
+        placements,
+    )?)
 }
 
 /// One page of the queue.

@@ -80,6 +80,8 @@ pub struct ServiceState {
     pub checklist: Mutex<Checklist>,
     /// Wakes the runner early (after an enqueue).
     pub wake: Notify,
+    /// The token every dashboard form carries (CSRF), new at each start.
+    pub csrf: String,
     /// Serializes enqueues (each one numbers invoices from the queue's counter).
     pub enqueue_lock: tokio::sync::Mutex<()>,
 }
@@ -117,6 +119,15 @@ pub fn router(state: Arc<ServiceState>) -> Router {
         .route("/invoices", get(pages::invoices::list))
         .route("/invoices/{taxid}", get(pages::invoices::one))
         .route("/login", get(pages::login::show).post(pages::login::submit))
+        .route(
+            "/upload",
+            get(pages::upload::form).post(pages::upload::receive),
+        )
+        .route("/report", get(pages::report::page))
+        .route("/report/download", get(reports::report))
+        .route("/upload/{id}", get(pages::upload::preview))
+        .route("/upload/{id}/confirm", post(pages::upload::confirm))
+        .route("/upload/{id}/discard", post(pages::upload::discard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             pages::require_cookie,

@@ -87,6 +87,19 @@ fn too_large(limit: usize) -> Problem {
 
 /// Reads every file of the request (nothing is recorded here).
 pub async fn read(req: Request, limit: usize) -> Result<Vec<Upload>, Problem> {
+    read_form(req, limit).await.map(|(files, _)| files)
+}
+
+/// At most this many plain fields (not files) in a multipart form, each this long.
+const MAX_FIELDS: usize = 20;
+const MAX_FIELD_BYTES: usize = 4096;
+
+/// Reads every file of the request, and the plain fields of a multipart form (a browser's
+/// upload form carries its CSRF token and choices that way).
+pub async fn read_form(
+    req: Request,
+    limit: usize,
+) -> Result<(Vec<Upload>, Vec<(String, String)>), Problem> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -110,6 +123,7 @@ pub async fn read(req: Request, limit: usize) -> Result<Vec<Upload>, Problem> {
             ))
         })?;
         let mut files = Vec::new();
+        let mut fields = Vec::new();
         loop {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
@@ -125,8 +139,17 @@ pub async fn read(req: Request, limit: usize) -> Result<Vec<Upload>, Problem> {
                 }
             };
             let Some(file_name) = field.file_name().map(str::to_string) else {
-                continue; // a plain form field (e.g. a CSRF token), not a file
+                // A plain form field (a CSRF token, a choice), not a file.
+                let name = field.name().unwrap_or_default().to_string();
+                let value = field.text().await.unwrap_or_default();
+                if fields.len() < MAX_FIELDS && value.len() <= MAX_FIELD_BYTES {
+                    fields.push((name, value));
+                }
+                continue;
             };
+            if file_name.is_empty() {
+                continue; // a file input left empty
+            }
             if files.len() == MAX_FILES {
                 return Err(Problem::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -164,7 +187,7 @@ pub async fn read(req: Request, limit: usize) -> Result<Vec<Upload>, Problem> {
                 "the upload carried no file.",
             )));
         }
-        return Ok(files);
+        return Ok((files, fields));
     }
     let name = match name_query {
         Some(n) => safe_name(&n)?,
@@ -198,10 +221,13 @@ pub async fn read(req: Request, limit: usize) -> Result<Vec<Upload>, Problem> {
             "the request body is empty: send the invoices.",
         )));
     }
-    Ok(vec![Upload {
-        name,
-        bytes: bytes.to_vec(),
-    }])
+    Ok((
+        vec![Upload {
+            name,
+            bytes: bytes.to_vec(),
+        }],
+        Vec::new(),
+    ))
 }
 
 /// Uploaded files written to a private folder under the uploads folder (so every format,
@@ -210,21 +236,27 @@ pub async fn read(req: Request, limit: usize) -> Result<Vec<Upload>, Problem> {
 pub struct Staged {
     dir: std::path::PathBuf,
     pub paths: Vec<std::path::PathBuf>,
+    /// Removed when dropped (a staging folder); a pending upload waiting for the person's
+    /// confirmation is not.
+    armed: bool,
 }
 
 impl Staged {
     pub fn write(uploads: &std::path::Path, files: Vec<Upload>) -> Result<Staged, Problem> {
+        let dir = uploads.join(format!(".staging-{}", uuid::Uuid::new_v4().simple()));
+        Self::write_in(dir, files)
+    }
+
+    /// Writes the files into `dir` (a new folder).
+    pub fn write_in(dir: std::path::PathBuf, files: Vec<Upload>) -> Result<Staged, Problem> {
         use std::io::Write;
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        let dir = uploads.join(format!(
-            ".staging-{stamp}-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Problem::internal(format!("{}: {e}", dir.display())))?;
         let mut staged = Staged {
             dir,
             paths: Vec::new(),
+            armed: true,
         };
         for (i, f) in files.into_iter().enumerate() {
             let path = staged.dir.join(format!("{stamp}-{i}-{}", f.name));
@@ -255,6 +287,8 @@ impl Staged {
 
     /// Moves the files into the uploads folder (a rename: never a half-written file there).
     pub fn keep(mut self, uploads: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Problem> {
+        // The folder goes once its files are moved out.
+        self.armed = true;
         let mut kept = Vec::new();
         for p in std::mem::take(&mut self.paths) {
             let to = uploads.join(p.file_name().unwrap_or_default());
@@ -266,8 +300,47 @@ impl Staged {
     }
 }
 
+impl Staged {
+    /// The files of a folder written before (a pending upload), in name order; not removed
+    /// when dropped.
+    pub fn open(dir: std::path::PathBuf) -> std::io::Result<Staged> {
+        let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        paths.sort();
+        Ok(Staged {
+            dir,
+            paths,
+            armed: false,
+        })
+    }
+
+    /// Keeps the folder when dropped.
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// Removes the folder and what is left in it.
+    pub fn remove(mut self) {
+        self.armed = true;
+    }
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.armed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

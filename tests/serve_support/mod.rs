@@ -1,6 +1,8 @@
 //! A running `moadian serve --sandbox` for the service's tests (API and dashboard).
 #![allow(dead_code)]
 
+pub mod cdp;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -8,6 +8,8 @@
 pub mod invoices;
 pub mod login;
 pub mod overview;
+pub mod report;
+pub mod upload;
 
 use super::ServiceState;
 use crate::lang::{Lang, Message};
@@ -108,6 +110,8 @@ pub fn layout(lang: Lang, uri: &Uri, title: &str, body: Markup) -> Html<String> 
                     a.brand href=(href("/", lang)) { (t(lang, "مؤدیان", "moadian")) }
                     a href=(href("/", lang)) { (t(lang, "نمای کلی", "Overview")) }
                     a href=(href("/invoices", lang)) { (t(lang, "صورتحساب‌ها", "Invoices")) }
+                    a href=(href("/upload", lang)) { (t(lang, "بارگذاری", "Upload")) }
+                    a href=(href("/report", lang)) { (t(lang, "گزارش", "Report")) }
                     a #lang-switch href=(other) { (t(lang, "English", "فارسی")) }
                 }
                 main { h1 { (title) } (body) }
@@ -143,4 +147,21 @@ pub async fn require_cookie(
         return next.run(req).await;
     }
     Redirect::to(&href("/login", lang_of(req.uri()))).into_response()
+}
+
+/// A problem as a page (the API answers the same problem as JSON).
+pub fn error_page(lang: Lang, uri: &Uri, p: super::problem::Problem) -> Response {
+    let status = axum::http::StatusCode::from_u16(p.0.status)
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let body = html! {
+        div.problem #problem data-type=(p.0.kind) { (msg(lang, &p.0.message)) }
+        @for e in &p.0.errors {
+            div.problem {
+                @if let Some(src) = e.get("source").and_then(|v| v.as_str()) { span.ltr { (src) } " " }
+                @if let Some(m) = e.get("message").and_then(|m| m.get(match lang { Lang::Fa => "fa", Lang::En => "en" })).and_then(|v| v.as_str()) { (m) }
+            }
+        }
+        p { a href=(href("/", lang)) { (t(lang, "نمای کلی", "Overview")) } }
+    };
+    (status, layout(lang, uri, &t(lang, "مشکل", "Problem"), body)).into_response()
 }
