@@ -19,14 +19,7 @@ use serde_json::{json, Value};
 use std::str::FromStr;
 use std::sync::Arc;
 
-/// A query parameter's raw value.
-fn param(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.replace('+', " "))
-}
+use super::query_param as param;
 
 fn flag(uri: &Uri, name: &str) -> Result<bool, Problem> {
     match param(uri, name).as_deref() {
@@ -302,14 +295,7 @@ pub async fn list_invoices(
             .then(|| rows.last().map(|r| r.id.0))
             .flatten();
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
-        let report = if ids.is_empty() {
-            pipeline::Report {
-                invoices: Vec::new(),
-                summary: Default::default(),
-            }
-        } else {
-            pipeline::report::build(q, Some(ids), None)?
-        };
+        let report = pipeline::report::build(q, Some(ids), None)?;
         let invoices = report
             .invoices
             .iter()
@@ -407,14 +393,7 @@ pub fn enqueue_answer(
     ids: Vec<InvoiceId>,
     refused: Vec<Value>,
 ) -> Result<Value, Problem> {
-    let report = if ids.is_empty() {
-        pipeline::Report {
-            invoices: Vec::new(),
-            summary: Default::default(),
-        }
-    } else {
-        pipeline::report::build(queue, Some(ids), None)?
-    };
+    let report = pipeline::report::build(queue, Some(ids), None)?;
     let mut v = serde_json::to_value(&report).map_err(Problem::internal)?;
     if let Some(o) = v.as_object_mut() {
         o.insert("refused".into(), Value::Array(refused));

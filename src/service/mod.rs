@@ -139,6 +139,20 @@ pub fn router(state: Arc<ServiceState>) -> Router {
         .with_state(state)
 }
 
+/// Two secrets compared in constant time (tokens, CSRF).
+pub fn same_secret(given: &str, secret: &str) -> bool {
+    given.len() == secret.len() && openssl::memcmp::eq(given.as_bytes(), secret.as_bytes())
+}
+
+/// A query parameter's value (`+` read as a space, `%2F` as `/`), or `None` when absent.
+pub fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
+    uri.query()?
+        .split('&')
+        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.replace('+', " ").replace("%2F", "/").replace("%2f", "/"))
+}
+
 /// Refuses an `/api` call without the access token (when one is set).
 async fn require_token(
     State(state): State<Arc<ServiceState>>,
@@ -155,8 +169,7 @@ async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or("");
-    let ok = given.len() == token.len() && openssl::memcmp::eq(given.as_bytes(), token.as_bytes());
-    if ok {
+    if same_secret(given, token) {
         return next.run(req).await;
     }
     Problem::new(

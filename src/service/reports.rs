@@ -12,12 +12,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 fn param(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.replace("%2F", "/").replace("%2f", "/"))
-        .filter(|v| !v.is_empty())
+    super::query_param(uri, name).filter(|v| !v.is_empty())
 }
 
 fn date(uri: &Uri, name: &str) -> Result<Option<When>, Problem> {

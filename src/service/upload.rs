@@ -106,12 +106,7 @@ pub async fn read_form(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let name_query = req.uri().query().and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "name")
-            .map(|(_, v)| v.to_string())
-    });
+    let name_query = super::query_param(req.uri(), "name");
     if content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")

@@ -17,12 +17,7 @@ use std::sync::Arc;
 const PAGE: usize = 100;
 
 fn param(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty())
+    crate::service::query_param(uri, name).filter(|v| !v.is_empty())
 }
 
 pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<String>, Problem> {
@@ -43,11 +38,7 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
             .then(|| rows.last().map(|r| r.id.0))
             .flatten();
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
-        let report = if ids.is_empty() {
-            Vec::new()
-        } else {
-            pipeline::report::build(q, Some(ids), None)?.invoices
-        };
+        let report = pipeline::report::build(q, Some(ids), None)?.invoices;
         Ok((report, next))
     })
     .await

@@ -50,7 +50,7 @@ pub async fn submit(
         return Redirect::to(&href("/", lang_of(&uri))).into_response();
     };
     let given = f.token.trim();
-    if given.len() != token.len() || !openssl::memcmp::eq(given.as_bytes(), token.as_bytes()) {
+    if !crate::service::same_secret(given, token) {
         return page(&uri, true);
     }
     let cookie = format!("{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");

@@ -143,7 +143,7 @@ pub async fn require_cookie(
         .find(|(k, _)| *k == TOKEN_COOKIE)
         .map(|(_, v)| v.to_string())
         .unwrap_or_default();
-    if given.len() == token.len() && openssl::memcmp::eq(given.as_bytes(), token.as_bytes()) {
+    if super::same_secret(&given, token) {
         return next.run(req).await;
     }
     Redirect::to(&href("/login", lang_of(req.uri()))).into_response()

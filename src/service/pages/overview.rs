@@ -35,11 +35,7 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
             ids.extend(rows.iter().map(|r| r.id));
         }
         ids.truncate(ATTENTION);
-        let rows = if ids.is_empty() {
-            Vec::new()
-        } else {
-            pipeline::report::build(q, Some(ids), None)?.invoices
-        };
+        let rows = pipeline::report::build(q, Some(ids), None)?.invoices;
         Ok((counts, rows))
     })
     .await

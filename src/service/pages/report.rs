@@ -51,14 +51,7 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         Err(e) => return error_page(lang, &uri, crate::service::problem::Problem::internal(e)),
     };
     let query = uri.query().unwrap_or("");
-    let given = |name: &str| {
-        query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.replace("%2F", "/"))
-            .unwrap_or_default()
-    };
+    let given = |name: &str| crate::service::query_param(&uri, name).unwrap_or_default();
     let (from, to, season) = (given("from"), given("to"), given("period") == "season");
     let download = |format: &str| {
         let rest: Vec<&str> = query
