@@ -436,6 +436,27 @@ async fn the_report_comes_as_json_csv_and_html_and_bad_dates_are_problems() {
         let text = r.text().await.unwrap();
         assert!(text.contains(&sale), "{text}");
     }
+    // The list filters by issue day the same way (Jalali or Gregorian).
+    let (_, _, none) = s.get("/invoices?from=1390/01/01&to=1390/12/29").await;
+    assert!(none["invoices"].as_array().unwrap().is_empty(), "{none:#}");
+    let (_, _, some) = s.get("/invoices?from=2020-01-01&status=SUCCESS").await;
+    assert_eq!(some["invoices"][0]["taxid"], sale.as_str(), "{some:#}");
+    let (code, ctype, v) = s.get("/invoices?to=tomorrow").await;
+    assert_problem(code, &ctype, &v, 400);
+    // The dashboard's tax-ID box opens the invoice.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/invoices?taxid={}", s.base, sale.to_lowercase()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/invoices/{sale}").as_str()
+    );
     let (code, ctype, v) = s.get("/report?from=yesterday").await;
     assert_problem(code, &ctype, &v, 400);
     let (code, ctype, v) = s.get("/report?format=pdf").await;

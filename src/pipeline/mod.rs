@@ -5,6 +5,7 @@
 //! sign + encrypt + send ([`send`]) → poll / reconcile ([`poll`]) → report ([`report`]).
 //! Library only: progress goes to an [`Observer`]; the CLI draws it.
 
+pub mod browse;
 pub mod pass;
 pub mod poll;
 pub mod preflight;

@@ -13,7 +13,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use moadian_queue::{InvoiceId, InvoiceStatus, ListFilter, Store};
+use moadian_queue::{InvoiceId, InvoiceStatus, Store};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -230,6 +230,46 @@ pub fn enqueue_staged(
     )?)
 }
 
+/// The list filters of a request: `status`, `from` and `to` (issue days, Jalali or Gregorian,
+/// Tehran time), `after` (the previous page's `next_after`) and `limit` (1..=1000).
+pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Browse, Problem> {
+    let status = match param(uri, "status") {
+        Some(v) if !v.is_empty() => Some(InvoiceStatus::from_str(&v.to_ascii_uppercase()).map_err(|_| {
+            Problem::bad_request(Message::new(
+                format!("وضعیت «{v}» شناخته نیست: INVALID، QUEUED، SENDING، IN_PROGRESS، SUCCESS، FAILED یا UNKNOWN."),
+                format!("status \"{v}\" is unknown: INVALID, QUEUED, SENDING, IN_PROGRESS, SUCCESS, FAILED or UNKNOWN."),
+            ))
+        })?),
+        _ => None,
+    };
+    let number = |name: &str| -> Result<Option<i64>, Problem> {
+        match param(uri, name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                Problem::bad_request(Message::new(
+                    format!("{name}={v} عدد نیست."),
+                    format!("{name}={v} is not a number."),
+                ))
+            }),
+        }
+    };
+    let after = number("after")?;
+    let limit = number("limit")?.unwrap_or(default_limit as i64);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::bad_request(Message::new(
+            "limit باید از ۱ تا ۱۰۰۰ باشد.",
+            "limit must be 1..=1000.",
+        )));
+    }
+    Ok(pipeline::browse::Browse {
+        status,
+        from_ms: super::reports::date(uri, "from")?.map(crate::cli::dates::When::tehran_start),
+        to_ms: super::reports::date(uri, "to")?.map(crate::cli::dates::When::tehran_end),
+        after: after.map(InvoiceId),
+        limit: limit as usize,
+    })
+}
+
 /// One page of the queue.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct InvoicePage {
@@ -245,6 +285,8 @@ pub struct InvoicePage {
 
 #[utoipa::path(get, path = "/api/v1/invoices", tag = "invoices",
     params(("status" = Option<String>, Query, description = "INVALID, QUEUED, SENDING, IN_PROGRESS, SUCCESS, FAILED or UNKNOWN"),
+           ("from" = Option<String>, Query, description = "First issue day: Jalali (1405/09/01) or Gregorian (2026-11-22), Tehran time"),
+           ("to" = Option<String>, Query, description = "Last issue day (whole day)"),
            ("after" = Option<i64>, Query, description = "The next_after of the previous page"),
            ("limit" = Option<usize>, Query, description = "Page size, 1..=1000 (default 100)")),
     responses((status = 200, description = "One page of invoices, oldest first", body = InvoicePage),
@@ -253,47 +295,12 @@ pub async fn list_invoices(
     State(s): State<Arc<ServiceState>>,
     uri: Uri,
 ) -> Result<Json<InvoicePage>, Problem> {
-    let status = match param(&uri, "status") {
-        Some(v) if !v.is_empty() => Some(InvoiceStatus::from_str(&v.to_ascii_uppercase()).map_err(|_| {
-            Problem::bad_request(Message::new(
-                format!("وضعیت «{v}» شناخته نیست: INVALID، QUEUED، SENDING، IN_PROGRESS، SUCCESS، FAILED یا UNKNOWN."),
-                format!("status \"{v}\" is unknown: INVALID, QUEUED, SENDING, IN_PROGRESS, SUCCESS, FAILED or UNKNOWN."),
-            ))
-        })?),
-        _ => None,
-    };
-    let number = |name: &str| -> Result<Option<i64>, Problem> {
-        match param(&uri, name) {
-            None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-                Problem::bad_request(Message::new(
-                    format!("{name}={v} عدد نیست."),
-                    format!("{name}={v} is not a number."),
-                ))
-            }),
-        }
-    };
-    let after = number("after")?;
-    let limit = number("limit")?.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Problem::bad_request(Message::new(
-            "limit باید از ۱ تا ۱۰۰۰ باشد.",
-            "limit must be 1..=1000.",
-        )));
-    }
-    let limit = limit as usize;
+    let browse = browse_of(&uri, 100)?;
     let st = s.clone();
     let page = blocking(move || {
         let q = st.queue();
-        let rows = q.list(&ListFilter {
-            status,
-            after: after.map(InvoiceId),
-            limit: Some(limit),
-            ..Default::default()
-        })?;
-        let next_after = (rows.len() == limit)
-            .then(|| rows.last().map(|r| r.id.0))
-            .flatten();
+        let (rows, next) = pipeline::browse::page(q, &browse)?;
+        let next_after = next.map(|n| n.0);
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
         let report = pipeline::report::build(q, Some(ids), None)?;
         let invoices = report

@@ -15,7 +15,8 @@ fn param(uri: &Uri, name: &str) -> Option<String> {
     super::query_param(uri, name).filter(|v| !v.is_empty())
 }
 
-fn date(uri: &Uri, name: &str) -> Result<Option<When>, Problem> {
+/// A day parameter (Jalali or Gregorian).
+pub fn date(uri: &Uri, name: &str) -> Result<Option<When>, Problem> {
     match param(uri, name) {
         None => Ok(None),
         Some(v) => dates::arg(&v).map(Some).map_err(|e| {

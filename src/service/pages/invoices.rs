@@ -1,17 +1,16 @@
 //! `/invoices` (a filterable table) and `/invoices/{taxid}` (one invoice: its lines and totals,
 //! attempts, and every code explained with its fix).
 
-use super::{badge, href, lang_of, layout, msg, t};
+use super::{badge, error_page, href, lang_of, layout, msg, t};
 use crate::pipeline::{self, report::CodeLine};
 use crate::service::problem::Problem;
 use crate::service::ServiceState;
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use moadian_queue::{InvoiceId, InvoiceStatus, ListFilter, Store};
+use moadian_queue::{InvoiceId, Store};
 use serde_json::Value;
-use std::str::FromStr;
 use std::sync::Arc;
 
 const PAGE: usize = 100;
@@ -20,29 +19,36 @@ fn param(uri: &Uri, name: &str) -> Option<String> {
     crate::service::query_param(uri, name).filter(|v| !v.is_empty())
 }
 
-pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<String>, Problem> {
+pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
     let lang = lang_of(&uri);
-    let status =
-        param(&uri, "status").and_then(|v| InvoiceStatus::from_str(&v.to_ascii_uppercase()).ok());
-    let after = param(&uri, "after").and_then(|v| v.parse::<i64>().ok());
+    // A tax ID typed in the search box opens that invoice.
+    if let Some(tx) = param(&uri, "taxid") {
+        let tx = tx.trim().to_ascii_uppercase();
+        return Redirect::to(&href(&format!("/invoices/{tx}"), lang)).into_response();
+    }
+    let browse = match crate::service::handlers::browse_of(&uri, PAGE) {
+        Ok(b) => b,
+        Err(p) => return error_page(lang, &uri, p),
+    };
+    let status = browse.status;
     let st = s.clone();
-    let (rows, next) = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
+    let found = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
         let q = st.queue();
-        let rows = q.list(&ListFilter {
-            status,
-            after: after.map(InvoiceId),
-            limit: Some(PAGE),
-            ..Default::default()
-        })?;
-        let next = (rows.len() == PAGE)
-            .then(|| rows.last().map(|r| r.id.0))
-            .flatten();
+        let (rows, next) = pipeline::browse::page(q, &browse)?;
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
         let report = pipeline::report::build(q, Some(ids), None)?.invoices;
-        Ok((report, next))
+        Ok((report, next.map(|n| n.0)))
     })
-    .await
-    .map_err(Problem::internal)??;
+    .await;
+    let (rows, next) = match found {
+        Ok(Ok(x)) => x,
+        Ok(Err(p)) => return error_page(lang, &uri, p),
+        Err(e) => return error_page(lang, &uri, Problem::internal(e)),
+    };
+    let (from, to) = (
+        crate::service::query_param(&uri, "from").unwrap_or_default(),
+        crate::service::query_param(&uri, "to").unwrap_or_default(),
+    );
     let statuses = [
         "",
         "SUCCESS",
@@ -64,7 +70,17 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
                     }
                 }
             }
+            label for="from" { (t(lang, "صادره از", "Issued from")) }
+            input #from name="from" placeholder="1405/09/01" value=(from);
+            label for="to" { (t(lang, "تا", "to")) }
+            input #to name="to" placeholder="1405/09/30" value=(to);
             button type="submit" { (t(lang, "نمایش", "Show")) }
+        }
+        form.filters method="get" action="/invoices" {
+            @if lang == crate::Lang::En { input type="hidden" name="lang" value="en"; }
+            label for="taxid" { (t(lang, "شماره مالیاتی", "Tax ID")) }
+            input #taxid.ltr name="taxid" size="24" maxlength="22";
+            button type="submit" { (t(lang, "برو", "Open")) }
         }
         @if rows.is_empty() {
             p #no-invoices { (t(lang, "صورتحسابی نیست.", "No invoices.")) }
@@ -91,11 +107,11 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
                 } }
             } }
             @if let Some(n) = next {
-                p { a #next-page href=(href(&format!("/invoices?status={chosen}&after={n}"), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
+                p { a #next-page href=(href(&format!("/invoices?status={chosen}&from={from}&to={to}&after={n}"), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
             }
         }
     };
-    Ok(layout(lang, &uri, &t(lang, "صورتحساب‌ها", "Invoices"), body))
+    layout(lang, &uri, &t(lang, "صورتحساب‌ها", "Invoices"), body).into_response()
 }
 
 /// A code line with its catalogue explanation (meaning, fixes).

@@ -1,0 +1,62 @@
+//! Paging through the queue with filters the store does not index (the issue-time range): the
+//! rows are scanned in id order a chunk at a time and kept when they match, so a page costs
+//! what it skips, never the whole queue in memory. Used by the service's invoice list (API and
+//! dashboard).
+
+use moadian_queue::{InvoiceId, InvoiceRow, InvoiceStatus, ListFilter, QueueError, Store};
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct Browse {
+    pub status: Option<InvoiceStatus>,
+    /// Issue time (`indatim`, Unix ms) at or after this.
+    pub from_ms: Option<i64>,
+    /// Issue time at or before this.
+    pub to_ms: Option<i64>,
+    /// Only ids after this (the previous page's `next`).
+    pub after: Option<InvoiceId>,
+    /// Page size (at least 1).
+    pub limit: usize,
+}
+
+impl Browse {
+    fn keeps(&self, r: &InvoiceRow) -> bool {
+        let t = r.indatim;
+        let after_from = self.from_ms.is_none_or(|f| t.is_some_and(|t| t >= f));
+        let before_to = self.to_ms.is_none_or(|to| t.is_some_and(|t| t <= to));
+        after_from && before_to
+    }
+}
+
+/// One page of rows, oldest first, and the cursor of the next page (`None` on the last).
+pub fn page<S: Store>(
+    store: &S,
+    b: &Browse,
+) -> Result<(Vec<InvoiceRow>, Option<InvoiceId>), QueueError> {
+    const CHUNK: usize = 500;
+    let limit = b.limit.max(1);
+    let mut out = Vec::new();
+    let mut after = b.after;
+    loop {
+        let rows = store.list(&ListFilter {
+            status: b.status,
+            after,
+            limit: Some(CHUNK),
+            ..ListFilter::default()
+        })?;
+        let end = rows.len() < CHUNK;
+        for r in rows {
+            after = Some(r.id);
+            if b.keeps(&r) {
+                out.push(r);
+                if out.len() == limit {
+                    // More may follow: the next page starts after this row.
+                    return Ok((out, after));
+                }
+            }
+        }
+        if end {
+            return Ok((out, None));
+        }
+    }
+}
