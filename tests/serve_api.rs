@@ -441,6 +441,14 @@ async fn the_report_comes_as_json_csv_and_html_and_bad_dates_are_problems() {
     assert!(none["invoices"].as_array().unwrap().is_empty(), "{none:#}");
     let (_, _, some) = s.get("/invoices?from=2020-01-01&status=SUCCESS").await;
     assert_eq!(some["invoices"][0]["taxid"], sale.as_str(), "{some:#}");
+    // And by buyer (part of the economic number or national ID).
+    let (_, _, by) = s.get("/invoices?buyer=0030274").await;
+    assert_eq!(by["invoices"].as_array().unwrap().len(), 1, "{by:#}");
+    let (_, _, other) = s.get("/invoices?buyer=99999999").await;
+    assert!(
+        other["invoices"].as_array().unwrap().is_empty(),
+        "{other:#}"
+    );
     let (code, ctype, v) = s.get("/invoices?to=tomorrow").await;
     assert_problem(code, &ctype, &v, 400);
     // The dashboard's tax-ID box opens the invoice.

@@ -13,6 +13,8 @@ pub struct Browse {
     pub from_ms: Option<i64>,
     /// Issue time at or before this.
     pub to_ms: Option<i64>,
+    /// The buyer's economic number (`tinb`) or national ID (`bid`) contains this.
+    pub buyer: Option<String>,
     /// Only ids after this (the previous page's `next`).
     pub after: Option<InvoiceId>,
     /// Page size (at least 1).
@@ -20,6 +22,28 @@ pub struct Browse {
 }
 
 impl Browse {
+    /// The buyer filter needs the invoice itself (the store keeps no buyer column).
+    fn buyer_matches<S: Store>(&self, store: &S, r: &InvoiceRow) -> Result<bool, QueueError> {
+        let Some(want) = self.buyer.as_deref().filter(|w| !w.is_empty()) else {
+            return Ok(true);
+        };
+        let Some(inv) = store.get(r.id)? else {
+            return Ok(false);
+        };
+        let header = inv
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+            .and_then(|v| v.get("header").cloned());
+        Ok(["tinb", "bid"].iter().any(|k| {
+            header
+                .as_ref()
+                .and_then(|h| h.get(*k))
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.contains(want))
+        }))
+    }
+
     fn keeps(&self, r: &InvoiceRow) -> bool {
         let t = r.indatim;
         let after_from = self.from_ms.is_none_or(|f| t.is_some_and(|t| t >= f));
@@ -47,7 +71,7 @@ pub fn page<S: Store>(
         let end = rows.len() < CHUNK;
         for r in rows {
             after = Some(r.id);
-            if b.keeps(&r) {
+            if b.keeps(&r) && b.buyer_matches(store, &r)? {
                 out.push(r);
                 if out.len() == limit {
                     // More may follow: the next page starts after this row.

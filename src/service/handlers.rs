@@ -231,7 +231,7 @@ pub fn enqueue_staged(
 }
 
 /// The list filters of a request: `status`, `from` and `to` (issue days, Jalali or Gregorian,
-/// Tehran time), `after` (the previous page's `next_after`) and `limit` (1..=1000).
+/// Tehran time), `buyer` (part of `tinb` or `bid`), `after` (the previous page's `next_after`) and `limit` (1..=1000).
 pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Browse, Problem> {
     let status = match param(uri, "status") {
         Some(v) if !v.is_empty() => Some(InvoiceStatus::from_str(&v.to_ascii_uppercase()).map_err(|_| {
@@ -265,6 +265,9 @@ pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Br
         status,
         from_ms: super::reports::date(uri, "from")?.map(crate::cli::dates::When::tehran_start),
         to_ms: super::reports::date(uri, "to")?.map(crate::cli::dates::When::tehran_end),
+        buyer: param(uri, "buyer")
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| b.trim().to_string()),
         after: after.map(InvoiceId),
         limit: limit as usize,
     })
@@ -287,6 +290,7 @@ pub struct InvoicePage {
     params(("status" = Option<String>, Query, description = "INVALID, QUEUED, SENDING, IN_PROGRESS, SUCCESS, FAILED or UNKNOWN"),
            ("from" = Option<String>, Query, description = "First issue day: Jalali (1405/09/01) or Gregorian (2026-11-22), Tehran time"),
            ("to" = Option<String>, Query, description = "Last issue day (whole day)"),
+           ("buyer" = Option<String>, Query, description = "Part of the buyer's economic number (tinb) or national ID (bid)"),
            ("after" = Option<i64>, Query, description = "The next_after of the previous page"),
            ("limit" = Option<usize>, Query, description = "Page size, 1..=1000 (default 100)")),
     responses((status = 200, description = "One page of invoices, oldest first", body = InvoicePage),

@@ -45,9 +45,10 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         Ok(Err(p)) => return error_page(lang, &uri, p),
         Err(e) => return error_page(lang, &uri, Problem::internal(e)),
     };
-    let (from, to) = (
+    let (from, to, buyer) = (
         crate::service::query_param(&uri, "from").unwrap_or_default(),
         crate::service::query_param(&uri, "to").unwrap_or_default(),
+        crate::service::query_param(&uri, "buyer").unwrap_or_default(),
     );
     let statuses = [
         "",
@@ -74,6 +75,8 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
             input #from name="from" placeholder="1405/09/01" value=(from);
             label for="to" { (t(lang, "تا", "to")) }
             input #to name="to" placeholder="1405/09/30" value=(to);
+            label for="buyer" { (t(lang, "خریدار (شماره اقتصادی یا ملی)", "Buyer (economic or national ID)")) }
+            input #buyer.ltr name="buyer" value=(buyer);
             button type="submit" { (t(lang, "نمایش", "Show")) }
         }
         form.filters method="get" action="/invoices" {
@@ -107,7 +110,7 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
                 } }
             } }
             @if let Some(n) = next {
-                p { a #next-page href=(href(&format!("/invoices?status={chosen}&from={from}&to={to}&after={n}"), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
+                p { a #next-page href=(href(&format!("/invoices?status={chosen}&from={from}&to={to}&buyer={buyer}&after={n}"), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
             }
         }
     };
