@@ -94,6 +94,7 @@ async fn every_page_renders_in_persian_and_english_with_the_queues_numbers() {
         }
         assert!(dom.contains("id=\"memory-id\">A11216<"), "{dom}");
         assert!(dom.contains("id=\"checklist\""), "{dom}");
+        assert!(dom.contains("id=\"last-passes\""), "{dom}");
         assert!(dom.contains("data-check=\"server."), "{dom}");
         assert!(!dom.contains("data-status=\"fail\""), "{dom}");
 

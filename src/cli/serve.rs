@@ -103,6 +103,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         token,
         every_secs: args.every.as_secs(),
         last_pass: Default::default(),
+        recent: Default::default(),
         checklist: Default::default(),
         csrf: uuid::Uuid::new_v4().simple().to_string(),
         wake: Default::default(),
@@ -189,9 +190,7 @@ async fn runner_loop(state: Arc<ServiceState>, every: Duration) {
             Ok(None) => {}
             Err(e) => last.error = Some(format!("{e:#}")),
         }
-        if let Ok(mut l) = state.last_pass.lock() {
-            *l = last;
-        }
+        state.record_pass(last);
         let open = {
             let st = state.clone();
             let m = st.session.profile.memory_id.clone();

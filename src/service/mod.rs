@@ -60,6 +60,22 @@ pub struct Checklist {
     pub error: Option<String>,
 }
 
+/// How many passes the overview lists.
+pub const RECENT_PASSES: usize = 10;
+
+impl ServiceState {
+    /// Records a finished pass.
+    pub fn record_pass(&self, pass: LastPass) {
+        if let Ok(mut r) = self.recent.lock() {
+            r.push_front(pass.clone());
+            r.truncate(RECENT_PASSES);
+        }
+        if let Ok(mut l) = self.last_pass.lock() {
+            *l = pass;
+        }
+    }
+}
+
 /// How often the service runs the doctor's checklist again.
 pub const CHECKLIST_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -77,6 +93,8 @@ pub struct ServiceState {
     /// The runner's schedule, in seconds.
     pub every_secs: u64,
     pub last_pass: Mutex<LastPass>,
+    /// The last [`RECENT_PASSES`] passes, newest first.
+    pub recent: Mutex<std::collections::VecDeque<LastPass>>,
     pub checklist: Mutex<Checklist>,
     /// Wakes the runner early (after an enqueue).
     pub wake: Notify,

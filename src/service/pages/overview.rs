@@ -40,7 +40,11 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
     })
     .await
     .map_err(Problem::internal)??;
-    let last = s.last_pass.lock().map(|l| l.clone()).unwrap_or_default();
+    let recent: Vec<crate::service::LastPass> = s
+        .recent
+        .lock()
+        .map(|r| r.iter().cloned().collect())
+        .unwrap_or_default();
     let checklist = s.checklist.lock().map(|l| l.clone()).unwrap_or_default();
     let cards = [
         ("total", t(lang, "همه", "All"), counts.total, None),
@@ -114,19 +118,22 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
             } } } }
             @if let Some(at) = &checklist.at { p.note { span.ltr { (at) } } }
         }
-        h2 { (t(lang, "آخرین اجرا", "Last run")) }
-        @match &last.at {
-            None => p #last-pass { (t(lang, "هنوز اجرا نشده است.", "Not run yet.")) },
-            Some(at) => p #last-pass {
-                span.ltr { (at) } " — "
-                @match &last.stopped {
-                    Some(m) => span.problem { (msg(lang, m)) },
-                    None => @match &last.error {
-                        Some(e) => span.problem { (e) },
-                        None => (t(lang, "بدون مشکل", "no problem")),
-                    },
+        h2 { (t(lang, "آخرین اجراها", "Last runs")) }
+        @if recent.is_empty() {
+            p #last-pass { (t(lang, "هنوز اجرا نشده است.", "Not run yet.")) }
+        } @else {
+            div.scroll { table #last-passes { tbody { @for p in &recent {
+                tr {
+                    td.ltr { (p.at.as_deref().unwrap_or("-")) }
+                    td {
+                        @match (&p.stopped, &p.error) {
+                            (Some(m), _) => span.problem { (msg(lang, m)) },
+                            (None, Some(e)) => span.problem { (e) },
+                            (None, None) => (t(lang, "بدون مشکل", "no problem")),
+                        }
+                    }
                 }
-            },
+            } } } }
         }
         h2 { (t(lang, "اول به این‌ها رسیدگی کنید", "Needs attention first")) }
         @if attention.is_empty() {
