@@ -12,7 +12,7 @@ use moadian::crypto::{open_signer, Pin, PinSource, Signer, SignerConfig};
 use moadian::invoice::{inno_for_serial, MemoryId, TaxId};
 use moadian::pipeline::{self, PassOptions, PollOptions, Silent};
 use moadian::sandbox::{Faults, Sandbox, SandboxConfig};
-use moadian_queue::{SqliteQueue, Store};
+use moadian_queue::{AnyQueue, QueueOptions, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -154,7 +154,7 @@ async fn run_once(
     n: u64,
     first: u64,
 ) -> u64 {
-    let queue = SqliteQueue::open(queue_path).expect("queue");
+    let queue = AnyQueue::open_file(queue_path, QueueOptions::default()).expect("queue");
     let mem = MemoryId::parse("A11216").expect("memory id");
     let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let t_enq = Instant::now();

@@ -29,11 +29,55 @@ pub enum AnyRunner {
     Postgres(PgRunner),
 }
 
+/// A borrowed queue of either backend (a runner's read side).
+#[derive(Debug, Clone, Copy)]
+pub enum QueueRef<'a> {
+    Sqlite(&'a SqliteQueue),
+    Postgres(&'a PgQueue),
+}
+
+impl AnyRunner {
+    /// The queue this runner sends from (reads and enqueueing through the same handle).
+    pub fn queue(&self) -> QueueRef<'_> {
+        match self {
+            AnyRunner::Sqlite(r) => QueueRef::Sqlite(r.queue()),
+            AnyRunner::Postgres(r) => QueueRef::Postgres(r.queue()),
+        }
+    }
+}
+
+impl<'a> QueueRef<'a> {
+    /// The SQLite queue, if it is one.
+    pub fn as_sqlite(&self) -> Option<&'a SqliteQueue> {
+        match self {
+            QueueRef::Sqlite(q) => Some(q),
+            QueueRef::Postgres(_) => None,
+        }
+    }
+
+    /// The queue as it is shown to a person: the file's path, or the URL without password.
+    pub fn shown(&self) -> String {
+        match self {
+            QueueRef::Sqlite(q) => q.path().display().to_string(),
+            QueueRef::Postgres(q) => q.shown_url(),
+        }
+    }
+}
+
 macro_rules! each {
     ($self:expr, $q:ident => $e:expr) => {
         match $self {
             AnyQueue::Sqlite($q) => $e,
             AnyQueue::Postgres($q) => $e,
+        }
+    };
+}
+
+macro_rules! each_ref {
+    ($self:expr, $q:ident => $e:expr) => {
+        match $self {
+            QueueRef::Sqlite($q) => $e,
+            QueueRef::Postgres($q) => $e,
         }
     };
 }
@@ -88,6 +132,14 @@ impl AnyQueue {
     /// The options it was opened with.
     pub fn options(&self) -> &QueueOptions {
         each!(self, q => q.options())
+    }
+
+    /// This queue borrowed as a [`QueueRef`].
+    pub fn as_ref(&self) -> QueueRef<'_> {
+        match self {
+            AnyQueue::Sqlite(q) => QueueRef::Sqlite(q),
+            AnyQueue::Postgres(q) => QueueRef::Postgres(q),
+        }
     }
 
     /// The SQLite queue, if it is one (file-only operations: backup, check, checkpoint).
@@ -175,6 +227,77 @@ impl Store for AnyQueue {
 
     fn check_consistency(&self) -> Result<Vec<String>> {
         each!(self, q => q.check_consistency())
+    }
+}
+
+impl Store for QueueRef<'_> {
+    type Runner = AnyRunner;
+
+    fn acquire_runner(&self) -> Result<AnyRunner> {
+        match self {
+            QueueRef::Sqlite(q) => q.acquire_runner().map(AnyRunner::Sqlite),
+            QueueRef::Postgres(q) => q.acquire_runner().map(AnyRunner::Postgres),
+        }
+    }
+
+    fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
+        each_ref!(self, q => q.enqueue_batch(items))
+    }
+
+    fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
+        each_ref!(self, q => q.resubmit(invoice, build))
+    }
+
+    fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
+        each_ref!(self, q => q.note_serial(memory_id, serial))
+    }
+
+    fn last_serial(&self, memory_id: &str) -> Result<u64> {
+        each_ref!(self, q => q.last_serial(memory_id))
+    }
+
+    fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
+        each_ref!(self, q => q.get(id))
+    }
+
+    fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
+        each_ref!(self, q => q.find_by_taxid(taxid))
+    }
+
+    fn attempt(&self, uid: Uuid) -> Result<Option<Attempt>> {
+        each_ref!(self, q => q.attempt(uid))
+    }
+
+    fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
+        each_ref!(self, q => q.find_by_reference(reference))
+    }
+
+    fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
+        each_ref!(self, q => q.attempts(invoice))
+    }
+
+    fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
+        each_ref!(self, q => q.list(filter))
+    }
+
+    fn summary(&self) -> Result<Summary> {
+        each_ref!(self, q => q.summary())
+    }
+
+    fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
+        each_ref!(self, q => q.events(invoice))
+    }
+
+    fn to_reconcile(&self) -> Result<Vec<Attempt>> {
+        each_ref!(self, q => q.to_reconcile())
+    }
+
+    fn pending_polls(&self, older_than: Duration) -> Result<Vec<Attempt>> {
+        each_ref!(self, q => q.pending_polls(older_than))
+    }
+
+    fn check_consistency(&self) -> Result<Vec<String>> {
+        each_ref!(self, q => q.check_consistency())
     }
 }
 

@@ -134,7 +134,7 @@ pub mod sqlite;
 pub mod store;
 pub mod types;
 
-pub use any::{AnyQueue, AnyRunner};
+pub use any::{AnyQueue, AnyRunner, QueueRef};
 pub use error::{FileProblem, QueueError, Result};
 pub use postgres::{PgQueue, PgRunner};
 pub use sqlite::{Clock, Millis, QueueOptions, SqliteQueue, SqliteRunner, LATEST_VERSION};

@@ -9,7 +9,7 @@ use crate::import::referral;
 use crate::lang::{Langs, Message};
 use crate::pipeline;
 use crate::rules::{self, Finding};
-use moadian_queue::{Enqueued, InvoiceStatus, ListFilter, QueueError, SqliteQueue, Store};
+use moadian_queue::{Enqueued, InvoiceStatus, ListFilter, QueueError, Store};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,7 +95,11 @@ fn finding_lines(findings: &[Finding], lang: Langs) -> String {
 
 /// The reference from the queue: its payload, checked to be an accepted invoice; and the checks
 /// against referrals already in the queue.
-pub fn find_reference(queue: &SqliteQueue, taxid: &str, kind: Kind) -> Result<Value, Vec<Finding>> {
+pub fn find_reference(
+    queue: &impl moadian_queue::Store,
+    taxid: &str,
+    kind: Kind,
+) -> Result<Value, Vec<Finding>> {
     let e = |rule: &str, fa: String, en: String| {
         vec![Finding::error(
             rule,
@@ -172,7 +176,7 @@ pub fn find_reference(queue: &SqliteQueue, taxid: &str, kind: Kind) -> Result<Va
 /// Validates a referral as it will be numbered: with the tax ID and `inno` the next serial
 /// would give (the real ones are assigned at enqueue).
 pub fn validate_numbered(
-    queue: &SqliteQueue,
+    queue: &impl moadian_queue::Store,
     memory_id: &crate::invoice::MemoryId,
     invoice: &Value,
     now: i64,
@@ -300,7 +304,9 @@ pub async fn run_referral(
     } else {
         None
     };
-    let q: &SqliteQueue = runner.as_ref().map(|r| r.queue()).unwrap_or(&queue);
+    let q: moadian_queue::QueueRef<'_> =
+        runner.as_ref().map(|r| r.queue()).unwrap_or(queue.as_ref());
+    let q = &q;
     let item = pipeline::prepare(
         pipeline::Input {
             source,

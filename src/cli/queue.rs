@@ -46,6 +46,13 @@ async fn queue_path(t: &Target) -> anyhow::Result<PathBuf> {
 }
 
 fn open(path: &PathBuf, lang: Langs) -> anyhow::Result<SqliteQueue> {
+    if super::session::is_postgres(path) {
+        anyhow::bail!(
+            "{} is a PostgreSQL queue: `queue backup` and `queue check` are for queue files; back it up with pg_dump / {} صف PostgreSQL است: پشتیبان آن را با pg_dump بگیرید",
+            super::session::shown(path),
+            super::session::shown(path)
+        );
+    }
     if !path.exists() {
         anyhow::bail!(
             "the queue {} does not exist / صف {} وجود ندارد",

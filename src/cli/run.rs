@@ -63,16 +63,16 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             let files =
                 tokio::task::spawn_blocking(move || inbox::finished_files(&d, settle, lang))
                     .await??;
-            taken = inbox::take(&session, runner.queue(), files, lang)?;
+            taken = inbox::take(&session, &runner.queue(), files, lang)?;
         }
         let stopped: Option<Stop> =
             send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
         let refused = match &args.inbox {
-            Some(dir) => inbox::settle(dir, runner.queue(), taken, lang)?,
+            Some(dir) => inbox::settle(dir, &runner.queue(), taken, lang)?,
             None => Vec::new(),
         };
         let report =
-            pipeline::report::build(runner.queue(), None, Some(&session.profile.memory_id))?;
+            pipeline::report::build(&runner.queue(), None, Some(&session.profile.memory_id))?;
         let message = stopped.as_ref().map(|s| &s.message);
         let Some(every) = args.watch else {
             super::status::print_report(&report, &refused, message, args.json, args.all, lang)?;

@@ -9,7 +9,7 @@ use crate::crypto::{SignError, Signer};
 use crate::lang::Message;
 use crate::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use anyhow::Context as _;
-use moadian_queue::{QueueOptions, SqliteQueue};
+use moadian_queue::{AnyQueue, QueueOptions};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,6 +50,32 @@ pub struct QueueTarget {
     pub memory_id: Option<String>,
     #[command(flatten)]
     pub profile: ProfileArgs,
+}
+
+/// Whether a `--queue` value (or a profile's `queue = …`) names a PostgreSQL queue.
+pub fn is_postgres(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(moadian_queue::postgres::is_url)
+}
+
+/// The queue as shown to a person: a file's path, or a URL without its password.
+pub fn shown(path: &std::path::Path) -> String {
+    match path.to_str() {
+        Some(s) if moadian_queue::postgres::is_url(s) => moadian_queue::postgres::redact(s),
+        _ => path.display().to_string(),
+    }
+}
+
+/// Run `f` on the queue opened read-only (a file, or a PostgreSQL URL), on a thread that may
+/// block (the PostgreSQL client blocks; the queue is opened, used and closed inside `f`'s call).
+pub fn with_read_only_queue<R>(
+    path: &std::path::Path,
+    f: impl FnOnce(&moadian_queue::AnyQueue) -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    let spec = path.to_string_lossy().into_owned();
+    tokio::task::block_in_place(|| {
+        let queue = moadian_queue::AnyQueue::open_read_only(&spec)?;
+        f(&queue)
+    })
 }
 
 impl QueueTarget {
@@ -218,7 +244,16 @@ impl Session {
             cfg.server_key_bits = bits;
         }
         let queue_path = t.queue.clone().unwrap_or_else(|| dir.join("queue.sqlite"));
-        cfg.state_file = Some(crate::sandbox::state_file_beside(&queue_path));
+        cfg.state_file = Some(if is_postgres(&queue_path) {
+            // No file to sit beside: one state file per PostgreSQL queue in the sandbox's
+            // folder, named by the URL without its password.
+            use sha2::Digest;
+            let h = sha2::Sha256::digest(shown(&queue_path).as_bytes());
+            let name: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
+            dir.join(format!("pg-{name}.sandbox-state.sqlite"))
+        } else {
+            crate::sandbox::state_file_beside(&queue_path)
+        });
         let sb = Sandbox::start(cfg)
             .await
             .context("cannot start the built-in sandbox")?;
@@ -265,8 +300,13 @@ impl Session {
         o
     }
 
-    /// Opens (creating) the queue file.
-    pub fn open_queue(&self) -> anyhow::Result<SqliteQueue> {
+    /// Opens (creating) the queue: a file, or a PostgreSQL queue when `--queue` / the
+    /// profile's `queue` is a `postgres://` URL.
+    pub fn open_queue(&self) -> anyhow::Result<AnyQueue> {
+        if is_postgres(&self.queue_path) {
+            let spec = self.queue_path.to_string_lossy().into_owned();
+            return Ok(AnyQueue::open_with(&spec, self.queue_options())?);
+        }
         if let Some(dir) = self
             .queue_path
             .parent()
@@ -275,7 +315,7 @@ impl Session {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        SqliteQueue::open_with(&self.queue_path, self.queue_options()).map_err(|e| match e {
+        AnyQueue::open_file(&self.queue_path, self.queue_options()).map_err(|e| match e {
             // Both languages: the file, what is wrong, what to do.
             moadian_queue::QueueError::EmptyFile { .. } => {
                 anyhow::anyhow!("{e}\n{}", e.persian())

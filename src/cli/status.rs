@@ -7,7 +7,6 @@ use super::Global;
 use crate::lang::{Langs, Message};
 use crate::pipeline::{self, Event, InvoiceReport, Observer, Report, ReportStatus};
 use indicatif::{ProgressBar, ProgressStyle};
-use moadian_queue::SqliteQueue;
 use std::io::IsTerminal;
 
 #[derive(Debug, clap::Args)]
@@ -30,15 +29,16 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     // Status never needs a server, a signer or the sandbox running: just the queue file.
     let path = args.target.queue_path()?;
-    if !path.exists() {
+    if !super::session::is_postgres(&path) && !path.exists() {
         anyhow::bail!(
             "the queue {} does not exist yet; enqueue or submit invoices first / صف {} هنوز ساخته نشده است",
             path.display(),
             path.display()
         );
     }
-    let queue = SqliteQueue::open_read_only(&path)?;
-    let mut report = pipeline::report::build(&queue, None, None)?;
+    let mut report = super::session::with_read_only_queue(&path, |queue| {
+        Ok(pipeline::report::build(queue, None, None)?)
+    })?;
     if let Some(only) = &args.only {
         let want = only.to_ascii_uppercase();
         report.invoices.retain(|i| i.status.as_str() == want);

@@ -129,13 +129,17 @@ impl PgQueue {
     }
 
     pub(crate) fn acquire_runner_impl(&self) -> Result<PgRunner> {
+        super::pool::off_runtime(|| self.acquire_runner_here())
+    }
+
+    fn acquire_runner_here(&self) -> Result<PgRunner> {
         if self.read_only {
             return Err(QueueError::InvalidInput(
                 "this queue was opened read-only; open it read-write to send".into(),
             ));
         }
         let shown = self.pool.shown();
-        let mut lock = self.pool.connect_raw()?;
+        let mut lock = super::pool::OffRuntime(Some(self.pool.connect_raw()?));
         let secret = self.pool.secret().clone();
         let got: bool = lock
             .query_one(

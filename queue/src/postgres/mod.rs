@@ -66,7 +66,7 @@ impl fmt::Debug for PgQueue {
 /// never leaves a stale lock behind).
 pub struct PgRunner {
     q: PgQueue,
-    _lock: Mutex<postgres::Client>,
+    _lock: Mutex<pool::OffRuntime<postgres::Client>>,
 }
 
 impl fmt::Debug for PgRunner {
@@ -94,10 +94,12 @@ impl PgQueue {
     /// Connect with explicit options, creating or migrating the queue's tables.
     pub fn open_with(url: &str, opts: QueueOptions) -> Result<PgQueue> {
         let pool = Pool::new(url, 4)?;
-        {
+        pool::off_runtime(|| {
             let mut c = pool.get()?;
-            schema::migrate(&mut c, &pool.shown())?;
-        }
+            let r = schema::migrate(&mut c, &pool.shown());
+            pool.put(c);
+            r
+        })?;
         Ok(PgQueue {
             pool,
             opts,
@@ -110,10 +112,12 @@ impl PgQueue {
     /// schema fails with [`QueueError::NeedsMigration`]).
     pub fn open_read_only(url: &str) -> Result<PgQueue> {
         let pool = Pool::new(url, 2)?;
-        {
+        pool::off_runtime(|| {
             let mut c = pool.get()?;
-            schema::check_current(&mut c, &pool.shown())?;
-        }
+            let r = schema::check_current(&mut c, &pool.shown());
+            pool.put(c);
+            r
+        })?;
         Ok(PgQueue {
             pool,
             opts: QueueOptions::default(),
@@ -142,7 +146,10 @@ impl PgQueue {
     }
 
     /// Run `f` inside one transaction; commit if it returns Ok.
-    pub(crate) fn write<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
+    pub(crate) fn write<R: Send>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<R> + Send,
+    ) -> Result<R> {
         if self.read_only {
             return Err(QueueError::InvalidInput(
                 "this queue was opened read-only; open it read-write to change it".into(),
@@ -152,7 +159,10 @@ impl PgQueue {
     }
 
     /// Run `f` inside one (read) transaction: a consistent snapshot of several queries.
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
+    pub(crate) fn read<R: Send>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<R> + Send,
+    ) -> Result<R> {
         self.pool.transaction(f)
     }
 }

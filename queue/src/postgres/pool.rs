@@ -9,6 +9,43 @@ use postgres::{Client, NoTls, Row, Statement};
 
 use crate::error::{QueueError, Result};
 
+/// Run `f` where the blocking PostgreSQL client may block: on this thread, or — when this
+/// thread drives an async runtime (the CLI's), where the client's own `block_on` would panic —
+/// on a short-lived thread of its own, waiting for it.
+pub(crate) fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// A value whose drop may block (a client closing its connection): dropped off the runtime.
+pub(crate) struct OffRuntime<T: Send>(pub(crate) Option<T>);
+
+impl<T: Send> Drop for OffRuntime<T> {
+    fn drop(&mut self) {
+        if let Some(v) = self.0.take() {
+            off_runtime(move || drop(v));
+        }
+    }
+}
+
+impl<T: Send> std::ops::Deref for OffRuntime<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl<T: Send> std::ops::DerefMut for OffRuntime<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.as_mut().expect("present until dropped")
+    }
+}
+
 /// The parameters of one statement.
 pub(crate) type Params<'p> = [&'p (dyn ToSql + Sync)];
 
@@ -62,7 +99,7 @@ pub fn redact(url: &str) -> String {
 
 /// One connection and its prepared statements.
 pub(crate) struct Conn {
-    pub(crate) client: Client,
+    pub(crate) client: OffRuntime<Client>,
     cache: HashMap<String, Statement>,
 }
 
@@ -161,6 +198,10 @@ impl Pool {
 
     /// A new connection, outside the pool (a runner's lock connection).
     pub(crate) fn connect_raw(&self) -> Result<Client> {
+        off_runtime(|| self.connect_here())
+    }
+
+    fn connect_here(&self) -> Result<Client> {
         let mut config = self.config.clone();
         if config.get_password().is_none() {
             if let Some(p) = password_from_env_or_pgpass(&config) {
@@ -180,7 +221,7 @@ impl Pool {
 
     fn connect(&self) -> Result<Conn> {
         Ok(Conn {
-            client: self.connect_raw()?,
+            client: OffRuntime(Some(self.connect_raw()?)),
             cache: HashMap::new(),
         })
     }
@@ -204,11 +245,16 @@ impl Pool {
     }
 
     /// Run `f` in one transaction on a pooled connection; commit if it returns Ok.
-    pub(crate) fn transaction<R>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<R>) -> Result<R> {
-        let mut conn = self.get()?;
-        let r = run_in(&mut conn, &self.secret, f);
-        self.put(conn);
-        r
+    pub(crate) fn transaction<R: Send>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<R> + Send,
+    ) -> Result<R> {
+        off_runtime(|| {
+            let mut conn = self.get()?;
+            let r = run_in(&mut conn, &self.secret, f);
+            self.put(conn);
+            r
+        })
     }
 
     /// The URL as given (with its password: never shown).
@@ -228,7 +274,12 @@ pub(crate) fn run_in<R>(
     f: impl FnOnce(&mut Tx<'_>) -> Result<R>,
 ) -> Result<R> {
     let Conn { client, cache } = conn;
-    let tx = client.transaction().map_err(|e| pg_err(e, secret))?;
+    let tx = client
+        .0
+        .as_mut()
+        .expect("present until dropped")
+        .transaction()
+        .map_err(|e| pg_err(e, secret))?;
     let mut t = Tx { tx, cache, secret };
     let r = f(&mut t)?;
     t.tx.commit().map_err(|e| pg_err(e, secret))?;
