@@ -67,6 +67,10 @@ fn moadian_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 
 fn enqueue(url: &str, n: usize) {
     let q = AnyQueue::open_with(url, QueueOptions::default()).expect("open the queue");
+    enqueue_into(&q, n);
+}
+
+fn enqueue_into(q: &AnyQueue, n: usize) {
     let items = (0..n)
         .map(|i| NewInvoice {
             source: format!("invoices/{i}.json"),
@@ -142,4 +146,30 @@ fn a_profile_names_a_postgres_queue() {
     let v: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
     assert!(v.to_string().matches("QUEUED").count() >= 2, "{v}");
+}
+
+#[test]
+fn queue_copy_moves_a_file_into_postgres_once() {
+    let url = queue_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("queue.sqlite");
+    {
+        let q = AnyQueue::open_with(file.to_str().unwrap(), QueueOptions::default()).unwrap();
+        enqueue_into(&q, 4);
+    }
+    let f = file.to_str().unwrap();
+    let (code, out, err) = moadian(&["--lang", "en", "queue", "copy", "--from", f, "--to", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("4 invoices"), "{out}");
+    let (_, out, err) = moadian(&["status", "--queue", &url, "--lang", "en", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    assert_eq!(v["invoices"].as_array().map(Vec::len), Some(4), "{v}");
+    // Again: the tax IDs are already there; refused, nothing written.
+    let (code, out, err) = moadian(&["--lang", "en", "queue", "copy", "--from", f, "--to", &url]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("already holds tax ID"), "{err}");
+    let (_, out, _) = moadian(&["status", "--queue", &url, "--lang", "en", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["invoices"].as_array().map(Vec::len), Some(4), "{v}");
 }

@@ -22,6 +22,7 @@
 //! message ([`redact`]).
 
 mod attempts;
+pub mod copy;
 mod enqueue;
 pub(crate) mod pool;
 mod read;
