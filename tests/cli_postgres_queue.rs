@@ -173,3 +173,28 @@ fn queue_copy_moves_a_file_into_postgres_once() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["invoices"].as_array().map(Vec::len), Some(4), "{v}");
 }
+
+#[test]
+fn status_shows_which_runner_holds_which_memory_id_since_when() {
+    let url = queue_url();
+    enqueue(&url, 1);
+    let q = moadian_queue::PgQueue::open(&url).unwrap();
+    let runner = q.acquire_runner_for(&["A11111".to_string()]).unwrap();
+    let (_, out, err) = moadian(&["status", "--queue", &url, "--lang", "en"]);
+    let short = &runner.runner_id()[..8];
+    let line = out
+        .lines()
+        .find(|l| l.contains("holds memory ID A11111 since"))
+        .unwrap_or_else(|| panic!("no lease line:\n{out}{err}"));
+    assert!(line.contains(short), "{line}");
+    assert!(
+        line.contains(&format!("(pid {})", std::process::id())),
+        "{line}"
+    );
+    drop(runner);
+    let (_, out, _) = moadian(&["status", "--queue", &url, "--lang", "en"]);
+    assert!(
+        !out.contains("holds memory ID"),
+        "released when the runner ended:\n{out}"
+    );
+}

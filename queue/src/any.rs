@@ -46,6 +46,16 @@ impl AnyRunner {
     }
 }
 
+impl AnyRunner {
+    /// The PostgreSQL runner, if it is one (its id, leases).
+    pub fn as_postgres(&self) -> Option<&PgRunner> {
+        match self {
+            AnyRunner::Postgres(r) => Some(r),
+            AnyRunner::Sqlite(_) => None,
+        }
+    }
+}
+
 impl<'a> QueueRef<'a> {
     /// The SQLite queue, if it is one.
     pub fn as_sqlite(&self) -> Option<&'a SqliteQueue> {
@@ -132,6 +142,24 @@ impl AnyQueue {
     /// The options it was opened with.
     pub fn options(&self) -> &QueueOptions {
         each!(self, q => q.options())
+    }
+
+    /// Become a runner sending for these memory IDs (the ones whose signer this process
+    /// holds). A queue file has one runner at a time whatever the memory IDs; a PostgreSQL
+    /// queue leases each memory ID to one runner at a time ([`crate::postgres::lease`]).
+    pub fn acquire_runner_for(&self, memory_ids: &[String]) -> Result<AnyRunner> {
+        match self {
+            AnyQueue::Sqlite(q) => q.acquire_runner().map(AnyRunner::Sqlite),
+            AnyQueue::Postgres(q) => q.acquire_runner_for(memory_ids).map(AnyRunner::Postgres),
+        }
+    }
+
+    /// The runners' leases (a PostgreSQL queue; a queue file has none to show).
+    pub fn leases(&self) -> Result<Vec<crate::postgres::lease::Lease>> {
+        match self {
+            AnyQueue::Sqlite(_) => Ok(Vec::new()),
+            AnyQueue::Postgres(q) => q.leases(),
+        }
     }
 
     /// This queue borrowed as a [`QueueRef`].

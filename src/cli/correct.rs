@@ -300,7 +300,9 @@ pub async fn run_referral(
         return Ok(0);
     }
     let runner = if opts.send {
-        Some(Arc::new(queue.acquire_runner()?))
+        Some(Arc::new(queue.acquire_runner_for(std::slice::from_ref(
+            &session.profile.memory_id,
+        ))?))
     } else {
         None
     };

@@ -102,7 +102,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     if !confirmed(&args, lang)? {
         return Ok(1);
     }
-    let runner = Arc::new(queue.acquire_runner()?);
+    let runner =
+        Arc::new(queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id))?);
     let (_signer, client) = match session.connect_checked().await? {
         Ok(sc) => sc,
         Err(f) => {

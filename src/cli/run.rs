@@ -10,7 +10,7 @@ use super::inbox;
 use super::submit::{exit_code, send_and_poll, Session, Stop, Target};
 use super::Global;
 use crate::pipeline;
-use moadian_queue::{QueueError, Store};
+use moadian_queue::QueueError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let mut session = Session::open(&args.target).await?;
     session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
-    let runner = match queue.acquire_runner() {
+    let runner = match queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id)) {
         Ok(r) => std::sync::Arc::new(r),
         Err(e @ QueueError::Busy { .. }) => {
             eprintln!("queue busy: {e}\n{}", e.persian());

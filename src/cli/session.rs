@@ -305,7 +305,12 @@ impl Session {
     pub fn open_queue(&self) -> anyhow::Result<AnyQueue> {
         if is_postgres(&self.queue_path) {
             let spec = self.queue_path.to_string_lossy().into_owned();
-            return Ok(AnyQueue::open_with(&spec, self.queue_options())?);
+            let mut q = moadian_queue::PgQueue::open_with(&spec, self.queue_options())?;
+            // How long a dead runner's memory IDs wait before another runner takes them over.
+            if let Some(ttl) = crate::pipeline::poll::env_ms("MOADIAN_LEASE_TTL_MS") {
+                q = q.with_lease_ttl(ttl);
+            }
+            return Ok(AnyQueue::Postgres(q));
         }
         if let Some(dir) = self
             .queue_path

@@ -36,8 +36,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             path.display()
         );
     }
-    let mut report = super::session::with_read_only_queue(&path, |queue| {
-        Ok(pipeline::report::build(queue, None, None)?)
+    let (mut report, leases) = super::session::with_read_only_queue(&path, |queue| {
+        Ok((pipeline::report::build(queue, None, None)?, queue.leases()?))
     })?;
     if let Some(only) = &args.only {
         let want = only.to_ascii_uppercase();
@@ -51,7 +51,50 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         args.all || args.only.is_some(),
         lang,
     )?;
+    if !args.json {
+        print_leases(&leases, lang);
+    }
     Ok(if report.all_success() { 0 } else { 1 })
+}
+
+/// Which runner holds which memory ID since when (a PostgreSQL queue shared by runners).
+fn print_leases(leases: &[moadian_queue::postgres::lease::Lease], lang: Langs) {
+    let utc = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| ms.to_string())
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    for l in leases.iter().filter(|l| !l.runner.is_empty()) {
+        let short = l.runner.get(..8).unwrap_or(&l.runner);
+        let (state_fa, state_en) = if l.expires > now {
+            ("", "")
+        } else {
+            (
+                "؛ منقضی (اجراکنندهٔ دیگری می‌تواند آن را بگیرد)",
+                "; expired (another runner may take it over)",
+            )
+        };
+        let m = crate::lang::Message::new(
+            format!(
+                "اجراکننده {short} روی {} (فرایند {}) شناسهٔ حافظهٔ {} را از {} UTC در دست دارد؛ آخرین ضربان {} UTC{state_fa}",
+                l.host,
+                l.pid,
+                l.memory_id,
+                utc(l.since),
+                utc(l.heartbeat)
+            ),
+            format!(
+                "runner {short} on {} (pid {}) holds memory ID {} since {} UTC; last heartbeat {} UTC{state_en}",
+                l.host,
+                l.pid,
+                l.memory_id,
+                utc(l.since),
+                utc(l.heartbeat)
+            ),
+        );
+        println!("{}", lang.text(&m));
+    }
 }
 
 fn status_text(s: ReportStatus, lang: Langs) -> String {

@@ -5,7 +5,7 @@
 pub use super::session::{CountingSigner, Session, Target, SANDBOX_TOKEN_LABEL};
 use super::Global;
 use crate::pipeline::{self, PassOptions, PollOptions};
-use moadian_queue::{Content, Enqueued, InvoiceId, QueueError, RunnerStore, Store};
+use moadian_queue::{Content, Enqueued, InvoiceId, QueueError, RunnerStore};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +42,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     session.input = args.input.options();
     session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
-    let runner = Arc::new(queue.acquire_runner()?);
+    let runner =
+        Arc::new(queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id))?);
     let placements = enqueue_paths(&session, &runner.queue(), &args.paths, args.fill, lang)?;
     let progress = super::status::Progress::new(!args.json);
     let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;

@@ -129,58 +129,7 @@ impl PgQueue {
     }
 
     pub(crate) fn acquire_runner_impl(&self) -> Result<PgRunner> {
-        super::pool::off_runtime(|| self.acquire_runner_here())
-    }
-
-    fn acquire_runner_here(&self) -> Result<PgRunner> {
-        if self.read_only {
-            return Err(QueueError::InvalidInput(
-                "this queue was opened read-only; open it read-write to send".into(),
-            ));
-        }
-        let shown = self.pool.shown();
-        let mut lock = super::pool::OffRuntime(Some(self.pool.connect_raw()?));
-        let secret = self.pool.secret().clone();
-        let got: bool = lock
-            .query_one(
-                "SELECT pg_try_advisory_lock(hashtext('moadian-runner:' || current_schema()))",
-                &[],
-            )
-            .map_err(|e| super::pool::pg_err(e, &secret))?
-            .get(0);
-        if !got {
-            let holder: Option<i64> = lock
-                .query_opt(
-                    "SELECT value::bigint FROM queue_meta WHERE key = 'runner_pid'",
-                    &[],
-                )
-                .ok()
-                .flatten()
-                .map(|r| r.get(0));
-            return Err(QueueError::Busy {
-                db: shown.clone().into(),
-                lock: format!("{shown} (runner lock)").into(),
-                pid: holder.map(|p| p as u32),
-            });
-        }
-        let pid = self.pid.to_string();
-        lock.execute(
-            "INSERT INTO queue_meta (key, value) VALUES ('runner_pid', $1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&pid],
-        )
-        .map_err(|e| super::pool::pg_err(e, &secret))?;
-        let q = PgQueue {
-            pool: super::pool::Pool::new(self.pool.url(), 4)?,
-            opts: self.opts.clone(),
-            read_only: false,
-            pid: self.pid,
-        };
-        q.recover_sending(None)?;
-        Ok(PgRunner {
-            q,
-            _lock: std::sync::Mutex::new(lock),
-        })
+        self.acquire_runner_for(&[super::lease::WHOLE_QUEUE.to_string()])
     }
 }
 
@@ -191,6 +140,13 @@ impl RunnerStore for PgRunner {
         limit: usize,
         after: Option<InvoiceId>,
     ) -> Result<Vec<Invoice>> {
+        if !self.holds(memory_id) {
+            return Err(QueueError::InvalidInput(format!(
+                "this runner sends for memory ID{} {} only, not {memory_id}",
+                if self.memory_ids.len() > 1 { "s" } else { "" },
+                self.memory_ids.join(", ")
+            )));
+        }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let after = after.map_or(0, |a| a.0);
         self.q.read(|tx| {
@@ -220,8 +176,10 @@ impl RunnerStore for PgRunner {
         }
         let now = self.q.now();
         let pid = self.q.pid;
+        let me = self.id.clone();
         self.q.write(|tx| {
             let mut out = Vec::with_capacity(invoices.len());
+            let mut allowed = std::collections::HashSet::new();
             for (key, uid) in invoices {
                 let r = tx
                     .opt(
@@ -234,6 +192,27 @@ impl RunnerStore for PgRunner {
                 let revision: i64 = r.get(1);
                 let taxid: Option<String> = r.get(2);
                 let memory_id: String = r.get(3);
+                // Another live runner's lease on this memory ID (or the whole queue): this
+                // runner paused past its own lease and was taken over. Send nothing.
+                if !allowed.contains(&memory_id) {
+                    if !self.holds(&memory_id) {
+                        return Err(QueueError::InvalidInput(format!(
+                            "this runner sends for memory ID{} {} only, not {memory_id}",
+                            if self.memory_ids.len() > 1 { "s" } else { "" },
+                            self.memory_ids.join(", ")
+                        )));
+                    }
+                    if let Some(l) = super::lease::blocking_lease(tx, &memory_id, &me, now)? {
+                        return Err(QueueError::InvalidInput(format!(
+                            "memory ID {memory_id} is leased by another runner ({} pid {}) \
+                             since {} UTC: this runner sends nothing for it",
+                            l.host,
+                            l.pid,
+                            crate::error::utc(l.since)
+                        )));
+                    }
+                    allowed.insert(memory_id.clone());
+                }
                 let status: InvoiceStatus = status.parse()?;
                 if status != InvoiceStatus::Queued {
                     return Err(QueueError::NotSendable {

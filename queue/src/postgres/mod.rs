@@ -24,6 +24,7 @@
 mod attempts;
 pub mod copy;
 mod enqueue;
+pub mod lease;
 pub(crate) mod pool;
 mod read;
 pub mod schema;
@@ -51,6 +52,7 @@ pub struct PgQueue {
     opts: QueueOptions,
     read_only: bool,
     pid: u32,
+    lease_ttl: std::time::Duration,
 }
 
 impl fmt::Debug for PgQueue {
@@ -62,12 +64,13 @@ impl fmt::Debug for PgQueue {
     }
 }
 
-/// The sending side of a [`PgQueue`]: holds the queue's runner lock (a session advisory lock
-/// on its own connection, dropped by the server when that connection ends, so a killed runner
-/// never leaves a stale lock behind).
+/// The sending side of a [`PgQueue`]: holds leases on the memory IDs it sends for, renewed by
+/// a heartbeat ([`lease`]); a killed runner's leases expire and another runner takes over.
 pub struct PgRunner {
     q: PgQueue,
-    _lock: Mutex<pool::OffRuntime<postgres::Client>>,
+    id: String,
+    memory_ids: Vec<String>,
+    heartbeat: Mutex<Option<lease::Heartbeat>>,
 }
 
 impl fmt::Debug for PgRunner {
@@ -75,6 +78,7 @@ impl fmt::Debug for PgRunner {
         f.debug_struct("PgRunner")
             .field("url", &self.q.pool.shown())
             .field("pid", &self.q.pid)
+            .field("memory_ids", &self.memory_ids)
             .finish()
     }
 }
@@ -106,7 +110,15 @@ impl PgQueue {
             opts,
             read_only: false,
             pid: std::process::id(),
+            lease_ttl: lease::DEFAULT_TTL,
         })
+    }
+
+    /// How long a runner's lease lives without a heartbeat (default 30 s): after a runner
+    /// died, others wait this long before taking over its memory IDs.
+    pub fn with_lease_ttl(mut self, ttl: std::time::Duration) -> PgQueue {
+        self.lease_ttl = ttl;
+        self
     }
 
     /// Connect for reading only: never creates or migrates tables (a queue of an older
@@ -124,6 +136,7 @@ impl PgQueue {
             opts: QueueOptions::default(),
             read_only: true,
             pid: std::process::id(),
+            lease_ttl: lease::DEFAULT_TTL,
         })
     }
 

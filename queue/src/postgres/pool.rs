@@ -261,10 +261,6 @@ impl Pool {
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
-
-    pub(crate) fn secret(&self) -> &Option<String> {
-        &self.secret
-    }
 }
 
 /// Run `f` in one transaction on `conn`.

@@ -121,6 +121,18 @@ CREATE INDEX events_attempt ON events(attempt_uid) WHERE attempt_uid IS NOT NULL
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION moadian_refuse_change('the event log is append-only');
 "#,
+    // v2: runner leases per memory ID (see `lease`).
+    r#"
+CREATE TABLE leases (
+    memory_id TEXT PRIMARY KEY,
+    runner    TEXT NOT NULL,
+    host      TEXT NOT NULL,
+    pid       BIGINT NOT NULL,
+    since     BIGINT NOT NULL,
+    heartbeat BIGINT NOT NULL,
+    expires   BIGINT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.
