@@ -131,6 +131,20 @@ fn main() {
             1_000_001,
         )
         .await;
+        let root = base
+            .split("/requestsmanager")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let ledger: moadian::sandbox::ledger::Ledger =
+            reqwest::get(format!("{root}/sandbox/ledger"))
+                .await
+                .expect("ledger")
+                .json()
+                .await
+                .expect("ledger json");
+        let ok = ledger.taxids.values().filter(|e| e.succeeded == 1).count();
+        println!("SUCCESS in queue / ledger:   {succeeded} / {ok}");
         if let Ok(pg) = std::env::var("MOADIAN_BENCH_POSTGRES_URL") {
             let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
             let (b, s) = (pg.clone(), schema.clone());
@@ -153,20 +167,6 @@ fn main() {
                 (sqlite_rates.2 / pg_rates.2 - 1.0) * 100.0
             );
         }
-        let root = base
-            .split("/requestsmanager")
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let ledger: moadian::sandbox::ledger::Ledger =
-            reqwest::get(format!("{root}/sandbox/ledger"))
-                .await
-                .expect("ledger")
-                .json()
-                .await
-                .expect("ledger json");
-        let ok = ledger.taxids.values().filter(|e| e.succeeded == 1).count();
-        println!("SUCCESS in queue / ledger:   {succeeded} / {ok}");
         let _ = child.kill().await;
     });
 }

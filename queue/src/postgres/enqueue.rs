@@ -15,22 +15,29 @@ use crate::types::*;
 
 const LOW_MASK: u64 = (1 << BLOCK_BITS) - 1;
 
-/// This queue's serial prefix.
+/// This queue's serial prefix (read once per transaction).
 pub(crate) fn prefix(tx: &mut Tx<'_>) -> Result<Option<u64>> {
+    if let Some(p) = tx.prefix {
+        return Ok(p);
+    }
     let v: Option<String> = tx
         .opt(
             "SELECT value FROM queue_meta WHERE key = 'serial_prefix'",
             &[],
         )?
         .map(|r| r.get(0));
-    v.map(|s| {
-        s.parse::<u64>()
-            .map_err(|_| QueueError::Corrupt(format!("serial_prefix {s:?} is not a number")))
-    })
-    .transpose()
+    let p = v
+        .map(|s| {
+            s.parse::<u64>()
+                .map_err(|_| QueueError::Corrupt(format!("serial_prefix {s:?} is not a number")))
+        })
+        .transpose()?;
+    tx.prefix = Some(p);
+    Ok(p)
 }
 
 pub(crate) fn set_prefix(tx: &mut Tx<'_>, p: u64) -> Result<()> {
+    tx.prefix = Some(Some(p));
     tx.exec(
         "INSERT INTO queue_meta (key, value) VALUES ('serial_prefix', $1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",

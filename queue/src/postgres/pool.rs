@@ -108,6 +108,8 @@ pub(crate) struct Tx<'a> {
     tx: postgres::Transaction<'a>,
     cache: &'a mut HashMap<String, Statement>,
     secret: &'a Option<String>,
+    /// The queue's serial prefix as read (or set) in this transaction.
+    pub(crate) prefix: Option<Option<u64>>,
 }
 
 impl Tx<'_> {
@@ -276,7 +278,12 @@ pub(crate) fn run_in<R>(
         .expect("present until dropped")
         .transaction()
         .map_err(|e| pg_err(e, secret))?;
-    let mut t = Tx { tx, cache, secret };
+    let mut t = Tx {
+        tx,
+        cache,
+        secret,
+        prefix: None,
+    };
     let r = f(&mut t)?;
     t.tx.commit().map_err(|e| pg_err(e, secret))?;
     Ok(r)
