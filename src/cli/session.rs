@@ -23,8 +23,9 @@ pub struct Target {
     /// demo taxpayer A11216 / 14003778990, and a sandbox-only queue file.
     #[arg(long)]
     pub sandbox: bool,
-    /// The queue file (default: in the user's data directory, one per memory ID).
-    #[arg(long, value_name = "FILE")]
+    /// The queue file (default: in the user's data directory, one per memory ID), or a
+    /// PostgreSQL queue shared by several runners: postgres://USER@HOST/DB.
+    #[arg(long, value_name = "FILE|URL")]
     pub queue: Option<PathBuf>,
     /// Override the profile's endpoint: production, tax-sandbox or a base URL (e.g. the one
     /// `moadian sandbox serve` prints).
@@ -42,8 +43,8 @@ pub struct QueueTarget {
     #[arg(long)]
     pub sandbox: bool,
     /// The queue file (default: the profile's, else the one of --memory-id in the user's data
-    /// directory).
-    #[arg(long, value_name = "FILE")]
+    /// directory), or a PostgreSQL queue: postgres://USER@HOST/DB.
+    #[arg(long, value_name = "FILE|URL")]
     pub queue: Option<PathBuf>,
     /// Memory ID whose default queue file to read (instead of a profile).
     #[arg(long, value_name = "ID")]
