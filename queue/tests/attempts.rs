@@ -451,7 +451,27 @@ fn an_attempt_the_server_did_not_register_is_queued_again_only_from_an_open_stat
     assert!(f.queue.check_consistency().unwrap().is_empty());
 }
 
+fn the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let ids = enqueue_n(&f.queue, 2);
+    let k = |i: usize| f.queue.get(ids[i]).unwrap().unwrap().key();
+    let e = runner
+        .begin_attempt(&[k(0), k(1), k(0)], "twice")
+        .unwrap_err();
+    assert!(
+        matches!(e, QueueError::NotSendable { invoice, status: InvoiceStatus::Sending } if invoice == ids[0]),
+        "{e:?}"
+    );
+    for id in &ids {
+        assert!(f.queue.attempts(*id).unwrap().is_empty());
+        assert_eq!(status(&f.queue, *id), InvoiceStatus::Queued);
+    }
+    assert_consistent(&f.queue);
+}
+
 on_both_backends!(
+    the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded,
     invariant_2_recorded_before_sent,
     invariant_2_reference_committed_when_response_arrives,
     invariant_3_never_resend_while_sending_or_in_progress,

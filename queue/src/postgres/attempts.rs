@@ -175,23 +175,41 @@ impl RunnerStore for PgRunner {
             }
         }
         let now = self.q.now();
-        let pid = self.q.pid;
+        let pid = i64::from(self.q.pid);
         let me = self.id.clone();
+        // A few statements per batch (not per invoice): lock the invoices, check them in input
+        // order, then insert the attempts, move the invoices and log the events in bulk.
         self.q.write(|tx| {
-            let mut out = Vec::with_capacity(invoices.len());
+            let ids: Vec<i64> = invoices.iter().map(|(k, _)| k.id.0).collect();
+            let mut found = std::collections::HashMap::new();
+            for r in tx.query(
+                "SELECT id, status, revision, taxid, memory_id FROM invoices WHERE id = ANY($1)
+                 ORDER BY id FOR UPDATE",
+                &[&ids],
+            )? {
+                let status: String = r.get(1);
+                let row: (InvoiceStatus, i64, Option<String>, String) =
+                    (status.parse()?, r.get(2), r.get(3), r.get(4));
+                found.insert(r.get::<_, i64>(0), row);
+            }
+            let uids: Vec<String> = invoices.iter().map(|(_, u)| u.to_string()).collect();
+            let used: Vec<String> = tx
+                .query("SELECT uid FROM attempts WHERE uid = ANY($1)", &[&uids])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
             let mut allowed = std::collections::HashSet::new();
+            let mut twice = std::collections::HashSet::new();
+            let mut out = Vec::with_capacity(invoices.len());
             for (key, uid) in invoices {
-                let r = tx
-                    .opt(
-                        "SELECT status, revision, taxid, memory_id FROM invoices WHERE id = $1
-                         FOR UPDATE",
-                        &[&key.id.0],
-                    )?
+                let (mut status, revision, taxid, memory_id) = found
+                    .get(&key.id.0)
+                    .cloned()
                     .ok_or(QueueError::UnknownInvoice(key.id))?;
-                let status: String = r.get(0);
-                let revision: i64 = r.get(1);
-                let taxid: Option<String> = r.get(2);
-                let memory_id: String = r.get(3);
+                if !twice.insert(key.id.0) {
+                    // Its first attempt in this very batch made it SENDING.
+                    status = InvoiceStatus::Sending;
+                }
                 // Another live runner's lease on this memory ID (or the whole queue): this
                 // runner paused past its own lease and was taken over. Send nothing.
                 if !allowed.contains(&memory_id) {
@@ -213,7 +231,6 @@ impl RunnerStore for PgRunner {
                     }
                     allowed.insert(memory_id.clone());
                 }
-                let status: InvoiceStatus = status.parse()?;
                 if status != InvoiceStatus::Queued {
                     return Err(QueueError::NotSendable {
                         invoice: key.id,
@@ -227,35 +244,11 @@ impl RunnerStore for PgRunner {
                         found: revision,
                     });
                 }
-                let uid_s = uid.to_string();
-                if current(tx, &uid_s)?.is_some() {
+                if used.contains(&uid.to_string()) {
                     return Err(QueueError::InvalidInput(format!(
                         "uid {uid} was already used"
                     )));
                 }
-                tx.exec(
-                    "INSERT INTO attempts (uid, invoice_id, batch_id, invoice_revision, status,
-                                           created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, 'SENDING', $5, $5)",
-                    &[&uid_s, &key.id.0, &batch_id, &revision, &now],
-                )?;
-                tx.exec(
-                    "UPDATE invoices SET status = 'SENDING', last_attempt = $2, updated_at = $3
-                     WHERE id = $1 AND status = 'QUEUED'",
-                    &[&key.id.0, &uid_s, &now],
-                )?;
-                let detail = format!(r#"{{"batch":{}}}"#, serde_json::Value::from(batch_id));
-                log_event(
-                    tx,
-                    key.id,
-                    Some(&uid_s),
-                    now,
-                    "attempt_started",
-                    Some("QUEUED"),
-                    Some("SENDING"),
-                    Some(&detail),
-                    pid,
-                )?;
                 out.push(Attempt {
                     uid: *uid,
                     invoice_id: key.id,
@@ -275,6 +268,37 @@ impl RunnerStore for PgRunner {
                     updated_at: now,
                 });
             }
+            let revisions: Vec<i64> = out.iter().map(|a| a.invoice_revision).collect();
+            tx.exec(
+                "INSERT INTO attempts (uid, invoice_id, batch_id, invoice_revision, status,
+                                       created_at, updated_at)
+                 SELECT u.uid, u.id, $3, u.rev, 'SENDING', $4, $4
+                 FROM unnest($1::text[], $2::bigint[], $5::bigint[]) WITH ORDINALITY
+                      AS u(uid, id, rev, n)
+                 ORDER BY u.n",
+                &[&uids, &ids, &batch_id, &now, &revisions],
+            )?;
+            let moved = tx.exec(
+                "UPDATE invoices SET status = 'SENDING', last_attempt = u.uid, updated_at = $3
+                 FROM unnest($1::bigint[], $2::text[]) AS u(id, uid)
+                 WHERE invoices.id = u.id AND invoices.status = 'QUEUED'",
+                &[&ids, &uids, &now],
+            )?;
+            if moved as usize != ids.len() {
+                return Err(QueueError::Corrupt(format!(
+                    "{moved} of {} invoices moved to SENDING",
+                    ids.len()
+                )));
+            }
+            let detail = format!(r#"{{"batch":{}}}"#, serde_json::Value::from(batch_id));
+            tx.exec(
+                "INSERT INTO events (invoice_id, attempt_uid, at, kind, from_status, to_status,
+                                     detail, pid)
+                 SELECT u.id, u.uid, $3, 'attempt_started', 'QUEUED', 'SENDING', $4, $5
+                 FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(id, uid, n)
+                 ORDER BY u.n",
+                &[&ids, &uids, &now, &detail, &pid],
+            )?;
             Ok(out)
         })
     }
