@@ -45,43 +45,52 @@ struct Move<'a> {
     detail: Option<String>,
 }
 
+/// The attempt's new status, its invoice's (guarded: the attempt must be the invoice's
+/// newest) and the event, in one statement.
 fn apply(tx: &mut Tx<'_>, m: Move<'_>, now: Millis, pid: u32) -> Result<()> {
-    let n = tx.exec(
-        "UPDATE attempts SET status = $2, updated_at = $3,
-                unknown_since = CASE WHEN $2 = 'UNKNOWN' THEN coalesce(unknown_since, $3)
-                                     ELSE unknown_since END
-         WHERE uid = $1 AND status = $4",
-        &[&m.uid, &m.to.as_str(), &now, &m.cur.status.as_str()],
+    let from_inv = invoice_status_for(m.cur.status, m.then);
+    let to_inv = invoice_status_for(m.to, m.then);
+    let r = tx.one(
+        "WITH a AS (
+             UPDATE attempts SET status = $2, updated_at = $3,
+                    unknown_since = CASE WHEN $2 = 'UNKNOWN' THEN coalesce(unknown_since, $3)
+                                         ELSE unknown_since END
+             WHERE uid = $1 AND status = $4 RETURNING uid),
+         i AS (
+             UPDATE invoices SET status = $6, updated_at = $3
+             WHERE id = $5 AND last_attempt = $1 AND EXISTS (SELECT 1 FROM a) RETURNING id),
+         e AS (
+             INSERT INTO events (invoice_id, attempt_uid, at, kind, from_status, to_status,
+                                 detail, pid)
+             SELECT id, $1, $3, $7, $8, $6, $9, $10 FROM i RETURNING id)
+         SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM i), (SELECT count(*) FROM e)",
+        &[
+            &m.uid,
+            &m.to.as_str(),
+            &now,
+            &m.cur.status.as_str(),
+            &m.cur.invoice.0,
+            &to_inv.as_str(),
+            &m.kind,
+            &from_inv.as_str(),
+            &m.detail.as_deref(),
+            &i64::from(pid),
+        ],
     )?;
-    if n != 1 {
+    let (a, i, e): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+    if a != 1 {
         return Err(QueueError::Corrupt(format!(
             "attempt {} changed underneath",
             m.uid
         )));
     }
-    let from_inv = invoice_status_for(m.cur.status, m.then);
-    let to_inv = invoice_status_for(m.to, m.then);
-    let n = tx.exec(
-        "UPDATE invoices SET status = $3, updated_at = $4 WHERE id = $1 AND last_attempt = $2",
-        &[&m.cur.invoice.0, &m.uid, &to_inv.as_str(), &now],
-    )?;
-    if n != 1 {
+    if i != 1 || e != 1 {
         return Err(QueueError::Corrupt(format!(
             "attempt {} is not the newest attempt of invoice {}",
             m.uid, m.cur.invoice
         )));
     }
-    log_event(
-        tx,
-        m.cur.invoice,
-        Some(m.uid),
-        now,
-        m.kind,
-        Some(from_inv.as_str()),
-        Some(to_inv.as_str()),
-        m.detail.as_deref(),
-        pid,
-    )
+    Ok(())
 }
 
 fn json_opt(v: &Option<serde_json::Value>) -> Option<String> {
