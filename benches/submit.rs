@@ -3,6 +3,9 @@
 //! to the raw SoftHSM signing rate on the same key (goal ≥ 0.8: the token is the only
 //! bottleneck) and token signatures per invoice, auth tokens included (goal ≤ 1.02).
 //! Run: `cargo bench --bench submit` (needs SoftHSM2). `MOADIAN_BENCH_N` changes the count.
+//! With `MOADIAN_BENCH_POSTGRES_URL=postgres://…` the own-process leg runs again on a
+//! PostgreSQL queue (a schema of its own on that server) and prints its rates as ratios to the
+//! SQLite queue's.
 
 use moadian::api::{Client, ClientOptions};
 use moadian::cli::submit::CountingSigner;
@@ -12,7 +15,7 @@ use moadian::crypto::{open_signer, Pin, PinSource, Signer, SignerConfig};
 use moadian::invoice::{inno_for_serial, MemoryId, TaxId};
 use moadian::pipeline::{self, PassOptions, PollOptions, Silent};
 use moadian::sandbox::{Faults, Sandbox, SandboxConfig};
-use moadian_queue::{SqliteQueue, Store};
+use moadian_queue::{AnyQueue, QueueOptions, Store};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,7 +85,7 @@ fn main() {
         );
         let base = sandbox.base_url();
         let succeeded = run_once(
-            &dir.path().join("q1.sqlite"),
+            &dir.path().join("q1.sqlite").display().to_string(),
             &base,
             signer.clone(),
             raw_rate,
@@ -103,6 +106,8 @@ fn main() {
                 env!("CARGO_BIN_EXE_moadian"),
                 "sandbox",
                 "serve",
+                "--server-key-bits",
+                "2048",
             ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -117,8 +122,8 @@ fn main() {
             r.read_line(&mut line).await.expect("base url");
         }
         let base = line.trim().to_string();
-        let succeeded = run_once(
-            &dir.path().join("q2.sqlite"),
+        let (succeeded, sqlite_rates) = run_once_rates(
+            &dir.path().join("q2.sqlite").display().to_string(),
             &base,
             signer.clone(),
             raw_rate,
@@ -140,6 +145,28 @@ fn main() {
                 .expect("ledger json");
         let ok = ledger.taxids.values().filter(|e| e.succeeded == 1).count();
         println!("SUCCESS in queue / ledger:   {succeeded} / {ok}");
+        if let Ok(pg) = std::env::var("MOADIAN_BENCH_POSTGRES_URL") {
+            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+            let (b, s) = (pg.clone(), schema.clone());
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&b, postgres::NoTls).expect("postgres");
+                c.batch_execute(&format!("CREATE SCHEMA {s}")).expect("schema");
+            })
+            .join()
+            .expect("schema thread");
+            let sep = if pg.contains('?') { '&' } else { '?' };
+            let url = format!("{pg}{sep}options=-csearch_path%3D{schema}");
+            println!("== the same on a PostgreSQL queue (one runner)");
+            let (_, pg_rates) =
+                run_once_rates(&url, &base, signer.clone(), raw_rate, n, 2_000_001).await;
+            println!(
+                "PostgreSQL / SQLite:         enqueue {:.3}, send {:.3}, send+poll {:.3} (per-invoice overhead {:+.1} %)",
+                pg_rates.0 / sqlite_rates.0,
+                pg_rates.1 / sqlite_rates.1,
+                pg_rates.2 / sqlite_rates.2,
+                (sqlite_rates.2 / pg_rates.2 - 1.0) * 100.0
+            );
+        }
         let _ = child.kill().await;
     });
 }
@@ -147,14 +174,28 @@ fn main() {
 /// Enqueues `n` invoices (serials from `first`), sends them through `base` and polls them to a
 /// final status; prints the numbers and returns the count of SUCCESS in the queue.
 async fn run_once(
-    queue_path: &std::path::Path,
+    queue_spec: &str,
     base: &str,
     signer: Arc<dyn Signer>,
     raw_rate: f64,
     n: u64,
     first: u64,
 ) -> u64 {
-    let queue = SqliteQueue::open(queue_path).expect("queue");
+    run_once_rates(queue_spec, base, signer, raw_rate, n, first)
+        .await
+        .0
+}
+
+/// As [`run_once`], also returning (enqueue, send, send+poll) invoices per second.
+async fn run_once_rates(
+    queue_spec: &str,
+    base: &str,
+    signer: Arc<dyn Signer>,
+    raw_rate: f64,
+    n: u64,
+    first: u64,
+) -> (u64, (f64, f64, f64)) {
+    let queue = AnyQueue::open_with(queue_spec, QueueOptions::default()).expect("queue");
     let mem = MemoryId::parse("A11216").expect("memory id");
     let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let t_enq = Instant::now();
@@ -241,5 +282,5 @@ async fn run_once(
         "POSTed {} in batches, {} inquiry calls in {} poll rounds",
         sent.posted, polled.inquiries, polled.rounds
     );
-    summary.success
+    (summary.success, (n as f64 / enqueue_s, send_rate, rate))
 }

@@ -12,6 +12,10 @@ pub enum QueueError {
     #[error("queue database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
+    /// A PostgreSQL queue's server said no (the message never holds a password).
+    #[error("PostgreSQL queue error: {0}")]
+    Postgres(String),
+
     #[error("queue file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -223,6 +227,7 @@ impl QueueError {
     pub fn persian(&self) -> String {
         match self {
             QueueError::Sqlite(e) => format!("خطای پایگاه داده صف: {e}"),
+            QueueError::Postgres(e) => format!("خطای پایگاه دادهٔ PostgreSQL صف: {e}"),
             QueueError::Io { path, source } => {
                 format!("خطا در فایل صف {}: {source}", path.display())
             }

@@ -120,16 +120,23 @@
 //!
 //! ## Beyond one file
 //!
-//! Everything goes through the [`Store`] / [`RunnerStore`] traits; see [`store`] for how a
-//! PostgreSQL queue (`FOR UPDATE SKIP LOCKED` workers) would implement the same contracts.
+//! Everything goes through the [`Store`] / [`RunnerStore`] traits. [`PgQueue`] keeps the same
+//! contracts in a PostgreSQL database shared by several machines, with the invariants enforced
+//! by the database itself ([`postgres::schema`]); [`AnyQueue`] opens either, by what names it
+//! (a `postgres://` URL or a file path). The invariant and property tests in `tests/` run
+//! against both.
 
+pub mod any;
 pub mod error;
 pub mod fingerprint;
+pub mod postgres;
 pub mod sqlite;
 pub mod store;
 pub mod types;
 
+pub use any::{AnyQueue, AnyRunner, QueueRef};
 pub use error::{FileProblem, QueueError, Result};
+pub use postgres::{PgQueue, PgRunner};
 pub use sqlite::{Clock, Millis, QueueOptions, SqliteQueue, SqliteRunner, LATEST_VERSION};
 pub use store::{RunnerStore, Store};
 pub use types::*;
@@ -146,6 +153,74 @@ impl Store for SqliteQueue {
     type Runner = SqliteRunner;
 
     fn acquire_runner(&self) -> Result<SqliteRunner> {
+        self.acquire_runner_impl()
+    }
+
+    fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
+        self.do_enqueue_batch(items)
+    }
+
+    fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
+        self.do_resubmit(invoice, build)
+    }
+
+    fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
+        self.do_note_serial(memory_id, serial)
+    }
+
+    fn last_serial(&self, memory_id: &str) -> Result<u64> {
+        self.do_last_serial(memory_id)
+    }
+
+    fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
+        self.do_get(id)
+    }
+
+    fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
+        self.do_find_by_taxid(taxid)
+    }
+
+    fn attempt(&self, uid: uuid::Uuid) -> Result<Option<Attempt>> {
+        self.do_attempt(uid)
+    }
+
+    fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
+        self.do_find_by_reference(reference)
+    }
+
+    fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
+        self.do_attempts(invoice)
+    }
+
+    fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
+        self.do_list(filter)
+    }
+
+    fn summary(&self) -> Result<Summary> {
+        self.do_summary()
+    }
+
+    fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
+        self.do_events(invoice)
+    }
+
+    fn to_reconcile(&self) -> Result<Vec<Attempt>> {
+        self.do_to_reconcile()
+    }
+
+    fn pending_polls(&self, older_than: std::time::Duration) -> Result<Vec<Attempt>> {
+        self.do_pending_polls(older_than)
+    }
+
+    fn check_consistency(&self) -> Result<Vec<String>> {
+        self.do_check_consistency()
+    }
+}
+
+impl Store for PgQueue {
+    type Runner = PgRunner;
+
+    fn acquire_runner(&self) -> Result<PgRunner> {
         self.acquire_runner_impl()
     }
 

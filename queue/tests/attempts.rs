@@ -2,13 +2,13 @@
 //! send; an invoice whose last attempt has no final status is never handed out again; unknown
 //! outcomes are reconciled by inquiry (NOT_FOUND within the grace period stays unknown).
 
+#[macro_use]
 mod common;
 
 use common::*;
 use moadian_queue::*;
 use std::time::Duration;
 
-#[test]
 fn invariant_2_recorded_before_sent() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -33,7 +33,6 @@ fn invariant_2_recorded_before_sent() {
     assert_eq!(ev, ["enqueued", "attempt_started"]);
 }
 
-#[test]
 fn invariant_2_reference_committed_when_response_arrives() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -56,7 +55,6 @@ fn invariant_2_reference_committed_when_response_arrives() {
     ));
 }
 
-#[test]
 fn invariant_3_never_resend_while_sending_or_in_progress() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -89,7 +87,6 @@ fn invariant_3_never_resend_while_sending_or_in_progress() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn invariant_3_batch_with_one_unsendable_invoice_records_nothing() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -121,7 +118,6 @@ fn invariant_3_the_file_itself_refuses_a_second_open_attempt() {
     );
 }
 
-#[test]
 fn invariant_3_crash_while_sending_is_unknown_and_reconciled_first() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -144,7 +140,6 @@ fn invariant_3_crash_while_sending_is_unknown_and_reconciled_first() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn invariant_3_found_success_by_inquiry_without_resend() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -171,7 +166,6 @@ fn invariant_3_found_success_by_inquiry_without_resend() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn invariant_3_not_found_within_grace_is_unknown_not_lost() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -210,7 +204,6 @@ fn invariant_3_not_found_within_grace_is_unknown_not_lost() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn invariant_3_grace_counts_from_when_the_outcome_became_unknown() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -226,7 +219,6 @@ fn invariant_3_grace_counts_from_when_the_outcome_became_unknown() {
     assert_eq!(status(&f.queue, id), InvoiceStatus::Unknown);
 }
 
-#[test]
 fn invariant_3_acknowledged_attempt_is_never_declared_lost() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -260,7 +252,6 @@ fn invariant_3_acknowledged_attempt_is_never_declared_lost() {
     assert_eq!(last.errors, Some(serde_json::json!([{"code":"010504"}])));
 }
 
-#[test]
 fn invariant_3_definite_refusal_before_acceptance_allows_a_new_attempt() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -288,7 +279,6 @@ fn invariant_3_definite_refusal_before_acceptance_allows_a_new_attempt() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn invariant_3_final_refusal_marks_failed() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -301,7 +291,6 @@ fn invariant_3_final_refusal_marks_failed() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn invariant_3_mark_unknown_after_acceptance_is_an_error() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -317,7 +306,6 @@ fn invariant_3_mark_unknown_after_acceptance_is_an_error() {
     ));
 }
 
-#[test]
 fn invariant_3_conflicting_late_answer_is_reported_not_applied() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -347,7 +335,6 @@ fn invariant_3_conflicting_late_answer_is_reported_not_applied() {
     assert_eq!(kinds.last().map(String::as_str), Some("conflicting_answer"));
 }
 
-#[test]
 fn invariant_3_stale_payload_is_not_sent() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -368,7 +355,6 @@ fn invariant_3_stale_payload_is_not_sent() {
     runner.begin_attempt(&[fresh.key()], "b").unwrap();
 }
 
-#[test]
 fn invariant_3_uids_must_be_fresh_uuids() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -392,7 +378,6 @@ fn invariant_3_uids_must_be_fresh_uuids() {
         .is_err());
 }
 
-#[test]
 fn pending_polls_and_summary() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -421,7 +406,6 @@ fn pending_polls_and_summary() {
     assert_eq!((s.in_progress, s.queued, s.total), (1, 2, 3));
 }
 
-#[test]
 fn timeout_is_not_registered_so_the_invoice_is_queued_again_with_its_tax_id() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -442,7 +426,6 @@ fn timeout_is_not_registered_so_the_invoice_is_queued_again_with_its_tax_id() {
     assert!(f.queue.check_consistency().unwrap().is_empty());
 }
 
-#[test]
 fn an_attempt_the_server_did_not_register_is_queued_again_only_from_an_open_state() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -467,3 +450,44 @@ fn an_attempt_the_server_did_not_register_is_queued_again_only_from_an_open_stat
         .is_err());
     assert!(f.queue.check_consistency().unwrap().is_empty());
 }
+
+fn the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let ids = enqueue_n(&f.queue, 2);
+    let k = |i: usize| f.queue.get(ids[i]).unwrap().unwrap().key();
+    let e = runner
+        .begin_attempt(&[k(0), k(1), k(0)], "twice")
+        .unwrap_err();
+    assert!(
+        matches!(e, QueueError::NotSendable { invoice, status: InvoiceStatus::Sending } if invoice == ids[0]),
+        "{e:?}"
+    );
+    for id in &ids {
+        assert!(f.queue.attempts(*id).unwrap().is_empty());
+        assert_eq!(status(&f.queue, *id), InvoiceStatus::Queued);
+    }
+    assert_consistent(&f.queue);
+}
+
+on_both_backends!(
+    the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded,
+    invariant_2_recorded_before_sent,
+    invariant_2_reference_committed_when_response_arrives,
+    invariant_3_never_resend_while_sending_or_in_progress,
+    invariant_3_batch_with_one_unsendable_invoice_records_nothing,
+    invariant_3_crash_while_sending_is_unknown_and_reconciled_first,
+    invariant_3_found_success_by_inquiry_without_resend,
+    invariant_3_not_found_within_grace_is_unknown_not_lost,
+    invariant_3_grace_counts_from_when_the_outcome_became_unknown,
+    invariant_3_acknowledged_attempt_is_never_declared_lost,
+    invariant_3_definite_refusal_before_acceptance_allows_a_new_attempt,
+    invariant_3_final_refusal_marks_failed,
+    invariant_3_mark_unknown_after_acceptance_is_an_error,
+    invariant_3_conflicting_late_answer_is_reported_not_applied,
+    invariant_3_stale_payload_is_not_sent,
+    invariant_3_uids_must_be_fresh_uuids,
+    pending_polls_and_summary,
+    timeout_is_not_registered_so_the_invoice_is_queued_again_with_its_tax_id,
+    an_attempt_the_server_did_not_register_is_queued_again_only_from_an_open_state,
+);

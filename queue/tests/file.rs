@@ -105,7 +105,10 @@ fn durable_pragmas_are_set() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    assert_eq!(f.queue.schema_version().unwrap(), LATEST_VERSION);
+    assert_eq!(
+        f.queue.as_sqlite().unwrap().schema_version().unwrap(),
+        LATEST_VERSION
+    );
     // synchronous and foreign_keys are per connection; checked through the queue's behaviour:
     // an attempt pointing at no invoice is refused.
     let r = rusqlite::Connection::open(f.path()).and_then(|c| {

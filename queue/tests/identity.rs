@@ -1,6 +1,7 @@
 //! An invoice's identity is its content; tax IDs are unique per memory ID, not per file; the
 //! main file alone is complete between passes; backups and checks (issue #10).
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -64,7 +65,6 @@ fn succeed(f: &Fixture, id: InvoiceId) {
         .unwrap();
 }
 
-#[test]
 fn edited_copy_under_an_accepted_taxid_is_a_conflict_naming_the_fields() {
     let f = Fixture::new();
     let t = taxid_for(MEM, 0x42);
@@ -120,7 +120,6 @@ fn edited_copy_under_an_accepted_taxid_is_a_conflict_naming_the_fields() {
     assert_eq!(f.queue.summary().unwrap().total, 1);
 }
 
-#[test]
 fn the_same_invoice_written_differently_is_not_numbered_twice() {
     let f = Fixture::new();
     let first =
@@ -164,7 +163,7 @@ fn two_queue_files_of_one_memory_id_never_issue_the_same_taxid() {
         a.serial_prefix().unwrap().unwrap(),
         b.serial_prefix().unwrap().unwrap(),
     );
-    assert!((1..=sqlite::serials::MAX_PREFIX).contains(&pa));
+    assert!((1..=moadian_queue::sqlite::serials::MAX_PREFIX).contains(&pa));
     assert_ne!(
         pa, pb,
         "each file draws its own prefix (1 in 2^20 chance of a tie)"
@@ -187,7 +186,7 @@ fn two_queue_files_of_one_memory_id_never_issue_the_same_taxid() {
     assert_eq!(a.serial_prefix().unwrap(), Some(pa));
     assert_eq!(
         placed(&a.enqueue(alloc("51.json")).unwrap()).serial,
-        Some((pa << sqlite::serials::BLOCK_BITS) + 51)
+        Some((pa << moadian_queue::sqlite::serials::BLOCK_BITS) + 51)
     );
 }
 
@@ -263,7 +262,10 @@ fn after_a_pass_the_main_file_alone_is_complete() {
                 .unwrap();
         }
     } // end of the pass: the runner is dropped
-    assert!(f.queue.checkpoint().unwrap(), "checkpoint completes");
+    assert!(
+        f.queue.as_sqlite().unwrap().checkpoint().unwrap(),
+        "checkpoint completes"
+    );
     let copy = f.dir.path().join("copy.db");
     copy_main_file_only(&f.path(), &copy);
     let c = Queue::open_read_only(&copy).unwrap();
@@ -290,9 +292,9 @@ fn backup_is_a_complete_consistent_copy_and_check_reports_counts() {
     let ids = enqueue_n(&f.queue, 4);
     succeed(&f, ids[0]);
     let dest = f.dir.path().join("backup.db");
-    f.queue.backup_to(&dest).unwrap();
+    f.queue.as_sqlite().unwrap().backup_to(&dest).unwrap();
     assert!(
-        f.queue.backup_to(&dest).is_err(),
+        f.queue.as_sqlite().unwrap().backup_to(&dest).is_err(),
         "an existing file is not overwritten"
     );
     assert!(!f.dir.path().join("backup.db.partial").exists());
@@ -353,6 +355,11 @@ fn migration_to_v3_draws_a_prefix_above_old_serials_and_backfills_fingerprints()
     let next = placed(&q.enqueue(alloc("new.json")).unwrap())
         .serial
         .unwrap();
-    assert!(next > 5 && next >> sqlite::serials::BLOCK_BITS >= 1);
+    assert!(next > 5 && next >> moadian_queue::sqlite::serials::BLOCK_BITS >= 1);
     assert_consistent(&q);
 }
+
+on_both_backends!(
+    edited_copy_under_an_accepted_taxid_is_a_conflict_naming_the_fields,
+    the_same_invoice_written_differently_is_not_numbered_twice,
+);

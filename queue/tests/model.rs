@@ -57,7 +57,7 @@ fn server_status(s: u8) -> ServerStatus {
     ][s as usize % 6]
 }
 
-fn attempt_status(q: &Queue, uid: uuid::Uuid) -> AttemptStatus {
+fn attempt_status(q: &TQueue, uid: uuid::Uuid) -> AttemptStatus {
     q.attempt(uid).unwrap().expect("attempt recorded").status
 }
 
@@ -83,7 +83,7 @@ fn refused_unchanged(
     Ok(())
 }
 
-fn check(q: &Queue, step: usize) {
+fn check(q: &TQueue, step: usize) {
     let v = q.check_consistency().unwrap();
     assert!(v.is_empty(), "step {step}: {v:#?}");
     let mut taxids = HashSet::new();
@@ -105,44 +105,66 @@ fn check(q: &Queue, step: usize) {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    #[test]
-    fn invariant_3_4_random_histories_never_resend_and_stay_consistent(ops in prop::collection::vec(op(), 1..40)) {
-        let f = Fixture::new();
-        let mut runner = Some(f.queue.acquire_runner().unwrap());
-        let mut uids = Vec::new();
-        for (step, op) in ops.into_iter().enumerate() {
-            let r = runner.as_ref().unwrap();
-            match op {
-                Op::Enqueue(n) => { enqueue_n(&f.queue, n); }
-                Op::Begin(n) => {
-                    let keys: Vec<_> = r.next_sendable(MEM, n, None).unwrap().iter().map(|i| i.key()).collect();
-                    if !keys.is_empty() {
-                        uids.extend(r.begin_attempt(&keys, "b").unwrap().into_iter().map(|a| a.uid));
-                    }
+fn history(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let f = Fixture::new();
+    let mut runner = Some(f.queue.acquire_runner().unwrap());
+    let mut uids = Vec::new();
+    for (step, op) in ops.into_iter().enumerate() {
+        let r = runner.as_ref().unwrap();
+        match op {
+            Op::Enqueue(n) => {
+                enqueue_n(&f.queue, n);
+            }
+            Op::Begin(n) => {
+                let keys: Vec<_> = r
+                    .next_sendable(MEM, n, None)
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.key())
+                    .collect();
+                if !keys.is_empty() {
+                    uids.extend(
+                        r.begin_attempt(&keys, "b")
+                            .unwrap()
+                            .into_iter()
+                            .map(|a| a.uid),
+                    );
                 }
-                Op::Accept(i) => if let Some(u) = pick(&uids, i) {
+            }
+            Op::Accept(i) => {
+                if let Some(u) = pick(&uids, i) {
                     let before = attempt_status(&f.queue, u);
                     let res = r.record_accepted(u, &format!("ref-{u}"));
                     let after = attempt_status(&f.queue, u);
                     match res {
-                        Ok(()) => prop_assert_eq!(after, AttemptStatus::InProgress, "step {}", step),
+                        Ok(()) => {
+                            prop_assert_eq!(after, AttemptStatus::InProgress, "step {}", step)
+                        }
                         Err(e) => refused_unchanged(e, before, after, step)?,
                     }
-                },
-                Op::Reject(i, fail) => if let Some(u) = pick(&uids, i) {
-                    let then = if fail { AfterRejection::Fail } else { AfterRejection::Requeue };
+                }
+            }
+            Op::Reject(i, fail) => {
+                if let Some(u) = pick(&uids, i) {
+                    let then = if fail {
+                        AfterRejection::Fail
+                    } else {
+                        AfterRejection::Requeue
+                    };
                     let before = attempt_status(&f.queue, u);
-                    let res = r.record_rejected_before_acceptance(&[u], &serde_json::json!([]), then).unwrap().remove(0);
+                    let res = r
+                        .record_rejected_before_acceptance(&[u], &serde_json::json!([]), then)
+                        .unwrap()
+                        .remove(0);
                     let after = attempt_status(&f.queue, u);
                     match res {
                         Ok(()) => prop_assert_eq!(after, AttemptStatus::Rejected, "step {}", step),
                         Err(e) => refused_unchanged(e, before, after, step)?,
                     }
-                },
-                Op::Unknown(i) => if let Some(u) = pick(&uids, i) {
+                }
+            }
+            Op::Unknown(i) => {
+                if let Some(u) = pick(&uids, i) {
                     let before = attempt_status(&f.queue, u);
                     let res = r.mark_unknown(u);
                     let after = attempt_status(&f.queue, u);
@@ -150,8 +172,10 @@ proptest! {
                         Ok(()) => prop_assert_eq!(after, AttemptStatus::Unknown, "step {}", step),
                         Err(e) => refused_unchanged(e, before, after, step)?,
                     }
-                },
-                Op::Outcome(i, s) => if let Some(u) = pick(&uids, i) {
+                }
+            }
+            Op::Outcome(i, s) => {
+                if let Some(u) = pick(&uids, i) {
                     let before = attempt_status(&f.queue, u);
                     let res = r.record_outcome(u, server_status(s), None, None);
                     let after = attempt_status(&f.queue, u);
@@ -164,32 +188,79 @@ proptest! {
                             prop_assert_eq!(after, before, "step {}", step);
                             prop_assert_eq!(st, before, "step {}", step);
                         }
-                        Ok(Transition::StillUnknown) => prop_assert!(!after.is_final(), "step {}: {:?}", step, after),
-                        Ok(Transition::Requeued) => prop_assert_eq!(after, AttemptStatus::Lost, "step {}", step),
-                        Err(e) => refused_unchanged(e, before, after, step)?,
-                    }
-                },
-                Op::Advance(secs) => f.advance(Duration::from_secs(secs)),
-                Op::Handover => { drop(runner.take()); runner = Some(f.queue.acquire_runner().unwrap()); }
-                Op::Resubmit(i) => {
-                    let failed: Vec<_> = f.queue.list(&ListFilter { status: Some(InvoiceStatus::Failed), ..Default::default() }).unwrap();
-                    if let Some(row) = pick(&failed, i) {
-                        let res = f.queue.resubmit(row.id, Box::new(|serial| {
-                            let taxid = taxid_for(MEM, serial);
-                            Ok(Built { payload: payload(&taxid, serial), taxid, findings: None, invalid: false, indatim: None })
-                        }));
-                        match res {
-                            Ok(p) => {
-                                prop_assert_eq!(p.status, InvoiceStatus::Queued);
-                                prop_assert_eq!(f.queue.get(p.id).unwrap().unwrap().resubmission_of, Some(row.id));
-                            }
-                            Err(QueueError::AlreadyResubmitted { invoice, .. }) => prop_assert_eq!(invoice, row.id),
-                            Err(e) => prop_assert!(false, "step {}: resubmit of a FAILED invoice: {}", step, e),
+                        Ok(Transition::StillUnknown) => {
+                            prop_assert!(!after.is_final(), "step {}: {:?}", step, after)
                         }
+                        Ok(Transition::Requeued) => {
+                            prop_assert_eq!(after, AttemptStatus::Lost, "step {}", step)
+                        }
+                        Err(e) => refused_unchanged(e, before, after, step)?,
                     }
                 }
             }
-            check(&f.queue, step);
+            Op::Advance(secs) => f.advance(Duration::from_secs(secs)),
+            Op::Handover => {
+                drop(runner.take());
+                runner = Some(f.queue.acquire_runner().unwrap());
+            }
+            Op::Resubmit(i) => {
+                let failed: Vec<_> = f
+                    .queue
+                    .list(&ListFilter {
+                        status: Some(InvoiceStatus::Failed),
+                        ..Default::default()
+                    })
+                    .unwrap();
+                if let Some(row) = pick(&failed, i) {
+                    let res = f.queue.resubmit(
+                        row.id,
+                        Box::new(|serial| {
+                            let taxid = taxid_for(MEM, serial);
+                            Ok(Built {
+                                payload: payload(&taxid, serial),
+                                taxid,
+                                findings: None,
+                                invalid: false,
+                                indatim: None,
+                            })
+                        }),
+                    );
+                    match res {
+                        Ok(p) => {
+                            prop_assert_eq!(p.status, InvoiceStatus::Queued);
+                            prop_assert_eq!(
+                                f.queue.get(p.id).unwrap().unwrap().resubmission_of,
+                                Some(row.id)
+                            );
+                        }
+                        Err(QueueError::AlreadyResubmitted { invoice, .. }) => {
+                            prop_assert_eq!(invoice, row.id)
+                        }
+                        Err(e) => prop_assert!(
+                            false,
+                            "step {}: resubmit of a FAILED invoice: {}",
+                            step,
+                            e
+                        ),
+                    }
+                }
+            }
         }
+        check(&f.queue, step);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sqlite_invariant_3_4_random_histories_never_resend_and_stay_consistent(ops in prop::collection::vec(op(), 1..40)) {
+        on(Backend::Sqlite, || history(ops))?;
+    }
+
+    #[test]
+    fn postgres_invariant_3_4_random_histories_never_resend_and_stay_consistent(ops in prop::collection::vec(op(), 1..40)) {
+        on(Backend::Postgres, || history(ops))?;
     }
 }

@@ -2,13 +2,13 @@
 //! transaction (also from two connections at once), tax IDs never reused, resubmission under
 //! a new serial and tax ID, inputs carrying their own tax ID kept or refused.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use moadian_queue::*;
 use std::sync::{Arc, Barrier};
 
-#[test]
 fn invariant_4_serials_monotonic_per_memory_id() {
     let f = Fixture::new();
     let a: Vec<u64> = f
@@ -25,7 +25,6 @@ fn invariant_4_serials_monotonic_per_memory_id() {
     assert_eq!(f.queue.last_serial("nobody").unwrap(), b);
 }
 
-#[test]
 fn invariant_4_serials_monotonic_under_concurrent_allocation() {
     let f = Fixture::new();
     let barrier = Arc::new(Barrier::new(2));
@@ -67,7 +66,6 @@ fn invariant_4_serials_monotonic_under_concurrent_allocation() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn invariant_4_failed_build_does_not_consume_a_serial() {
     let f = Fixture::new();
     let bad = NewInvoice {
@@ -85,7 +83,6 @@ fn invariant_4_failed_build_does_not_consume_a_serial() {
     assert_eq!(placed(&r[1]).serial, Some(base(&f.queue) + 1));
 }
 
-#[test]
 fn invariant_4_taxid_never_reused_by_allocation() {
     let f = Fixture::new();
     let first = placed(&f.queue.enqueue(alloc("a")).unwrap());
@@ -120,7 +117,7 @@ fn invariant_4_taxid_never_reused_by_allocation() {
     );
 }
 
-fn fail(f: &Fixture, runner: &Runner, id: InvoiceId) {
+fn fail(f: &Fixture, runner: &TRunner, id: InvoiceId) {
     let key = f.queue.get(id).unwrap().unwrap().key();
     let a = runner.begin_attempt(&[key], "b").unwrap().remove(0);
     runner.record_accepted(a.uid, "ref").unwrap();
@@ -130,7 +127,6 @@ fn fail(f: &Fixture, runner: &Runner, id: InvoiceId) {
         .unwrap();
 }
 
-#[test]
 fn invariant_4_resubmission_gets_new_serial_and_taxid_linked_to_old() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -200,7 +196,6 @@ fn invariant_4_resubmission_gets_new_serial_and_taxid_linked_to_old() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn invariant_4_input_taxid_with_other_content_is_a_conflict_when_already_success() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -243,7 +238,6 @@ fn invariant_4_input_taxid_with_other_content_is_a_conflict_when_already_success
     assert_eq!(f.queue.summary().unwrap().total, 1);
 }
 
-#[test]
 fn invariant_4_input_taxid_refused_while_in_flight() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -325,7 +319,6 @@ fn invariant_4_input_taxid_kept_and_counter_advanced_past_its_serial() {
     assert!(r.is_err());
 }
 
-#[test]
 fn invariant_4_same_input_twice_gets_no_second_taxid() {
     let f = Fixture::new();
     let with_key = |src: &str| NewInvoice {
@@ -344,7 +337,6 @@ fn invariant_4_same_input_twice_gets_no_second_taxid() {
     assert_eq!(f.queue.summary().unwrap().total, 2);
 }
 
-#[test]
 fn invalid_invoices_are_recorded_and_never_sendable() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -416,7 +408,6 @@ fn invalid_invoices_are_recorded_and_never_sendable() {
     assert_consistent(&f.queue);
 }
 
-#[test]
 fn list_filters_and_pages() {
     let f = Fixture::new();
     let ids = enqueue_n(&f.queue, 5);
@@ -455,3 +446,16 @@ fn list_filters_and_pages() {
         .unwrap();
     assert_eq!(by_tax.id, ids[2]);
 }
+
+on_both_backends!(
+    invariant_4_serials_monotonic_per_memory_id,
+    invariant_4_serials_monotonic_under_concurrent_allocation,
+    invariant_4_failed_build_does_not_consume_a_serial,
+    invariant_4_taxid_never_reused_by_allocation,
+    invariant_4_resubmission_gets_new_serial_and_taxid_linked_to_old,
+    invariant_4_input_taxid_with_other_content_is_a_conflict_when_already_success,
+    invariant_4_input_taxid_refused_while_in_flight,
+    invariant_4_same_input_twice_gets_no_second_taxid,
+    invalid_invoices_are_recorded_and_never_sendable,
+    list_filters_and_pages,
+);

@@ -10,7 +10,7 @@ use crate::lang::{Langs, Message};
 pub use crate::pipeline::referral::{read_one, Kind};
 use crate::pipeline::{self, referral};
 use crate::rules::Finding;
-use moadian_queue::{SqliteQueue, Store};
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -128,11 +128,15 @@ pub async fn run_referral(
         return Ok(0);
     }
     let runner = if opts.send {
-        Some(Arc::new(queue.acquire_runner()?))
+        Some(Arc::new(queue.acquire_runner_for(std::slice::from_ref(
+            &session.profile.memory_id,
+        ))?))
     } else {
         None
     };
-    let q: &SqliteQueue = runner.as_ref().map(|r| r.queue()).unwrap_or(&queue);
+    let q: moadian_queue::QueueRef<'_> =
+        runner.as_ref().map(|r| r.queue()).unwrap_or(queue.as_ref());
+    let q = &q;
     let (id, refused) = match referral::enqueue(q, &memory_id, source, made.invoice, now)? {
         referral::Queued::Invoice(id) => (Some(id), vec![]),
         referral::Queued::Refused { source, error } => (None, vec![Refusal { source, error }]),

@@ -16,7 +16,6 @@
 use super::submit::{enqueue_paths, placements_report, Placement, Refusal, Session};
 use crate::lang::{Langs, Message};
 use crate::pipeline::{Report, ReportStatus};
-use moadian_queue::SqliteQueue;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -133,7 +132,7 @@ pub fn finished_files(dir: &Path, settle: Duration, lang: Langs) -> anyhow::Resu
 /// Enqueues each finished file; the placements per file.
 pub fn take(
     session: &Session,
-    queue: &SqliteQueue,
+    queue: &impl moadian_queue::Store,
     files: Vec<PathBuf>,
     lang: Langs,
 ) -> anyhow::Result<Vec<Taken>> {
@@ -179,7 +178,7 @@ pub fn judge(report: &Report, refused: &[Refusal]) -> Settled {
 /// leaves it. Returns the refusals of all files.
 pub fn settle(
     dir: &Path,
-    queue: &SqliteQueue,
+    queue: &impl moadian_queue::Store,
     taken: Vec<Taken>,
     lang: Langs,
 ) -> anyhow::Result<Vec<Refusal>> {

@@ -1,6 +1,8 @@
 //! `moadian queue backup FILE` and `moadian queue check`: a consistent copy of the queue file
 //! (SQLite's online backup API, safe while a runner sends) and a look at its health (integrity,
-//! schema version, serial prefix, invoices per status, state-machine check).
+//! schema version, serial prefix, invoices per status, state-machine check); and
+//! `moadian queue copy --from FILE --to postgres://…`, a queue file moved into a PostgreSQL
+//! queue (see `moadian_queue::postgres::copy`).
 
 use super::submit::{Session, Target};
 use super::Global;
@@ -26,6 +28,18 @@ pub enum Action {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Move a queue file into a PostgreSQL queue without loss (invoices, attempts, events,
+    /// serial counters), in one transaction; refused, with nothing written, when the target
+    /// already holds one of its tax IDs. Stop `run` on the file first.
+    Copy {
+        /// The queue file to copy.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The PostgreSQL queue: postgres://USER@HOST/DB (password from PGPASSWORD or
+        /// ~/.pgpass; in the URL it works too but is never shown).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Check the queue file: integrity, schema version, counts per status.
     Check {
         /// Print JSON instead of text.
@@ -46,6 +60,13 @@ async fn queue_path(t: &Target) -> anyhow::Result<PathBuf> {
 }
 
 fn open(path: &PathBuf, lang: Langs) -> anyhow::Result<SqliteQueue> {
+    if super::session::is_postgres(path) {
+        anyhow::bail!(
+            "{} is a PostgreSQL queue: `queue backup` and `queue check` are for queue files; back it up with pg_dump / {} صف PostgreSQL است: پشتیبان آن را با pg_dump بگیرید",
+            super::session::shown(path),
+            super::session::shown(path)
+        );
+    }
     if !path.exists() {
         anyhow::bail!(
             "the queue {} does not exist / صف {} وجود ندارد",
@@ -60,6 +81,7 @@ fn open(path: &PathBuf, lang: Langs) -> anyhow::Result<SqliteQueue> {
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     match args.action {
+        Action::Copy { from, to } => copy(&from, &to, lang),
         Action::Backup { file } => {
             let path = queue_path(&args.target).await?;
             let queue = open(&path, lang)?;
@@ -139,4 +161,57 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             Ok(u8::from(!c.ok()))
         }
     }
+}
+
+/// `moadian queue copy --from FILE --to postgres://…`.
+fn copy(from: &std::path::Path, to: &str, lang: Langs) -> anyhow::Result<u8> {
+    let shown_to = moadian_queue::postgres::redact(to);
+    if !moadian_queue::postgres::is_url(to) {
+        anyhow::bail!(
+            "--to must be a PostgreSQL URL (postgres://USER@HOST/DB), not {shown_to} / ‎--to‎ باید نشانی PostgreSQL باشد"
+        );
+    }
+    if !from.is_file() {
+        anyhow::bail!(
+            "no queue file at {} / فایل صفی در {} نیست",
+            from.display(),
+            from.display()
+        );
+    }
+    let fail = |e: moadian_queue::QueueError| {
+        anyhow::anyhow!(lang.text(&Message::new(e.persian(), e.to_string())))
+    };
+    let report = tokio::task::block_in_place(|| {
+        let target = moadian_queue::PgQueue::open(to).map_err(fail)?;
+        moadian_queue::postgres::copy::copy_sqlite_to_postgres(from, &target).map_err(fail)
+    })?;
+    println!(
+        "{}",
+        lang.text(&Message::new(
+            format!(
+                "صف {} به {} منتقل شد: {} صورتحساب، {} ارسال، {} رویداد، شمارندهٔ سریال {} شناسهٔ حافظه",
+                from.display(),
+                shown_to,
+                report.invoices,
+                report.attempts,
+                report.events,
+                report.serial_counters
+            ),
+            format!(
+                "copied {} to {}: {} invoice{}, {} attempt{}, {} event{}, the serial counter{} of {} memory ID{}",
+                from.display(),
+                shown_to,
+                report.invoices,
+                super::plural(report.invoices),
+                report.attempts,
+                super::plural(report.attempts),
+                report.events,
+                super::plural(report.events),
+                super::plural(report.serial_counters),
+                report.serial_counters,
+                super::plural(report.serial_counters)
+            ),
+        ))
+    );
+    Ok(0)
 }

@@ -45,15 +45,16 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let to = args.to.map(When::tehran_end);
     // Reading the queue needs no server: only the queue path of the profile (or --queue).
     let queue_path = args.target.queue_path()?;
-    if !queue_path.exists() {
+    if !super::session::is_postgres(&queue_path) && !queue_path.exists() {
         anyhow::bail!(
             "no queue at {} / صفی در {} نیست",
             queue_path.display(),
             queue_path.display()
         );
     }
-    let queue = moadian_queue::SqliteQueue::open_read_only(&queue_path)?;
-    let entries = report::entries_from_queue(&queue)?;
+    let entries = super::session::with_read_only_queue(&queue_path, |queue| {
+        Ok(report::entries_from_queue(queue)?)
+    })?;
     let now = chrono::Utc::now().timestamp_millis();
     let r = report::build_grouped(&entries, from, to, lang, now, args.period);
     let format = args.format.unwrap_or_else(|| {

@@ -81,7 +81,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         let inv = queue.find_by_taxid(t)?.ok_or_else(|| {
             anyhow::anyhow!(
                 "tax ID {t} is not in the queue {} / شماره مالیاتی {t} در صف نیست",
-                session.queue_path.display()
+                super::session::shown(&session.queue_path)
             )
         })?;
         let attempt = queue.attempts(inv.id)?.pop();
@@ -102,7 +102,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     if !confirmed(&args, lang)? {
         return Ok(1);
     }
-    let runner = Arc::new(queue.acquire_runner()?);
+    let runner =
+        Arc::new(queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id))?);
     let (_signer, client) = match session.connect_checked().await? {
         Ok(sc) => sc,
         Err(f) => {
@@ -184,7 +185,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         ids.push(id);
     }
     let stopped = send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
-    let report = pipeline::report::build(runner.queue(), Some(ids), None)?;
+    let report = pipeline::report::build(&runner.queue(), Some(ids), None)?;
     let message = stopped.as_ref().map(|s| &s.message);
     super::status::print_report(&report, &[], message, args.json, true, lang)?;
     Ok(exit_code(&report, 0, stopped.as_ref()))

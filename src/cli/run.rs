@@ -10,7 +10,7 @@ use super::inbox;
 use super::submit::{exit_code, send_and_poll, Session, Stop, Target};
 use super::Global;
 use crate::pipeline;
-use moadian_queue::{QueueError, Store};
+use moadian_queue::QueueError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let mut session = Session::open(&args.target).await?;
     session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
-    let runner = match queue.acquire_runner() {
+    let runner = match queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id)) {
         Ok(r) => std::sync::Arc::new(r),
         Err(e @ QueueError::Busy { .. }) => {
             eprintln!("queue busy: {e}\n{}", e.persian());
@@ -63,16 +63,16 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             let files =
                 tokio::task::spawn_blocking(move || inbox::finished_files(&d, settle, lang))
                     .await??;
-            taken = inbox::take(&session, runner.queue(), files, lang)?;
+            taken = inbox::take(&session, &runner.queue(), files, lang)?;
         }
         let stopped: Option<Stop> =
             send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
         let refused = match &args.inbox {
-            Some(dir) => inbox::settle(dir, runner.queue(), taken, lang)?,
+            Some(dir) => inbox::settle(dir, &runner.queue(), taken, lang)?,
             None => Vec::new(),
         };
         let report =
-            pipeline::report::build(runner.queue(), None, Some(&session.profile.memory_id))?;
+            pipeline::report::build(&runner.queue(), None, Some(&session.profile.memory_id))?;
         let message = stopped.as_ref().map(|s| &s.message);
         let Some(every) = args.watch else {
             super::status::print_report(&report, &refused, message, args.json, args.all, lang)?;

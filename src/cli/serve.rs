@@ -82,7 +82,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let mut session = Session::open(&args.target).await?;
     session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
-    let runner = match queue.acquire_runner() {
+    let runner = match queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id)) {
         Ok(r) => Arc::new(r),
         Err(e @ QueueError::Busy { .. }) => {
             eprintln!("queue busy: {e}\n{}", e.persian());
@@ -195,7 +195,7 @@ async fn runner_loop(state: Arc<ServiceState>, every: Duration) {
             let st = state.clone();
             let m = st.session.profile.memory_id.clone();
             tokio::task::spawn_blocking(move || {
-                pipeline::poll::open_attempts(st.queue(), &m)
+                pipeline::poll::open_attempts(&st.queue(), &m)
                     .map(|v| !v.is_empty())
                     .unwrap_or(false)
             })

@@ -9,7 +9,7 @@ use crate::crypto::{SignError, Signer};
 use crate::lang::Message;
 use crate::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use anyhow::Context as _;
-use moadian_queue::{QueueOptions, SqliteQueue};
+use moadian_queue::{AnyQueue, QueueOptions};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,8 +23,9 @@ pub struct Target {
     /// demo taxpayer A11216 / 14003778990, and a sandbox-only queue file.
     #[arg(long)]
     pub sandbox: bool,
-    /// The queue file (default: in the user's data directory, one per memory ID).
-    #[arg(long, value_name = "FILE")]
+    /// The queue file (default: in the user's data directory, one per memory ID), or a
+    /// PostgreSQL queue shared by several runners: postgres://USER@HOST/DB.
+    #[arg(long, value_name = "FILE|URL")]
     pub queue: Option<PathBuf>,
     /// Override the profile's endpoint: production, tax-sandbox or a base URL (e.g. the one
     /// `moadian sandbox serve` prints).
@@ -42,14 +43,40 @@ pub struct QueueTarget {
     #[arg(long)]
     pub sandbox: bool,
     /// The queue file (default: the profile's, else the one of --memory-id in the user's data
-    /// directory).
-    #[arg(long, value_name = "FILE")]
+    /// directory), or a PostgreSQL queue: postgres://USER@HOST/DB.
+    #[arg(long, value_name = "FILE|URL")]
     pub queue: Option<PathBuf>,
     /// Memory ID whose default queue file to read (instead of a profile).
     #[arg(long, value_name = "ID")]
     pub memory_id: Option<String>,
     #[command(flatten)]
     pub profile: ProfileArgs,
+}
+
+/// Whether a `--queue` value (or a profile's `queue = …`) names a PostgreSQL queue.
+pub fn is_postgres(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(moadian_queue::postgres::is_url)
+}
+
+/// The queue as shown to a person: a file's path, or a URL without its password.
+pub fn shown(path: &std::path::Path) -> String {
+    match path.to_str() {
+        Some(s) if moadian_queue::postgres::is_url(s) => moadian_queue::postgres::redact(s),
+        _ => path.display().to_string(),
+    }
+}
+
+/// Run `f` on the queue opened read-only (a file, or a PostgreSQL URL), on a thread that may
+/// block (the PostgreSQL client blocks; the queue is opened, used and closed inside `f`'s call).
+pub fn with_read_only_queue<R>(
+    path: &std::path::Path,
+    f: impl FnOnce(&moadian_queue::AnyQueue) -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    let spec = path.to_string_lossy().into_owned();
+    tokio::task::block_in_place(|| {
+        let queue = moadian_queue::AnyQueue::open_read_only(&spec)?;
+        f(&queue)
+    })
 }
 
 impl QueueTarget {
@@ -218,7 +245,16 @@ impl Session {
             cfg.server_key_bits = bits;
         }
         let queue_path = t.queue.clone().unwrap_or_else(|| dir.join("queue.sqlite"));
-        cfg.state_file = Some(crate::sandbox::state_file_beside(&queue_path));
+        cfg.state_file = Some(if is_postgres(&queue_path) {
+            // No file to sit beside: one state file per PostgreSQL queue in the sandbox's
+            // folder, named by the URL without its password.
+            use sha2::Digest;
+            let h = sha2::Sha256::digest(shown(&queue_path).as_bytes());
+            let name: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
+            dir.join(format!("pg-{name}.sandbox-state.sqlite"))
+        } else {
+            crate::sandbox::state_file_beside(&queue_path)
+        });
         let sb = Sandbox::start(cfg)
             .await
             .context("cannot start the built-in sandbox")?;
@@ -265,8 +301,18 @@ impl Session {
         o
     }
 
-    /// Opens (creating) the queue file.
-    pub fn open_queue(&self) -> anyhow::Result<SqliteQueue> {
+    /// Opens (creating) the queue: a file, or a PostgreSQL queue when `--queue` / the
+    /// profile's `queue` is a `postgres://` URL.
+    pub fn open_queue(&self) -> anyhow::Result<AnyQueue> {
+        if is_postgres(&self.queue_path) {
+            let spec = self.queue_path.to_string_lossy().into_owned();
+            let mut q = moadian_queue::PgQueue::open_with(&spec, self.queue_options())?;
+            // How long a dead runner's memory IDs wait before another runner takes them over.
+            if let Some(ttl) = crate::pipeline::poll::env_ms("MOADIAN_LEASE_TTL_MS") {
+                q = q.with_lease_ttl(ttl);
+            }
+            return Ok(AnyQueue::Postgres(q));
+        }
         if let Some(dir) = self
             .queue_path
             .parent()
@@ -275,7 +321,7 @@ impl Session {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        SqliteQueue::open_with(&self.queue_path, self.queue_options()).map_err(|e| match e {
+        AnyQueue::open_file(&self.queue_path, self.queue_options()).map_err(|e| match e {
             // Both languages: the file, what is wrong, what to do.
             moadian_queue::QueueError::EmptyFile { .. } => {
                 anyhow::anyhow!("{e}\n{}", e.persian())

@@ -7,7 +7,6 @@ use super::Global;
 use crate::lang::{Langs, Message};
 use crate::pipeline::{self, Event, InvoiceReport, Observer, Report, ReportStatus};
 use indicatif::{ProgressBar, ProgressStyle};
-use moadian_queue::SqliteQueue;
 use std::io::IsTerminal;
 
 #[derive(Debug, clap::Args)]
@@ -30,15 +29,16 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     // Status never needs a server, a signer or the sandbox running: just the queue file.
     let path = args.target.queue_path()?;
-    if !path.exists() {
+    if !super::session::is_postgres(&path) && !path.exists() {
         anyhow::bail!(
             "the queue {} does not exist yet; enqueue or submit invoices first / صف {} هنوز ساخته نشده است",
             path.display(),
             path.display()
         );
     }
-    let queue = SqliteQueue::open_read_only(&path)?;
-    let mut report = pipeline::report::build(&queue, None, None)?;
+    let (mut report, leases) = super::session::with_read_only_queue(&path, |queue| {
+        Ok((pipeline::report::build(queue, None, None)?, queue.leases()?))
+    })?;
     if let Some(only) = &args.only {
         let want = only.to_ascii_uppercase();
         report.invoices.retain(|i| i.status.as_str() == want);
@@ -51,7 +51,50 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         args.all || args.only.is_some(),
         lang,
     )?;
+    if !args.json {
+        print_leases(&leases, lang);
+    }
     Ok(if report.all_success() { 0 } else { 1 })
+}
+
+/// Which runner holds which memory ID since when (a PostgreSQL queue shared by runners).
+fn print_leases(leases: &[moadian_queue::postgres::lease::Lease], lang: Langs) {
+    let utc = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| ms.to_string())
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    for l in leases.iter().filter(|l| !l.runner.is_empty()) {
+        let short = l.runner.get(..8).unwrap_or(&l.runner);
+        let (state_fa, state_en) = if l.expires > now {
+            ("", "")
+        } else {
+            (
+                "؛ منقضی (اجراکنندهٔ دیگری می‌تواند آن را بگیرد)",
+                "; expired (another runner may take it over)",
+            )
+        };
+        let m = crate::lang::Message::new(
+            format!(
+                "اجراکننده {short} روی {} (فرایند {}) شناسهٔ حافظهٔ {} را از {} UTC در دست دارد؛ آخرین ضربان {} UTC{state_fa}",
+                l.host,
+                l.pid,
+                l.memory_id,
+                utc(l.since),
+                utc(l.heartbeat)
+            ),
+            format!(
+                "runner {short} on {} (pid {}) holds memory ID {} since {} UTC; last heartbeat {} UTC{state_en}",
+                l.host,
+                l.pid,
+                l.memory_id,
+                utc(l.since),
+                utc(l.heartbeat)
+            ),
+        );
+        println!("{}", lang.text(&m));
+    }
 }
 
 fn status_text(s: ReportStatus, lang: Langs) -> String {

@@ -5,7 +5,7 @@
 pub use super::session::{CountingSigner, Session, Target, SANDBOX_TOKEN_LABEL};
 use super::Global;
 use crate::pipeline::{self, PassOptions, PollOptions};
-use moadian_queue::{Content, Enqueued, InvoiceId, QueueError, RunnerStore, SqliteQueue, Store};
+use moadian_queue::{Content, Enqueued, InvoiceId, QueueError, RunnerStore};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,12 +42,13 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     session.input = args.input.options();
     session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
-    let runner = Arc::new(queue.acquire_runner()?);
-    let placements = enqueue_paths(&session, runner.queue(), &args.paths, args.fill, lang)?;
+    let runner =
+        Arc::new(queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id))?);
+    let placements = enqueue_paths(&session, &runner.queue(), &args.paths, args.fill, lang)?;
     let progress = super::status::Progress::new(!args.json);
     let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
-    let (report, refused) = placements_report(runner.queue(), placements)?;
+    let (report, refused) = placements_report(&runner.queue(), placements)?;
     let message = stopped.as_ref().map(|s| &s.message);
     super::status::print_report(&report, &refused, message, args.json, args.all, lang)?;
     Ok(exit_code(&report, refused.len(), stopped.as_ref()))
@@ -83,7 +84,7 @@ pub enum Placement {
 /// overwrite it (it is reported INVALID on its own and never sent).
 pub fn enqueue_paths(
     session: &Session,
-    queue: &SqliteQueue,
+    queue: &impl moadian_queue::Store,
     paths: &[PathBuf],
     fill: bool,
     lang: crate::lang::Langs,
@@ -217,7 +218,7 @@ fn superseded(
 }
 
 fn place(
-    queue: &SqliteQueue,
+    queue: &impl moadian_queue::Store,
     items: Vec<moadian_queue::NewInvoice<'static>>,
     idx: &[usize],
     out: &mut [Option<Placement>],
@@ -249,7 +250,7 @@ fn place(
 
 /// The report of a submission: one row per input, in input order (a queue row shown once).
 pub fn placements_report(
-    queue: &SqliteQueue,
+    queue: &impl moadian_queue::Store,
     placements: Vec<Placement>,
 ) -> anyhow::Result<(pipeline::Report, Vec<Refusal>)> {
     let ids: Vec<InvoiceId> = placements
@@ -299,7 +300,7 @@ pub fn placements_report(
 
 /// "already SUCCESS, sent on … (from …); not sent again" for an input the queue already held.
 fn already_note(
-    queue: &SqliteQueue,
+    queue: &impl moadian_queue::Store,
     id: InvoiceId,
     r: &pipeline::InvoiceReport,
 ) -> anyhow::Result<crate::lang::Message> {
@@ -360,12 +361,17 @@ pub fn exit_code(report: &pipeline::Report, refused: usize, stop: Option<&Stop>)
 /// so between passes (`run --watch` included) the main queue file alone is complete.
 pub async fn send_and_poll(
     session: &Session,
-    runner: Arc<moadian_queue::SqliteRunner>,
+    runner: Arc<moadian_queue::AnyRunner>,
     wait: Duration,
     obs: &dyn pipeline::Observer,
 ) -> anyhow::Result<Option<Stop>> {
     let out = one_pass(session, runner.clone(), wait, obs).await;
-    let done = tokio::task::spawn_blocking(move || runner.queue().checkpoint()).await;
+    let done = tokio::task::spawn_blocking(move || match runner.queue().as_sqlite() {
+        Some(q) => q.checkpoint(),
+        // A PostgreSQL queue has no file to checkpoint.
+        None => Ok(true),
+    })
+    .await;
     if !matches!(done, Ok(Ok(true))) {
         tracing::debug!("WAL checkpoint after the pass did not complete; the next one will");
     }
@@ -374,7 +380,7 @@ pub async fn send_and_poll(
 
 async fn one_pass(
     session: &Session,
-    runner: Arc<moadian_queue::SqliteRunner>,
+    runner: Arc<moadian_queue::AnyRunner>,
     wait: Duration,
     obs: &dyn pipeline::Observer,
 ) -> anyhow::Result<Option<Stop>> {
@@ -384,7 +390,7 @@ async fn one_pass(
         let m = memory_id.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
             let queued = !r.next_sendable(&m, 1, None)?.is_empty();
-            let open = !pipeline::poll::open_attempts(r.queue(), &m)?.is_empty();
+            let open = !pipeline::poll::open_attempts(&r.queue(), &m)?.is_empty();
             Ok(queued || open)
         })
         .await??

@@ -110,4 +110,4 @@ impl Observer for Silent {
 }
 
 /// The sending handle of the queue (its read side is `runner.queue()`).
-pub type Runner = moadian_queue::SqliteRunner;
+pub type Runner = moadian_queue::AnyRunner;

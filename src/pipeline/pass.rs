@@ -75,7 +75,7 @@ pub async fn run_pass(
     let open = {
         let r = runner.clone();
         let m = client.memory_id().to_string();
-        blocking(move || open_attempts(r.queue(), &m)).await??
+        blocking(move || open_attempts(&r.queue(), &m)).await??
     };
     if !open.is_empty() {
         match poll(

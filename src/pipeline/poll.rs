@@ -286,7 +286,7 @@ pub async fn poll(
         let open = {
             let r = runner.clone();
             let m = client.memory_id().to_string();
-            blocking(move || open_attempts(r.queue(), &m)).await??
+            blocking(move || open_attempts(&r.queue(), &m)).await??
         };
         stats.open = open.len();
         if open.is_empty() {
@@ -328,7 +328,9 @@ pub async fn poll(
         if stats.requeued > 0 || Instant::now() >= deadline {
             let r = runner.clone();
             let m = client.memory_id().to_string();
-            stats.open = blocking(move || open_attempts(r.queue(), &m)).await??.len();
+            stats.open = blocking(move || open_attempts(&r.queue(), &m))
+                .await??
+                .len();
             return Ok(stats);
         }
     }

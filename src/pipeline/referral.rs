@@ -5,9 +5,7 @@
 
 use crate::lang::Message;
 use crate::rules::{self, Finding};
-use moadian_queue::{
-    Enqueued, InvoiceId, InvoiceStatus, ListFilter, QueueError, SqliteQueue, Store,
-};
+use moadian_queue::{Enqueued, InvoiceId, InvoiceStatus, ListFilter, QueueError, Store};
 use serde_json::Value;
 use std::path::Path;
 
@@ -31,7 +29,7 @@ impl Kind {
 
 /// The reference from the queue: its payload, checked to be an accepted invoice; and the checks
 /// against referrals already in the queue.
-pub fn find_reference(queue: &SqliteQueue, taxid: &str, kind: Kind) -> Result<Value, Vec<Finding>> {
+pub fn find_reference(queue: &impl Store, taxid: &str, kind: Kind) -> Result<Value, Vec<Finding>> {
     let e = |rule: &str, fa: String, en: String| {
         vec![Finding::error(
             rule,
@@ -108,7 +106,7 @@ pub fn find_reference(queue: &SqliteQueue, taxid: &str, kind: Kind) -> Result<Va
 /// Validates a referral as it will be numbered: with the tax ID and `inno` the next serial
 /// would give (the real ones are assigned at enqueue).
 pub fn validate_numbered(
-    queue: &SqliteQueue,
+    queue: &impl Store,
     memory_id: &crate::invoice::MemoryId,
     invoice: &Value,
     now: i64,
@@ -188,7 +186,7 @@ pub struct Made {
 /// Finds the reference, builds the referral with `build` (given the reference and the moment)
 /// and validates it as it will be numbered. `Ok(Err(findings))`: stopped locally by these rules.
 pub fn make(
-    queue: &SqliteQueue,
+    queue: &impl Store,
     memory_id: &crate::invoice::MemoryId,
     kind: Kind,
     taxid: &str,
@@ -225,7 +223,7 @@ pub enum Queued {
 
 /// Numbers and queues a made referral.
 pub fn enqueue(
-    queue: &SqliteQueue,
+    queue: &impl Store,
     memory_id: &crate::invoice::MemoryId,
     source: String,
     invoice: Value,

@@ -223,9 +223,9 @@ pub fn enqueue_staged(
     }
     let paths = staged.keep(&st.uploads)?;
     let placements =
-        crate::cli::submit::enqueue_paths(&st.session, st.queue(), &paths, fill, Langs::Both)?;
+        crate::cli::submit::enqueue_paths(&st.session, &st.queue(), &paths, fill, Langs::Both)?;
     Ok(crate::cli::submit::placements_report(
-        st.queue(),
+        &st.queue(),
         placements,
     )?)
 }
@@ -302,7 +302,7 @@ pub async fn list_invoices(
     let browse = browse_of(&uri, 100)?;
     let st = s.clone();
     let page = blocking(move || {
-        let q = st.queue();
+        let q = &st.queue();
         let (rows, next) = pipeline::browse::page(q, &browse)?;
         let next_after = next.map(|n| n.0);
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
@@ -341,7 +341,7 @@ pub async fn get_invoice(
 ) -> Result<Json<Value>, Problem> {
     let st = s.clone();
     let v = blocking(move || {
-        let q = st.queue();
+        let q = &st.queue();
         let inv = q
             .find_by_taxid(&taxid)?
             .ok_or_else(|| unknown_taxid(&taxid))?;
@@ -400,7 +400,7 @@ pub async fn no_such_endpoint(
 /// The answer to an enqueue of `ids` (in this order): their rows with explained findings, the
 /// counts, and what the queue refused.
 pub fn enqueue_answer(
-    queue: &moadian_queue::SqliteQueue,
+    queue: &impl Store,
     ids: Vec<InvoiceId>,
     refused: Vec<Value>,
 ) -> Result<Value, Problem> {

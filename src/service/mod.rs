@@ -105,7 +105,7 @@ pub struct ServiceState {
 }
 
 impl ServiceState {
-    pub fn queue(&self) -> &moadian_queue::SqliteQueue {
+    pub fn queue(&self) -> moadian_queue::QueueRef<'_> {
         self.runner.queue()
     }
 }

@@ -76,7 +76,7 @@ async fn make_and_queue(
             .map_err(|e| Problem::internal(e.message().en))?;
         let now = chrono::Utc::now().timestamp_millis();
         let made =
-            referral::make(st.queue(), &memory_id, kind, &taxid, now, build)?.map_err(stopped)?;
+            referral::make(&st.queue(), &memory_id, kind, &taxid, now, build)?.map_err(stopped)?;
         if dry_run {
             return Ok(json!({
                 "invoice": made.invoice,
@@ -84,14 +84,14 @@ async fn make_and_queue(
                 "caution": made.caution,
             }));
         }
-        let queued = referral::enqueue(st.queue(), &memory_id, source, made.invoice, now)?;
+        let queued = referral::enqueue(&st.queue(), &memory_id, source, made.invoice, now)?;
         let (ids, refused) = match queued {
             Queued::Invoice(id) => (vec![id], vec![]),
             Queued::Refused { source, error } => {
                 (vec![], vec![json!({"source": source, "error": error})])
             }
         };
-        let mut v = enqueue_answer(st.queue(), ids, refused)?;
+        let mut v = enqueue_answer(&st.queue(), ids, refused)?;
         if let Some(o) = v.as_object_mut() {
             o.insert(
                 "caution".into(),

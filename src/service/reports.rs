@@ -47,7 +47,7 @@ pub fn build(s: &ServiceState, uri: &Uri) -> Result<(report::Report, Lang), Prob
     } else {
         Lang::Fa
     };
-    let entries = report::entries_from_queue(s.queue())?;
+    let entries = report::entries_from_queue(&s.queue())?;
     let now = chrono::Utc::now().timestamp_millis();
     Ok((
         report::build_grouped(&entries, from, to, lang, now, grouping),

@@ -12,7 +12,7 @@ use crate::store::RunnerStore;
 use crate::types::*;
 
 /// The invoice status an attempt status implies.
-fn invoice_status_for(a: AttemptStatus, then: AfterRejection) -> InvoiceStatus {
+pub(crate) fn invoice_status_for(a: AttemptStatus, then: AfterRejection) -> InvoiceStatus {
     match a {
         AttemptStatus::Sending => InvoiceStatus::Sending,
         AttemptStatus::InProgress => InvoiceStatus::InProgress,
@@ -344,12 +344,13 @@ impl RunnerStore for SqliteRunner {
 }
 
 /// Per-item results, except that a storage error aborts the whole transaction.
-fn storage_errors_abort<T>(items: Vec<Result<T>>) -> Result<Vec<Result<T>>> {
+pub(crate) fn storage_errors_abort<T>(items: Vec<Result<T>>) -> Result<Vec<Result<T>>> {
     let mut out = Vec::with_capacity(items.len());
     for r in items {
         match r {
             Err(QueueError::Sqlite(e)) => return Err(QueueError::Sqlite(e)),
             Err(QueueError::Corrupt(e)) => return Err(QueueError::Corrupt(e)),
+            Err(QueueError::Postgres(e)) => return Err(QueueError::Postgres(e)),
             other => out.push(other),
         }
     }

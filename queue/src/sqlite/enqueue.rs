@@ -49,17 +49,17 @@ impl SerialCache {
     }
 }
 
-pub(super) fn to_i64(v: u64, what: &str) -> Result<i64> {
+pub(crate) fn to_i64(v: u64, what: &str) -> Result<i64> {
     i64::try_from(v).map_err(|_| QueueError::InvalidInput(format!("{what} {v} is too large")))
 }
 
-pub(super) fn check_json(payload: &str) -> Result<()> {
+pub(crate) fn check_json(payload: &str) -> Result<()> {
     serde_json::from_str::<serde::de::IgnoredAny>(payload)
         .map(|_| ())
         .map_err(|e| QueueError::InvalidInput(format!("payload is not valid JSON: {e}")))
 }
 
-pub(super) fn json_text(v: &Option<serde_json::Value>) -> Result<Option<String>> {
+pub(crate) fn json_text(v: &Option<serde_json::Value>) -> Result<Option<String>> {
     v.as_ref()
         .map(serde_json::to_string)
         .transpose()
@@ -187,7 +187,7 @@ pub(super) fn insert(conn: &Connection, row: &Row<'_>, now: Millis, pid: u32) ->
     })
 }
 
-pub(super) fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
@@ -291,7 +291,7 @@ fn numbered_existing(
 
 /// The fields in which two stored invoice texts differ (content only: not the tax ID/`inno`);
 /// `["(invoice)"]` when one of them cannot be read.
-fn changed_fields(old: Option<&str>, new: Option<&str>) -> Vec<String> {
+pub(crate) fn changed_fields(old: Option<&str>, new: Option<&str>) -> Vec<String> {
     let parse = |s: Option<&str>| s.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
     match (parse(old), parse(new)) {
         (Some(a), Some(b)) => crate::fingerprint::differing_fields(&a, &b, 12),
@@ -300,7 +300,7 @@ fn changed_fields(old: Option<&str>, new: Option<&str>) -> Vec<String> {
     }
 }
 
-pub(super) fn status_of(invalid: bool) -> InvoiceStatus {
+pub(crate) fn status_of(invalid: bool) -> InvoiceStatus {
     if invalid {
         InvoiceStatus::Invalid
     } else {

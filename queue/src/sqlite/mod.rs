@@ -7,8 +7,8 @@
 //! constraints (status `CHECK`s, `UNIQUE` tax ID, one open attempt per invoice, monotonic
 //! serial trigger, append-only events) back the checks up.
 
-mod attempts;
-mod enqueue;
+pub(crate) mod attempts;
+pub(crate) mod enqueue;
 mod file;
 mod lock;
 mod read;

@@ -33,7 +33,7 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
     let status = browse.status;
     let st = s.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
-        let q = st.queue();
+        let q = &st.queue();
         let (rows, next) = pipeline::browse::page(q, &browse)?;
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
         let report = pipeline::report::build(q, Some(ids), None)?.invoices;
@@ -168,7 +168,7 @@ pub async fn one(
     let st = s.clone();
     let tx = taxid.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
-        let q = st.queue();
+        let q = &st.queue();
         let Some(inv) = q.find_by_taxid(&tx)? else {
             return Ok(None);
         };

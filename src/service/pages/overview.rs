@@ -19,7 +19,7 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
     let lang = lang_of(&uri);
     let st = s.clone();
     let (counts, attention) = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
-        let q = st.queue();
+        let q = &st.queue();
         let counts = q.summary()?;
         let mut ids = Vec::new();
         for status in [
