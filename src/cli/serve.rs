@@ -10,7 +10,7 @@ use super::Global;
 use crate::lang::Message;
 use crate::pipeline;
 use crate::service::{self, LastPass, ServiceState};
-use moadian_queue::{QueueError, Store};
+use moadian_queue::QueueError;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
