@@ -5,6 +5,8 @@
 //! sign + encrypt + send ([`send`]) → poll / reconcile ([`poll`]) → report ([`report`]).
 //! Library only: progress goes to an [`Observer`]; the CLI draws it.
 
+pub mod ingest;
+pub mod listing;
 pub mod pass;
 pub mod poll;
 pub mod preflight;
@@ -12,7 +14,10 @@ pub mod prepare;
 pub mod report;
 pub mod send;
 pub mod settle;
+mod spool;
 
+pub use ingest::{IngestOptions, Placements};
+pub use listing::Listing;
 pub use pass::{run_pass, PassOptions, PassStats};
 pub use poll::{PollOptions, PollStats};
 pub use prepare::{load_inputs, load_inputs_with, prepare, Input};
@@ -22,6 +27,13 @@ pub use send::SendStats;
 use crate::api::ApiError;
 use crate::crypto::SignError;
 use moadian_queue::QueueError;
+
+/// An input the queue refused (not an invoice row): source and why.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    pub source: String,
+    pub error: crate::lang::Message,
+}
 
 /// Why the pipeline could not go on.
 #[derive(Debug, thiserror::Error)]
