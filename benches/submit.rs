@@ -207,6 +207,10 @@ async fn run_once(
         Instant::now() + opts.wait,
         &opts.poll,
         true,
+        pipeline::poll::Learning {
+            known: &Default::default(),
+            since_ms: 0,
+        },
         &Silent,
     )
     .await

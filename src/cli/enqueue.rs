@@ -35,6 +35,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         json: args.json,
         all: args.all,
         only: None,
+        timing: None,
         lang,
     };
     let s = super::status::print_listing(&placements.listing(&queue), None, &out)?;

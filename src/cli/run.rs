@@ -7,7 +7,7 @@
 //! not be reached (network down, or failing past `--deadline`): the queue is intact.
 
 use super::inbox;
-use super::submit::{exit_code, send_and_poll, Session, Stop, Target};
+use super::submit::{exit_code, send_and_poll_timed, Session, Stop, Target};
 use super::Global;
 use crate::pipeline;
 use moadian_queue::{QueueError, Store};
@@ -65,8 +65,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                     .await??;
             taken = inbox::take(&session, runner.queue(), files, lang)?;
         }
-        let stopped: Option<Stop> =
-            send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
+        let (stopped, timing): (Option<Stop>, _) =
+            send_and_poll_timed(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
         let refused = match &args.inbox {
             Some(dir) => inbox::settle(dir, runner.queue(), taken, lang)?,
             None => Vec::new(),
@@ -84,6 +84,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 json: args.json,
                 all: args.all,
                 only: None,
+                timing,
                 lang,
             };
             let summary = super::status::print_listing(&listing, message, &out)?;

@@ -385,7 +385,7 @@ impl Session {
 fn sandbox_poll() -> crate::pipeline::PollOptions {
     let mut p = crate::pipeline::PollOptions::from_env();
     if std::env::var_os("MOADIAN_POLL_FIRST_MS").is_none() {
-        p.first_delay = Duration::from_millis(1000);
+        p.first_delay = Duration::from_millis(250);
         p.max_delay = Duration::from_secs(3);
     }
     p

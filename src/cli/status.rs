@@ -47,6 +47,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         json: args.json,
         all: args.all || args.only.is_some(),
         only: args.only.clone(),
+        timing: None,
         lang,
     };
     let summary = print_listing(&listing, None, &out)?;
@@ -145,7 +146,21 @@ pub struct Output {
     pub all: bool,
     /// Only invoices with this status (the summary still counts every one).
     pub only: Option<String>,
+    /// How long this run's invoices took from acceptance to a final answer.
+    pub timing: Option<pipeline::Timing>,
     pub lang: Langs,
+}
+
+/// "final 1.2 s after acceptance (median of 1000; slowest 2.0 s)".
+pub fn timing_line(t: &pipeline::Timing) -> Message {
+    let (m, x) = (t.median_ms as f64 / 1000.0, t.max_ms as f64 / 1000.0);
+    let n = t.finalized;
+    Message::new(
+        format!(
+            "وضعیت نهایی {m:.1} ثانیه پس از پذیرش رسید (میانهٔ {n} صورتحساب؛ کندترین {x:.1} ثانیه)"
+        ),
+        format!("final {m:.1} s after acceptance (median of {n}; slowest {x:.1} s)"),
+    )
 }
 
 /// Prints the report as a table (people) or JSON (programs; it also carries each invoice's uid
@@ -162,6 +177,7 @@ pub fn print_report(
         json,
         all,
         only: None,
+        timing: None,
         lang,
     };
     let listing = WithRefused {
@@ -211,7 +227,7 @@ pub fn print_listing(
     let want = out.only.as_ref().map(|o| o.to_ascii_uppercase());
     let wanted = |i: &InvoiceReport| want.as_deref().is_none_or(|o| i.status.as_str() == o);
     if out.json {
-        let s = print_json(listing, stopped, &wanted, &mut w)?;
+        let s = print_json(listing, stopped, out.timing.as_ref(), &wanted, &mut w)?;
         w.flush()?;
         return Ok(s);
     }
@@ -220,6 +236,9 @@ pub fn print_listing(
     // unless `all`; every detail stays in --json and `moadian status --all`.
     let s = listing.summary()?;
     writeln!(w, "{}", lang.text(&summary_line(&s)))?;
+    if let Some(t) = &out.timing {
+        writeln!(w, "{}", lang.text(&timing_line(t)))?;
+    }
     let all = out.all || want.is_some();
     let mut hidden = 0u64;
     let mut table: Option<comfy_table::Table> = None;
@@ -321,6 +340,7 @@ fn header_table(lang: Langs) -> comfy_table::Table {
 fn print_json(
     listing: &dyn pipeline::Listing,
     stopped: Option<&Message>,
+    timing: Option<&pipeline::Timing>,
     wanted: &dyn Fn(&InvoiceReport) -> bool,
     w: &mut dyn Write,
 ) -> anyhow::Result<pipeline::Summary> {
@@ -353,6 +373,15 @@ fn print_json(
             Ok(())
         })?;
         write!(w, "\n  ]")?;
+    }
+    if let Some(t) = timing {
+        let v = serde_json::json!({
+            "finalized": t.finalized,
+            "median_ms": t.median_ms,
+            "max_ms": t.max_ms,
+        });
+        write!(w, ",\n  \"to_final\": ")?;
+        write_indented_rest(w, &serde_json::to_string_pretty(&v)?, 2)?;
     }
     if let Some(m) = stopped {
         write!(w, ",\n  \"stopped\": ")?;

@@ -45,7 +45,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let runner = Arc::new(queue.acquire_runner()?);
     let placements = enqueue_paths(&session, runner.queue(), &args.paths, args.fill, lang)?;
     let progress = super::status::Progress::new(!args.json);
-    let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;
+    let (stopped, timing) =
+        send_and_poll_timed(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
     let listing = placements.listing(runner.queue());
     let message = stopped.as_ref().map(|s| &s.message);
@@ -53,6 +54,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         json: args.json,
         all: args.all,
         only: None,
+        timing,
         lang,
     };
     let summary = super::status::print_listing(&listing, message, &out)?;
@@ -134,6 +136,17 @@ pub async fn send_and_poll(
     wait: Duration,
     obs: &dyn pipeline::Observer,
 ) -> anyhow::Result<Option<Stop>> {
+    Ok(send_and_poll_timed(session, runner, wait, obs).await?.0)
+}
+
+/// [`send_and_poll`], with how long the invoices of the pass took from acceptance to a final
+/// answer (when some became final).
+pub async fn send_and_poll_timed(
+    session: &Session,
+    runner: Arc<moadian_queue::SqliteRunner>,
+    wait: Duration,
+    obs: &dyn pipeline::Observer,
+) -> anyhow::Result<(Option<Stop>, Option<pipeline::Timing>)> {
     let out = one_pass(session, runner.clone(), wait, obs).await;
     let done = tokio::task::spawn_blocking(move || runner.queue().checkpoint()).await;
     if !matches!(done, Ok(Ok(true))) {
@@ -147,7 +160,7 @@ async fn one_pass(
     runner: Arc<moadian_queue::SqliteRunner>,
     wait: Duration,
     obs: &dyn pipeline::Observer,
-) -> anyhow::Result<Option<Stop>> {
+) -> anyhow::Result<(Option<Stop>, Option<pipeline::Timing>)> {
     let memory_id = session.profile.memory_id.clone();
     let work = {
         let r = runner.clone();
@@ -160,15 +173,18 @@ async fn one_pass(
         .await??
     };
     if !work {
-        return Ok(None);
+        return Ok((None, None));
     }
     let (signer, client) = match session.connect_checked().await? {
         Ok(sc) => sc,
         Err(f) => {
-            return Ok(Some(Stop {
-                message: f.message,
-                outage: f.outage,
-            }))
+            return Ok((
+                Some(Stop {
+                    message: f.message,
+                    outage: f.outage,
+                }),
+                None,
+            ))
         }
     };
     let opts = PassOptions {
@@ -182,12 +198,15 @@ async fn one_pass(
         signatures = signer.count(),
         posted = stats.send.posted,
         inquiries = stats.poll.inquiries,
+        rounds = stats.poll.rounds,
         "pass done"
     );
-    Ok(stats.stopped.map(|s| Stop {
+    let timing = stats.poll.learned.timing();
+    let stop = stats.stopped.map(|s| Stop {
         message: s.message(),
         outage: s.is_outage(),
-    }))
+    });
+    Ok((stop, timing))
 }
 
 /// Polling pace: quick against the local sandbox, patient against the real server; the

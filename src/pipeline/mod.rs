@@ -7,6 +7,7 @@
 
 pub mod ingest;
 pub mod listing;
+pub mod pace;
 pub mod pass;
 pub mod poll;
 pub mod preflight;
@@ -18,6 +19,7 @@ mod spool;
 
 pub use ingest::{IngestOptions, Placements};
 pub use listing::Listing;
+pub use pace::Timing;
 pub use pass::{run_pass, PassOptions, PassStats};
 pub use poll::{PollOptions, PollStats};
 pub use prepare::{load_inputs, load_inputs_with, prepare, Input};

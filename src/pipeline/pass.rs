@@ -4,7 +4,7 @@
 
 use crate::api::Client;
 use crate::crypto::jws::JwsOptions;
-use crate::pipeline::poll::{open_attempts, poll, PollOptions, PollStats};
+use crate::pipeline::poll::{open_attempts, poll, Learning, PollOptions, PollStats};
 use crate::pipeline::send::{blocking, send_queued, SendStats};
 use crate::pipeline::{Observer, PipelineError, Runner, StopReason};
 use std::sync::Arc;
@@ -59,6 +59,7 @@ fn add_poll(total: &mut PollStats, p: PollStats) {
     total.finalized += p.finalized;
     total.requeued += p.requeued;
     total.open = p.open;
+    total.learned.merge(&p.learned);
 }
 
 /// Runs one pass for the client's memory ID.
@@ -70,6 +71,8 @@ pub async fn run_pass(
 ) -> Result<PassStats, PipelineError> {
     let mut stats = PassStats::default();
     let deadline = Instant::now() + opts.wait;
+    // What the server's processing time is learned from: the attempts of this pass.
+    let started_ms = chrono::Utc::now().timestamp_millis();
 
     // Reconcile first what earlier runs left open (crash, lost answers): one round, no wait.
     let open = {
@@ -84,6 +87,10 @@ pub async fn run_pass(
             Instant::now(),
             &opts.poll,
             false,
+            Learning {
+                known: &stats.poll.learned,
+                since_ms: started_ms,
+            },
             obs,
         )
         .await
@@ -126,6 +133,10 @@ pub async fn run_pass(
             deadline,
             &opts.poll,
             wait_first,
+            Learning {
+                known: &stats.poll.learned,
+                since_ms: started_ms,
+            },
             obs,
         )
         .await

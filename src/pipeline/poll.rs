@@ -29,7 +29,7 @@ pub struct PollOptions {
 impl Default for PollOptions {
     fn default() -> Self {
         Self {
-            first_delay: Duration::from_secs(5),
+            first_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
         }
     }
@@ -70,6 +70,8 @@ pub struct PollStats {
     pub requeued: usize,
     /// Attempts still without a final status.
     pub open: usize,
+    /// Times from acceptance to a final answer of the attempts sent in this pass.
+    pub learned: crate::pipeline::pace::Learned,
 }
 
 /// Attempts of `memory_id` without a final status: unknown ones first.
@@ -88,6 +90,7 @@ async fn inquire_and_record(
     client: &Client,
     attempts: &[Attempt],
     stats: &mut PollStats,
+    learn_since_ms: i64,
 ) -> Result<bool, PipelineError> {
     let mut all_final = true;
     let mut key_now: Option<String> = None;
@@ -142,6 +145,11 @@ async fn inquire_and_record(
             };
             if !matches!(outcome.status, ServerStatus::Success | ServerStatus::Failed) {
                 all_final = false;
+            } else if a.created_at >= learn_since_ms {
+                let accepted = a.sent_at.unwrap_or(a.created_at);
+                stats
+                    .learned
+                    .record(accepted, Utc::now().timestamp_millis());
             }
             outcomes.push(outcome);
         }
@@ -269,16 +277,33 @@ fn window(attempts: &[Attempt]) -> (DateTime<Utc>, DateTime<Utc>) {
     (from, end.max(from + ChronoDuration::minutes(1)))
 }
 
+/// What polling learns from: what is already known in this pass, and the attempts it may learn
+/// from (created since `since_ms`: not the ones of earlier runs it reconciles).
+#[derive(Clone, Copy)]
+pub struct Learning<'a> {
+    pub known: &'a crate::pipeline::pace::Learned,
+    pub since_ms: i64,
+}
+
 /// Polls until every open attempt of the client's memory ID is final, something was queued
 /// again (returns so it can be sent), or `deadline` passes. `deadline` = now → one round.
+/// The first inquiry comes `first_delay` after sending, then the waits back off (×1.5 up to
+/// `max_delay`); once some invoice sent since `learn_since_ms` is final, the server's typical
+/// time (with what `learned` already knows) brings the next inquiry to when the newest open
+/// invoice should be final.
 pub async fn poll(
     runner: Arc<Runner>,
     client: &Client,
     deadline: Instant,
     opts: &PollOptions,
     wait_first: bool,
+    learning: Learning<'_>,
     obs: &dyn Observer,
 ) -> Result<PollStats, PipelineError> {
+    let Learning {
+        known: learned,
+        since_ms: learn_since_ms,
+    } = learning;
     let mut stats = PollStats::default();
     let mut delay = opts.first_delay;
     let mut first = true;
@@ -297,16 +322,26 @@ pub async fn poll(
             if now >= deadline && !first {
                 return Ok(stats);
             }
-            let sleep = delay.min(deadline.saturating_duration_since(now));
+            let mut known = learned.clone();
+            known.merge(&stats.learned);
+            let newest = open
+                .iter()
+                .map(|a| a.sent_at.unwrap_or(a.created_at))
+                .max()
+                .unwrap_or(0);
+            let floor = opts.first_delay / 4;
+            if !first {
+                delay = delay.mul_f64(1.5).min(opts.max_delay);
+            }
+            let step = delay;
+            let wait = known.next_wait(step, floor, newest, Utc::now().timestamp_millis());
+            let sleep = wait.min(deadline.saturating_duration_since(now));
             if !sleep.is_zero() {
                 obs.event(&Event::Waiting {
                     open: open.len(),
                     seconds: sleep.as_secs_f64(),
                 });
                 tokio::time::sleep(sleep).await;
-            }
-            if !first {
-                delay = delay.mul_f64(1.5).min(opts.max_delay);
             }
         }
         first = false;
@@ -316,11 +351,12 @@ pub async fn poll(
         by_age.sort_by_key(|a| std::cmp::Reverse(a.created_at));
         let probe_len = by_age.len().min(MAX_INQUIRY_IDS);
         let (probe, rest) = by_age.split_at(probe_len);
-        let probe_final = inquire_and_record(&runner, client, probe, &mut stats).await?;
+        let probe_final =
+            inquire_and_record(&runner, client, probe, &mut stats, learn_since_ms).await?;
         // Sweep the rest when the probe is final, on the last round, and every 4th round.
         let last_round = Instant::now() >= deadline;
         if (probe_final || last_round || stats.rounds % 4 == 0) && !rest.is_empty() {
-            inquire_and_record(&runner, client, rest, &mut stats).await?;
+            inquire_and_record(&runner, client, rest, &mut stats, learn_since_ms).await?;
         }
         obs.event(&Event::Polled {
             finalized: stats.finalized,
