@@ -195,6 +195,7 @@ async fn run_once(
         runner.clone(),
         client.clone(),
         opts.batch_size,
+        opts.sign_threads,
         opts.jws.clone(),
         &Silent,
     )

@@ -191,6 +191,7 @@ async fn one_pass(
         batch_size: session.profile.batch(),
         wait,
         poll: poll_options(session),
+        sign_threads: session.sign_threads(),
         ..PassOptions::default()
     };
     let stats = pipeline::run_pass(runner, client, &opts, obs).await?;

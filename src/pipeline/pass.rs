@@ -22,6 +22,8 @@ pub struct PassOptions {
     pub jws: JwsOptions,
     /// Send QUEUED invoices (false: only reconcile and poll).
     pub send: bool,
+    /// Threads that sign and encrypt at once.
+    pub sign_threads: usize,
 }
 
 impl Default for PassOptions {
@@ -32,6 +34,7 @@ impl Default for PassOptions {
             poll: PollOptions::from_env(),
             jws: JwsOptions::default(),
             send: true,
+            sign_threads: crate::crypto::config::sign_threads(None),
         }
     }
 }
@@ -111,6 +114,7 @@ pub async fn run_pass(
                 runner.clone(),
                 client.clone(),
                 opts.batch_size,
+                opts.sign_threads,
                 opts.jws.clone(),
                 obs,
             )
