@@ -1,8 +1,8 @@
 //! Writes N valid invoices as JSON Lines (the official example's shape, each with its own
 //! serial, tax ID and inno, issued an hour ago) for the benchmarks in `scripts/bench.sh`.
 //!
-//! `cargo run --release --example bench_invoices -- N FILE [--array]` (`--array`: one JSON
-//! array instead of lines).
+//! `cargo run --release --example bench_invoices -- N FILE [--array] [--from SERIAL]`
+//! (`--array`: one JSON array instead of lines; `--from`: the first serial, default 1).
 
 use moadian::invoice::{inno_for_serial, MemoryId, TaxId};
 use std::io::Write;
@@ -15,15 +15,25 @@ fn main() {
         std::process::exit(2);
     };
     let array = args.iter().any(|a| a == "--array");
+    let from: u64 = args
+        .iter()
+        .position(|a| a == "--from")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let memory = MemoryId::parse("A11216").expect("memory ID");
     let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create file"));
     if array {
         f.write_all(b"[\n").expect("write");
     }
-    for serial in 1..=n {
+    for serial in from..from + n {
         let taxid = TaxId::generate(&memory, indatim, serial).expect("serial in range");
-        let sep = if array && serial < n { "," } else { "" };
+        let sep = if array && serial + 1 < from + n {
+            ","
+        } else {
+            ""
+        };
         writeln!(
             f,
             concat!(

@@ -128,3 +128,63 @@ fn the_same_invoice_twice_is_one_queue_row() {
     );
     assert_eq!(queue.summary().unwrap().total, 1);
 }
+
+/// `status` writes rows as it reads them, a page at a time: more rows than a page and a drawn
+/// table hold come out whole, in order, once each, as JSON and as a table.
+#[test]
+fn status_streams_every_row_as_json_and_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = MemoryId::parse("A11216").unwrap();
+    let n = 2 * CHUNK + 300;
+    let path = dir.path().join("many.jsonl");
+    let mut text = String::new();
+    for serial in 1..=n as u64 {
+        let t = TaxId::generate(&mem, INDATIM, serial).unwrap();
+        text.push_str(&line(t.as_str(), &inno_for_serial(serial), "14003778990"));
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    let qpath = dir.path().join("q.sqlite");
+    let queue = SqliteQueue::open(&qpath).unwrap();
+    let opts = IngestOptions {
+        memory_id: &mem,
+        now_ms: AT,
+        fill: false,
+        read: Default::default(),
+    };
+    enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
+    drop(queue);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_moadian"))
+            .args(["--lang", "en", "status", "--queue", qpath.to_str().unwrap()])
+            .args(args)
+            .env("COLUMNS", "200")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "not all SUCCESS");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let v: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    let rows = v["invoices"].as_array().unwrap();
+    assert_eq!(rows.len(), n);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["source"], format!("{}#{i}", path.display()));
+    }
+    assert_eq!(v["summary"]["total"], n);
+    assert_eq!(v["summary"]["queued"], n);
+    let table = run(&[]);
+    assert!(
+        table.starts_with(&format!("{n} invoices: 0 SUCCESS")),
+        "{}",
+        &table[..200]
+    );
+    assert_eq!(table.matches("│ Source").count(), 1, "one header");
+    for i in [0, 999, 1000, n - 1] {
+        let cell = format!("{}#{i} ", path.display());
+        assert_eq!(table.matches(&cell).count(), 1, "{cell}");
+    }
+    let only: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "--only", "SUCCESS"])).unwrap();
+    assert_eq!(only["invoices"].as_array().unwrap().len(), 0);
+    assert_eq!(only["summary"]["total"], n, "the summary counts every row");
+}
