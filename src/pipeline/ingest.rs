@@ -47,7 +47,7 @@ pub fn enqueue_paths(
     filled: &mut dyn FnMut(&str, &[Filled]),
 ) -> anyhow::Result<Placements> {
     let spool = Spool::new()?;
-    let mut refused = 0;
+    let mut refused: isize = 0;
     let mut chunk: Vec<Input> = Vec::with_capacity(CHUNK);
     let mut ord: i64 = 0;
     let loaded = crate::invoice::load::load_paths_with(paths, opts.read.clone());
@@ -75,17 +75,21 @@ pub fn enqueue_paths(
         }
     }
     refused += take_chunk(queue, &spool, chunk, ord, opts)?;
-    Ok(Placements { spool, refused })
+    Ok(Placements {
+        spool,
+        refused: refused.max(0) as usize,
+    })
 }
 
-/// One chunk: decide, enqueue in one transaction, record. Returns how many the queue refused.
+/// One chunk: decide, enqueue in one transaction, record. Returns how many more inputs stand
+/// refused by the queue (fewer when this chunk supersedes inputs refused before).
 fn take_chunk(
     queue: &SqliteQueue,
     spool: &Spool,
     inputs: Vec<Input>,
     first: i64,
     opts: &IngestOptions<'_>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<isize> {
     if inputs.is_empty() {
         return Ok(0);
     }
@@ -93,6 +97,8 @@ fn take_chunk(
     // Tax IDs taken by inputs of this chunk (the spool knows the earlier chunks'), with the
     // index of the input's item in `pending` while it is still to be enqueued.
     let mut holders: HashMap<String, (Holder, Option<usize>)> = HashMap::new();
+    // Inputs of earlier chunks the queue refused that a later input of this chunk supersedes.
+    let mut unrefused: isize = 0;
     // (input, item, whether it replaces an earlier input of this run)
     let mut pending: Vec<Option<(i64, NewInvoice<'static>, bool)>> = Vec::new();
     for (k, input) in inputs.into_iter().enumerate() {
@@ -126,6 +132,9 @@ fn take_chunk(
                         pending[i] = None;
                     }
                     held = spool.placed_id(h.ord)?;
+                    if spool.was_refused(h.ord)? {
+                        unrefused += 1;
+                    }
                     if let Some(id) = held {
                         spool.release(id)?;
                     }
@@ -173,7 +182,7 @@ fn take_chunk(
         ords.push((ord, item.source.clone(), replaces));
         items.push(item);
     }
-    let mut refused = 0;
+    let mut refused = -unrefused;
     let placed = if items.is_empty() {
         Vec::new()
     } else {

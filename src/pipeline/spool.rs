@@ -96,6 +96,16 @@ impl Spool {
         Ok(id.flatten().map(InvoiceId))
     }
 
+    /// Whether the queue refused input `ord`.
+    pub fn was_refused(&self, ord: i64) -> anyhow::Result<bool> {
+        let kind: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT kind FROM placement WHERE ord = ?1")
+            .and_then(|mut s| s.query_row([ord], |r| r.get(0)).optional())
+            .map_err(err)?;
+        Ok(kind == Some(REFUSED))
+    }
+
     /// Claims queue row `id` for input `ord`: false when another input of this run already
     /// shows it (a queue row is shown once).
     pub fn claim(&self, id: InvoiceId, ord: i64) -> anyhow::Result<bool> {
