@@ -68,6 +68,9 @@ done
 if want sign; then
   echo "--- openssl speed rsa2048 (one core)"
   openssl speed -seconds 5 rsa2048 2>/dev/null | grep -E "^rsa 2048|^ *rsa|sign/s" | tail -2
+  echo "--- openssl speed -multi $(nproc) rsa2048 (every core: what this machine allows right now)"
+  openssl speed -multi "$(nproc)" -seconds 5 rsa2048 2>/dev/null | grep -E "^rsa 2048" | tail -1
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "--- moadian signing + encryption per invoice, key file, by threads"
   "$EX/sign_rate" 4000
 fi
