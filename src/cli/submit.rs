@@ -167,7 +167,7 @@ async fn one_pass(
         let m = memory_id.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
             let queued = !r.next_sendable(&m, 1, None)?.is_empty();
-            let open = !pipeline::poll::open_attempts(r.queue(), &m)?.is_empty();
+            let open = r.queue().open_count(&m)? > 0;
             Ok(queued || open)
         })
         .await??

@@ -4,9 +4,10 @@
 
 use crate::api::Client;
 use crate::crypto::jws::JwsOptions;
-use crate::pipeline::poll::{open_attempts, poll, Learning, PollOptions, PollStats};
+use crate::pipeline::poll::{poll, Learning, PollOptions, PollStats};
 use crate::pipeline::send::{blocking, send_queued, SendStats};
 use crate::pipeline::{Observer, PipelineError, Runner, StopReason};
+use moadian_queue::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,9 +82,9 @@ pub async fn run_pass(
     let open = {
         let r = runner.clone();
         let m = client.memory_id().to_string();
-        blocking(move || open_attempts(r.queue(), &m)).await??
+        blocking(move || r.queue().open_count(&m)).await??
     };
-    if !open.is_empty() {
+    if open > 0 {
         match poll(
             runner.clone(),
             &client,

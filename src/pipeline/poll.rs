@@ -307,14 +307,23 @@ pub async fn poll(
     let mut stats = PollStats::default();
     let mut delay = opts.first_delay;
     let mut first = true;
+    let memory_id = client.memory_id().to_string();
     loop {
-        let open = {
+        // How many are open, and the newest of them (the probe): never the whole backlog in
+        // memory; the sweep below reads it a page at a time.
+        let (open_n, probe) = {
             let r = runner.clone();
-            let m = client.memory_id().to_string();
-            blocking(move || open_attempts(r.queue(), &m)).await??
+            let m = memory_id.clone();
+            blocking(move || -> Result<_, PipelineError> {
+                Ok((
+                    r.queue().open_count(&m)?,
+                    r.queue().newest_open(&m, MAX_INQUIRY_IDS)?,
+                ))
+            })
+            .await??
         };
-        stats.open = open.len();
-        if open.is_empty() {
+        stats.open = open_n;
+        if open_n == 0 {
             return Ok(stats);
         }
         if wait_first || !first {
@@ -324,7 +333,7 @@ pub async fn poll(
             }
             let mut known = learned.clone();
             known.merge(&stats.learned);
-            let newest = open
+            let newest = probe
                 .iter()
                 .map(|a| a.sent_at.unwrap_or(a.created_at))
                 .max()
@@ -338,7 +347,7 @@ pub async fn poll(
             let sleep = wait.min(deadline.saturating_duration_since(now));
             if !sleep.is_zero() {
                 obs.event(&Event::Waiting {
-                    open: open.len(),
+                    open: open_n,
                     seconds: sleep.as_secs_f64(),
                 });
                 tokio::time::sleep(sleep).await;
@@ -347,28 +356,44 @@ pub async fn poll(
         first = false;
         stats.rounds += 1;
         // Probe with the newest attempts; sweep the rest when the probe is all final.
-        let mut by_age = open;
-        by_age.sort_by_key(|a| std::cmp::Reverse(a.created_at));
-        let probe_len = by_age.len().min(MAX_INQUIRY_IDS);
-        let (probe, rest) = by_age.split_at(probe_len);
         let probe_final =
-            inquire_and_record(&runner, client, probe, &mut stats, learn_since_ms).await?;
+            inquire_and_record(&runner, client, &probe, &mut stats, learn_since_ms).await?;
         // Sweep the rest when the probe is final, on the last round, and every 4th round.
         let last_round = Instant::now() >= deadline;
-        if (probe_final || last_round || stats.rounds % 4 == 0) && !rest.is_empty() {
-            inquire_and_record(&runner, client, rest, &mut stats, learn_since_ms).await?;
+        if (probe_final || last_round || stats.rounds % 4 == 0) && open_n > probe.len() {
+            let probed: std::collections::HashSet<uuid::Uuid> =
+                probe.iter().map(|a| a.uid).collect();
+            let mut cursor = Some(moadian_queue::OpenCursor::default());
+            while let Some(c) = cursor {
+                let (page, next) = {
+                    let r = runner.clone();
+                    let m = memory_id.clone();
+                    blocking(move || r.queue().open_page(&m, c, SWEEP_PAGE)).await??
+                };
+                cursor = next;
+                let rest: Vec<Attempt> = page
+                    .into_iter()
+                    .filter(|a| !probed.contains(&a.uid))
+                    .collect();
+                if !rest.is_empty() {
+                    inquire_and_record(&runner, client, &rest, &mut stats, learn_since_ms).await?;
+                }
+            }
         }
         obs.event(&Event::Polled {
             finalized: stats.finalized,
         });
         if stats.requeued > 0 || Instant::now() >= deadline {
             let r = runner.clone();
-            let m = client.memory_id().to_string();
-            stats.open = blocking(move || open_attempts(r.queue(), &m)).await??.len();
+            let m = memory_id.clone();
+            stats.open = blocking(move || r.queue().open_count(&m)).await??;
             return Ok(stats);
         }
     }
 }
+
+/// Open attempts read per page of a sweep.
+const SWEEP_PAGE: usize = 1000;
 
 #[cfg(test)]
 mod tests {
