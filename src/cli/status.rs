@@ -153,13 +153,13 @@ pub struct Output {
 
 /// "final 1.2 s after acceptance (median of 1000; slowest 2.0 s)".
 pub fn timing_line(t: &pipeline::Timing) -> Message {
-    let (m, x) = (t.median_ms as f64 / 1000.0, t.max_ms as f64 / 1000.0);
+    // Seconds with one decimal, in whole numbers (no float in the crate: invariant 1).
+    let secs = |ms: u64| format!("{}.{}", ms / 1000, (ms % 1000) / 100);
+    let (m, x) = (secs(t.median_ms), secs(t.max_ms));
     let n = t.finalized;
     Message::new(
-        format!(
-            "وضعیت نهایی {m:.1} ثانیه پس از پذیرش رسید (میانهٔ {n} صورتحساب؛ کندترین {x:.1} ثانیه)"
-        ),
-        format!("final {m:.1} s after acceptance (median of {n}; slowest {x:.1} s)"),
+        format!("وضعیت نهایی {m} ثانیه پس از پذیرش رسید (میانهٔ {n} صورتحساب؛ کندترین {x} ثانیه)"),
+        format!("final {m} s after acceptance (median of {n}; slowest {x} s)"),
     )
 }
 

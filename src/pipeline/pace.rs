@@ -8,9 +8,17 @@ use std::time::Duration;
 /// What the server's answers taught so far in this run.
 #[derive(Debug, Default, Clone)]
 pub struct Learned {
-    /// Milliseconds from acceptance to the inquiry that found each invoice final.
-    samples: Vec<u32>,
+    /// Milliseconds from acceptance to the inquiry that found an invoice final: the latest
+    /// [`SAMPLES`] (memory stays flat however many invoices a run follows).
+    samples: std::collections::VecDeque<u32>,
+    /// Invoices found final.
+    finalized: usize,
+    /// The slowest, in milliseconds.
+    max_ms: u32,
 }
+
+/// How many of the latest times the typical time is the median of.
+const SAMPLES: usize = 4096;
 
 /// Time from acceptance to a final answer, over the invoices of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,11 +35,24 @@ impl Learned {
     /// An invoice accepted at `accepted_ms` was found final at `now_ms`.
     pub fn record(&mut self, accepted_ms: i64, now_ms: i64) {
         let ms = (now_ms - accepted_ms).clamp(0, i64::from(u32::MAX)) as u32;
-        self.samples.push(ms);
+        self.push(ms);
+        self.finalized += 1;
+        self.max_ms = self.max_ms.max(ms);
+    }
+
+    fn push(&mut self, ms: u32) {
+        if self.samples.len() == SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(ms);
     }
 
     pub fn merge(&mut self, other: &Learned) {
-        self.samples.extend_from_slice(&other.samples);
+        for &ms in &other.samples {
+            self.push(ms);
+        }
+        self.finalized += other.finalized;
+        self.max_ms = self.max_ms.max(other.max_ms);
     }
 
     /// The server's typical processing time so far (median), once something was final.
@@ -41,9 +62,9 @@ impl Learned {
 
     pub fn timing(&self) -> Option<Timing> {
         Some(Timing {
-            finalized: self.samples.len(),
+            finalized: self.finalized,
             median_ms: u64::from(median(&self.samples)?),
-            max_ms: u64::from(*self.samples.iter().max()?),
+            max_ms: u64::from(self.max_ms),
         })
     }
 
@@ -69,11 +90,11 @@ impl Learned {
     }
 }
 
-fn median(v: &[u32]) -> Option<u32> {
+fn median(v: &std::collections::VecDeque<u32>) -> Option<u32> {
     if v.is_empty() {
         return None;
     }
-    let mut s = v.to_vec();
+    let mut s: Vec<u32> = v.iter().copied().collect();
     let mid = s.len() / 2;
     Some(*s.select_nth_unstable(mid).1)
 }
@@ -107,5 +128,19 @@ mod tests {
         assert_eq!(l.next_wait(backoff, floor, 10_000, 10_990), floor);
         let t = l.timing().unwrap();
         assert_eq!((t.finalized, t.median_ms, t.max_ms), (3, 1000, 1200));
+    }
+
+    #[test]
+    fn keeps_the_latest_times_and_counts_them_all() {
+        let mut l = Learned::default();
+        l.record(0, 90_000);
+        for _ in 0..SAMPLES {
+            l.record(0, 500);
+        }
+        let t = l.timing().unwrap();
+        assert_eq!(t.finalized, SAMPLES + 1);
+        assert_eq!(t.max_ms, 90_000, "the slowest is kept");
+        assert_eq!(t.median_ms, 500);
+        assert_eq!(l.samples.len(), SAMPLES);
     }
 }
