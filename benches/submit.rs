@@ -236,6 +236,7 @@ async fn run_once_rates(
         runner.clone(),
         client.clone(),
         opts.batch_size,
+        opts.sign_threads,
         opts.jws.clone(),
         &Silent,
     )
@@ -248,6 +249,10 @@ async fn run_once_rates(
         Instant::now() + opts.wait,
         &opts.poll,
         true,
+        pipeline::poll::Learning {
+            known: &Default::default(),
+            since_ms: 0,
+        },
         &Silent,
     )
     .await

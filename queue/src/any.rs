@@ -253,6 +253,23 @@ impl Store for AnyQueue {
         each!(self, q => q.pending_polls(older_than))
     }
 
+    fn open_count(&self, memory_id: &str) -> Result<usize> {
+        each!(self, q => q.open_count(memory_id))
+    }
+
+    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
+        each!(self, q => q.newest_open(memory_id, limit))
+    }
+
+    fn open_page(
+        &self,
+        memory_id: &str,
+        cursor: OpenCursor,
+        limit: usize,
+    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
+        each!(self, q => q.open_page(memory_id, cursor, limit))
+    }
+
     fn check_consistency(&self) -> Result<Vec<String>> {
         each!(self, q => q.check_consistency())
     }
@@ -322,6 +339,23 @@ impl Store for QueueRef<'_> {
 
     fn pending_polls(&self, older_than: Duration) -> Result<Vec<Attempt>> {
         each_ref!(self, q => q.pending_polls(older_than))
+    }
+
+    fn open_count(&self, memory_id: &str) -> Result<usize> {
+        each_ref!(self, q => q.open_count(memory_id))
+    }
+
+    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
+        each_ref!(self, q => q.newest_open(memory_id, limit))
+    }
+
+    fn open_page(
+        &self,
+        memory_id: &str,
+        cursor: OpenCursor,
+        limit: usize,
+    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
+        each_ref!(self, q => q.open_page(memory_id, cursor, limit))
     }
 
     fn check_consistency(&self) -> Result<Vec<String>> {

@@ -212,6 +212,23 @@ impl Store for SqliteQueue {
         self.do_pending_polls(older_than)
     }
 
+    fn open_count(&self, memory_id: &str) -> Result<usize> {
+        self.do_open_count(memory_id)
+    }
+
+    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
+        self.do_newest_open(memory_id, limit)
+    }
+
+    fn open_page(
+        &self,
+        memory_id: &str,
+        cursor: OpenCursor,
+        limit: usize,
+    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
+        self.do_open_page(memory_id, cursor, limit)
+    }
+
     fn check_consistency(&self) -> Result<Vec<String>> {
         self.do_check_consistency()
     }
@@ -278,6 +295,23 @@ impl Store for PgQueue {
 
     fn pending_polls(&self, older_than: std::time::Duration) -> Result<Vec<Attempt>> {
         self.do_pending_polls(older_than)
+    }
+
+    fn open_count(&self, memory_id: &str) -> Result<usize> {
+        self.do_open_count(memory_id)
+    }
+
+    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
+        self.do_newest_open(memory_id, limit)
+    }
+
+    fn open_page(
+        &self,
+        memory_id: &str,
+        cursor: OpenCursor,
+        limit: usize,
+    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
+        self.do_open_page(memory_id, cursor, limit)
     }
 
     fn check_consistency(&self) -> Result<Vec<String>> {

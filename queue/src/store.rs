@@ -89,6 +89,23 @@ pub trait Store: Send + Sync {
     /// Acknowledged attempts (IN_PROGRESS) not polled for at least `older_than`.
     fn pending_polls(&self, older_than: Duration) -> Result<Vec<Attempt>>;
 
+    /// How many attempts of `memory_id` have no final status (UNKNOWN or IN_PROGRESS).
+    fn open_count(&self, memory_id: &str) -> Result<usize>;
+
+    /// The `limit` newest attempts of `memory_id` without a final status.
+    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>>;
+
+    /// Attempts of `memory_id` without a final status, a page at a time: the unknown ones
+    /// first, then the acknowledged ones, each in the order they were recorded. Start with
+    /// `OpenCursor::default()`; the returned cursor continues after the page (`None`: done).
+    /// Attempts that become final between pages simply drop out.
+    fn open_page(
+        &self,
+        memory_id: &str,
+        cursor: OpenCursor,
+        limit: usize,
+    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)>;
+
     /// Check the stored state against the state machine (one status per invoice; it agrees
     /// with its newest attempt; at most one unfinished attempt per invoice; serial counters
     /// not behind any stored serial). Returns the violations found (empty = consistent).

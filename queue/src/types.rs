@@ -472,6 +472,15 @@ pub struct InvoiceRow {
     pub last_attempt: Option<AttemptBrief>,
 }
 
+/// Where a paged read of open attempts ([`crate::Store::open_page`]) goes on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenCursor {
+    /// 0: the unknown attempts; 1: the acknowledged ones.
+    pub phase: u8,
+    /// The last attempt row read in this phase.
+    pub after_row: i64,
+}
+
 /// Which invoices to list. Default: all, oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {

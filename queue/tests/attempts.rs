@@ -451,6 +451,48 @@ fn an_attempt_the_server_did_not_register_is_queued_again_only_from_an_open_stat
     assert!(f.queue.check_consistency().unwrap().is_empty());
 }
 
+fn open_attempts_are_read_a_page_at_a_time_unknown_first() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let ids = enqueue_n(&f.queue, 7);
+    let keys: Vec<_> = ids
+        .iter()
+        .map(|i| f.queue.get(*i).unwrap().unwrap().key())
+        .collect();
+    let attempts = runner.begin_attempt(&keys, "b1").unwrap();
+    let memory = attempts[0].memory_id.clone();
+    // 0, 2, 4, 6 acknowledged; 1, 3 unknown; 5 final.
+    for (i, a) in attempts.iter().enumerate() {
+        match i {
+            1 | 3 => runner.mark_unknown(a.uid).unwrap(),
+            _ => runner.record_accepted(a.uid, &format!("ref-{i}")).unwrap(),
+        }
+    }
+    runner
+        .record_outcome(attempts[5].uid, ServerStatus::Success, None, None)
+        .unwrap();
+    assert_eq!(f.queue.open_count(&memory).unwrap(), 6);
+    assert_eq!(f.queue.open_count("OTHER1").unwrap(), 0);
+    let mut seen = Vec::new();
+    let mut cursor = Some(OpenCursor::default());
+    while let Some(c) = cursor {
+        let (page, next) = f.queue.open_page(&memory, c, 2).unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.into_iter().map(|a| a.uid));
+        cursor = next;
+    }
+    let want: Vec<_> = [1, 3, 0, 2, 4, 6]
+        .iter()
+        .map(|&i| attempts[i].uid)
+        .collect();
+    assert_eq!(
+        seen, want,
+        "unknown first, then acknowledged, each once, in order"
+    );
+    let newest = f.queue.newest_open(&memory, 3).unwrap();
+    assert_eq!(newest.len(), 3);
+}
+
 fn the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -471,6 +513,7 @@ fn the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded() {
 }
 
 on_both_backends!(
+    open_attempts_are_read_a_page_at_a_time_unknown_first,
     the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded,
     invariant_2_recorded_before_sent,
     invariant_2_reference_committed_when_response_arrives,

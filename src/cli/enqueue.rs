@@ -31,8 +31,14 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     session.input = args.input.options();
     let queue = session.open_queue()?;
     let placements = enqueue_paths(&session, &queue, &args.paths, args.fill, lang)?;
-    let (report, refused) = super::submit::placements_report(&queue, placements)?;
-    super::status::print_report(&report, &refused, None, args.json, args.all, lang)?;
-    let bad = report.summary.invalid > 0 || report.summary.conflict > 0 || !refused.is_empty();
+    let out = super::status::Output {
+        json: args.json,
+        all: args.all,
+        only: None,
+        timing: None,
+        lang,
+    };
+    let s = super::status::print_listing(&placements.listing(&queue), None, &out)?;
+    let bad = s.invalid > 0 || s.conflict > 0 || placements.refused > 0;
     Ok(u8::from(bad))
 }

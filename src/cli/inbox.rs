@@ -13,7 +13,7 @@
 //!   findings; a file whose invoices are still queued, in progress or unknown stays where it is
 //!   (the next pass reads it again; the queue recognises what it already holds).
 
-use super::submit::{enqueue_paths, placements_report, Placement, Refusal, Session};
+use super::submit::{enqueue_paths, Placements, Refusal, Session};
 use crate::lang::{Langs, Message};
 use crate::pipeline::{Report, ReportStatus};
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 /// A file taken from the inbox in this pass, with where its inputs went.
 pub struct Taken {
     pub path: PathBuf,
-    pub placements: Vec<Placement>,
+    pub placements: Placements,
 }
 
 /// What happened to one file after the pass.
@@ -186,7 +186,7 @@ pub fn settle(
     let failed = subdir(dir, "failed")?;
     let mut all_refused = Vec::new();
     for t in taken {
-        let (report, refused) = placements_report(queue, t.placements)?;
+        let (report, refused) = t.placements.collect(queue)?;
         let name = t
             .path
             .file_name()

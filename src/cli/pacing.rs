@@ -23,7 +23,7 @@ pub struct PacingArgs {
     /// Longest wait between tries (default 3m; profile key `retry_max`).
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
     pub retry_max: Option<Duration>,
-    /// Wait after sending before the first inquiry (default 5s; profile key `poll_first`).
+    /// Wait after sending before the first inquiry (default 500ms; profile key `poll_first`).
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
     pub poll_first: Option<Duration>,
     /// Longest wait between inquiry rounds (default 60s; profile key `poll_max`).

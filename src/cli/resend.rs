@@ -188,5 +188,5 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let report = pipeline::report::build(&runner.queue(), Some(ids), None)?;
     let message = stopped.as_ref().map(|s| &s.message);
     super::status::print_report(&report, &[], message, args.json, true, lang)?;
-    Ok(exit_code(&report, 0, stopped.as_ref()))
+    Ok(exit_code(&report.summary, 0, stopped.as_ref()))
 }

@@ -7,7 +7,7 @@
 //! not be reached (network down, or failing past `--deadline`): the queue is intact.
 
 use super::inbox;
-use super::submit::{exit_code, send_and_poll, Session, Stop, Target};
+use super::submit::{exit_code, send_and_poll_timed, Session, Stop, Target};
 use super::Global;
 use crate::pipeline;
 use moadian_queue::QueueError;
@@ -65,21 +65,34 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                     .await??;
             taken = inbox::take(&session, &runner.queue(), files, lang)?;
         }
-        let stopped: Option<Stop> =
-            send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
+        let (stopped, timing): (Option<Stop>, _) =
+            send_and_poll_timed(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
         let refused = match &args.inbox {
             Some(dir) => inbox::settle(dir, &runner.queue(), taken, lang)?,
             None => Vec::new(),
         };
-        let report =
-            pipeline::report::build(&runner.queue(), None, Some(&session.profile.memory_id))?;
+        let queue = runner.queue();
+        let listing = super::status::WithRefused {
+            listing: &pipeline::listing::QueueListing {
+                store: &queue,
+                memory_id: Some(session.profile.memory_id.clone()),
+            },
+            refused: &refused,
+        };
         let message = stopped.as_ref().map(|s| &s.message);
         let Some(every) = args.watch else {
-            super::status::print_report(&report, &refused, message, args.json, args.all, lang)?;
-            return Ok(exit_code(&report, refused.len(), stopped.as_ref()));
+            let out = super::status::Output {
+                json: args.json,
+                all: args.all,
+                only: None,
+                timing,
+                lang,
+            };
+            let summary = super::status::print_listing(&listing, message, &out)?;
+            return Ok(exit_code(&summary, refused.len(), stopped.as_ref()));
         };
         let when = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
-        let line = super::status::summary_line(&report.summary);
+        let line = super::status::summary_line(&pipeline::Listing::summary(&listing)?);
         eprintln!("{when}: {}", lang.text(&line));
         if let Some(m) = message {
             eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));

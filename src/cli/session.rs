@@ -341,12 +341,20 @@ impl Session {
             let ident = id.clone();
             let on_token =
                 tokio::task::spawn_blocking(move || sandbox_token(&hsm_dir, &ident)).await?;
+            let threads = self.signer_flags.sign_threads.map(usize::from);
             return Ok(match on_token {
-                Some(cfg) => (cfg, PinSource::Given(Pin::new(SANDBOX_TOKEN_PIN))),
+                Some(cfg) => (
+                    SignerConfig {
+                        sign_threads: threads,
+                        ..cfg
+                    },
+                    PinSource::Given(Pin::new(SANDBOX_TOKEN_PIN)),
+                ),
                 None => (
                     SignerConfig {
                         key_file: Some(id.key_path.clone()),
                         cert_file: Some(id.cert_path.clone()),
+                        sign_threads: threads,
                         ..Default::default()
                     },
                     PinSource::None,
@@ -362,6 +370,20 @@ impl Session {
         }
         let cfg = self.signer_flags.over(&base.unwrap_or_default());
         Ok((cfg, PinSource::Interactive))
+    }
+
+    /// How many threads sign: `--sign-threads`, else the profile's `sign_threads`, else one
+    /// per core.
+    pub fn sign_threads(&self) -> usize {
+        let profile = self
+            .profile
+            .signer_config()
+            .ok()
+            .flatten()
+            .and_then(|c: crate::crypto::SignerConfig| c.sign_threads);
+        crate::crypto::config::sign_threads(
+            self.signer_flags.sign_threads.map(usize::from).or(profile),
+        )
     }
 
     /// Preflight (the doctor checks, once per run): opens the signer, checks the certificate
@@ -451,7 +473,7 @@ impl Session {
 fn sandbox_poll() -> crate::pipeline::PollOptions {
     let mut p = crate::pipeline::PollOptions::from_env();
     if std::env::var_os("MOADIAN_POLL_FIRST_MS").is_none() {
-        p.first_delay = Duration::from_millis(1000);
+        p.first_delay = Duration::from_millis(250);
         p.max_delay = Duration::from_secs(3);
     }
     p

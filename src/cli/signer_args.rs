@@ -33,6 +33,10 @@ pub struct SignerArgs {
     /// Allow one PIN attempt even when the token says the next wrong PIN locks it.
     #[arg(long)]
     pub allow_final_pin_try: bool,
+    /// Threads that sign at once (default: one per core; a token whose module allows only
+    /// one session signs on one).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub sign_threads: Option<u16>,
 }
 
 impl SignerArgs {
@@ -54,6 +58,7 @@ impl SignerArgs {
                 key_file: self.key_file.clone(),
                 cert_file: self.cert_file.clone(),
                 allow_final_pin_try: base.allow_final_pin_try,
+                sign_threads: base.sign_threads,
                 ..Default::default()
             };
         } else if token_given {
@@ -76,6 +81,9 @@ impl SignerArgs {
             c.cert_file = self.cert_file.clone();
         }
         c.allow_final_pin_try |= self.allow_final_pin_try;
+        if let Some(n) = self.sign_threads {
+            c.sign_threads = Some(usize::from(n));
+        }
         c
     }
 }

@@ -8,6 +8,7 @@ use crate::lang::{Langs, Message};
 use crate::pipeline::{self, Event, InvoiceReport, Observer, Report, ReportStatus};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::io::Write;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,25 +37,25 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             path.display()
         );
     }
-    let (mut report, leases) = super::session::with_read_only_queue(&path, |queue| {
-        Ok((pipeline::report::build(queue, None, None)?, queue.leases()?))
-    })?;
-    if let Some(only) = &args.only {
-        let want = only.to_ascii_uppercase();
-        report.invoices.retain(|i| i.status.as_str() == want);
-    }
-    print_report(
-        &report,
-        &[],
-        None,
-        args.json,
-        args.all || args.only.is_some(),
+    let out = Output {
+        json: args.json,
+        all: args.all || args.only.is_some(),
+        only: args.only.clone(),
+        timing: None,
         lang,
-    )?;
+    };
+    let (summary, leases) = super::session::with_read_only_queue(&path, |queue| {
+        let listing = pipeline::listing::QueueListing {
+            store: queue,
+            memory_id: None,
+        };
+        let summary = print_listing(&listing, None, &out)?;
+        Ok((summary, queue.leases()?))
+    })?;
     if !args.json {
         print_leases(&leases, lang);
     }
-    Ok(if report.all_success() { 0 } else { 1 })
+    Ok(if summary.all_success() { 0 } else { 1 })
 }
 
 /// Which runner holds which memory ID since when (a PostgreSQL queue shared by runners).
@@ -171,6 +172,31 @@ pub fn summary_line(s: &crate::pipeline::Summary) -> Message {
     Message::new(fa, en)
 }
 
+/// How a listing is printed.
+pub struct Output {
+    /// JSON instead of a table.
+    pub json: bool,
+    /// Every invoice, not only those that need attention.
+    pub all: bool,
+    /// Only invoices with this status (the summary still counts every one).
+    pub only: Option<String>,
+    /// How long this run's invoices took from acceptance to a final answer.
+    pub timing: Option<pipeline::Timing>,
+    pub lang: Langs,
+}
+
+/// "final 1.2 s after acceptance (median of 1000; slowest 2.0 s)".
+pub fn timing_line(t: &pipeline::Timing) -> Message {
+    // Seconds with one decimal, in whole numbers (no float in the crate: invariant 1).
+    let secs = |ms: u64| format!("{}.{}", ms / 1000, (ms % 1000) / 100);
+    let (m, x) = (secs(t.median_ms), secs(t.max_ms));
+    let n = t.finalized;
+    Message::new(
+        format!("وضعیت نهایی {m} ثانیه پس از پذیرش رسید (میانهٔ {n} صورتحساب؛ کندترین {x} ثانیه)"),
+        format!("final {m} s after acceptance (median of {n}; slowest {x} s)"),
+    )
+}
+
 /// Prints the report as a table (people) or JSON (programs; it also carries each invoice's uid
 /// and reference number).
 pub fn print_report(
@@ -181,56 +207,131 @@ pub fn print_report(
     all: bool,
     lang: Langs,
 ) -> anyhow::Result<()> {
-    if json {
-        let mut v = serde_json::to_value(report)?;
-        if let Some(o) = v.as_object_mut() {
-            if !refused.is_empty() {
-                o.insert("refused".into(), serde_json::to_value(refused)?);
-            }
-            if let Some(m) = stopped {
-                o.insert("stopped".into(), serde_json::to_value(m)?);
-            }
-        }
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+    let out = Output {
+        json,
+        all,
+        only: None,
+        timing: None,
+        lang,
+    };
+    let listing = WithRefused {
+        listing: report,
+        refused,
+    };
+    print_listing(&listing, stopped, &out)?;
+    Ok(())
+}
+
+/// A listing followed by refusals held in memory.
+pub struct WithRefused<'a> {
+    pub listing: &'a dyn pipeline::Listing,
+    pub refused: &'a [Refusal],
+}
+
+impl pipeline::Listing for WithRefused<'_> {
+    fn rows(&self, f: &mut dyn FnMut(InvoiceReport) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.listing.rows(f)
     }
+    fn refused(&self, f: &mut dyn FnMut(Refusal) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        for r in self.refused {
+            f(r.clone())?;
+        }
+        Ok(())
+    }
+    fn refused_count(&self) -> usize {
+        self.refused.len()
+    }
+    fn summary(&self) -> anyhow::Result<pipeline::Summary> {
+        self.listing.summary()
+    }
+}
+
+/// Rows per drawn table: a long listing is drawn as consecutive tables of this many rows, so
+/// it is written as it is read.
+const TABLE_ROWS: usize = 1000;
+
+/// Prints a listing as it is read: a table (people) or JSON (programs). Returns the summary.
+pub fn print_listing(
+    listing: &dyn pipeline::Listing,
+    stopped: Option<&Message>,
+    out: &Output,
+) -> anyhow::Result<pipeline::Summary> {
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let want = out.only.as_ref().map(|o| o.to_ascii_uppercase());
+    let wanted = |i: &InvoiceReport| want.as_deref().is_none_or(|o| i.status.as_str() == o);
+    if out.json {
+        let s = print_json(listing, stopped, out.timing.as_ref(), &wanted, &mut w)?;
+        w.flush()?;
+        return Ok(s);
+    }
+    let lang = out.lang;
     // The summary first; then only the invoices that need attention (everything but SUCCESS),
     // unless `all`; every detail stays in --json and `moadian status --all`.
-    let s = &report.summary;
-    println!("{}", lang.text(&summary_line(s)));
-    let shown: Vec<&InvoiceReport> = report
-        .invoices
-        .iter()
-        .filter(|i| all || i.status != ReportStatus::Success)
-        .collect();
-    if !shown.is_empty() || !refused.is_empty() {
-        let mut t = super::table::new(vec![
-            lang.label("منبع", "Source"),
-            lang.label("شماره مالیاتی", "Tax ID"),
-            lang.label("وضعیت", "Status"),
-            lang.label("خطاها و هشدارها", "Errors / warnings"),
-        ]);
-        for i in &shown {
-            t.add_row(vec![
-                i.source.clone(),
-                short_taxid(&i.taxid),
-                status_text(i.status, lang),
-                problems_cell(i, lang),
-            ]);
-        }
-        for r in refused {
-            t.add_row(vec![
-                r.source.clone(),
-                "—".into(),
-                lang.label("رد شد", "REFUSED"),
-                lang.text(&r.error),
-            ]);
-        }
-        println!("{t}");
+    let s = listing.summary()?;
+    writeln!(w, "{}", lang.text(&summary_line(&s)))?;
+    if let Some(t) = &out.timing {
+        writeln!(w, "{}", lang.text(&timing_line(t)))?;
     }
-    let hidden = (report.invoices.len() - shown.len()) as u64;
+    let all = out.all || want.is_some();
+    let mut hidden = 0u64;
+    let mut table: Option<comfy_table::Table> = None;
+    let mut drawn = 0usize;
+    let mut rows_in = 0usize;
+    let mut add = |row: Vec<String>,
+                   table: &mut Option<comfy_table::Table>,
+                   rows_in: &mut usize,
+                   w: &mut dyn Write|
+     -> anyhow::Result<()> {
+        let t = table.get_or_insert_with(|| {
+            drawn += 1;
+            if drawn == 1 {
+                header_table(lang)
+            } else {
+                super::table::body()
+            }
+        });
+        t.add_row(row);
+        *rows_in += 1;
+        if *rows_in >= TABLE_ROWS {
+            if let Some(t) = table.take() {
+                writeln!(w, "{t}")?;
+            }
+            *rows_in = 0;
+        }
+        Ok(())
+    };
+    listing.rows(&mut |i| {
+        if !wanted(&i) {
+            return Ok(());
+        }
+        if !all && i.status == ReportStatus::Success {
+            hidden += 1;
+            return Ok(());
+        }
+        let row = vec![
+            i.source.clone(),
+            short_taxid(&i.taxid),
+            status_text(i.status, lang),
+            problems_cell(&i, lang),
+        ];
+        add(row, &mut table, &mut rows_in, &mut w)
+    })?;
+    listing.refused(&mut |r| {
+        let row = vec![
+            r.source.clone(),
+            "—".into(),
+            lang.label("رد شد", "REFUSED"),
+            lang.text(&r.error),
+        ];
+        add(row, &mut table, &mut rows_in, &mut w)
+    })?;
+    if let Some(t) = table.take() {
+        writeln!(w, "{t}")?;
+    }
     if hidden > 0 {
-        println!(
+        writeln!(
+            w,
             "{}",
             lang.text(&Message::new(
                 format!("{hidden} صورتحساب موفق فهرست نشد؛ ‎--all‎ همه را نشان می‌دهد و ‎--json‎ همهٔ جزئیات را."),
@@ -239,19 +340,104 @@ pub fn print_report(
                     super::plural(hidden)
                 ),
             ))
-        );
+        )?;
     }
     if s.in_progress + s.unknown + s.queued > 0 {
-        println!(
+        writeln!(
+            w,
             "{}",
             lang.text(&Message::new(
                 "ادامهٔ پیگیری: moadian run (یا همین فرمان را دوباره اجرا کنید؛ چیزی دوبار ارسال نمی‌شود)",
                 "to follow up: moadian run (or run the same command again; nothing is sent twice)",
             ))
-        );
+        )?;
     }
+    w.flush()?;
     if let Some(m) = stopped {
         eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));
+    }
+    Ok(s)
+}
+
+fn header_table(lang: Langs) -> comfy_table::Table {
+    super::table::new(vec![
+        lang.label("منبع", "Source"),
+        lang.label("شماره مالیاتی", "Tax ID"),
+        lang.label("وضعیت", "Status"),
+        lang.label("خطاها و هشدارها", "Errors / warnings"),
+    ])
+}
+
+/// The JSON form, written as read: `{"invoices": [...], "summary": {...}, "refused": [...],
+/// "stopped": {...}}`, pretty-printed as one document. The summary counts every row, the
+/// list holds the `wanted` ones.
+fn print_json(
+    listing: &dyn pipeline::Listing,
+    stopped: Option<&Message>,
+    timing: Option<&pipeline::Timing>,
+    wanted: &dyn Fn(&InvoiceReport) -> bool,
+    w: &mut dyn Write,
+) -> anyhow::Result<pipeline::Summary> {
+    let mut s = pipeline::Summary::default();
+    let mut first = true;
+    write!(w, "{{\n  \"invoices\": [")?;
+    listing.rows(&mut |i| {
+        s.add(i.status);
+        if wanted(&i) {
+            writeln!(w, "{}", if first { "" } else { "," })?;
+            first = false;
+            write_indented(w, &serde_json::to_string_pretty(&i)?, 4)?;
+        }
+        Ok(())
+    })?;
+    if first {
+        writeln!(w, "],")?;
+    } else {
+        writeln!(w, "\n  ],")?;
+    }
+    write!(w, "  \"summary\": ")?;
+    write_indented_rest(w, &serde_json::to_string_pretty(&s)?, 2)?;
+    if listing.refused_count() > 0 {
+        write!(w, ",\n  \"refused\": [")?;
+        let mut first = true;
+        listing.refused(&mut |r| {
+            writeln!(w, "{}", if first { "" } else { "," })?;
+            first = false;
+            write_indented(w, &serde_json::to_string_pretty(&r)?, 4)?;
+            Ok(())
+        })?;
+        write!(w, "\n  ]")?;
+    }
+    if let Some(t) = timing {
+        let v = serde_json::json!({
+            "finalized": t.finalized,
+            "median_ms": t.median_ms,
+            "max_ms": t.max_ms,
+        });
+        write!(w, ",\n  \"to_final\": ")?;
+        write_indented_rest(w, &serde_json::to_string_pretty(&v)?, 2)?;
+    }
+    if let Some(m) = stopped {
+        write!(w, ",\n  \"stopped\": ")?;
+        write_indented_rest(w, &serde_json::to_string_pretty(m)?, 2)?;
+    }
+    writeln!(w, "\n}}")?;
+    Ok(s)
+}
+
+/// `text` (pretty JSON: no raw newline inside a string) with every line indented by `n`.
+fn write_indented(w: &mut dyn Write, text: &str, n: usize) -> std::io::Result<()> {
+    write!(w, "{:n$}", "")?;
+    write_indented_rest(w, text, n)
+}
+
+/// `text` with every line but the first indented by `n`.
+fn write_indented_rest(w: &mut dyn Write, text: &str, n: usize) -> std::io::Result<()> {
+    for (k, line) in text.split('\n').enumerate() {
+        if k > 0 {
+            write!(w, "\n{:n$}", "")?;
+        }
+        w.write_all(line.as_bytes())?;
     }
     Ok(())
 }

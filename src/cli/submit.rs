@@ -1,11 +1,11 @@
 //! `moadian submit`: validate, queue, sign, send and follow invoices to a final status.
 //! Also home of the enqueue and send-and-poll steps `enqueue`, `run` and the referral commands
-//! share; choosing the taxpayer, queue, signer and client is [`super::session`].
+//! share (the work itself is [`crate::pipeline`]); choosing the taxpayer, queue, signer and client is [`super::session`].
 
 pub use super::session::{CountingSigner, Session, Target, SANDBOX_TOKEN_LABEL};
 use super::Global;
 use crate::pipeline::{self, PassOptions, PollOptions};
-use moadian_queue::{Content, Enqueued, InvoiceId, QueueError, RunnerStore};
+use moadian_queue::{RunnerStore, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,49 +46,34 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         Arc::new(queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id))?);
     let placements = enqueue_paths(&session, &runner.queue(), &args.paths, args.fill, lang)?;
     let progress = super::status::Progress::new(!args.json);
-    let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;
+    let (stopped, timing) =
+        send_and_poll_timed(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
-    let (report, refused) = placements_report(&runner.queue(), placements)?;
+    let queue = runner.queue();
+    let listing = placements.listing(&queue);
     let message = stopped.as_ref().map(|s| &s.message);
-    super::status::print_report(&report, &refused, message, args.json, args.all, lang)?;
-    Ok(exit_code(&report, refused.len(), stopped.as_ref()))
+    let out = super::status::Output {
+        json: args.json,
+        all: args.all,
+        only: None,
+        timing,
+        lang,
+    };
+    let summary = super::status::print_listing(&listing, message, &out)?;
+    Ok(exit_code(&summary, placements.refused, stopped.as_ref()))
 }
 
-/// An input the queue refused (not an invoice row): source and why.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Refusal {
-    pub source: String,
-    pub error: crate::lang::Message,
-}
+pub use crate::pipeline::{Placements, Refusal};
 
-/// Where one input ended up.
-#[derive(Debug)]
-pub enum Placement {
-    /// A queue row (new or replaced).
-    Queue(InvoiceId),
-    /// The same invoice (same content) was already in the queue: nothing new enqueued. With
-    /// the input's own source.
-    Already(InvoiceId, String),
-    /// Refused: its tax ID holds another invoice, with other content, that is SUCCESS or in
-    /// flight. Never sent.
-    Conflict(pipeline::InvoiceReport),
-    /// Invalid and not recorded: its tax ID belongs to another input's row in the queue, which
-    /// an invalid copy must not overwrite. Reported from its own findings.
-    Local(pipeline::InvoiceReport),
-    /// The queue refused it.
-    Refused(Refusal),
-}
-
-/// load → prepare → validate → enqueue, one [`Placement`] per input in input order. Inputs
-/// found valid go first, so an invalid input that reuses a valid one's tax ID can never
-/// overwrite it (it is reported INVALID on its own and never sent).
+/// load → fill → prepare → validate → enqueue, streamed ([`pipeline::ingest`]); what `--fill`
+/// computed goes to standard error, so `--json` output stays one object on standard output.
 pub fn enqueue_paths(
     session: &Session,
     queue: &impl moadian_queue::Store,
     paths: &[PathBuf],
     fill: bool,
     lang: crate::lang::Langs,
-) -> anyhow::Result<Vec<Placement>> {
+) -> anyhow::Result<Placements> {
     for p in paths {
         if !p.exists() {
             anyhow::bail!(
@@ -100,231 +85,19 @@ pub fn enqueue_paths(
     }
     let memory_id = crate::invoice::MemoryId::parse(&session.profile.memory_id)
         .map_err(|e| anyhow::anyhow!("memory_id of the profile: {}", e.message().en))?;
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut inputs = pipeline::load_inputs_with(paths, &session.input);
-    if fill {
-        for i in &mut inputs {
-            if let Ok(v) = &mut i.value {
-                match crate::import::fill::fill_invoice(v) {
-                    // What was computed goes to standard error, so `--json` output stays one
-                    // object on standard output.
-                    Ok(filled) if !filled.is_empty() => {
-                        let list: Vec<String> = filled
-                            .iter()
-                            .map(|f| format!("{} = {}", f.field, f.value))
-                            .collect();
-                        let head = lang.label("محاسبه شد", "filled");
-                        eprintln!("{}: {head}: {}", i.source, list.join(", "));
-                    }
-                    Ok(_) => {}
-                    Err(e) => i.value = Err(e),
-                }
-            }
-        }
-    }
-    let n = inputs.len();
-    let items: Vec<moadian_queue::NewInvoice<'static>> = inputs
-        .into_iter()
-        .map(|input| pipeline::prepare(input, &memory_id, now))
-        .collect();
-    // One tax ID, several inputs: the last locally valid one is taken (a later export of the
-    // same invoice); the others are reported as superseded and never sent.
-    let mut winner: std::collections::HashMap<String, (usize, bool)> =
-        std::collections::HashMap::new();
-    for (i, item) in items.iter().enumerate() {
-        if let Content::Numbered { taxid, invalid, .. } = &item.content {
-            let valid = !invalid;
-            let e = winner.entry(taxid.clone()).or_insert((i, valid));
-            if valid || !e.1 {
-                *e = (i, valid);
-            }
-        }
-    }
-    let mut out: Vec<Option<Placement>> = (0..n).map(|_| None).collect();
-    let mut later = Vec::new();
-    let mut chunk = Vec::new();
-    let mut chunk_idx = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        if let Content::Numbered {
-            taxid, findings, ..
-        } = &item.content
-        {
-            let (w, _) = winner[taxid];
-            if w != i {
-                out[i] = Some(Placement::Local(superseded(
-                    &item.source,
-                    taxid,
-                    findings.as_ref(),
-                )));
-                continue;
-            }
-        }
-        if matches!(item.content, Content::Numbered { invalid: true, .. }) {
-            later.push((i, item));
-            continue;
-        }
-        chunk.push(item);
-        chunk_idx.push(i);
-        if chunk.len() == 1000 {
-            place(
-                queue,
-                std::mem::take(&mut chunk),
-                &std::mem::take(&mut chunk_idx),
-                &mut out,
-            )?;
-        }
-    }
-    place(queue, chunk, &chunk_idx, &mut out)?;
-    for (i, item) in later {
-        if let Content::Numbered {
-            taxid, findings, ..
-        } = &item.content
-        {
-            if let Some(existing) = queue.find_by_taxid(taxid)? {
-                if existing.source != item.source {
-                    out[i] = Some(Placement::Local(pipeline::report::local_invalid(
-                        &item.source,
-                        Some(taxid),
-                        findings.as_ref(),
-                    )));
-                    continue;
-                }
-            }
-        }
-        place(queue, vec![item], &[i], &mut out)?;
-    }
-    Ok(out.into_iter().flatten().collect())
-}
-
-/// The row of an input whose tax ID another input of the same submission carries.
-fn superseded(
-    source: &str,
-    taxid: &str,
-    findings: Option<&serde_json::Value>,
-) -> pipeline::InvoiceReport {
-    let mut r = pipeline::report::local_invalid(source, Some(taxid), findings);
-    let (fa, en) = (
-        format!("شماره مالیاتی {taxid} در ورودی دیگری از همین ارسال هم آمده است و آن یکی ارسال شد؛ این یکی ارسال نشد. شماره مالیاتی یکتاست."),
-        format!("the tax ID {taxid} is also carried by another input of this submission, which was taken; this one was not sent. A tax ID is unique."),
-    );
-    r.errors.push(pipeline::report::CodeLine {
-        code: None,
-        field: Some("header.taxid".into()),
-        rule: Some("taxid.duplicate_input".into()),
-        message: crate::lang::Message::new(fa, en),
-        server_message: None,
-    });
-    r
-}
-
-fn place(
-    queue: &impl moadian_queue::Store,
-    items: Vec<moadian_queue::NewInvoice<'static>>,
-    idx: &[usize],
-    out: &mut [Option<Placement>],
-) -> anyhow::Result<()> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let sources: Vec<String> = items.iter().map(|i| i.source.clone()).collect();
-    let placed = queue.enqueue_batch(items)?;
-    for ((r, i), input) in placed.into_iter().zip(idx).zip(sources) {
-        out[*i] = Some(match r {
-            Enqueued::Inserted(p) | Enqueued::Replaced(p) => Placement::Queue(p.id),
-            Enqueued::Unchanged(p) => Placement::Already(p.id, input),
-            Enqueued::Refused { source, error } => match &error {
-                QueueError::TaxIdSucceeded { invoice, .. }
-                | QueueError::TaxIdInFlight { invoice, .. } => Placement::Already(*invoice, source),
-                QueueError::TaxIdConflict { .. } => {
-                    Placement::Conflict(pipeline::report::conflict(&source, &error))
-                }
-                _ => Placement::Refused(Refusal {
-                    source,
-                    error: crate::lang::Message::new(error.persian(), error.to_string()),
-                }),
-            },
-        });
-    }
-    Ok(())
-}
-
-/// The report of a submission: one row per input, in input order (a queue row shown once).
-pub fn placements_report(
-    queue: &impl moadian_queue::Store,
-    placements: Vec<Placement>,
-) -> anyhow::Result<(pipeline::Report, Vec<Refusal>)> {
-    let ids: Vec<InvoiceId> = placements
-        .iter()
-        .filter_map(|p| match p {
-            Placement::Queue(id) | Placement::Already(id, _) => Some(*id),
-            _ => None,
-        })
-        .collect();
-    let mut by_id: std::collections::HashMap<InvoiceId, pipeline::InvoiceReport> =
-        std::collections::HashMap::new();
-    {
-        let mut sorted = ids.clone();
-        sorted.sort();
-        sorted.dedup();
-        let rows = queue.list(&moadian_queue::ListFilter {
-            ids: Some(sorted),
-            ..Default::default()
-        })?;
-        let rep = pipeline::report::build(queue, Some(rows.iter().map(|r| r.id).collect()), None)?;
-        for (row, r) in rows.iter().zip(rep.invoices) {
-            by_id.insert(row.id, r);
-        }
-    }
-    let mut rows = Vec::new();
-    let mut refused = Vec::new();
-    for p in placements {
-        match p {
-            Placement::Queue(id) => {
-                if let Some(r) = by_id.remove(&id) {
-                    rows.push(r);
-                }
-            }
-            Placement::Already(id, source) => {
-                if let Some(mut r) = by_id.remove(&id) {
-                    r.note = Some(already_note(queue, id, &r)?);
-                    r.source = source;
-                    rows.push(r);
-                }
-            }
-            Placement::Local(r) | Placement::Conflict(r) => rows.push(r),
-            Placement::Refused(r) => refused.push(r),
-        }
-    }
-    Ok((pipeline::report::assemble(rows), refused))
-}
-
-/// "already SUCCESS, sent on … (from …); not sent again" for an input the queue already held.
-fn already_note(
-    queue: &impl moadian_queue::Store,
-    id: InvoiceId,
-    r: &pipeline::InvoiceReport,
-) -> anyhow::Result<crate::lang::Message> {
-    let inv = queue.get(id)?;
-    let from = inv.as_ref().map(|i| i.source.clone()).unwrap_or_default();
-    let sent = match inv.and_then(|i| i.last_attempt) {
-        Some(uid) => queue.attempt(uid)?.map(|a| a.created_at),
-        None => None,
+    let opts = pipeline::IngestOptions {
+        memory_id: &memory_id,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+        fill,
+        read: session.input.clone(),
     };
-    let when = sent.map(|ms| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default()
-    });
-    let status = r.status.as_str();
-    Ok(match when {
-        Some(w) => crate::lang::Message::new(
-            format!("پیش‌تر {status} است، ارسال در {w} (از {from})؛ همان صورتحساب است و دوباره ارسال نشد"),
-            format!("already {status}, sent on {w} (from {from}); the same invoice, not sent again"),
-        ),
-        None => crate::lang::Message::new(
-            format!("پیش‌تر با وضعیت {status} در صف است (از {from})؛ همان صورتحساب است و دوباره در صف قرار نگرفت"),
-            format!("already in the queue as {status} (from {from}); the same invoice, not enqueued again"),
-        ),
+    let head = lang.label("محاسبه شد", "filled");
+    pipeline::ingest::enqueue_paths(queue, paths, &opts, &mut |source, filled| {
+        let list: Vec<String> = filled
+            .iter()
+            .map(|f| format!("{} = {}", f.field, f.value))
+            .collect();
+        eprintln!("{source}: {head}: {}", list.join(", "));
     })
 }
 
@@ -347,11 +120,11 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// The exit code of a pass: 3 when it stopped for an outage, else 0 only when every invoice
 /// reached SUCCESS and nothing was refused.
-pub fn exit_code(report: &pipeline::Report, refused: usize, stop: Option<&Stop>) -> u8 {
+pub fn exit_code(summary: &pipeline::Summary, refused: usize, stop: Option<&Stop>) -> u8 {
     match stop {
         Some(s) if s.outage => EXIT_UNREACHABLE,
         Some(_) => EXIT_INVOICES,
-        None if report.all_success() && refused == 0 => EXIT_OK,
+        None if summary.all_success() && refused == 0 => EXIT_OK,
         None => EXIT_INVOICES,
     }
 }
@@ -365,6 +138,17 @@ pub async fn send_and_poll(
     wait: Duration,
     obs: &dyn pipeline::Observer,
 ) -> anyhow::Result<Option<Stop>> {
+    Ok(send_and_poll_timed(session, runner, wait, obs).await?.0)
+}
+
+/// [`send_and_poll`], with how long the invoices of the pass took from acceptance to a final
+/// answer (when some became final).
+pub async fn send_and_poll_timed(
+    session: &Session,
+    runner: Arc<moadian_queue::AnyRunner>,
+    wait: Duration,
+    obs: &dyn pipeline::Observer,
+) -> anyhow::Result<(Option<Stop>, Option<pipeline::Timing>)> {
     let out = one_pass(session, runner.clone(), wait, obs).await;
     let done = tokio::task::spawn_blocking(move || match runner.queue().as_sqlite() {
         Some(q) => q.checkpoint(),
@@ -383,34 +167,38 @@ async fn one_pass(
     runner: Arc<moadian_queue::AnyRunner>,
     wait: Duration,
     obs: &dyn pipeline::Observer,
-) -> anyhow::Result<Option<Stop>> {
+) -> anyhow::Result<(Option<Stop>, Option<pipeline::Timing>)> {
     let memory_id = session.profile.memory_id.clone();
     let work = {
         let r = runner.clone();
         let m = memory_id.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
             let queued = !r.next_sendable(&m, 1, None)?.is_empty();
-            let open = !pipeline::poll::open_attempts(&r.queue(), &m)?.is_empty();
+            let open = r.queue().open_count(&m)? > 0;
             Ok(queued || open)
         })
         .await??
     };
     if !work {
-        return Ok(None);
+        return Ok((None, None));
     }
     let (signer, client) = match session.connect_checked().await? {
         Ok(sc) => sc,
         Err(f) => {
-            return Ok(Some(Stop {
-                message: f.message,
-                outage: f.outage,
-            }))
+            return Ok((
+                Some(Stop {
+                    message: f.message,
+                    outage: f.outage,
+                }),
+                None,
+            ))
         }
     };
     let opts = PassOptions {
         batch_size: session.profile.batch(),
         wait,
         poll: poll_options(session),
+        sign_threads: session.sign_threads(),
         ..PassOptions::default()
     };
     let stats = pipeline::run_pass(runner, client, &opts, obs).await?;
@@ -418,12 +206,15 @@ async fn one_pass(
         signatures = signer.count(),
         posted = stats.send.posted,
         inquiries = stats.poll.inquiries,
+        rounds = stats.poll.rounds,
         "pass done"
     );
-    Ok(stats.stopped.map(|s| Stop {
+    let timing = stats.poll.learned.timing();
+    let stop = stats.stopped.map(|s| Stop {
         message: s.message(),
         outage: s.is_outage(),
-    }))
+    });
+    Ok((stop, timing))
 }
 
 /// Polling pace: quick against the local sandbox, patient against the real server; the

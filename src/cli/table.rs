@@ -20,6 +20,17 @@ pub fn new(header: Vec<String>) -> Table {
     t
 }
 
+/// A table without a header: the continuation of a long listing.
+pub fn body() -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !std::io::stdout().is_terminal() {
+        t.set_width(width_from(std::env::var("COLUMNS").ok().as_deref()));
+    }
+    t
+}
+
 /// `COLUMNS` when it is a sensible width, else [`FILE_WIDTH`].
 fn width_from(columns: Option<&str>) -> u16 {
     columns

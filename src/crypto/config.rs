@@ -28,6 +28,17 @@ pub struct SignerConfig {
     pub cert_file: Option<PathBuf>,
     /// Allow one login attempt even when the token says the next wrong PIN locks it.
     pub allow_final_pin_try: bool,
+    /// Threads that sign at once (default: one per core). A token gets one session per
+    /// thread when its module allows concurrent sessions, else one (signatures serialized).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_threads: Option<usize>,
+}
+
+/// How many threads sign: `sign_threads` when given (at least 1), else one per core.
+pub fn sign_threads(given: Option<usize>) -> usize {
+    given
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
 }
 
 impl SignerConfig {
@@ -98,7 +109,8 @@ pub fn open_signer_with_report(
                 "--cert FILE goes with --key FILE; with a token the certificate is read from the token (choose it with --key-id or --national-id)".into(),
             ));
         }
-        let s = Pkcs11Signer::open(cfg, &pin, expected_national_id)?;
+        let mut s = Pkcs11Signer::open(cfg, &pin, expected_national_id)?;
+        s.open_sessions(sign_threads(cfg.sign_threads));
         let mut w = s.warnings().to_vec();
         w.push(chosen_on_token(&s));
         (Box::new(s), w)

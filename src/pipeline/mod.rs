@@ -6,6 +6,9 @@
 //! Library only: progress goes to an [`Observer`]; the CLI draws it.
 
 pub mod browse;
+pub mod ingest;
+pub mod listing;
+pub mod pace;
 pub mod pass;
 pub mod poll;
 pub mod preflight;
@@ -14,8 +17,12 @@ pub mod referral;
 pub mod report;
 pub mod send;
 pub mod settle;
+mod spool;
 pub mod verdict;
 
+pub use ingest::{IngestOptions, Placements};
+pub use listing::Listing;
+pub use pace::Timing;
 pub use pass::{run_pass, PassOptions, PassStats};
 pub use poll::{PollOptions, PollStats};
 pub use prepare::{load_inputs, load_inputs_with, prepare, Input};
@@ -25,6 +32,13 @@ pub use send::SendStats;
 use crate::api::ApiError;
 use crate::crypto::SignError;
 use moadian_queue::QueueError;
+
+/// An input the queue refused (not an invoice row): source and why.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    pub source: String,
+    pub error: crate::lang::Message,
+}
 
 /// Why the pipeline could not go on.
 #[derive(Debug, thiserror::Error)]

@@ -4,9 +4,10 @@
 
 use crate::api::Client;
 use crate::crypto::jws::JwsOptions;
-use crate::pipeline::poll::{open_attempts, poll, PollOptions, PollStats};
+use crate::pipeline::poll::{poll, Learning, PollOptions, PollStats};
 use crate::pipeline::send::{blocking, send_queued, SendStats};
 use crate::pipeline::{Observer, PipelineError, Runner, StopReason};
+use moadian_queue::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,8 @@ pub struct PassOptions {
     pub jws: JwsOptions,
     /// Send QUEUED invoices (false: only reconcile and poll).
     pub send: bool,
+    /// Threads that sign and encrypt at once.
+    pub sign_threads: usize,
 }
 
 impl Default for PassOptions {
@@ -32,6 +35,7 @@ impl Default for PassOptions {
             poll: PollOptions::from_env(),
             jws: JwsOptions::default(),
             send: true,
+            sign_threads: crate::crypto::config::sign_threads(None),
         }
     }
 }
@@ -59,6 +63,7 @@ fn add_poll(total: &mut PollStats, p: PollStats) {
     total.finalized += p.finalized;
     total.requeued += p.requeued;
     total.open = p.open;
+    total.learned.merge(&p.learned);
 }
 
 /// Runs one pass for the client's memory ID.
@@ -70,20 +75,26 @@ pub async fn run_pass(
 ) -> Result<PassStats, PipelineError> {
     let mut stats = PassStats::default();
     let deadline = Instant::now() + opts.wait;
+    // What the server's processing time is learned from: the attempts of this pass.
+    let started_ms = chrono::Utc::now().timestamp_millis();
 
     // Reconcile first what earlier runs left open (crash, lost answers): one round, no wait.
     let open = {
         let r = runner.clone();
         let m = client.memory_id().to_string();
-        blocking(move || open_attempts(&r.queue(), &m)).await??
+        blocking(move || r.queue().open_count(&m)).await??
     };
-    if !open.is_empty() {
+    if open > 0 {
         match poll(
             runner.clone(),
             &client,
             Instant::now(),
             &opts.poll,
             false,
+            Learning {
+                known: &stats.poll.learned,
+                since_ms: started_ms,
+            },
             obs,
         )
         .await
@@ -104,6 +115,7 @@ pub async fn run_pass(
                 runner.clone(),
                 client.clone(),
                 opts.batch_size,
+                opts.sign_threads,
                 opts.jws.clone(),
                 obs,
             )
@@ -126,6 +138,10 @@ pub async fn run_pass(
             deadline,
             &opts.poll,
             wait_first,
+            Learning {
+                known: &stats.poll.learned,
+                since_ms: started_ms,
+            },
             obs,
         )
         .await

@@ -29,7 +29,7 @@ pub struct PollOptions {
 impl Default for PollOptions {
     fn default() -> Self {
         Self {
-            first_delay: Duration::from_secs(5),
+            first_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
         }
     }
@@ -70,6 +70,8 @@ pub struct PollStats {
     pub requeued: usize,
     /// Attempts still without a final status.
     pub open: usize,
+    /// Times from acceptance to a final answer of the attempts sent in this pass.
+    pub learned: crate::pipeline::pace::Learned,
 }
 
 /// Attempts of `memory_id` without a final status: unknown ones first.
@@ -88,6 +90,7 @@ async fn inquire_and_record(
     client: &Client,
     attempts: &[Attempt],
     stats: &mut PollStats,
+    learn_since_ms: i64,
 ) -> Result<bool, PipelineError> {
     let mut all_final = true;
     let mut key_now: Option<String> = None;
@@ -142,6 +145,11 @@ async fn inquire_and_record(
             };
             if !matches!(outcome.status, ServerStatus::Success | ServerStatus::Failed) {
                 all_final = false;
+            } else if a.created_at >= learn_since_ms {
+                let accepted = a.sent_at.unwrap_or(a.created_at);
+                stats
+                    .learned
+                    .record(accepted, Utc::now().timestamp_millis());
             }
             outcomes.push(outcome);
         }
@@ -269,27 +277,53 @@ fn window(attempts: &[Attempt]) -> (DateTime<Utc>, DateTime<Utc>) {
     (from, end.max(from + ChronoDuration::minutes(1)))
 }
 
+/// What polling learns from: what is already known in this pass, and the attempts it may learn
+/// from (created since `since_ms`: not the ones of earlier runs it reconciles).
+#[derive(Clone, Copy)]
+pub struct Learning<'a> {
+    pub known: &'a crate::pipeline::pace::Learned,
+    pub since_ms: i64,
+}
+
 /// Polls until every open attempt of the client's memory ID is final, something was queued
 /// again (returns so it can be sent), or `deadline` passes. `deadline` = now → one round.
+/// The first inquiry comes `first_delay` after sending, then the waits back off (×1.5 up to
+/// `max_delay`); once some invoice sent since `learn_since_ms` is final, the server's typical
+/// time (with what `learned` already knows) brings the next inquiry to when the newest open
+/// invoice should be final.
 pub async fn poll(
     runner: Arc<Runner>,
     client: &Client,
     deadline: Instant,
     opts: &PollOptions,
     wait_first: bool,
+    learning: Learning<'_>,
     obs: &dyn Observer,
 ) -> Result<PollStats, PipelineError> {
+    let Learning {
+        known: learned,
+        since_ms: learn_since_ms,
+    } = learning;
     let mut stats = PollStats::default();
     let mut delay = opts.first_delay;
     let mut first = true;
+    let memory_id = client.memory_id().to_string();
     loop {
-        let open = {
+        // How many are open, and the newest of them (the probe): never the whole backlog in
+        // memory; the sweep below reads it a page at a time.
+        let (open_n, probe) = {
             let r = runner.clone();
-            let m = client.memory_id().to_string();
-            blocking(move || open_attempts(&r.queue(), &m)).await??
+            let m = memory_id.clone();
+            blocking(move || -> Result<_, PipelineError> {
+                Ok((
+                    r.queue().open_count(&m)?,
+                    r.queue().newest_open(&m, MAX_INQUIRY_IDS)?,
+                ))
+            })
+            .await??
         };
-        stats.open = open.len();
-        if open.is_empty() {
+        stats.open = open_n;
+        if open_n == 0 {
             return Ok(stats);
         }
         if wait_first || !first {
@@ -297,44 +331,69 @@ pub async fn poll(
             if now >= deadline && !first {
                 return Ok(stats);
             }
-            let sleep = delay.min(deadline.saturating_duration_since(now));
+            let mut known = learned.clone();
+            known.merge(&stats.learned);
+            let newest = probe
+                .iter()
+                .map(|a| a.sent_at.unwrap_or(a.created_at))
+                .max()
+                .unwrap_or(0);
+            let floor = opts.first_delay / 4;
+            if !first {
+                delay = delay.mul_f64(1.5).min(opts.max_delay);
+            }
+            let step = delay;
+            let wait = known.next_wait(step, floor, newest, Utc::now().timestamp_millis());
+            let sleep = wait.min(deadline.saturating_duration_since(now));
             if !sleep.is_zero() {
                 obs.event(&Event::Waiting {
-                    open: open.len(),
+                    open: open_n,
                     seconds: sleep.as_secs_f64(),
                 });
                 tokio::time::sleep(sleep).await;
-            }
-            if !first {
-                delay = delay.mul_f64(1.5).min(opts.max_delay);
             }
         }
         first = false;
         stats.rounds += 1;
         // Probe with the newest attempts; sweep the rest when the probe is all final.
-        let mut by_age = open;
-        by_age.sort_by_key(|a| std::cmp::Reverse(a.created_at));
-        let probe_len = by_age.len().min(MAX_INQUIRY_IDS);
-        let (probe, rest) = by_age.split_at(probe_len);
-        let probe_final = inquire_and_record(&runner, client, probe, &mut stats).await?;
+        let probe_final =
+            inquire_and_record(&runner, client, &probe, &mut stats, learn_since_ms).await?;
         // Sweep the rest when the probe is final, on the last round, and every 4th round.
         let last_round = Instant::now() >= deadline;
-        if (probe_final || last_round || stats.rounds % 4 == 0) && !rest.is_empty() {
-            inquire_and_record(&runner, client, rest, &mut stats).await?;
+        if (probe_final || last_round || stats.rounds % 4 == 0) && open_n > probe.len() {
+            let probed: std::collections::HashSet<uuid::Uuid> =
+                probe.iter().map(|a| a.uid).collect();
+            let mut cursor = Some(moadian_queue::OpenCursor::default());
+            while let Some(c) = cursor {
+                let (page, next) = {
+                    let r = runner.clone();
+                    let m = memory_id.clone();
+                    blocking(move || r.queue().open_page(&m, c, SWEEP_PAGE)).await??
+                };
+                cursor = next;
+                let rest: Vec<Attempt> = page
+                    .into_iter()
+                    .filter(|a| !probed.contains(&a.uid))
+                    .collect();
+                if !rest.is_empty() {
+                    inquire_and_record(&runner, client, &rest, &mut stats, learn_since_ms).await?;
+                }
+            }
         }
         obs.event(&Event::Polled {
             finalized: stats.finalized,
         });
         if stats.requeued > 0 || Instant::now() >= deadline {
             let r = runner.clone();
-            let m = client.memory_id().to_string();
-            stats.open = blocking(move || open_attempts(&r.queue(), &m))
-                .await??
-                .len();
+            let m = memory_id.clone();
+            stats.open = blocking(move || r.queue().open_count(&m)).await??;
             return Ok(stats);
         }
     }
 }
+
+/// Open attempts read per page of a sweep.
+const SWEEP_PAGE: usize = 1000;
 
 #[cfg(test)]
 mod tests {

@@ -4,11 +4,11 @@
 
 use crate::lang::{Lang, Langs, Message};
 use moadian_queue::{InvoiceId, InvoiceRow, InvoiceStatus, ListFilter, Store};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Status as reported to people and programs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReportStatus {
     Success,
@@ -92,7 +92,7 @@ pub fn attention_grace() -> std::time::Duration {
 }
 
 /// One error or warning: its code (server or local rule), field and message.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CodeLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -128,7 +128,7 @@ impl CodeLine {
 }
 
 /// One invoice of the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InvoiceReport {
     pub source: String,
     pub taxid: Option<String>,
@@ -170,7 +170,7 @@ pub struct Report {
 impl Report {
     /// Exit 0 only when every invoice reached SUCCESS.
     pub fn all_success(&self) -> bool {
-        self.summary.total > 0 && self.summary.success == self.summary.total
+        self.summary.all_success()
     }
 
     /// Some invoice is INVALID, FAILED or needs a person: nothing will fix it by itself.
@@ -180,33 +180,45 @@ impl Report {
     }
 }
 
-/// Reads the invoices `ids` (all when `None`) of the queue into a report.
+/// Reads the invoices `ids` (all when `None`) of the queue into a report (held in memory:
+/// for a few rows; [`crate::pipeline::listing`] streams any number).
 pub fn build<S: Store>(
     store: &S,
     ids: Option<Vec<InvoiceId>>,
     memory_id: Option<&str>,
 ) -> Result<Report, moadian_queue::QueueError> {
-    let mut rows = Vec::new();
+    let mut invoices = Vec::new();
     match ids {
         Some(ids) => {
             for chunk in ids.chunks(500) {
-                rows.extend(store.list(&ListFilter {
+                let rows = store.list(&ListFilter {
                     ids: Some(chunk.to_vec()),
                     ..ListFilter::default()
-                })?);
+                })?;
+                invoices.extend(rows_reports(store, &rows)?);
             }
         }
         None => {
-            rows = store.list(&ListFilter {
+            let rows = store.list(&ListFilter {
                 memory_id: memory_id.map(str::to_string),
                 ..ListFilter::default()
-            })?
+            })?;
+            invoices = rows_reports(store, &rows)?;
         }
     }
+    Ok(assemble(invoices))
+}
+
+/// The report rows of these queue rows, in their order: an acknowledged invoice answered
+/// NOT_FOUND for longer than the grace period becomes NEEDS_ATTENTION.
+pub fn rows_reports<S: Store>(
+    store: &S,
+    rows: &[InvoiceRow],
+) -> Result<Vec<InvoiceReport>, moadian_queue::QueueError> {
     let grace = attention_grace().as_millis() as i64;
     let now = chrono::Utc::now().timestamp_millis();
     let mut invoices = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         let mut rep = row_report(r);
         // Acknowledged and answered NOT_FOUND for longer than the grace period.
         if r.status == InvoiceStatus::InProgress {
@@ -226,30 +238,40 @@ pub fn build<S: Store>(
         }
         invoices.push(rep);
     }
-    Ok(assemble(invoices))
+    Ok(invoices)
 }
 
 /// A report of these rows, with its summary.
 pub fn assemble(invoices: Vec<InvoiceReport>) -> Report {
-    let mut s = Summary {
-        total: invoices.len(),
-        ..Summary::default()
-    };
+    let mut s = Summary::default();
     for i in &invoices {
-        match i.status {
-            ReportStatus::Success => s.success += 1,
-            ReportStatus::Failed => s.failed += 1,
-            ReportStatus::Invalid => s.invalid += 1,
-            ReportStatus::Queued => s.queued += 1,
-            ReportStatus::InProgress => s.in_progress += 1,
-            ReportStatus::Unknown => s.unknown += 1,
-            ReportStatus::Conflict => s.conflict += 1,
-            ReportStatus::NeedsAttention => s.needs_attention += 1,
-        }
+        s.add(i.status);
     }
     Report {
         invoices,
         summary: s,
+    }
+}
+
+impl Summary {
+    /// Counts one more invoice with this status.
+    pub fn add(&mut self, status: ReportStatus) {
+        self.total += 1;
+        match status {
+            ReportStatus::Success => self.success += 1,
+            ReportStatus::Failed => self.failed += 1,
+            ReportStatus::Invalid => self.invalid += 1,
+            ReportStatus::Queued => self.queued += 1,
+            ReportStatus::InProgress => self.in_progress += 1,
+            ReportStatus::Unknown => self.unknown += 1,
+            ReportStatus::Conflict => self.conflict += 1,
+            ReportStatus::NeedsAttention => self.needs_attention += 1,
+        }
+    }
+
+    /// Exit 0 only when every invoice reached SUCCESS.
+    pub fn all_success(&self) -> bool {
+        self.total > 0 && self.success == self.total
     }
 }
 

@@ -1,7 +1,9 @@
-//! sign → encrypt → send, pipelined: a blocking thread signs invoices on the token, a second
-//! encrypts them to the server key, and the async sender batches the packets (up to the
-//! profile's batch size) and POSTs them — so the network never waits on the token and the token
-//! never waits on the network. Each batch's attempts are committed to the queue before its POST
+//! sign → encrypt → send, pipelined: a blocking thread reads the queue a page (the send size)
+//! at a time, a pool of threads (`--sign-threads`, one per core by default) signs each invoice
+//! and encrypts it to the server key, and the async sender batches the packets (up to the
+//! profile's batch size) and POSTs them — so the network never waits on the signer and the
+//! signer never waits on the network. A token whose module allows one session signs one at a
+//! time while the other threads encrypt. Each batch's attempts are committed to the queue before its POST
 //! (invariant 2) and its reference numbers as soon as the answer arrives.
 
 use crate::api::{ApiError, Client, Disposition, Packet, PacketHeader};
@@ -9,7 +11,7 @@ use crate::crypto::jwe::ServerKey;
 use crate::crypto::jws::{sign_compact, JwsOptions};
 use crate::crypto::SignError;
 use crate::pipeline::{Event, Observer, PipelineError, Runner, StopReason};
-use moadian_queue::{AfterRejection, InvoiceId, InvoiceKey, RunnerStore};
+use moadian_queue::{AfterRejection, Invoice, InvoiceId, InvoiceKey, RunnerStore};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,11 +35,6 @@ pub struct SendStats {
     pub stopped: Option<StopReason>,
 }
 
-struct Signed {
-    key: InvoiceKey,
-    jws: String,
-}
-
 struct Ready {
     key: InvoiceKey,
     jwe: String,
@@ -48,6 +45,7 @@ pub async fn send_queued(
     runner: Arc<Runner>,
     client: Arc<Client>,
     batch_size: usize,
+    threads: usize,
     jws_opts: JwsOptions,
     obs: &dyn Observer,
 ) -> Result<SendStats, PipelineError> {
@@ -74,14 +72,13 @@ pub async fn send_queued(
     let server_key = Arc::new(ServerKey::from_der(&key.der, &key.id).map_err(PipelineError::Sign)?);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (sign_tx, mut sign_rx) = mpsc::channel::<Result<Signed, SignError>>(batch_size.max(16));
+    let threads = threads.max(1);
     let (ready_tx, mut ready_rx) =
         mpsc::channel::<Result<Ready, SignError>>(batch_size.max(16) * 2);
-
-    // Stage 1: read QUEUED invoices page by page and sign them on the token.
-    let signer_thread = {
+    // Stage 1: read QUEUED invoices page by page (a page is the send size).
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Invoice>(batch_size.max(16));
+    let reader_thread = {
         let runner = runner.clone();
-        let signer = client.signer().clone();
         let stop = stop.clone();
         let memory_id = memory_id.clone();
         tokio::task::spawn_blocking(move || -> Result<(), PipelineError> {
@@ -96,42 +93,50 @@ pub async fn send_queued(
                 };
                 after = Some(last.id);
                 for inv in page {
-                    if stop.load(Ordering::Relaxed) {
-                        return Ok(());
-                    }
-                    let Some(payload) = inv.payload.as_deref() else {
-                        continue;
-                    };
-                    let res =
-                        sign_compact(payload.as_bytes(), &*signer, &jws_opts).map(|jws| Signed {
-                            key: inv.key(),
-                            jws,
-                        });
-                    let failed = res.is_err();
-                    if sign_tx.blocking_send(res).is_err() || failed {
+                    if stop.load(Ordering::Relaxed) || work_tx.send(inv).is_err() {
                         return Ok(());
                     }
                 }
             }
         })
     };
-
-    // Stage 2: encrypt each signed invoice to the server key.
-    let encrypt_thread = {
-        let server_key = server_key.clone();
-        tokio::task::spawn_blocking(move || {
-            while let Some(item) = sign_rx.blocking_recv() {
-                let out = item.and_then(|s| {
-                    server_key
-                        .encrypt(&s.jws)
-                        .map(|jwe| Ready { key: s.key, jwe })
-                });
-                if ready_tx.blocking_send(out).is_err() {
+    // Stage 2: `threads` workers sign (the signer allows that many at once; a token with one
+    // session serializes them) and encrypt each invoice to the server key.
+    let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let work_rx = work_rx.clone();
+            let ready_tx = ready_tx.clone();
+            let signer = client.signer().clone();
+            let server_key = server_key.clone();
+            let stop = stop.clone();
+            let jws_opts = jws_opts.clone();
+            std::thread::spawn(move || loop {
+                if stop.load(Ordering::Relaxed) {
                     return;
                 }
-            }
+                let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok(inv) = next else { return };
+                let Some(payload) = inv.payload.as_deref() else {
+                    continue;
+                };
+                let res = sign_compact(payload.as_bytes(), &*signer, &jws_opts).and_then(|jws| {
+                    server_key.encrypt(&jws).map(|jwe| Ready {
+                        key: inv.key(),
+                        jwe,
+                    })
+                });
+                let failed = res.is_err();
+                if failed {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if ready_tx.blocking_send(res).is_err() || failed {
+                    return;
+                }
+            })
         })
-    };
+        .collect();
+    drop(ready_tx);
 
     // Stage 3: batch and POST.
     let mut batch: Vec<Ready> = Vec::with_capacity(batch_size);
@@ -182,8 +187,14 @@ pub async fn send_queued(
     }
     stop.store(true, Ordering::Relaxed);
     drop(ready_rx);
-    let _ = encrypt_thread.await;
-    match signer_thread.await {
+    let joined = blocking(move || {
+        for w in workers {
+            let _ = w.join();
+        }
+    })
+    .await;
+    joined?;
+    match reader_thread.await {
         Ok(Err(e)) => return Err(e),
         Err(e) => return Err(PipelineError::Task(e.to_string())),
         Ok(Ok(())) => {}

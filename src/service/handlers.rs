@@ -6,7 +6,7 @@
 use super::problem::{Problem, ProblemDetails};
 use super::upload::{self, Staged};
 use super::{LastPass, ServiceState};
-use crate::lang::{Langs, Message};
+use crate::lang::Message;
 use crate::pipeline;
 use crate::rules::Context;
 use axum::extract::{Path, Request, State};
@@ -216,18 +216,24 @@ pub fn enqueue_staged(
     st: &ServiceState,
     staged: Staged,
     fill: bool,
-) -> Result<(pipeline::Report, Vec<crate::cli::submit::Refusal>), Problem> {
+) -> Result<(pipeline::Report, Vec<pipeline::Refusal>), Problem> {
     if let Some(p) = unreadable(&staged, &st.session.input) {
         staged.remove();
         return Err(p);
     }
     let paths = staged.keep(&st.uploads)?;
-    let placements =
-        crate::cli::submit::enqueue_paths(&st.session, &st.queue(), &paths, fill, Langs::Both)?;
-    Ok(crate::cli::submit::placements_report(
-        &st.queue(),
-        placements,
-    )?)
+    let memory_id = crate::invoice::MemoryId::parse(&st.session.profile.memory_id)
+        .map_err(|e| Problem::internal(e.message().en))?;
+    let opts = pipeline::IngestOptions {
+        memory_id: &memory_id,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+        fill,
+        read: st.session.input.clone(),
+    };
+    let queue = st.queue();
+    // What --fill computed is in each invoice's findings; nothing to print here.
+    let placements = pipeline::ingest::enqueue_paths(&queue, &paths, &opts, &mut |_, _| {})?;
+    Ok(placements.collect(&queue)?)
 }
 
 /// The list filters of a request: `status`, `from` and `to` (issue days, Jalali or Gregorian,

@@ -297,6 +297,78 @@ impl PgQueue {
         })
     }
 
+    pub(crate) fn do_open_count(&self, memory_id: &str) -> Result<usize> {
+        self.read(|tx| {
+            let n: i64 = tx
+                .one(
+                    "SELECT count(*) FROM attempts a JOIN invoices i ON i.id = a.invoice_id
+                     WHERE a.status IN ('UNKNOWN', 'IN_PROGRESS') AND i.memory_id = $1",
+                    &[&memory_id],
+                )?
+                .get(0);
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    pub(crate) fn do_newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|tx| {
+            attempts_where(
+                tx,
+                "a.status IN ('UNKNOWN', 'IN_PROGRESS') AND i.memory_id = $1
+                 ORDER BY a.created_at DESC, a.seq DESC LIMIT $2",
+                &[&memory_id, &limit],
+            )
+        })
+    }
+
+    /// Unknown attempts first, then acknowledged ones, each in the order recorded (`seq`).
+    pub(crate) fn do_open_page(
+        &self,
+        memory_id: &str,
+        cursor: OpenCursor,
+        limit: usize,
+    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
+        let lim = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        self.read(|tx| {
+            let mut cur = cursor;
+            loop {
+                let status = match cur.phase {
+                    0 => "UNKNOWN",
+                    1 => "IN_PROGRESS",
+                    _ => return Ok((Vec::new(), None)),
+                };
+                // The attempt's columns, then its `seq` (the cursor).
+                let sql = format!(
+                    "{} WHERE a.status = $1 AND i.memory_id = $2 AND a.seq > $3
+                     ORDER BY a.seq LIMIT $4",
+                    ATTEMPT_SELECT.replacen(" FROM attempts", ", a.seq FROM attempts", 1)
+                );
+                let rows = tx.query(&sql, &[&status, &memory_id, &cur.after_row, &lim])?;
+                if rows.is_empty() {
+                    cur = OpenCursor {
+                        phase: cur.phase + 1,
+                        after_row: 0,
+                    };
+                    continue;
+                }
+                let mut page = Vec::new();
+                let mut last = cur.after_row;
+                for r in &rows {
+                    page.push(attempt_from_row(r)?);
+                    last = r.get("seq");
+                }
+                return Ok((
+                    page,
+                    Some(OpenCursor {
+                        phase: cur.phase,
+                        after_row: last,
+                    }),
+                ));
+            }
+        })
+    }
+
     pub(crate) fn do_check_consistency(&self) -> Result<Vec<String>> {
         self.read(|tx| {
             let mut out = Vec::new();

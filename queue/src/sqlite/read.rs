@@ -16,6 +16,11 @@ const ATTEMPT_SELECT: &str = "SELECT a.uid, a.invoice_id, i.taxid, i.memory_id, 
      a.created_at, a.sent_at, a.unknown_since, a.polled_at, a.updated_at \
      FROM attempts a JOIN invoices i ON i.id = a.invoice_id";
 
+/// [`ATTEMPT_SELECT`]'s columns, without the FROM (more columns may follow).
+const ATTEMPT_COLUMNS: &str = "SELECT a.uid, a.invoice_id, i.taxid, i.memory_id, a.batch_id, \
+     a.invoice_revision, a.status, a.reference, a.server_status, a.errors, a.warnings, \
+     a.created_at, a.sent_at, a.unknown_since, a.polled_at, a.updated_at";
+
 fn corrupt(e: impl std::fmt::Display) -> QueueError {
     QueueError::Corrupt(e.to_string())
 }
@@ -304,6 +309,79 @@ impl SqliteQueue {
                  ORDER BY a.created_at, a.rowid",
                 [cutoff],
             )
+        })
+    }
+
+    pub(crate) fn do_open_count(&self, memory_id: &str) -> Result<usize> {
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached(
+                    "SELECT count(*) FROM attempts a JOIN invoices i ON i.id = a.invoice_id
+                     WHERE a.status IN ('UNKNOWN', 'IN_PROGRESS') AND i.memory_id = ?1",
+                )?
+                .query_row([memory_id], |r| r.get(0))?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    pub(crate) fn do_newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            attempts_where(
+                c,
+                "a.status IN ('UNKNOWN', 'IN_PROGRESS') AND i.memory_id = ?1
+                 ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?2",
+                rusqlite::params![memory_id, limit],
+            )
+        })
+    }
+
+    pub(crate) fn do_open_page(
+        &self,
+        memory_id: &str,
+        cursor: OpenCursor,
+        limit: usize,
+    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
+        let lim = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut cur = cursor;
+            loop {
+                let status = match cur.phase {
+                    0 => "UNKNOWN",
+                    1 => "IN_PROGRESS",
+                    _ => return Ok((Vec::new(), None)),
+                };
+                let sql = format!(
+                    "{}, a.rowid FROM attempts a JOIN invoices i ON i.id = a.invoice_id
+                     WHERE a.status = ?1 AND i.memory_id = ?2 AND a.rowid > ?3
+                     ORDER BY a.rowid LIMIT ?4",
+                    ATTEMPT_COLUMNS
+                );
+                let mut stmt = c.prepare_cached(&sql)?;
+                let rows = stmt.query_map(
+                    rusqlite::params![status, memory_id, cur.after_row, lim],
+                    |r| Ok((attempt_from_row(r)?, r.get::<_, i64>(16)?)),
+                )?;
+                let mut page = Vec::new();
+                let mut last = cur.after_row;
+                for row in rows {
+                    let (a, rowid) = row?;
+                    page.push(a?);
+                    last = rowid;
+                }
+                if page.is_empty() {
+                    cur = OpenCursor {
+                        phase: cur.phase + 1,
+                        after_row: 0,
+                    };
+                    continue;
+                }
+                let next = OpenCursor {
+                    phase: cur.phase,
+                    after_row: last,
+                };
+                return Ok((page, Some(next)));
+            }
         })
     }
 

@@ -30,6 +30,14 @@ use std::sync::Mutex;
 /// Signs on a PKCS#11 token.
 pub struct Pkcs11Signer {
     session: Mutex<Session>,
+    /// More sessions on the same token (same login), one per signing thread, when its module
+    /// allows concurrent sessions: signatures then run side by side.
+    extra: Vec<Mutex<Session>>,
+    /// Turns to false when an extra session fails: everything signs on `session` then.
+    extra_ok: AtomicBool,
+    next: std::sync::atomic::AtomicUsize,
+    ctx: cryptoki::context::Pkcs11,
+    slot: Slot,
     key: ObjectHandle,
     key_id_hex: String,
     cert: TokenCert,
@@ -314,6 +322,11 @@ fn open_inner(
     };
     let signer = Pkcs11Signer {
         session: Mutex::new(session),
+        extra: Vec::new(),
+        extra_ok: AtomicBool::new(true),
+        next: std::sync::atomic::AtomicUsize::new(0),
+        ctx: ctx.clone(),
+        slot,
         key: key.handle,
         key_id_hex: key.id_hex.clone(),
         cert: chosen.cert.clone(),
@@ -387,9 +400,53 @@ fn login_once(session: &Session, token: &TokenSummary, pin: &PinSource) -> Resul
     }
 }
 
-impl Signer for Pkcs11Signer {
-    fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+impl Pkcs11Signer {
+    /// Opens sessions up to `threads` in all (the login is the token's, shared by every
+    /// session of this process) when the module reports that it allows more than one;
+    /// otherwise keeps one, and concurrent signatures wait their turn. Returns the count.
+    pub fn open_sessions(&mut self, threads: usize) -> usize {
+        let allowed = match self
+            .ctx
+            .get_token_info(self.slot)
+            .map(|t| t.max_session_count())
+        {
+            Ok(cryptoki::slot::Limit::Infinite) => threads,
+            Ok(cryptoki::slot::Limit::Max(n)) => threads.min(usize::try_from(n).unwrap_or(1)),
+            _ => 1,
+        };
+        while self.extra.len() + 1 < allowed {
+            match self.ctx.open_ro_session(self.slot) {
+                Ok(s) => self.extra.push(Mutex::new(s)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no further PKCS#11 session; signing on fewer");
+                    break;
+                }
+            }
+        }
+        self.extra.len() + 1
+    }
+
+    /// The session to sign on: a free one if any, else the next in turn.
+    fn pick(&self) -> std::sync::MutexGuard<'_, Session> {
+        if self.extra.is_empty() || !self.extra_ok.load(Ordering::Relaxed) {
+            return self.session.lock().unwrap_or_else(|p| p.into_inner());
+        }
+        let all = std::iter::once(&self.session).chain(&self.extra);
+        for m in all {
+            if let Ok(g) = m.try_lock() {
+                return g;
+            }
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % (self.extra.len() + 1);
+        let m = if i == 0 {
+            &self.session
+        } else {
+            &self.extra[i - 1]
+        };
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sign_on(&self, session: &Session, message: &[u8]) -> Result<Vec<u8>, SignError> {
         if !self.digest_locally.load(Ordering::Relaxed) {
             match session.sign(&Mechanism::Sha256RsaPkcs, self.key, message) {
                 Ok(sig) => return Ok(sig),
@@ -405,6 +462,31 @@ impl Signer for Pkcs11Signer {
                 SignError::MechanismMissing => SignError::MechanismMissing,
                 other => other,
             })
+    }
+}
+
+impl Signer for Pkcs11Signer {
+    fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        if self.extra.is_empty() {
+            let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            return self.sign_on(&session, message);
+        }
+        let first = {
+            let session = self.pick();
+            self.sign_on(&session, message)
+        };
+        match first {
+            Ok(sig) => Ok(sig),
+            Err(e) if self.extra_ok.load(Ordering::Relaxed) => {
+                // A further session may not do what the first does (a module's quirk): sign
+                // on the first session from now on, and let it tell what is wrong.
+                tracing::debug!(error = %e, "signing on a further session failed; one session from now on");
+                self.extra_ok.store(false, Ordering::Relaxed);
+                let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+                self.sign_on(&session, message)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn certificate_der(&self) -> &[u8] {
