@@ -472,3 +472,22 @@ async fn the_report_comes_as_json_csv_and_html_and_bad_dates_are_problems() {
     let (code, ctype, v) = s.get("/report?period=week").await;
     assert_problem(code, &ctype, &v, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_works_the_same_on_a_postgresql_queue() {
+    let url = postgres_queue_url();
+    let s = Server::start(&["--queue", &url]);
+    let (code, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200, "{v:#}");
+    let taxid = v["invoices"][0]["taxid"].as_str().unwrap().to_string();
+    let done = s.until_final(&taxid).await;
+    assert_eq!(done["status"], "SUCCESS", "{done:#}");
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 1, "{done:#}");
+    // The upload is kept in the data directory (there is no queue file to sit beside).
+    let kept = std::fs::read_dir(s.home.path().join("uploads").join("A11216"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 1);
+    let (_, _, page) = s.get("/invoices").await;
+    assert_eq!(page["counts"]["success"], 1, "{page:#}");
+}

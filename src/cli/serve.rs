@@ -90,11 +90,20 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
-    let uploads = session
-        .queue_path
-        .parent()
-        .map(|d| d.join("uploads"))
-        .unwrap_or_else(|| PathBuf::from("uploads"));
+    // Uploads are kept beside a queue file; for a PostgreSQL queue, in the data directory, one
+    // folder per memory ID.
+    let spec = session.queue_path.to_string_lossy();
+    let uploads = if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        crate::config::data_dir()
+            .join("uploads")
+            .join(&session.profile.memory_id)
+    } else {
+        session
+            .queue_path
+            .parent()
+            .map(|d| d.join("uploads"))
+            .unwrap_or_else(|| PathBuf::from("uploads"))
+    };
     let state = Arc::new(ServiceState {
         session,
         runner,
