@@ -85,6 +85,12 @@ async fn three_runners_on_one_postgres_queue_sigkilled_at_random_send_each_invoi
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut all = Vec::new();
     let mut kills = 0;
+    // SoftHSM rewrites its token files at every login, so a SIGKILL can cut one short; after
+    // each trial, with no process using the token, the files are put back (see
+    // `repair_cut_token_files`): an artefact of the file-based stand-in, not of the queue.
+    let tokens = hsm().dir.join("tokens");
+    let token_backup = env.path("token-backup");
+    copy_token_files(&tokens, &token_backup);
     let mut holder_kills = 0u64;
     let mut ceiling_ms = 600u64;
     for trial in 0..TRIALS * 4 {
@@ -130,6 +136,9 @@ async fn three_runners_on_one_postgres_queue_sigkilled_at_random_send_each_invoi
         }
         for c in &mut children {
             let _ = c.wait().await;
+        }
+        if repair_cut_token_files(&token_backup, &tokens) > 0 {
+            eprintln!("trial {trial}: the kill cut SoftHSM's token file; put back (re-plugged)");
         }
         if killed {
             kills += 1;

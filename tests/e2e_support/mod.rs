@@ -268,3 +268,47 @@ pub fn assert_exactly_once(sandbox: &RunningSandbox, taxids: &[String]) {
         ledger.received_twice()
     );
 }
+
+/// Copies every token's files (SoftHSM's file backend: `token.object`, `generation`, the key and
+/// certificate objects) from `from` to `to`.
+pub fn copy_token_files(from: &Path, to: &Path) {
+    for token in std::fs::read_dir(from).expect("token directory").flatten() {
+        let dest = to.join(token.file_name());
+        std::fs::create_dir_all(&dest).expect("backup directory");
+        for file in std::fs::read_dir(token.path())
+            .expect("token files")
+            .flatten()
+        {
+            if file.path().is_file() && file.file_name() != "token.lock" {
+                std::fs::copy(file.path(), dest.join(file.file_name())).expect("backup token file");
+            }
+        }
+    }
+}
+
+/// SoftHSM rewrites a token's files at every login (it keeps the PIN counters in
+/// `token.object`), so a SIGKILL landing inside that write can damage a file, and the token then
+/// vanishes from the slot list. That is an artefact of the file-based stand-in, not of the
+/// queue: a hardware token keeps no file on this machine. After each kill, with no process using
+/// the token, its files are put back as they were before the trials (the same PIN and objects;
+/// as a person would re-plug the token). Returns how many files had been cut short.
+pub fn repair_cut_token_files(backup: &Path, live: &Path) -> usize {
+    let mut cut = 0;
+    for token in std::fs::read_dir(backup).expect("token backup").flatten() {
+        for saved in std::fs::read_dir(token.path())
+            .expect("backup files")
+            .flatten()
+        {
+            let current = live.join(token.file_name()).join(saved.file_name());
+            let want = std::fs::read(saved.path()).expect("backup token file");
+            let have = std::fs::read(&current).unwrap_or_default();
+            if have != want {
+                if have.len() < want.len() {
+                    cut += 1;
+                }
+                std::fs::write(&current, &want).expect("restore token file");
+            }
+        }
+    }
+    cut
+}
