@@ -2,41 +2,11 @@
 //! password given in the URL appears in any output or error. Runs against the server
 //! `scripts/test.sh` starts (`MOADIAN_TEST_POSTGRES_URL`); fails, never skips, without it.
 
+mod pg_support;
 use moadian_queue::{AnyQueue, Built, Content, NewInvoice, QueueOptions, Store};
 use std::process::Command;
 
 const SECRET: &str = "Pw-never-shown-71";
-
-fn server() -> String {
-    match std::env::var("MOADIAN_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => panic!(
-            "MOADIAN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which \
-             starts a throwaway PostgreSQL server"
-        ),
-    }
-}
-
-/// A schema of its own (tests run in parallel); the URL selecting it, with a password in it
-/// (the test server trusts 127.0.0.1, so the password is accepted and ignored).
-fn queue_url() -> String {
-    let base = server();
-    let name = format!("cli_{}", uuid::Uuid::new_v4().simple());
-    let mut c = postgres::Client::connect(&base, postgres::NoTls).expect("test server");
-    c.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
-    let with_pw = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((user, host)) => {
-                let user = user.split(':').next().unwrap_or(user);
-                format!("{scheme}://{user}:{SECRET}@{host}")
-            }
-            None => base.clone(),
-        },
-        None => base.clone(),
-    };
-    let sep = if with_pw.contains('?') { '&' } else { '?' };
-    format!("{with_pw}{sep}options=-csearch_path%3D{name}")
-}
 
 fn moadian(args: &[&str]) -> (i32, String, String) {
     let home = tempfile::tempdir().unwrap();
@@ -98,7 +68,7 @@ fn enqueue_into(q: &AnyQueue, n: usize) {
 
 #[test]
 fn status_and_report_read_a_postgres_queue_and_never_show_its_password() {
-    let url = queue_url();
+    let url = pg_support::schema_url("cli", Some(SECRET));
     // Before anything was enqueued there is no queue: a clear error, no password.
     let (code, _, err) = moadian(&["status", "--queue", &url, "--lang", "en"]);
     assert_ne!(code, 0);
@@ -131,7 +101,7 @@ fn an_unreachable_server_is_named_without_the_password() {
 
 #[test]
 fn a_profile_names_a_postgres_queue() {
-    let url = queue_url();
+    let url = pg_support::schema_url("cli", Some(SECRET));
     enqueue(&url, 2);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -150,7 +120,7 @@ fn a_profile_names_a_postgres_queue() {
 
 #[test]
 fn queue_copy_moves_a_file_into_postgres_once() {
-    let url = queue_url();
+    let url = pg_support::schema_url("cli", Some(SECRET));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("queue.sqlite");
     {
@@ -176,7 +146,7 @@ fn queue_copy_moves_a_file_into_postgres_once() {
 
 #[test]
 fn status_shows_which_runner_holds_which_memory_id_since_when() {
-    let url = queue_url();
+    let url = pg_support::schema_url("cli", Some(SECRET));
     enqueue(&url, 1);
     let q = moadian_queue::PgQueue::open(&url).unwrap();
     let runner = q.acquire_runner_for(&["A11111".to_string()]).unwrap();

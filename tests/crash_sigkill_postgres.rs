@@ -10,6 +10,7 @@
 //! Needs SoftHSM2 and the PostgreSQL server `scripts/test.sh` starts; fails without them.
 
 mod e2e_support;
+mod pg_support;
 use e2e_support::*;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -18,27 +19,6 @@ use std::time::Duration;
 const TRIALS: u64 = 30;
 const PER_TRIAL: u64 = 10;
 const LEASE_TTL_MS: &str = "600";
-
-fn queue_url() -> String {
-    let base = match std::env::var("MOADIAN_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => panic!(
-            "MOADIAN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which \
-             starts a throwaway PostgreSQL server"
-        ),
-    };
-    let name = format!("kill_{}", uuid::Uuid::new_v4().simple());
-    let (b, n) = (base.clone(), name.clone());
-    // The blocking client runs on a thread of its own (not on the test's async runtime).
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&b, postgres::NoTls).expect("test server");
-        c.batch_execute(&format!("CREATE SCHEMA {n}")).unwrap();
-    })
-    .join()
-    .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-csearch_path%3D{name}")
-}
 
 /// The pid of the runner holding a live lease, if any.
 fn lease_holder(url: &str) -> Option<u32> {
@@ -76,7 +56,7 @@ async fn three_runners_on_one_postgres_queue_sigkilled_at_random_send_each_invoi
         3,
     )
     .await;
-    let queue = PathBuf::from(queue_url());
+    let queue = PathBuf::from(pg_support::schema_url("kill", None));
     let seed: u64 = std::env::var("MOADIAN_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -4,28 +4,12 @@
 //! the URL never appears in any output. Needs the server `scripts/test.sh` starts
 //! (`MOADIAN_TEST_POSTGRES_URL`); fails, never skips, without it.
 
+mod pg_support;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
 const SECRET: &str = "e2e-Pw-never-shown";
-
-fn queue_url() -> String {
-    let base = match std::env::var("MOADIAN_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => panic!(
-            "MOADIAN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which \
-             starts a throwaway PostgreSQL server"
-        ),
-    };
-    let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
-    let mut c = postgres::Client::connect(&base, postgres::NoTls).expect("test server");
-    c.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
-    // The test server trusts 127.0.0.1: the password is accepted and must never be shown.
-    let with_pw = base.replacen("://moadian@", &format!("://moadian:{SECRET}@"), 1);
-    let sep = if with_pw.contains('?') { '&' } else { '?' };
-    format!("{with_pw}{sep}options=-csearch_path%3D{name}")
-}
 
 fn moadian(home: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_moadian"))
@@ -58,7 +42,7 @@ fn submit_sandbox_through_a_postgres_queue_reaches_success_once() {
     moadian::crypto::softhsm::module_path()
         .unwrap_or_else(|e| panic!("`submit --sandbox` signs on SoftHSM2 here: {e}"));
     let home = tempfile::tempdir().unwrap();
-    let url = queue_url();
+    let url = pg_support::schema_url("e2e", Some(SECRET));
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/invoices");
     let submit = [
         "--lang",

@@ -2,6 +2,7 @@
 //! software would drive it — a real `moadian serve --sandbox` process on 127.0.0.1, plain HTTP.
 //! Every endpoint, its bad input answered with RFC 9457 problem details, nothing half-written.
 
+mod pg_support;
 mod serve_support;
 use serde_json::Value;
 use serve_support::*;
@@ -475,7 +476,7 @@ async fn the_report_comes_as_json_csv_and_html_and_bad_dates_are_problems() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_works_the_same_on_a_postgresql_queue() {
-    let url = postgres_queue_url();
+    let url = pg_support::schema_url("serve", None);
     let s = Server::start(&["--queue", &url]);
     let (code, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
     assert_eq!(code, 200, "{v:#}");

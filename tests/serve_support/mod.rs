@@ -199,26 +199,3 @@ pub fn assert_problem(code: u16, ctype: &str, v: &Value, want: u16) {
 pub fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
-
-/// A fresh schema on the test PostgreSQL server (`MOADIAN_TEST_POSTGRES_URL`, which
-/// scripts/test.sh starts), as a queue URL.
-pub fn postgres_queue_url() -> String {
-    let base = match std::env::var("MOADIAN_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => panic!(
-            "MOADIAN_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which \
-             starts a throwaway PostgreSQL server"
-        ),
-    };
-    let name = format!("serve_{}", uuid::Uuid::new_v4().simple());
-    // The blocking client makes its own runtime: off the test's async threads.
-    let (b, n) = (base.clone(), name.clone());
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&b, postgres::NoTls).expect("test server");
-        c.batch_execute(&format!("CREATE SCHEMA {n}")).unwrap();
-    })
-    .join()
-    .expect("schema created");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-csearch_path%3D{name}")
-}
