@@ -492,3 +492,28 @@ async fn the_service_works_the_same_on_a_postgresql_queue() {
     let (_, _, page) = s.get("/invoices").await;
     assert_eq!(page["counts"]["success"], 1, "{page:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_service_cleanly_with_exit_0() {
+    let mut s = Server::start(&[]);
+    let (code, _, _) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200);
+    let pid = s.child.id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let mut status = None;
+    for _ in 0..400 {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            status = Some(st);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.expect("serve ends after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    // The runner lock is released: another service can take the queue at once.
+    let queue = s.home.path().join("queue.sqlite");
+    let again = Server::start(&["--queue", queue.to_str().unwrap()]);
+    let (code, _, page) = again.get("/invoices").await;
+    assert_eq!(code, 200, "{page:#}");
+    assert_eq!(page["counts"]["total"], 1, "{page:#}");
+}

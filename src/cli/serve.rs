@@ -18,7 +18,7 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  moadian serve --sandbox\n  moadian serve --profile shop --every 5m\n  curl -s -X POST --data-binary @examples/invoices/01-sale-pattern1.json -H 'content-type: application/json' http://127.0.0.1:8700/api/v1/invoices"
+    after_help = "Examples:\n  moadian serve --sandbox\n  moadian serve --profile shop --every 5m\n  curl -s -X POST --data-binary @examples/invoices/valid/t1-p1-sale.json -H 'content-type: application/json' http://127.0.0.1:8700/api/v1/invoices"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -135,12 +135,21 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         "{}: http://{local}/api/v1/ (OpenAPI: http://{local}/api/v1/openapi.json)",
         lang.label("سرویس آماده است", "listening")
     );
-    let runner_task = tokio::spawn(runner_loop(state.clone(), args.every));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut runner_task = tokio::spawn(runner_loop(state.clone(), args.every, stop_rx));
     let app = service::router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await;
-    runner_task.abort();
+    // Let a pass under way finish (its attempts are recorded before each POST, so even a cut
+    // pass loses nothing: the next run reconciles it), but do not wait forever.
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(Duration::from_secs(30), &mut runner_task)
+        .await
+        .is_err()
+    {
+        runner_task.abort();
+    }
     served?;
     Ok(0)
 }
@@ -163,7 +172,11 @@ async fn shutdown() {
 
 /// Sends and polls every `every` (or sooner, when an enqueue wakes it), recording each pass
 /// for `/api/v1/health`.
-async fn runner_loop(state: Arc<ServiceState>, every: Duration) {
+async fn runner_loop(
+    state: Arc<ServiceState>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut checked: Option<std::time::Instant> = None;
     loop {
         if checked.is_none_or(|t| t.elapsed() >= service::CHECKLIST_EVERY) {
@@ -217,9 +230,13 @@ async fn runner_loop(state: Arc<ServiceState>, every: Duration) {
         } else {
             every
         };
+        if *stop.borrow() {
+            return;
+        }
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = state.wake.notified() => {}
+            _ = stop.changed() => return,
         }
     }
 }
