@@ -137,6 +137,9 @@ pub async fn send_queued(
         })
         .collect();
     drop(ready_tx);
+    // Only the workers hold the queue of work: once they have all stopped (a signer failure),
+    // the reader's next hand-over fails and it ends, instead of waiting on a full queue.
+    drop(work_rx);
 
     // Stage 3: batch and POST.
     let mut batch: Vec<Ready> = Vec::with_capacity(batch_size);
