@@ -2,7 +2,7 @@
 # Benchmarks of issue "any batch size on one machine": peak RSS of the whole `moadian`
 # process (GNU time's maximum resident set size) and wall time, on this machine.
 #
-#   scripts/bench.sh [validate|enqueue|status|sign|submit|all]...   (default: all)
+#   scripts/bench.sh [validate|enqueue|status|report|sign|submit|all]...   (default: all)
 #
 # BENCH_SIZES (default "100000 1000000"): invoice counts for validate/enqueue/status.
 # BENCH_SUBMIT_N (default 1000): invoices for the submit rows; BENCH_SUBMIT_MEM_N (e.g. 10000):
@@ -62,6 +62,11 @@ for n in $SIZES; do
   if want status && [ -s "$q" ]; then
     measure "status --json, $n rows" "$MOADIAN_BIN" status --json --queue "$q"
     measure "status (table of every row), $n rows" "$MOADIAN_BIN" --lang en status --queue "$q"
+  fi
+  if want report && [ -s "$q" ]; then
+    measure "report --format json, $n rows" "$MOADIAN_BIN" report --format json --queue "$q"
+    measure "report --out FILE.html, $n rows" "$MOADIAN_BIN" report --queue "$q" --out "$DIR/report-$n.html"
+    rm -f "$DIR/report-$n.html"
   fi
 done
 

@@ -82,9 +82,17 @@ fn fixture() -> Vec<(String, Value, ServerStatus, Option<Value>)> {
 
 /// A real queue file holding the fixture at its final statuses.
 fn queue_with_fixture(dir: &std::path::Path) -> SqliteQueue {
+    queue_with(dir, fixture())
+}
+
+/// A real queue file holding `items` at their final statuses.
+fn queue_with(
+    dir: &std::path::Path,
+    items: Vec<(String, Value, ServerStatus, Option<Value>)>,
+) -> SqliteQueue {
     let q = SqliteQueue::open(dir.join("q.sqlite")).expect("queue");
     let runner = q.acquire_runner().expect("runner");
-    for (taxid, payload, status, errors) in fixture() {
+    for (taxid, payload, status, errors) in items {
         let item = NewInvoice {
             source: format!("{taxid}.json"),
             memory_id: "A11216".into(),
@@ -264,4 +272,128 @@ fn report_table_snapshot() {
         "report_table_en",
         en.split("Failures:").next().unwrap_or_default()
     );
+}
+
+/// The fixture's invoices spread over several pages of the queue: 1,200 plain originals come
+/// first, so the correction and the return that replace invoices 1 and 2 are read pages after
+/// the invoices they replace.
+fn long_queue(dir: &std::path::Path) -> SqliteQueue {
+    let mut items: Vec<_> = (0..1200u32)
+        .map(|n| {
+            let taxid = format!("A11216{:016}", 1000 + n);
+            let payload = inv(&taxid, ABAN + i64::from(n), 1, None, 1_000, 100);
+            (taxid, payload, ServerStatus::Success, None)
+        })
+        .collect();
+    let mut f = fixture();
+    // 1 and 2 first, then the 1,200, then the rest of the fixture.
+    let rest = f.split_off(2);
+    f.append(&mut items);
+    f.extend(rest);
+    queue_with(dir, f)
+}
+
+#[test]
+fn the_report_read_from_the_queue_a_page_at_a_time_is_the_report_built_in_memory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let q = long_queue(dir.path());
+    for (lang, grouping) in [
+        (Lang::Fa, report::Grouping::Month),
+        (Lang::En, report::Grouping::Season),
+    ] {
+        let e = report::entries_from_queue(&q).expect("entries");
+        let whole = report::build_grouped(&e, None, None, lang, AZAR, grouping);
+        let scope = report::Scope {
+            from: None,
+            to: None,
+            lang,
+            grouping,
+        };
+        let streamed = report::QueueReport::new(&q, scope, AZAR).expect("report");
+        let v = streamed.view();
+        assert_eq!(v.total, &whole.total);
+        assert_eq!(v.periods, whole.periods.as_slice());
+        // 1,200 in force at 1,100 each, plus the correction and the return.
+        assert_eq!(whole.total.tbill, d("1441000"));
+        let mut out = Vec::new();
+        render::write_json(&v, &mut out).expect("json");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            render::json(&whole).expect("json")
+        );
+        let mut out = Vec::new();
+        render::write_csv(&v, lang, &mut out).expect("csv");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            render::csv(&whole, lang).expect("csv")
+        );
+        let mut out = Vec::new();
+        html::write(&v, lang, &mut out).expect("html");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            html::render(&whole, lang)
+        );
+        // The table is drawn 500 rows at a time; every invoice and the totals are in it.
+        let mut out = Vec::new();
+        render::write_table(&v, lang, &mut out).expect("table");
+        let table = String::from_utf8(out).expect("utf8");
+        assert_eq!(table, render::table(&whole, lang));
+        assert!(table.matches("A11216").count() >= 1207, "{table}");
+        assert!(table.contains("A112160000000000002199"));
+    }
+    // A date filter applies the same way.
+    let e = report::entries_from_queue(&q).expect("entries");
+    let whole = report::build(&e, Some(AZAR - H), None, Lang::Fa, AZAR);
+    let scope = report::Scope {
+        from: Some(AZAR - H),
+        to: None,
+        lang: Lang::Fa,
+        grouping: report::Grouping::Month,
+    };
+    let streamed = report::QueueReport::new(&q, scope, AZAR).expect("report");
+    assert_eq!(streamed.view().total, &whole.total);
+    assert_eq!(whole.total.invoices, 5);
+}
+
+#[test]
+fn report_out_writes_the_whole_file_or_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    drop(queue_with_fixture(dir.path()));
+    let q = dir.path().join("q.sqlite");
+    let out = dir.path().join("report.csv");
+    let run = assert_cmd::Command::cargo_bin("moadian")
+        .expect("bin")
+        .args(["--lang", "en", "report", "--queue"])
+        .arg(&q)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let csv = std::fs::read_to_string(&out).expect("written");
+    assert!(csv.contains("total,7,6,1,0,110000,11000,121000"), "{csv}");
+    // Only the report and the queue's files: no partial file left beside it.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("q.sqlite"))
+        .collect();
+    assert_eq!(names, vec!["report.csv".to_string()]);
+    // A directory that does not exist: an error naming the file, nothing written.
+    let missing = dir.path().join("no-such-dir").join("r.html");
+    let run = assert_cmd::Command::cargo_bin("moadian")
+        .expect("bin")
+        .args(["--lang", "en", "report", "--queue"])
+        .arg(&q)
+        .arg("--out")
+        .arg(&missing)
+        .output()
+        .expect("run");
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("r.html"), "{err}");
 }

@@ -5,7 +5,7 @@ use super::dates::{self, When};
 use super::session::QueueTarget;
 use super::Global;
 use crate::report::{self, html, render};
-use anyhow::Context as _;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Output format.
@@ -52,11 +52,6 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             queue_path.display()
         );
     }
-    let entries = super::session::with_read_only_queue(&queue_path, |queue| {
-        Ok(report::entries_from_queue(queue)?)
-    })?;
-    let now = chrono::Utc::now().timestamp_millis();
-    let r = report::build_grouped(&entries, from, to, lang, now, args.period);
     let format = args.format.unwrap_or_else(|| {
         match args
             .out
@@ -72,18 +67,55 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             _ => Format::Table,
         }
     });
-    let text = match format {
-        Format::Table => render::table(&r, lang),
-        Format::Csv => render::csv(&r, lang)?,
-        Format::Json => render::json(&r)?,
-        Format::Html => html::render(&r, lang),
+    let scope = report::Scope {
+        from,
+        to,
+        lang,
+        grouping: args.period,
     };
-    match &args.out {
-        Some(p) => {
-            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
-            eprintln!("{}", p.display());
+    // Read a page at a time and written as read: a queue of any size takes the memory of a
+    // page and the totals. A file is written beside its name and renamed when complete, so
+    // an interrupted report never leaves half a file under the name asked for.
+    super::session::with_read_only_queue(&queue_path, |queue| {
+        let now = chrono::Utc::now().timestamp_millis();
+        let r = report::QueueReport::new(queue, scope, now)?;
+        let write = |out: &mut dyn Write| -> anyhow::Result<()> {
+            let v = r.view();
+            match format {
+                Format::Table => render::write_table(&v, lang, out),
+                Format::Csv => render::write_csv(&v, lang, out),
+                Format::Json => render::write_json(&v, out),
+                Format::Html => html::write(&v, lang, out),
+            }?;
+            out.flush()?;
+            Ok(())
+        };
+        match &args.out {
+            Some(p) => {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                let part = p.with_file_name(format!(".{}.part", name.unwrap_or_default()));
+                let written = std::fs::File::create(&part)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|f| {
+                        let mut w = std::io::BufWriter::new(f);
+                        write(&mut w)?;
+                        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                        Ok(())
+                    })
+                    .and_then(|()| Ok(std::fs::rename(&part, p)?));
+                if let Err(e) = written {
+                    let _ = std::fs::remove_file(&part);
+                    return Err(e.context(format!("cannot write {}", p.display())));
+                }
+                eprintln!("{}", p.display());
+            }
+            None => {
+                let stdout = std::io::stdout();
+                let mut w = std::io::BufWriter::new(stdout.lock());
+                write(&mut w)?;
+            }
         }
-        None => print!("{text}"),
-    }
+        Ok(())
+    })?;
     Ok(0)
 }

@@ -1,9 +1,10 @@
 //! The report as ONE self-contained HTML file: inline CSS, system fonts only, no scripts, no
 //! external resources; Persian right to left (`dir="rtl"`, `lang="fa"`), English left to right.
 
-use super::{group, ins_name, status_name, Report};
+use super::{group, ins_name, status_name, Report, View};
 use crate::import::jalali;
 use crate::lang::Lang;
+use std::io::Write;
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -59,6 +60,13 @@ tfoot td{font-weight:bold;background:#eef1f5}
 
 /// Renders the report page.
 pub fn render(r: &Report, lang: Lang) -> String {
+    let mut out = Vec::new();
+    write(&r.view(), lang, &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+/// [`render`], written as the rows are read.
+pub fn write(r: &View, lang: Lang, out: &mut dyn Write) -> anyhow::Result<()> {
     let (dir, code) = match lang {
         Lang::Fa => ("rtl", "fa"),
         Lang::En => ("ltr", "en"),
@@ -96,7 +104,7 @@ pub fn render(r: &Report, lang: Lang) -> String {
         esc(&jalali::format_unix_ms(r.generated_at, true, greg)),
         esc(&range)
     ));
-    let tot = &r.total;
+    let tot = r.total;
     h.push_str("<div class=\"cards\">\n");
     for (k, v) in [
         (
@@ -173,7 +181,7 @@ pub fn render(r: &Report, lang: Lang) -> String {
             esc(&label), p.invoices, p.success, p.failed, p.pending, group(&p.tadis), group(&p.tvam), group(&p.tbill)
         )
     };
-    for p in &r.periods {
+    for p in r.periods {
         let label = super::period_label(&p.period, lang);
         h.push_str(&format!("<tr>{}</tr>\n", month_row(p, label)));
     }
@@ -213,7 +221,9 @@ pub fn render(r: &Report, lang: Lang) -> String {
         ));
     }
     h.push_str("</tr></thead>\n<tbody>\n");
-    for row in &r.rows {
+    out.write_all(h.as_bytes())?;
+    h.clear();
+    r.rows.each(&mut |row| {
         let off = row.status == "SUCCESS" && !row.in_force && row.ins != Some(3);
         let amt = |d: &Option<rust_decimal::Decimal>| {
             let v = d.as_ref().map(group).unwrap_or_default();
@@ -244,32 +254,43 @@ pub fn render(r: &Report, lang: Lang) -> String {
             amt(&row.tvam),
             amt(&row.tbill),
         ));
-    }
-    h.push_str("</tbody>\n</table>\n");
+        out.write_all(h.as_bytes())?;
+        h.clear();
+        Ok(())
+    })?;
+    out.write_all(b"</tbody>\n</table>\n")?;
 
     // Failures.
-    let failures: Vec<_> = r.rows.iter().filter(|x| !x.problems.is_empty()).collect();
-    if !failures.is_empty() {
-        h.push_str(&format!(
-            "<h2>{}</h2>\n<table class=\"failures\">\n<thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
-            t(lang, "خطاها و توضیح آن‌ها", "Failures explained"),
-            t(lang, "صورتحساب", "invoice"),
-            t(lang, "کد", "code"),
-            t(lang, "توضیح", "explanation"),
-        ));
-        for row in failures {
-            let who = row.taxid.clone().unwrap_or_else(|| row.source.clone());
-            for p in &row.problems {
-                h.push_str(&format!(
-                    "<tr><td><span class=\"taxid\">{}</span></td><td><span class=\"code\">{}</span></td><td>{}</td></tr>\n",
-                    esc(&who),
-                    esc(&p.code),
-                    esc(&p.explanation)
-                ));
-            }
+    let mut first = true;
+    r.rows.each(&mut |row| {
+        if row.problems.is_empty() {
+            return Ok(());
         }
-        h.push_str("</tbody>\n</table>\n");
+        if std::mem::take(&mut first) {
+            write!(
+                out,
+                "<h2>{}</h2>\n<table class=\"failures\">\n<thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n",
+                t(lang, "خطاها و توضیح آن‌ها", "Failures explained"),
+                t(lang, "صورتحساب", "invoice"),
+                t(lang, "کد", "code"),
+                t(lang, "توضیح", "explanation"),
+            )?;
+        }
+        let who = row.taxid.clone().unwrap_or_else(|| row.source.clone());
+        for p in &row.problems {
+            writeln!(
+                out,
+                "<tr><td><span class=\"taxid\">{}</span></td><td><span class=\"code\">{}</span></td><td>{}</td></tr>",
+                esc(&who),
+                esc(&p.code),
+                esc(&p.explanation)
+            )?;
+        }
+        Ok(())
+    })?;
+    if !first {
+        out.write_all(b"</tbody>\n</table>\n")?;
     }
-    h.push_str("</body>\n</html>\n");
-    h
+    out.write_all(b"</body>\n</html>\n")?;
+    Ok(())
 }

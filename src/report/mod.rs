@@ -7,16 +7,19 @@
 //! cancellation voids it and carries no amounts itself. Amounts are attributed to the Jalali
 //! month (Tehran time) of the `indatim` of the invoice that carries them.
 
+mod build;
 pub mod html;
 pub mod render;
+mod view;
+
+pub use build::{build, build_grouped, entries_from_queue, for_each_entry, QueueReport, Scope};
+pub use view::{Rows, View};
 
 use crate::import::jalali;
-use crate::invoice::money::decimal_of;
 use crate::lang::Lang;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
 
 /// One queued invoice as the report needs it (built from the queue, or by tests).
 #[derive(Debug, Clone, Default)]
@@ -96,18 +99,6 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub periods: Vec<Period>,
     pub total: Period,
-}
-
-fn hdr_dec(p: &Option<Value>, k: &str) -> Option<Decimal> {
-    p.as_ref()?.get("header")?.get(k).and_then(decimal_of)
-}
-
-fn hdr_str(p: &Option<Value>, k: &str) -> Option<String> {
-    p.as_ref()?
-        .get("header")?
-        .get(k)?
-        .as_str()
-        .map(str::to_string)
 }
 
 /// Problems of an invoice: server errors explained with the code catalogue, else local
@@ -213,133 +204,6 @@ pub fn period_label(period: &str, lang: Lang) -> String {
         },
         _ => period.to_string(),
     }
-}
-
-/// Builds the report from queue entries: filters by `indatim` in `[from, to]`, decides which
-/// invoices are in force, totals per Jalali month.
-pub fn build(
-    entries: &[Entry],
-    from: Option<i64>,
-    to: Option<i64>,
-    lang: Lang,
-    now_ms: i64,
-) -> Report {
-    build_grouped(entries, from, to, lang, now_ms, Grouping::Month)
-}
-
-/// [`build`] with totals per month or per season.
-pub fn build_grouped(
-    entries: &[Entry],
-    from: Option<i64>,
-    to: Option<i64>,
-    lang: Lang,
-    now_ms: i64,
-    grouping: Grouping,
-) -> Report {
-    // Which references are replaced or voided by a SUCCESS referral (over the whole queue,
-    // not only the period shown).
-    let superseded: HashSet<String> = entries
-        .iter()
-        .filter(|e| e.status == "SUCCESS" && matches!(e.ins, Some(2..=4)))
-        .filter_map(|e| hdr_str(&e.payload, "irtaxid"))
-        .collect();
-    let mut rows = Vec::new();
-    let mut periods: BTreeMap<String, Period> = BTreeMap::new();
-    let mut total = Period {
-        period: "total".into(),
-        ..Default::default()
-    };
-    for e in entries {
-        if let Some(t) = e.indatim {
-            if from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x) {
-                continue;
-            }
-        } else if from.is_some() || to.is_some() {
-            continue;
-        }
-        let period = e
-            .indatim
-            .map(|t| period_key(t, grouping))
-            .unwrap_or_else(|| "?".into());
-        let cancelled = e.ins == Some(3);
-        let in_force = e.status == "SUCCESS"
-            && !cancelled
-            && !e.taxid.as_ref().is_some_and(|t| superseded.contains(t));
-        let row = Row {
-            id: e.id,
-            taxid: e.taxid.clone(),
-            source: e.source.clone(),
-            status: e.status.clone(),
-            ins: e.ins,
-            irtaxid: hdr_str(&e.payload, "irtaxid"),
-            indatim: e.indatim,
-            date: e
-                .indatim
-                .map(|t| jalali::format_unix_ms(t, true, lang == Lang::En))
-                .unwrap_or_default(),
-            period: period.clone(),
-            tadis: hdr_dec(&e.payload, "tadis"),
-            tvam: hdr_dec(&e.payload, "tvam"),
-            tbill: hdr_dec(&e.payload, "tbill"),
-            in_force,
-            problems: problems(e, lang),
-        };
-        for p in [
-            periods.entry(period.clone()).or_insert_with(|| Period {
-                period: period.clone(),
-                ..Default::default()
-            }),
-            &mut total,
-        ] {
-            p.invoices += 1;
-            match e.status.as_str() {
-                "SUCCESS" => p.success += 1,
-                "FAILED" | "INVALID" => p.failed += 1,
-                _ => p.pending += 1,
-            }
-            if in_force {
-                p.tadis += row.tadis.unwrap_or_default();
-                p.tvam += row.tvam.unwrap_or_default();
-                p.tbill += row.tbill.unwrap_or_default();
-            }
-        }
-        rows.push(row);
-    }
-    Report {
-        generated_at: now_ms,
-        grouping,
-        from,
-        to,
-        rows,
-        periods: periods.into_values().collect(),
-        total,
-    }
-}
-
-/// Reads every invoice of a queue into report entries.
-pub fn entries_from_queue<S: moadian_queue::Store>(
-    q: &S,
-) -> Result<Vec<Entry>, moadian_queue::QueueError> {
-    let rows = q.list(&moadian_queue::ListFilter::default())?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let payload = q
-            .get(r.id)?
-            .and_then(|i| i.payload)
-            .and_then(|p| serde_json::from_str::<Value>(&p).ok());
-        out.push(Entry {
-            id: r.id.0,
-            source: r.source,
-            taxid: r.taxid,
-            status: r.status.as_str().to_string(),
-            ins: r.ins,
-            indatim: r.indatim,
-            payload,
-            server_errors: r.last_attempt.and_then(|a| a.errors),
-            findings: r.findings,
-        });
-    }
-    Ok(out)
 }
 
 /// Groups a decimal's integer digits by thousands: `1234567.5` → `1,234,567.5`.

@@ -1,8 +1,13 @@
 //! The report as text: a terminal table, CSV (UTF-8 with BOM so Excel shows Persian) and JSON.
 
-use super::{group, ins_name, status_name, Period, Report};
+use super::{group, ins_name, status_name, Period, Report, Row, View};
 use crate::lang::Lang;
 use comfy_table::{presets::UTF8_FULL, Table};
+use std::io::Write;
+
+/// Invoices per drawn table: a long report is a series of tables, each with its header, so
+/// no more than this many rows are held at once.
+const TABLE_ROWS: usize = 500;
 
 fn t(lang: Lang, fa: &'static str, en: &'static str) -> &'static str {
     match lang {
@@ -25,7 +30,12 @@ fn period_label(p: &Period, lang: Lang) -> String {
 
 /// Terminal tables: invoices, then totals per month, then failures explained.
 pub fn table(r: &Report, lang: Lang) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
+    write_table(&r.view(), lang, &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn invoice_table(lang: Lang) -> Table {
     let mut inv = Table::new();
     inv.load_preset(UTF8_FULL);
     inv.set_header(vec![
@@ -38,28 +48,49 @@ pub fn table(r: &Report, lang: Lang) -> String {
         t(lang, "مالیات ارزش افزوده", "VAT"),
         t(lang, "مبلغ کل", "total"),
     ]);
-    for row in &r.rows {
-        let mut status = status_name(&row.status, lang);
-        if row.status == "SUCCESS" && !row.in_force && row.ins != Some(3) {
-            status.push_str(t(lang, " (جایگزین/ابطال شده)", " (replaced/cancelled)"));
-        }
-        inv.add_row(vec![
-            row.id.to_string(),
-            row.date.clone(),
-            row.taxid.clone().unwrap_or_default(),
-            ins_name(row.ins, lang).to_string(),
-            status,
-            opt(&row.tadis),
-            opt(&row.tvam),
-            opt(&row.tbill),
-        ]);
+    inv
+}
+
+fn invoice_cells(row: &Row, lang: Lang) -> Vec<String> {
+    let mut status = status_name(&row.status, lang);
+    if row.status == "SUCCESS" && !row.in_force && row.ins != Some(3) {
+        status.push_str(t(lang, " (جایگزین/ابطال شده)", " (replaced/cancelled)"));
     }
-    out.push_str(&inv.to_string());
-    out.push('\n');
+    vec![
+        row.id.to_string(),
+        row.date.clone(),
+        row.taxid.clone().unwrap_or_default(),
+        ins_name(row.ins, lang).to_string(),
+        status,
+        opt(&row.tadis),
+        opt(&row.tvam),
+        opt(&row.tbill),
+    ]
+}
+
+/// [`table`], written as the rows are read.
+pub fn write_table(v: &View, lang: Lang, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut inv = invoice_table(lang);
+    let mut held = 0;
+    let mut drawn = false;
+    v.rows.each(&mut |row| {
+        inv.add_row(invoice_cells(&row, lang));
+        held += 1;
+        if held == TABLE_ROWS {
+            writeln!(out, "{inv}")?;
+            inv = invoice_table(lang);
+            held = 0;
+            drawn = true;
+        }
+        Ok(())
+    })?;
+    if held > 0 || !drawn {
+        writeln!(out, "{inv}")?;
+    }
     let mut per = Table::new();
     per.load_preset(UTF8_FULL);
     per.set_header(vec![
-        if r.grouping == super::Grouping::Season {
+        if v.grouping == super::Grouping::Season {
             t(lang, "فصل", "season")
         } else {
             t(lang, "ماه", "month")
@@ -72,7 +103,7 @@ pub fn table(r: &Report, lang: Lang) -> String {
         t(lang, "مالیات ارزش افزوده", "VAT"),
         t(lang, "جمع صورتحساب‌ها", "invoice totals"),
     ]);
-    for p in r.periods.iter().chain(std::iter::once(&r.total)) {
+    for p in v.periods.iter().chain(std::iter::once(v.total)) {
         per.add_row(vec![
             period_label(p, lang),
             p.invoices.to_string(),
@@ -84,19 +115,22 @@ pub fn table(r: &Report, lang: Lang) -> String {
             group(&p.tbill),
         ]);
     }
-    out.push_str(&per.to_string());
-    out.push('\n');
-    let failures: Vec<_> = r.rows.iter().filter(|x| !x.problems.is_empty()).collect();
-    if !failures.is_empty() {
-        out.push_str(t(lang, "خطاها:\n", "Failures:\n"));
-        for row in failures {
-            let who = row.taxid.clone().unwrap_or_else(|| row.source.clone());
-            for p in &row.problems {
-                out.push_str(&format!("  {who}  {}  {}\n", p.code, p.explanation));
-            }
+    writeln!(out, "{per}")?;
+    let mut first = true;
+    v.rows.each(&mut |row| {
+        if row.problems.is_empty() {
+            return Ok(());
         }
-    }
-    out
+        if std::mem::take(&mut first) {
+            out.write_all(t(lang, "خطاها:\n", "Failures:\n").as_bytes())?;
+        }
+        let who = row.taxid.clone().unwrap_or_else(|| row.source.clone());
+        for p in &row.problems {
+            writeln!(out, "  {who}  {}  {}", p.code, p.explanation)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// A CSV cell made safe to open in a spreadsheet (OWASP «CSV injection»): a cell that starts
@@ -134,13 +168,21 @@ fn record<W: std::io::Write, S: AsRef<str>>(
 
 /// CSV: one line per invoice (problems joined with ` | `), then the month totals. Cells that a
 /// spreadsheet would take for a formula are neutralised ([`csv_cell`]).
-pub fn csv(r: &Report, lang: Lang) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+pub fn csv(r: &Report, lang: Lang) -> anyhow::Result<String> {
+    let mut out = Vec::new();
+    write_csv(&r.view(), lang, &mut out)?;
+    Ok(String::from_utf8(out)?)
+}
+
+/// [`csv`], written as the rows are read.
+pub fn write_csv(v: &View, lang: Lang, out: &mut dyn Write) -> anyhow::Result<()> {
+    out.write_all("\u{feff}".as_bytes())?;
+    let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "id", "date", "period", "taxid", "ins", "irtaxid", "status", "in_force", "tadis", "tvam",
         "tbill", "problems", "source",
     ])?;
-    for row in &r.rows {
+    v.rows.each(&mut |row| {
         let problems: Vec<String> = row
             .problems
             .iter()
@@ -170,13 +212,14 @@ pub fn csv(r: &Report, lang: Lang) -> Result<String, csv::Error> {
                 row.source.clone(),
             ],
         )?;
-    }
+        Ok(())
+    })?;
     w.write_record([""; 13])?;
     w.write_record([
         "period", "invoices", "success", "failed", "pending", "tadis", "tvam", "tbill", "", "", "",
         "", "",
     ])?;
-    for p in r.periods.iter().chain(std::iter::once(&r.total)) {
+    for p in v.periods.iter().chain(std::iter::once(v.total)) {
         record(
             &mut w,
             [
@@ -200,11 +243,17 @@ pub fn csv(r: &Report, lang: Lang) -> Result<String, csv::Error> {
             ],
         )?;
     }
-    let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
+    w.flush()?;
+    Ok(())
 }
 
 /// JSON: the report structure (amounts as decimal strings).
 pub fn json(r: &Report) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(r)
+}
+
+/// [`json`], written as the rows are read.
+pub fn write_json(v: &View, out: &mut dyn Write) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(out, v)?;
+    Ok(())
 }

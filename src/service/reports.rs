@@ -28,8 +28,8 @@ pub fn date(uri: &Uri, name: &str) -> Result<Option<When>, Problem> {
     }
 }
 
-/// The report of the service's queue between `from` and `to`.
-pub fn build(s: &ServiceState, uri: &Uri) -> Result<(report::Report, Lang), Problem> {
+/// What the request asks for: dates, grouping and language.
+pub fn scope(uri: &Uri) -> Result<report::Scope, Problem> {
     let from = date(uri, "from")?.map(When::tehran_start);
     let to = date(uri, "to")?.map(When::tehran_end);
     let grouping = match param(uri, "period").as_deref() {
@@ -47,12 +47,41 @@ pub fn build(s: &ServiceState, uri: &Uri) -> Result<(report::Report, Lang), Prob
     } else {
         Lang::Fa
     };
-    let entries = report::entries_from_queue(&s.queue())?;
-    let now = chrono::Utc::now().timestamp_millis();
-    Ok((
-        report::build_grouped(&entries, from, to, lang, now, grouping),
+    Ok(report::Scope {
+        from,
+        to,
         lang,
-    ))
+        grouping,
+    })
+}
+
+/// The totals per period and over all of the service's queue, for the asked scope.
+pub fn totals(
+    s: &ServiceState,
+    uri: &Uri,
+) -> Result<(Vec<report::Period>, report::Period), Problem> {
+    let scope = scope(uri)?;
+    let q = s.queue();
+    let now = chrono::Utc::now().timestamp_millis();
+    let r = report::QueueReport::new(&q, scope, now)?;
+    let v = r.view();
+    Ok((v.periods.to_vec(), v.total.clone()))
+}
+
+/// The report rendered as `format` (json, csv or html), read from the queue a page at a time.
+fn render_to(s: &ServiceState, uri: &Uri, format: &str) -> Result<Vec<u8>, Problem> {
+    let scope = scope(uri)?;
+    let q = s.queue();
+    let now = chrono::Utc::now().timestamp_millis();
+    let r = report::QueueReport::new(&q, scope, now)?;
+    let v = r.view();
+    let mut out = Vec::new();
+    match format {
+        "csv" => render::write_csv(&v, scope.lang, &mut out)?,
+        "html" => html::write(&v, scope.lang, &mut out)?,
+        _ => render::write_json(&v, &mut out)?,
+    }
+    Ok(out)
 }
 
 #[utoipa::path(get, path = "/api/v1/report", tag = "report",
@@ -72,21 +101,13 @@ pub async fn report(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Resp
         )));
     }
     let st = s.clone();
-    let (body, ctype) = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
-        let (r, lang) = build(&st, &uri)?;
-        Ok(match format.as_str() {
-            "csv" => (
-                render::csv(&r, lang).map_err(Problem::internal)?,
-                "text/csv; charset=utf-8",
-            ),
-            "html" => (html::render(&r, lang), "text/html; charset=utf-8"),
-            _ => (
-                render::json(&r).map_err(Problem::internal)?,
-                "application/json",
-            ),
-        })
-    })
-    .await
-    .map_err(Problem::internal)??;
+    let ctype = match format.as_str() {
+        "csv" => "text/csv; charset=utf-8",
+        "html" => "text/html; charset=utf-8",
+        _ => "application/json",
+    };
+    let body = tokio::task::spawn_blocking(move || render_to(&st, &uri, &format))
+        .await
+        .map_err(Problem::internal)??;
     Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
 }

@@ -44,9 +44,9 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
     let lang = lang_of(&uri);
     let st = s.clone();
     let u = uri.clone();
-    let built = tokio::task::spawn_blocking(move || reports::build(&st, &u)).await;
-    let r = match built {
-        Ok(Ok((r, _))) => r,
+    let built = tokio::task::spawn_blocking(move || reports::totals(&st, &u)).await;
+    let (periods, total) = match built {
+        Ok(Ok(t)) => t,
         Ok(Err(p)) => return error_page(lang, &uri, p),
         Err(e) => return error_page(lang, &uri, crate::service::problem::Problem::internal(e)),
     };
@@ -83,7 +83,7 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
             a #download-csv href=(download("csv")) { "CSV" } " · "
             a #download-html href=(download("html")) { "HTML" }
         }
-        (chart(&r.periods, lang))
+        (chart(&periods, lang))
         div.scroll { table #periods {
             thead { tr {
                 th { (t(lang, "دوره", "Period")) }
@@ -96,7 +96,7 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
                 th { (t(lang, "مبلغ کل", "Total")) }
             } }
             tbody {
-                @for p in r.periods.iter().chain(std::iter::once(&r.total)) {
+                @for p in periods.iter().chain(std::iter::once(&total)) {
                     tr data-period=(p.period) {
                         td { @if p.period == "total" { strong { (t(lang, "جمع", "Total")) } } @else { (period_label(&p.period, lang)) } }
                         td.ltr { (p.invoices) }
