@@ -52,6 +52,29 @@ impl Listing for Report {
     }
 }
 
+/// The invoices `filter` selects, oldest first, handed to `f` a page of `page` rows at a time
+/// (the filter's own `after` and `limit` are replaced).
+pub fn each_page<S: Store>(
+    store: &S,
+    filter: ListFilter,
+    page: usize,
+    f: &mut dyn FnMut(Vec<moadian_queue::InvoiceRow>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut filter = ListFilter {
+        after: None,
+        limit: Some(page),
+        ..filter
+    };
+    loop {
+        let rows = store.list(&filter)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        filter.after = Some(last.id);
+        f(rows)?;
+    }
+}
+
 /// Every invoice of a queue (of one memory ID, when given), oldest first.
 pub struct QueueListing<'a, S: Store> {
     pub store: &'a S,
@@ -60,22 +83,16 @@ pub struct QueueListing<'a, S: Store> {
 
 impl<S: Store> Listing for QueueListing<'_, S> {
     fn rows(&self, f: &mut dyn FnMut(InvoiceReport) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        let mut after = None;
-        loop {
-            let rows = self.store.list(&ListFilter {
-                memory_id: self.memory_id.clone(),
-                after,
-                limit: Some(PAGE),
-                ..ListFilter::default()
-            })?;
-            let Some(last) = rows.last() else {
-                return Ok(());
-            };
-            after = Some(last.id);
+        let filter = ListFilter {
+            memory_id: self.memory_id.clone(),
+            ..ListFilter::default()
+        };
+        each_page(self.store, filter, PAGE, &mut |rows| {
             for r in report::rows_reports(self.store, &rows)? {
                 f(r)?;
             }
-        }
+            Ok(())
+        })
     }
 }
 

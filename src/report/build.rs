@@ -9,6 +9,7 @@ use super::{period_key, problems, Entry, Grouping, Period, Report, Row};
 use crate::import::jalali;
 use crate::invoice::money::decimal_of;
 use crate::lang::Lang;
+use crate::pipeline::listing::each_page;
 use moadian_queue::{InvoiceStatus, ListFilter, Store};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -183,17 +184,7 @@ pub fn for_each_entry<S: Store>(
     q: &S,
     f: &mut dyn FnMut(Entry) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut after = None;
-    loop {
-        let rows = q.list(&ListFilter {
-            after,
-            limit: Some(PAGE),
-            ..ListFilter::default()
-        })?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = Some(last.id);
+    each_page(q, ListFilter::default(), PAGE, &mut |rows| {
         for r in rows {
             let payload = q
                 .get(r.id)?
@@ -211,7 +202,8 @@ pub fn for_each_entry<S: Store>(
                 findings: r.findings,
             })?;
         }
-    }
+        Ok(())
+    })
 }
 
 /// Reads every invoice of a queue into report entries (whole queue in memory: for tests and
@@ -240,16 +232,11 @@ impl<'a, S: Store> QueueReport<'a, S> {
     pub fn new(store: &'a S, scope: Scope, now_ms: i64) -> anyhow::Result<Self> {
         // Only SUCCESS referrals can replace an invoice: their payloads alone are read.
         let mut superseded = HashSet::new();
-        let mut after = None;
-        loop {
-            let rows = store.list(&ListFilter {
-                status: Some(InvoiceStatus::Success),
-                after,
-                limit: Some(PAGE),
-                ..ListFilter::default()
-            })?;
-            let Some(last) = rows.last() else { break };
-            after = Some(last.id);
+        let successes = ListFilter {
+            status: Some(InvoiceStatus::Success),
+            ..ListFilter::default()
+        };
+        each_page(store, successes, PAGE, &mut |rows| {
             for r in rows.iter().filter(|r| matches!(r.ins, Some(2..=4))) {
                 let payload = store
                     .get(r.id)?
@@ -259,7 +246,8 @@ impl<'a, S: Store> QueueReport<'a, S> {
                     superseded.insert(t);
                 }
             }
-        }
+            Ok(())
+        })?;
         let mut report = QueueReport {
             store,
             scope,
