@@ -16,6 +16,7 @@ pub mod cli;
 pub mod codes;
 pub mod config;
 pub mod crypto;
+pub mod dates;
 pub mod pipeline;
 pub mod report;
 pub mod sandbox;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 pub mod cancel;
 pub mod correct;
-pub mod dates;
+pub use crate::dates;
 pub mod doctor;
 pub mod enqueue;
 pub mod explain;

@@ -44,10 +44,7 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
 }
 
-/// Parses `--at` ([`super::dates`]): a bare day means its last millisecond, UTC.
-pub fn parse_at(s: &str) -> Result<i64, String> {
-    super::dates::arg(s).map(super::dates::When::utc_end)
-}
+pub use crate::dates::parse_at;
 
 fn now_ms() -> i64 {
     let ns = time::OffsetDateTime::now_utc().unix_timestamp_nanos();

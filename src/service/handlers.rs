@@ -108,7 +108,7 @@ pub async fn validate(
     let uri = req.uri().clone();
     let fill = flag(&uri, "fill")?;
     let at = match param(&uri, "at") {
-        Some(a) => crate::cli::validate::parse_at(&a).map_err(|e| {
+        Some(a) => crate::dates::parse_at(&a).map_err(|e| {
             Problem::bad_request(Message::new(
                 format!("زمان «{a}» خوانده نشد: {e}"),
                 format!("time \"{a}\" could not be read: {e}"),
@@ -269,8 +269,8 @@ pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Br
     }
     Ok(pipeline::browse::Browse {
         status,
-        from_ms: super::reports::date(uri, "from")?.map(crate::cli::dates::When::tehran_start),
-        to_ms: super::reports::date(uri, "to")?.map(crate::cli::dates::When::tehran_end),
+        from_ms: super::reports::date(uri, "from")?.map(crate::dates::When::tehran_start),
+        to_ms: super::reports::date(uri, "to")?.map(crate::dates::When::tehran_end),
         buyer: param(uri, "buyer")
             .filter(|b| !b.trim().is_empty())
             .map(|b| b.trim().to_string()),

@@ -3,7 +3,7 @@
 
 use super::problem::{Problem, ProblemDetails};
 use super::ServiceState;
-use crate::cli::dates::{self, When};
+use crate::dates::{self, When};
 use crate::lang::{Lang, Message};
 use crate::report::{self, html, render, Grouping};
 use axum::extract::State;

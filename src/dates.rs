@@ -1,5 +1,6 @@
-//! The one parser for every date a person types on the command line (`validate --at`,
-//! `taxid --date`, `report --from/--to`, `inquire --from/--to`): Jalali (`1405/08/29`,
+//! The one parser for every date a person types, on the command line (`validate --at`,
+//! `taxid --date`, `report --from/--to`, `inquire --from/--to`) or in the service's query
+//! parameters: Jalali (`1405/08/29`,
 //! `۱۴۰۵/۰۸/۲۹`) or Gregorian (`2026-11-20`) days — years below 1700 are Jalali — optionally with
 //! a time (`1405/08/29 14:30`, Tehran time), RFC 3339 with an offset, or Unix milliseconds.
 //! A bare day stays a calendar day; each command says which instant of it it means.
@@ -98,6 +99,12 @@ fn bad(raw: &str) -> Message {
              time), 2026-11-20 (Gregorian), 2026-11-20T10:00:00Z, or Unix milliseconds"
         ),
     )
+}
+
+/// Parses an "as of" instant (`validate --at`, the service's `at`): a bare day means its last
+/// millisecond, UTC.
+pub fn parse_at(s: &str) -> Result<i64, String> {
+    arg(s).map(When::utc_end)
 }
 
 #[cfg(test)]
