@@ -13,8 +13,9 @@
 pub use crate::import::encoding::CsvEncoding;
 use crate::import::limits::clip;
 pub use crate::import::limits::{InputArgs, ReadOptions};
+use crate::invoice::tree::Json;
 use crate::lang::Message;
-use readers::{ArrayReader, LineReader, StreamReader};
+use readers::{ArrayReader, LineReader, Step, StreamReader};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -201,17 +202,86 @@ pub fn load_paths(paths: &[PathBuf]) -> impl Iterator<Item = LoadedInvoice> {
 }
 
 /// [`load_paths`] with the given CSV encoding and limits.
-pub fn load_paths_with(
-    paths: &[PathBuf],
-    opts: ReadOptions,
-) -> impl Iterator<Item = LoadedInvoice> {
-    let max_field = opts.max_field_chars;
-    Loader {
-        pending: paths.iter().cloned().map(Pending::Given).collect(),
-        current: None,
-        opts,
+pub fn load_paths_with(paths: &[PathBuf], opts: ReadOptions) -> Invoices {
+    Invoices {
+        max_field: opts.max_field_chars,
+        loader: Loader {
+            pending: paths.iter().cloned().map(Pending::Given).collect(),
+            current: None,
+            opts,
+        },
     }
-    .map(move |l| limit_fields(l, max_field))
+}
+
+/// The invoices under some paths, in order: an iterator of [`LoadedInvoice`]s (each a
+/// `serde_json::Value`), or, through [`Invoices::next_invoice`], invoices that JSON Lines hold
+/// as text still to be parsed into a borrowed [`Json`] tree (one pass, no maps built: what
+/// `validate` reads).
+pub struct Invoices {
+    loader: Loader,
+    max_field: usize,
+}
+
+/// One invoice from [`Invoices::next_invoice`].
+pub enum Next<'a> {
+    /// Already read (or an error of a file or line).
+    Loaded(LoadedInvoice),
+    /// A JSON Lines line, parsed when asked.
+    Text(TextInvoice<'a>),
+}
+
+/// A JSON Lines line holding one invoice, borrowed from the reader's buffer.
+pub struct TextInvoice<'a> {
+    /// `path#index`.
+    pub source: String,
+    reader: &'a LineReader,
+    max_field: usize,
+}
+
+impl<'a> TextInvoice<'a> {
+    /// The invoice as a tree borrowing from the line, with the same errors (and positions) as
+    /// [`LoadedInvoice::value`]: syntax, a repeated key, not an object, a value too long.
+    pub fn parse(&self) -> Result<Json<'a>, LoadError> {
+        let v = self.reader.parse_line()?;
+        if self.reader.line().len() <= self.max_field {
+            // No value is longer in characters than the whole text is in bytes.
+            return Ok(v);
+        }
+        match crate::invoice::tree::too_long(&v, self.max_field) {
+            Some((field, length)) => Err(LoadError::FieldTooLong {
+                path: self.source.clone(),
+                field: clip(&field),
+                length,
+                limit: self.max_field,
+            }),
+            None => Ok(v),
+        }
+    }
+}
+
+impl Invoices {
+    /// The next invoice, JSON Lines left as text (see [`TextInvoice::parse`]).
+    pub fn next_invoice(&mut self) -> Option<Next<'_>> {
+        match self.loader.step()? {
+            Step::Item(l) => Some(Next::Loaded(limit_fields(l, self.max_field))),
+            Step::Line(source) => match &self.loader.current {
+                Some(Source::Lines(reader)) => Some(Next::Text(TextInvoice {
+                    source,
+                    reader,
+                    max_field: self.max_field,
+                })),
+                // (A line comes only from a JSON Lines reader.)
+                _ => None,
+            },
+        }
+    }
+}
+
+impl Iterator for Invoices {
+    type Item = LoadedInvoice;
+    fn next(&mut self) -> Option<LoadedInvoice> {
+        self.loader.next().map(|l| limit_fields(l, self.max_field))
+    }
 }
 
 /// Reads the invoices of an in-memory document (e.g. standard input), named `name`.
@@ -261,22 +331,59 @@ impl Iterator for Loader {
                 }
                 self.current = None;
             }
-            match self.pending.pop_front()? {
-                Pending::Given(path) => {
-                    if path.is_dir() {
-                        self.expand_dir(&path);
-                    } else if path.as_os_str() == "-" {
-                        self.current = Some(Source::stdin(&self.opts));
-                    } else {
-                        let kind = kind_of(&path).unwrap_or(Kind::Json);
-                        self.current = Some(Source::open(&path, kind, &self.opts));
-                    }
-                }
-                Pending::Found(path, kind) => {
-                    self.current = Some(Source::open(&path, kind, &self.opts))
-                }
+            if !self.open_next() {
+                return None;
             }
         }
+    }
+}
+
+impl Loader {
+    /// Like `next`, but a JSON Lines line is left in its reader (`Step::Line`) to be parsed
+    /// from there.
+    fn step(&mut self) -> Option<Step> {
+        loop {
+            match self.current.as_mut() {
+                Some(Source::Lines(r)) => {
+                    if let Some(step) = r.advance() {
+                        return Some(step);
+                    }
+                }
+                Some(src) => {
+                    if let Some(item) = src.next() {
+                        return Some(Step::Item(item));
+                    }
+                }
+                None => {}
+            }
+            self.current = None;
+            if !self.open_next() {
+                return None;
+            }
+        }
+    }
+
+    /// Opens the next pending path as the current source; false when none is left.
+    fn open_next(&mut self) -> bool {
+        let Some(next) = self.pending.pop_front() else {
+            return false;
+        };
+        match next {
+            Pending::Given(path) => {
+                if path.is_dir() {
+                    self.expand_dir(&path);
+                } else if path.as_os_str() == "-" {
+                    self.current = Some(Source::stdin(&self.opts));
+                } else {
+                    let kind = kind_of(&path).unwrap_or(Kind::Json);
+                    self.current = Some(Source::open(&path, kind, &self.opts));
+                }
+            }
+            Pending::Found(path, kind) => {
+                self.current = Some(Source::open(&path, kind, &self.opts))
+            }
+        }
+        true
     }
 }
 

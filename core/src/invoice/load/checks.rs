@@ -6,8 +6,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
 use std::fmt;
 
-/// The marker of a duplicate-key error in serde_json's message.
-pub(super) const DUPLICATE: &str = "duplicate key ";
+use crate::invoice::tree::DUPLICATE;
 
 /// Deserializes any JSON, failing (with serde_json's line and column) at the second occurrence
 /// of a key in one object. Holds nothing: it is a checking pass, values are read separately so

@@ -3,8 +3,9 @@
 //! pretty-printed invoice, usually). Each turns a problem into a [`LoadError`] with its line and
 //! column in the file.
 
-use super::checks::{NoDuplicateKeys, DUPLICATE};
+use super::checks::NoDuplicateKeys;
 use super::{LoadError, LoadedInvoice, Source};
+use crate::invoice::tree::{Json, DUPLICATE};
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};
 
@@ -37,13 +38,6 @@ pub(super) fn syntax(path: &str, line: usize, column: usize, e: &serde_json::Err
         column: column.max(1),
         message,
     }
-}
-
-/// Parses one JSON value: first a pass that refuses a key repeated in one object, then the
-/// value itself (exact numbers, keys in their order).
-pub(super) fn parse_value(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
-    serde_json::from_slice::<NoDuplicateKeys>(bytes)?;
-    serde_json::from_slice(bytes)
 }
 
 /// serde_json appends " at line L column C"; the position is reported separately.
@@ -111,10 +105,17 @@ impl LineReader {
     }
 }
 
-impl Iterator for LineReader {
-    type Item = LoadedInvoice;
+/// What [`LineReader::advance`] found.
+pub(super) enum Step {
+    /// An invoice already decided (an error of a line or of the file).
+    Item(LoadedInvoice),
+    /// A non-blank line, waiting in the buffer ([`LineReader::line`]), and its source name.
+    Line(String),
+}
 
-    fn next(&mut self) -> Option<LoadedInvoice> {
+impl LineReader {
+    /// Reads up to the next non-blank line (or a line's error, or the end).
+    pub(super) fn advance(&mut self) -> Option<Step> {
         while !self.done {
             self.buf.clear();
             match (&mut self.reader)
@@ -132,73 +133,109 @@ impl Iterator for LineReader {
                     let skipped = if ended { Ok(()) } else { self.skip_line() };
                     if let Err(e) = skipped {
                         self.done = true;
-                        return Some(LoadedInvoice {
+                        return Some(Step::Item(LoadedInvoice {
                             source,
                             value: Err(LoadError::Io {
                                 path: self.name.clone(),
                                 message: format!("after line {}: {e}", self.line_no),
                             }),
-                        });
+                        }));
                     }
-                    return Some(LoadedInvoice {
+                    return Some(Step::Item(LoadedInvoice {
                         source,
                         value: Err(LoadError::TooLarge {
                             path: self.name.clone(),
                             line: Some(self.line_no),
                             limit: self.max,
                         }),
-                    });
+                    }));
                 }
                 Ok(0) => {
                     self.done = true;
                     if self.index == 0 {
-                        return Some(LoadedInvoice {
+                        return Some(Step::Item(LoadedInvoice {
                             source: self.name.clone(),
                             value: Err(LoadError::Empty {
                                 path: self.name.clone(),
                             }),
-                        });
+                        }));
                     }
                     return None;
                 }
                 Ok(_) => {}
                 Err(e) => {
                     self.done = true;
-                    return Some(LoadedInvoice {
+                    return Some(Step::Item(LoadedInvoice {
                         source: self.name.clone(),
                         value: Err(LoadError::Io {
                             path: self.name.clone(),
                             message: format!("after line {}: {e}", self.line_no),
                         }),
-                    });
+                    }));
                 }
             }
             self.line_no += 1;
-            let mut line: &[u8] = &self.buf;
-            if self.line_no == 1 && line.starts_with(b"\xEF\xBB\xBF") {
-                line = &line[3..];
-            }
-            if line.iter().all(|b| b.is_ascii_whitespace()) {
+            if self.line().iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
             let source = format!("{}#{}", self.name, self.index);
             self.index += 1;
-            let value = match parse_value(line) {
-                Ok(v) if v.is_object() => Ok(v),
-                Ok(v) => {
-                    let col = line.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
-                    Err(LoadError::NotAnInvoice {
-                        path: self.name.clone(),
-                        line: self.line_no,
-                        column: col,
-                        found: type_name(&v),
-                    })
-                }
-                Err(e) => Err(syntax(&self.name, self.line_no, e.column(), &e)),
-            };
-            return Some(LoadedInvoice { source, value });
+            return Some(Step::Line(source));
         }
         None
+    }
+
+    /// The line [`Self::advance`] stopped at (without a first line's byte order mark).
+    pub(super) fn line(&self) -> &[u8] {
+        let line: &[u8] = &self.buf;
+        if self.line_no == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+            &line[3..]
+        } else {
+            line
+        }
+    }
+
+    /// The line [`Self::advance`] stopped at, as an invoice tree (errors with their position).
+    pub(super) fn parse_line(&self) -> Result<Json<'_>, LoadError> {
+        let line = self.line();
+        match Json::parse(line) {
+            Ok(v) if v.is_object() => Ok(v),
+            Ok(v) => Err(self.not_an_invoice(v.type_name())),
+            Err(e) => Err(syntax(&self.name, self.line_no, e.column(), &e)),
+        }
+    }
+
+    fn not_an_invoice(&self, found: &'static str) -> LoadError {
+        let col = self
+            .line()
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count()
+            + 1;
+        LoadError::NotAnInvoice {
+            path: self.name.clone(),
+            line: self.line_no,
+            column: col,
+            found,
+        }
+    }
+}
+
+impl Iterator for LineReader {
+    type Item = LoadedInvoice;
+
+    fn next(&mut self) -> Option<LoadedInvoice> {
+        let source = match self.advance()? {
+            Step::Item(l) => return Some(l),
+            Step::Line(source) => source,
+        };
+        let value = match self.parse_line() {
+            // (Checked in one pass above; the map is built from the same text.)
+            Ok(_) => serde_json::from_slice(self.line())
+                .map_err(|e| syntax(&self.name, self.line_no, e.column(), &e)),
+            Err(e) => Err(e),
+        };
+        Some(LoadedInvoice { source, value })
     }
 }
 
