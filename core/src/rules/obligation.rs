@@ -123,8 +123,13 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
         let key = row.key.as_str();
         match row.sec {
             Section::Header => {
+                let buyer = referral && BUYER_FIELDS.contains(&key);
+                // (An optional field needs no look-up: whether present or not, nothing to say.)
+                if obl == Obligation::Optional && !buyer {
+                    continue;
+                }
                 let present = inv.h(key).is_some() || alt_present(inv, key);
-                if referral && BUYER_FIELDS.contains(&key) {
+                if buyer {
                     if present {
                         sink.warn(
                             "referral.out_of_pattern",
@@ -139,6 +144,9 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                 header_obl(inv, sink, obl, key, present, &ctx_fa, &ctx_en);
             }
             Section::Body => {
+                if !matches!(obl, Obligation::Required | Obligation::Ignore) {
+                    continue;
+                }
                 for (j, line) in inv.body.iter().enumerate() {
                     let present = get(line, key).is_some();
                     match obl {
@@ -164,6 +172,9 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                 let _ = i;
             }
             Section::Payment => {
+                if !matches!(obl, Obligation::Required | Obligation::Ignore) {
+                    continue;
+                }
                 for (j, p) in inv.payments.iter().enumerate() {
                     let present = get(p, key).is_some();
                     match obl {
