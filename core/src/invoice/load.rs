@@ -15,12 +15,15 @@ use crate::import::limits::clip;
 pub use crate::import::limits::{InputArgs, ReadOptions};
 use crate::invoice::tree::Json;
 use crate::lang::Message;
-use readers::{ArrayReader, LineReader, Step, StreamReader};
+use array::ArrayStream;
+use readers::{LineReader, Step, StreamReader};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
+mod array;
 mod checks;
 mod readers;
 
@@ -230,20 +233,29 @@ pub enum Next<'a> {
     Text(TextInvoice<'a>),
 }
 
-/// A JSON Lines line holding one invoice, borrowed from the reader's buffer.
+/// One invoice's text (a JSON Lines line or an array's element), borrowed from the reader.
 pub struct TextInvoice<'a> {
     /// `path#index`.
     pub source: String,
-    reader: &'a LineReader,
+    path: &'a str,
+    text: &'a [u8],
+    /// Line and column of the text's first byte in the file.
+    at: (usize, usize),
+    /// Told when the text is not valid JSON (an array stops there).
+    broken: Option<&'a Cell<bool>>,
     max_field: usize,
 }
 
 impl<'a> TextInvoice<'a> {
-    /// The invoice as a tree borrowing from the line, with the same errors (and positions) as
+    /// The invoice as a tree borrowing from the text, with the same errors (and positions) as
     /// [`LoadedInvoice::value`]: syntax, a repeated key, not an object, a value too long.
     pub fn parse(&self) -> Result<Json<'a>, LoadError> {
-        let v = self.reader.parse_line()?;
-        if self.reader.line().len() <= self.max_field {
+        let v = readers::parse_text(self.path, self.text, self.at).inspect_err(|e| {
+            if let (LoadError::Syntax { .. }, Some(b)) = (e, self.broken) {
+                b.set(true);
+            }
+        })?;
+        if self.text.len() <= self.max_field {
             // No value is longer in characters than the whole text is in bytes.
             return Ok(v);
         }
@@ -265,11 +277,25 @@ impl Invoices {
         match self.loader.step()? {
             Step::Item(l) => Some(Next::Loaded(limit_fields(l, self.max_field))),
             Step::Line(source) => match &self.loader.current {
-                Some(Source::Lines(reader)) => Some(Next::Text(TextInvoice {
+                Some(Source::Lines(r)) => Some(Next::Text(TextInvoice {
                     source,
-                    reader,
+                    path: &r.name,
+                    text: r.line(),
+                    at: (r.line_no, 1),
+                    broken: None,
                     max_field: self.max_field,
                 })),
+                Some(Source::Array(a)) => {
+                    let (text, at) = a.element();
+                    Some(Next::Text(TextInvoice {
+                        source,
+                        path: a.name(),
+                        text,
+                        at,
+                        broken: Some(a.broken()),
+                        max_field: self.max_field,
+                    }))
+                }
                 // (A line comes only from a JSON Lines reader.)
                 _ => None,
             },
@@ -288,7 +314,8 @@ impl Iterator for Invoices {
 pub fn load_bytes(name: &str, bytes: Vec<u8>) -> impl Iterator<Item = LoadedInvoice> {
     let opts = ReadOptions::default();
     let max_field = opts.max_field_chars;
-    Source::sniff(name.to_string(), Box::new(Cursor::new(bytes)), &opts)
+    let size = Some(bytes.len() as u64);
+    Source::sniff(name.to_string(), Box::new(Cursor::new(bytes)), &opts, size)
         .map(move |l| limit_fields(l, max_field))
 }
 
@@ -345,6 +372,11 @@ impl Loader {
         loop {
             match self.current.as_mut() {
                 Some(Source::Lines(r)) => {
+                    if let Some(step) = r.advance() {
+                        return Some(step);
+                    }
+                }
+                Some(Source::Array(r)) => {
                     if let Some(step) = r.advance() {
                         return Some(step);
                     }
@@ -430,8 +462,8 @@ enum Source {
     Ready(VecDeque<LoadedInvoice>),
     /// JSON Lines, streamed from a reader.
     Lines(LineReader),
-    /// A JSON array held as text; elements parsed one at a time.
-    Array(ArrayReader),
+    /// A JSON array, streamed element by element.
+    Array(ArrayStream),
     /// Concatenated (pretty-printed) JSON values held as text.
     Stream(StreamReader),
 }
@@ -472,14 +504,12 @@ fn io_error(path: &str, e: &std::io::Error) -> Source {
 impl Source {
     fn open(path: &Path, kind: Kind, opts: &ReadOptions) -> Source {
         let name = path.display().to_string();
-        // A document read as a whole is refused before reading when it is too large (JSON
-        // Lines are streamed: each line is bounded instead).
-        if kind != Kind::Lines {
-            if let Ok(m) = std::fs::metadata(path) {
-                if m.len() > opts.max_file_bytes {
-                    return too_large(&name, None, opts.max_file_bytes);
-                }
-            }
+        // A spreadsheet is read as a whole: refused before reading when it is too large (JSON
+        // Lines and arrays are streamed, each invoice bounded instead; a JSON file that is
+        // neither is checked in `sniff`).
+        let size = std::fs::metadata(path).ok().map(|m| m.len());
+        if kind == Kind::Spreadsheet && size.is_some_and(|n| n > opts.max_file_bytes) {
+            return too_large(&name, None, opts.max_file_bytes);
         }
         match kind {
             Kind::Spreadsheet => Source::Ready(
@@ -500,7 +530,12 @@ impl Source {
                 Err(e) => io_error(&name, &e),
             },
             Kind::Json => match File::open(path) {
-                Ok(f) => Source::sniff(name, Box::new(BufReader::with_capacity(1 << 16, f)), opts),
+                Ok(f) => Source::sniff(
+                    name,
+                    Box::new(BufReader::with_capacity(1 << 16, f)),
+                    opts,
+                    size,
+                ),
                 Err(e) => io_error(&name, &e),
             },
         }
@@ -511,46 +546,86 @@ impl Source {
             "-".to_string(),
             Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
             opts,
+            None,
         )
     }
 
-    /// Looks at the first non-blank line: a complete JSON value that is not an array means
-    /// JSON Lines (streamed, each line on its own, so one bad line does not hide the rest);
-    /// otherwise the whole document is read (an array, or pretty-printed objects).
-    fn sniff(name: String, mut reader: Box<dyn BufRead>, opts: &ReadOptions) -> Source {
+    /// Looks at the start: `[` means an array, streamed element by element; otherwise a first
+    /// non-blank line that is a complete JSON value means JSON Lines (streamed, each line on
+    /// its own, so one bad line does not hide the rest); otherwise the whole document is read
+    /// (pretty-printed objects), bounded by the file limit (`size`, when known, refuses it
+    /// before reading).
+    fn sniff(
+        name: String,
+        mut reader: Box<dyn BufRead>,
+        opts: &ReadOptions,
+        size: Option<u64>,
+    ) -> Source {
         let max = opts.max_file_bytes;
-        let mut first = Vec::new();
+        // Leading whitespace (and a UTF-8 byte order mark: Windows exports), counted so that
+        // positions stay right: whole blank lines, and what precedes the first byte on its line.
         let mut blank_lines = 0usize;
-        loop {
-            first.clear();
-            match (&mut reader).take(max + 1).read_until(b'\n', &mut first) {
-                Ok(n) if n as u64 > max => return too_large(&name, None, max),
-                Ok(0) => break,
-                Ok(_) => {
-                    if blank_lines == 0 && first.starts_with(b"\xEF\xBB\xBF") {
-                        // A UTF-8 byte order mark (Windows exports).
-                        first.drain(..3);
-                    }
-                    if first.iter().any(|b| !b.is_ascii_whitespace()) {
-                        break;
-                    }
-                    blank_lines += 1;
-                }
+        let mut lead: Vec<u8> = Vec::new();
+        let mut at_start = true;
+        let first = loop {
+            let chunk = match reader.fill_buf() {
+                Ok(c) => c,
                 Err(e) => return io_error(&name, &e),
+            };
+            if std::mem::take(&mut at_start) && chunk.starts_with(b"\xEF\xBB\xBF") {
+                reader.consume(3);
+                continue;
             }
+            let Some(&b) = chunk.first() else {
+                break None;
+            };
+            let n = chunk.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            if n == 0 {
+                break Some(b);
+            }
+            for &c in &chunk[..n] {
+                if c == b'\n' {
+                    blank_lines += 1;
+                    lead.clear();
+                } else {
+                    lead.push(c);
+                }
+            }
+            reader.consume(n);
+            if lead.len() as u64 > max {
+                return too_large(&name, None, max);
+            }
+        };
+        if first == Some(b'[') {
+            let at = (blank_lines + 1, lead.len() + 1);
+            return Source::Array(ArrayStream::new(name, reader, at, max));
         }
-        let starts_array = first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-        if !first.is_empty()
-            && !starts_array
-            && serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok()
-        {
-            let mut lines = LineReader::new(name, Box::new(Cursor::new(first).chain(reader)), max);
+        let Some(_) = first else {
+            return Source::Ready(VecDeque::from([LoadedInvoice {
+                source: name.clone(),
+                value: Err(LoadError::Empty { path: name }),
+            }]));
+        };
+        let mut first_line = lead;
+        let room = (max + 1).saturating_sub(first_line.len() as u64);
+        match (&mut reader).take(room).read_until(b'\n', &mut first_line) {
+            Ok(_) if first_line.len() as u64 > max => return too_large(&name, None, max),
+            Ok(_) => {}
+            Err(e) => return io_error(&name, &e),
+        }
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&first_line).is_ok() {
+            let mut lines =
+                LineReader::new(name, Box::new(Cursor::new(first_line).chain(reader)), max);
             lines.line_no = blank_lines;
             return Source::Lines(lines);
         }
+        // Not JSON Lines: the document is read whole, so its size is bounded.
+        if size.is_some_and(|n| n > max) {
+            return too_large(&name, None, max);
+        }
         // Keep positions: the skipped blank lines become newlines again.
         let mut bytes = vec![b'\n'; blank_lines];
-        bytes.extend_from_slice(&first);
+        bytes.extend_from_slice(&first_line);
         let room = (max + 1).saturating_sub(bytes.len() as u64);
         if let Err(e) = reader.take(room).read_to_end(&mut bytes) {
             return io_error(&name, &e);
@@ -573,17 +648,14 @@ impl Source {
                 value: Err(LoadError::Empty { path: name }),
             }]));
         };
-        if bytes[first] == b'[' {
-            ArrayReader::start(name, bytes)
-        } else {
-            Source::Stream(StreamReader {
-                name,
-                text: bytes,
-                pos: 0,
-                index: 0,
-                done: false,
-            })
-        }
+        let _ = first;
+        Source::Stream(StreamReader {
+            name,
+            text: bytes,
+            pos: 0,
+            index: 0,
+            done: false,
+        })
     }
 }
 
