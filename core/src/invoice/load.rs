@@ -13,11 +13,8 @@
 pub use crate::import::encoding::CsvEncoding;
 use crate::import::limits::clip;
 pub use crate::import::limits::{InputArgs, ReadOptions};
-use crate::invoice::tree::Json;
-use crate::lang::Message;
 use array::ArrayStream;
 use readers::{LineReader, Step, StreamReader};
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -25,7 +22,12 @@ use std::path::{Path, PathBuf};
 
 mod array;
 mod checks;
+mod error;
+mod invoices;
 mod readers;
+
+pub use error::LoadError;
+pub use invoices::{Invoices, Next, TextInvoice};
 
 /// One invoice read from a file: where it came from and its JSON, or why it could not be read.
 #[derive(Debug)]
@@ -34,147 +36,6 @@ pub struct LoadedInvoice {
     /// whole file, or what the spreadsheet importer names (`file.xlsx#sheet!row`).
     pub source: String,
     pub value: Result<serde_json::Value, LoadError>,
-}
-
-/// Why an invoice (or a whole file) could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LoadError {
-    /// The file or directory could not be opened or read.
-    #[error("{path}: cannot read: {message}")]
-    Io { path: String, message: String },
-    /// Not valid JSON at the given position (1-based line and column in the file).
-    #[error("{path}:{line}:{column}: invalid JSON: {message}")]
-    Syntax {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    /// Valid JSON, but not an invoice object (e.g. a number or a string).
-    #[error("{path}:{line}:{column}: expected an invoice object, found {found}")]
-    NotAnInvoice {
-        path: String,
-        line: usize,
-        column: usize,
-        found: &'static str,
-    },
-    /// The file holds no invoice at all.
-    #[error("{path}: the file holds no invoice")]
-    Empty { path: String },
-    /// A key appears twice in one JSON object (EC_V02 table 7 row 1).
-    #[error("{path}:{line}:{column}: duplicate key {key}")]
-    DuplicateKey {
-        path: String,
-        line: usize,
-        column: usize,
-        key: String,
-    },
-    /// The file (or one JSON Lines line) is larger than the limit.
-    #[error("{path}: larger than the limit of {limit} bytes")]
-    TooLarge {
-        path: String,
-        /// 1-based line, for a JSON Lines line.
-        line: Option<usize>,
-        limit: u64,
-    },
-    /// A value is longer than the field limit.
-    #[error("{path}: {field} is {length} characters long, more than the limit of {limit}")]
-    FieldTooLong {
-        path: String,
-        field: String,
-        length: usize,
-        limit: usize,
-    },
-    /// A spreadsheet row could not be turned into an invoice (the importer's words).
-    #[error("{0}")]
-    Import(String),
-}
-
-impl LoadError {
-    /// What went wrong and what to do, in Persian and English.
-    pub fn message(&self) -> Message {
-        match self {
-            LoadError::Io { path, message } => Message::new(
-                format!("فایل «{path}» خوانده نشد: {message}. مسیر و دسترسی فایل را بررسی کنید."),
-                format!("cannot read {path}: {message}. Check the path and the file's permissions."),
-            ),
-            LoadError::Syntax {
-                path,
-                line,
-                column,
-                message,
-            } => Message::new(
-                format!(
-                    "فایل «{path}» در سطر {line} ستون {column} JSON معتبر نیست ({message}). آن‌جا را اصلاح کنید."
-                ),
-                format!(
-                    "{path} is not valid JSON at line {line}, column {column} ({message}). Fix the text there."
-                ),
-            ),
-            LoadError::NotAnInvoice {
-                path,
-                line,
-                column,
-                found,
-            } => Message::new(
-                format!(
-                    "در فایل «{path}» سطر {line} ستون {column} به جای شیء صورتحساب ({{\"header\":…}}) مقدار دیگری ({found}) آمده است."
-                ),
-                format!(
-                    "{path} line {line}, column {column}: expected an invoice object ({{\"header\":…}}), found {found}."
-                ),
-            ),
-            LoadError::Empty { path } => Message::new(
-                format!("فایل «{path}» هیچ صورتحسابی ندارد."),
-                format!("{path} holds no invoice."),
-            ),
-            LoadError::DuplicateKey {
-                path,
-                line,
-                column,
-                key,
-            } => Message::new(
-                format!(
-                    "فایل «{path}» سطر {line} ستون {column}: فیلد {key} در یک شیء تکرار شده است؛ فقط یکی را نگه دارید (کد سامانه: «فیلد … تکرار شده است»)."
-                ),
-                format!(
-                    "{path} line {line}, column {column}: key {key} appears twice in one object; keep only one (the tax system refuses a repeated field)."
-                ),
-            ),
-            LoadError::TooLarge { path, line, limit } => {
-                let mib = (*limit >> 20).max(1);
-                let (fa_what, en_what) = match line {
-                    Some(l) => (format!("سطر {l} فایل «{path}»"), format!("{path} line {l}")),
-                    None => (format!("فایل «{path}»"), path.clone()),
-                };
-                Message::new(
-                    format!("{fa_what} از سقف {mib} مگابایت بزرگ‌تر است؛ آن را به چند فایل بشکنید یا سقف را با --max-file-mib بالا ببرید."),
-                    format!("{en_what} is larger than the limit of {mib} MiB; split it, or raise the limit with --max-file-mib."),
-                )
-            }
-            LoadError::FieldTooLong {
-                path,
-                field,
-                length,
-                limit,
-            } => Message::new(
-                format!("در فایل «{path}» مقدار {field} {length} نویسه است، بیش از سقف {limit}؛ آن را کوتاه کنید (یا سقف را با --max-field-chars بالا ببرید)."),
-                format!("{path}: {field} is {length} characters long, more than the limit of {limit}; shorten it (or raise the limit with --max-field-chars)."),
-            ),
-            LoadError::Import(m) => Message::new(m.clone(), m.clone()),
-        }
-    }
-
-    /// Line and column in the file, when the error has a position.
-    pub fn position(&self) -> Option<(usize, usize)> {
-        match self {
-            LoadError::Syntax { line, column, .. }
-            | LoadError::NotAnInvoice { line, column, .. }
-            | LoadError::DuplicateKey { line, column, .. } => Some((*line, *column)),
-            LoadError::TooLarge { line: Some(l), .. } => Some((*l, 1)),
-            _ => None,
-        }
-    }
 }
 
 /// File kinds the loader reads.
@@ -213,100 +74,6 @@ pub fn load_paths_with(paths: &[PathBuf], opts: ReadOptions) -> Invoices {
             current: None,
             opts,
         },
-    }
-}
-
-/// The invoices under some paths, in order: an iterator of [`LoadedInvoice`]s (each a
-/// `serde_json::Value`), or, through [`Invoices::next_invoice`], invoices that JSON Lines hold
-/// as text still to be parsed into a borrowed [`Json`] tree (one pass, no maps built: what
-/// `validate` reads).
-pub struct Invoices {
-    loader: Loader,
-    max_field: usize,
-}
-
-/// One invoice from [`Invoices::next_invoice`].
-pub enum Next<'a> {
-    /// Already read (or an error of a file or line).
-    Loaded(LoadedInvoice),
-    /// A JSON Lines line, parsed when asked.
-    Text(TextInvoice<'a>),
-}
-
-/// One invoice's text (a JSON Lines line or an array's element), borrowed from the reader.
-pub struct TextInvoice<'a> {
-    /// `path#index`.
-    pub source: String,
-    path: &'a str,
-    text: &'a [u8],
-    /// Line and column of the text's first byte in the file.
-    at: (usize, usize),
-    /// Told when the text is not valid JSON (an array stops there).
-    broken: Option<&'a Cell<bool>>,
-    max_field: usize,
-}
-
-impl<'a> TextInvoice<'a> {
-    /// The invoice as a tree borrowing from the text, with the same errors (and positions) as
-    /// [`LoadedInvoice::value`]: syntax, a repeated key, not an object, a value too long.
-    pub fn parse(&self) -> Result<Json<'a>, LoadError> {
-        let v = readers::parse_text(self.path, self.text, self.at).inspect_err(|e| {
-            if let (LoadError::Syntax { .. }, Some(b)) = (e, self.broken) {
-                b.set(true);
-            }
-        })?;
-        if self.text.len() <= self.max_field {
-            // No value is longer in characters than the whole text is in bytes.
-            return Ok(v);
-        }
-        match crate::invoice::tree::too_long(&v, self.max_field) {
-            Some((field, length)) => Err(LoadError::FieldTooLong {
-                path: self.source.clone(),
-                field: clip(&field),
-                length,
-                limit: self.max_field,
-            }),
-            None => Ok(v),
-        }
-    }
-}
-
-impl Invoices {
-    /// The next invoice, JSON Lines left as text (see [`TextInvoice::parse`]).
-    pub fn next_invoice(&mut self) -> Option<Next<'_>> {
-        match self.loader.step()? {
-            Step::Item(l) => Some(Next::Loaded(limit_fields(l, self.max_field))),
-            Step::Line(source) => match &self.loader.current {
-                Some(Source::Lines(r)) => Some(Next::Text(TextInvoice {
-                    source,
-                    path: &r.name,
-                    text: r.line(),
-                    at: (r.line_no, 1),
-                    broken: None,
-                    max_field: self.max_field,
-                })),
-                Some(Source::Array(a)) => {
-                    let (text, at) = a.element();
-                    Some(Next::Text(TextInvoice {
-                        source,
-                        path: a.name(),
-                        text,
-                        at,
-                        broken: Some(a.broken()),
-                        max_field: self.max_field,
-                    }))
-                }
-                // (A line comes only from a JSON Lines reader.)
-                _ => None,
-            },
-        }
-    }
-}
-
-impl Iterator for Invoices {
-    type Item = LoadedInvoice;
-    fn next(&mut self) -> Option<LoadedInvoice> {
-        self.loader.next().map(|l| limit_fields(l, self.max_field))
     }
 }
 
