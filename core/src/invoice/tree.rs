@@ -47,11 +47,16 @@ pub struct Obj<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
 
 impl<'a> Obj<'a> {
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
-        // (Objects are small: a scan, with the length and first byte compared before the rest.)
-        let (len, first) = (key.len(), key.as_bytes().first());
+        // (Objects are small: a scan, with the length and the first and last bytes compared
+        // before the rest — many keys share a length and a first letter.)
+        let q = key.as_bytes();
+        let ends = (q.first(), q.last());
         self.0
             .iter()
-            .find(|(k, _)| k.len() == len && k.as_bytes().first() == first && k == key)
+            .find(|(k, _)| {
+                let k = k.as_bytes();
+                k.len() == q.len() && (k.first(), k.last()) == ends && k == q
+            })
             .map(|(_, v)| v)
     }
     pub fn contains_key(&self, key: &str) -> bool {
