@@ -2,9 +2,10 @@
 # Benchmarks of issue "any batch size on one machine": peak RSS of the whole `moadian`
 # process (GNU time's maximum resident set size) and wall time, on this machine.
 #
-#   scripts/bench.sh [validate|enqueue|status|report|sign|submit|all]...   (default: all)
+#   scripts/bench.sh [validate|array|enqueue|status|report|sign|submit|all]...   (default: all)
 #
 # BENCH_SIZES (default "100000 1000000"): invoice counts for validate/enqueue/status.
+# BENCH_ARRAY_N (default 1000000): invoices of the one JSON array for `array` (~0.5 GB, deleted after).
 # BENCH_SUBMIT_N (default 1000): invoices for the submit rows; BENCH_SUBMIT_MEM_N (e.g. 10000):
 # one more submit of that many, for the client's peak memory.
 # MOADIAN_BIN: the binary to measure (default target/release/moadian, built here).
@@ -69,6 +70,17 @@ for n in $SIZES; do
     rm -f "$DIR/report-$n.html"
   fi
 done
+
+if want array; then
+  # A JSON array is streamed element by element: peak memory stays flat at any size.
+  an=${BENCH_ARRAY_N:-1000000}
+  af="$DIR/invoices-$an-array.json"
+  "$EX/bench_invoices" "$an" "$af" --array
+  echo "($(du -h "$af" | cut -f1) JSON array of $an invoices)"
+  measure "validate --json, one JSON array of $an" "$MOADIAN_BIN" validate --json "$af"
+  grep -o '"summary":{"invoices":[0-9]*' "$DIR/last.out" || true
+  rm -f "$af"
+fi
 
 if want sign; then
   echo "--- openssl speed rsa2048 (one core)"

@@ -251,3 +251,66 @@ fn standard_input_is_read_with_a_dash() {
     assert_eq!(v["invoices"][1]["source"], "-#1");
     assert_eq!(v["summary"]["valid"], 2);
 }
+
+/// A JSON array is streamed one invoice at a time: an array larger than `--max-file-mib` (the
+/// limit of a file read whole) is validated with every invoice counted; each invoice is bounded.
+#[test]
+fn an_array_bigger_than_the_file_limit_is_validated_invoice_by_invoice() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sale =
+        std::fs::read_to_string(root.join("examples/invoices/valid/t1-p1-sale.json")).unwrap();
+    let one: serde_json::Value = serde_json::from_str(&sale).unwrap();
+    let one = serde_json::to_string_pretty(&one).unwrap();
+    let n = (1 << 20) / one.len() + 50;
+    let text = format!("[\n{}\n]\n", vec![one.as_str(); n].join(",\n"));
+    assert!(text.len() > 1 << 20);
+    std::fs::write(dir.path().join("big.json"), &text).unwrap();
+    let out = moadian(dir.path())
+        .args([
+            "validate",
+            "--json",
+            "--max-file-mib",
+            "1",
+            "--at",
+            "2023-05-14",
+            "big.json",
+        ])
+        .output()
+        .unwrap();
+    let v = json_of(&out.stdout);
+    assert_eq!(
+        v["summary"]["invoices"],
+        n as u64,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let invoices = v["invoices"].as_array().unwrap();
+    assert_eq!(invoices.len(), n);
+    assert_eq!(invoices[n - 1]["source"], format!("big.json#{}", n - 1));
+    assert!(invoices.iter().all(|i| i["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| !e["rule"].as_str().unwrap().starts_with("load."))));
+    // The same file whole-read limit still holds for one object.
+    std::fs::write(
+        dir.path().join("one.json"),
+        format!("{{\"header\":{{\"x\":\"{}\"}}\n}}", "y".repeat(2 << 20)),
+    )
+    .unwrap();
+    let out = moadian(dir.path())
+        .args([
+            "--lang",
+            "en",
+            "validate",
+            "--json",
+            "--max-file-mib",
+            "1",
+            "one.json",
+        ])
+        .output()
+        .unwrap();
+    let v = json_of(&out.stdout);
+    assert_eq!(v["invoices"][0]["errors"][0]["rule"], "load.too_large");
+}

@@ -1,6 +1,6 @@
 //! The hostile corpus: files an adversarial or unlucky user hands the tool (malformed JSON,
 //! 1e400, 23-digit numbers, NaN, 100,000-deep nesting, invalid UTF-8, BOM + CRLF, duplicate
-//! keys, a 5 MB field, a 200 MB JSON, CSV with a bad byte or a cut row, Latin-1 CSV, an XLSX zip
+//! keys, a 5 MB field, a 200 MB JSON object, CSV with a bad byte or a cut row, Latin-1 CSV, an XLSX zip
 //! bomb, a far-away cell, a zip that is not a workbook). Generated here — never committed as
 //! binaries — and run through `validate` and `enqueue`: no panic, every error names its file
 //! and where in it, and the peak memory (RSS) of each run is measured and printed; the goal is

@@ -180,8 +180,16 @@ fn duplicate_json_keys_are_an_error_with_line_and_column() {
     // In an array, in JSON Lines and one after another: each with its position.
     let arr = "[\n{\"header\":{}},\n{\"body\":[{\"am\":1,\"am\":2}]}\n]";
     let v: Vec<_> = load_bytes("a.json", arr.as_bytes().to_vec()).collect();
+    assert!(v[0].value.is_ok());
     assert!(
-        matches!(&v[0].value, Err(LoadError::DuplicateKey { line: 3, .. })),
+        matches!(
+            &v[1].value,
+            Err(LoadError::DuplicateKey {
+                line: 3,
+                column: 21,
+                ..
+            })
+        ),
         "{v:?}"
     );
     let lines = "{\"header\":{}}\n{\"header\":{},\"header\":{}}\n";
@@ -217,12 +225,13 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 #[test]
 fn a_file_over_the_size_limit_is_refused_before_reading() {
     let dir = tempfile::tempdir().unwrap();
-    let big = format!("[{}]", vec!["{\"header\":{}}"; 2000].join(","));
-    let p = write(dir.path(), "big.json", big.as_bytes());
     let opts = ReadOptions {
         max_file_bytes: 1024,
         ..Default::default()
     };
+    // A pretty-printed object is read whole: a file over the limit is refused.
+    let big = format!("{{\n\"header\": {{\"x\": \"{}\"}}\n}}\n", "y".repeat(2000));
+    let p = write(dir.path(), "big.json", big.as_bytes());
     let errs = all_errors(&p, opts.clone());
     assert_eq!(errs.len(), 1);
     assert!(
@@ -242,6 +251,40 @@ fn a_file_over_the_size_limit_is_refused_before_reading() {
         matches!(
             &got[1].value,
             Err(LoadError::TooLarge { line: Some(2), .. })
+        ),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_json_array_is_streamed_each_invoice_bounded_not_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ReadOptions {
+        max_file_bytes: 1024,
+        ..Default::default()
+    };
+    // 2000 invoices, 28 times the limit: every one is read.
+    let big = format!("[{}]", vec!["{\"header\":{}}"; 2000].join(",\n"));
+    assert!(big.len() > 20 * 1024);
+    let p = write(dir.path(), "big.json", big.as_bytes());
+    let got: Vec<_> = load_paths_with(&[p], opts.clone()).collect();
+    assert_eq!(got.len(), 2000);
+    assert!(got.iter().all(|l| l.value.is_ok()));
+    assert_eq!(got[1999].source.rsplit('#').next(), Some("1999"));
+    // One element over the limit is an error of that invoice (with its line), skipped
+    // without being kept; the ones around it still load.
+    let arr = format!(
+        "[\n{{\"header\":{{}}}},\n  {{\"x\":[\"{}\", {{\"y\": \"]}}\"}}]}},\n{{\"header\":{{}}}}\n]",
+        "y".repeat(5000)
+    );
+    let p = write(dir.path(), "one-big.json", arr.as_bytes());
+    let got: Vec<_> = load_paths_with(&[p], opts).collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[0].value.is_ok() && got[2].value.is_ok());
+    assert!(
+        matches!(
+            &got[1].value,
+            Err(LoadError::TooLarge { line: Some(3), .. })
         ),
         "{got:?}"
     );

@@ -9,7 +9,7 @@
 use super::Global;
 use crate::invoice::load::load_paths_with;
 use crate::lang::{Lang, Message};
-use crate::pipeline::verdict::{self, check_one, Checked, Summary};
+use crate::pipeline::verdict::{self, check_next, check_one, Checked, Summary};
 use crate::rules::{Context, Finding, Severity};
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -66,7 +66,18 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut human = Human::new(global.lang.single());
-    let loaded = load_paths_with(&args.paths, args.input.options());
+    let mut loaded = load_paths_with(&args.paths, args.input.options());
+    // Without --fill nothing is changed: the rules read JSON Lines straight from their text
+    // (one pass, no map built); --fill needs the invoice as a value it can complete.
+    let fill = args.fill;
+    let mut next = move || -> Option<Checked> {
+        if fill {
+            let l = loaded.next()?;
+            Some(check_one(l.source, l.value, &ctx, true))
+        } else {
+            Some(check_next(loaded.next_invoice()?, &ctx))
+        }
+    };
     let summary = if args.json {
         let progress = indicatif::ProgressBar::with_draw_target(
             None,
@@ -76,7 +87,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             indicatif::ProgressStyle::with_template("{spinner} {pos} invoices checked ({per_sec})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        let summary = verdict::write_json(loaded, &ctx, args.fill, &mut out, |n| {
+        let summary = verdict::write_checked(next, at, &mut out, |n| {
             if n.is_multiple_of(1024) {
                 progress.set_position(n);
             }
@@ -88,8 +99,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             at,
             ..Summary::default()
         };
-        for l in loaded {
-            let checked = check_one(l.source, l.value, &ctx, args.fill);
+        while let Some(checked) = next() {
             summary.count(&checked);
             human.invoice(&mut out, &checked, checked.valid())?;
         }

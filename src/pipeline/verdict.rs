@@ -4,7 +4,8 @@
 //! answers with it. Streams: invoices are judged and written one at a time.
 
 use crate::import::fill::{fill_invoice, Filled};
-use crate::invoice::load::{LoadError, LoadedInvoice};
+use crate::invoice::load::{LoadError, LoadedInvoice, Next};
+use crate::invoice::tree::Json;
 use crate::lang::Message;
 use crate::rules::{Context, Finding, Severity};
 use serde::Serialize;
@@ -97,13 +98,7 @@ pub fn check_one(
     fill: bool,
 ) -> Checked {
     match value {
-        Err(e) => Checked {
-            source,
-            taxid: None,
-            findings: vec![load_finding(&e)],
-            filled: None,
-            notes: Vec::new(),
-        },
+        Err(e) => load_failed(source, &e),
         Ok(mut v) => {
             let mut findings = Vec::new();
             let filled = if fill {
@@ -124,37 +119,71 @@ pub fn check_one(
             } else {
                 None
             };
-            findings.extend(crate::rules::validate(&v, ctx));
-            let taxid = v
-                .get("header")
-                .and_then(|h| h.get("taxid"))
-                .and_then(|t| t.as_str())
-                .map(str::to_string);
-            let mut notes = Vec::new();
-            // No tax ID at all: `submit`/`enqueue` allocate it (and inno) from the queue's serial
-            // counter, so it is information here, not something the user must add.
-            let absent = v
-                .get("header")
-                .is_some_and(|h| matches!(h.get("taxid"), None | Some(serde_json::Value::Null)));
-            if absent {
-                findings.retain(|f| !(f.rule == "matrix.required" && f.field == "header.taxid"));
-                notes.push(Finding::warning(
-                    "taxid.allocated",
-                    "header.taxid",
-                    Message::new(
-                        "شماره مالیاتی (taxid) و سریال (inno) ندارد: هنگام ارسال (`moadian submit` یا `enqueue`) از شمارنده صف تخصیص می‌یابند؛ لازم نیست آن‌ها را بنویسید.",
-                        "no tax ID (taxid) or serial (inno): `moadian submit` / `enqueue` allocate them from the queue's counter; you need not write them",
-                    ),
-                ));
-            }
-            Checked {
-                source,
-                taxid,
-                findings,
-                filled,
-                notes,
-            }
+            judge(source, &Json::from(&v), ctx, findings, filled)
         }
+    }
+}
+
+/// The verdict on an invoice the loader left as text ([`Next::Text`]), or on one it read
+/// (as [`check_one`] without `--fill`): the fast path of `validate`, with no map built.
+pub fn check_next(next: Next<'_>, ctx: &Context) -> Checked {
+    match next {
+        Next::Loaded(l) => match l.value {
+            Err(e) => load_failed(l.source, &e),
+            Ok(v) => judge(l.source, &Json::from(&v), ctx, Vec::new(), None),
+        },
+        Next::Text(t) => match t.parse() {
+            Err(e) => load_failed(t.source, &e),
+            Ok(v) => judge(t.source, &v, ctx, Vec::new(), None),
+        },
+    }
+}
+
+fn load_failed(source: String, e: &LoadError) -> Checked {
+    Checked {
+        source,
+        taxid: None,
+        findings: vec![load_finding(e)],
+        filled: None,
+        notes: Vec::new(),
+    }
+}
+
+/// The rules on one invoice, after `findings` (from `--fill`) so far.
+fn judge(
+    source: String,
+    v: &Json<'_>,
+    ctx: &Context,
+    mut findings: Vec<Finding>,
+    filled: Option<Vec<Filled>>,
+) -> Checked {
+    findings.extend(crate::rules::validate_json(v, ctx));
+    let header = v.get("header");
+    let taxid = header
+        .and_then(|h| h.get("taxid"))
+        .and_then(Json::as_str)
+        .map(str::to_string);
+    let mut notes = Vec::new();
+    // No tax ID at all: `submit`/`enqueue` allocate it (and inno) from the queue's serial
+    // counter, so it is information here, not something the user must add.
+    let absent = header.is_some_and(|h| matches!(h.get("taxid"), None | Some(Json::Null)));
+    if absent {
+        findings.retain(|f| !(f.rule == "matrix.required" && f.field == "header.taxid"));
+        notes.push(Finding::warning(
+            "taxid.allocated",
+            "header.taxid",
+            Message::new(
+                "شماره مالیاتی (taxid) و سریال (inno) ندارد: هنگام ارسال (`moadian submit` یا `enqueue`) از شمارنده صف تخصیص می‌یابند؛ لازم نیست آن‌ها را بنویسید.",
+                "no tax ID (taxid) or serial (inno): `moadian submit` / `enqueue` allocate them from the queue's counter; you need not write them",
+            ),
+        ));
+    }
+    Checked {
+        source,
+        taxid,
+        findings,
+        filled,
+        notes,
     }
 }
 
@@ -180,19 +209,38 @@ impl Summary {
 /// to `out`, invoice by invoice (memory stays flat whatever the count). `tick` is called after
 /// each invoice with the count so far (for a progress bar).
 pub fn write_json(
-    loaded: impl Iterator<Item = LoadedInvoice>,
+    mut loaded: impl Iterator<Item = LoadedInvoice>,
     ctx: &Context,
     fill: bool,
+    out: &mut impl Write,
+    tick: impl FnMut(u64),
+) -> io::Result<Summary> {
+    write_checked(
+        || {
+            loaded
+                .next()
+                .map(|l| check_one(l.source, l.value, ctx, fill))
+        },
+        ctx.at_ms,
+        out,
+        tick,
+    )
+}
+
+/// [`write_json`] of invoices judged by `next` (e.g. [`check_next`] over
+/// [`crate::invoice::load::Invoices::next_invoice`]) until it has none left.
+pub fn write_checked(
+    mut next: impl FnMut() -> Option<Checked>,
+    at_ms: i64,
     out: &mut impl Write,
     mut tick: impl FnMut(u64),
 ) -> io::Result<Summary> {
     let mut summary = Summary {
-        at: ctx.at_ms,
+        at: at_ms,
         ..Summary::default()
     };
     out.write_all(b"{\"invoices\":[")?;
-    for l in loaded {
-        let checked = check_one(l.source, l.value, ctx, fill);
+    while let Some(checked) = next() {
         summary.count(&checked);
         if summary.invoices > 1 {
             out.write_all(b",")?;

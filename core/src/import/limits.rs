@@ -4,8 +4,8 @@
 
 use super::encoding::CsvEncoding;
 
-/// Default largest input file read as a whole (JSON document, CSV, XLSX), and largest line of
-/// JSON Lines: 32 MiB.
+/// Default largest input file read as a whole (a JSON object, CSV, XLSX), and largest line of
+/// JSON Lines or invoice of a JSON array: 32 MiB.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 32 << 20;
 /// Default largest total of an XLSX's decompressed parts: 100 MiB.
 pub const DEFAULT_MAX_XLSX_BYTES: u64 = 100 << 20;
@@ -48,7 +48,8 @@ pub struct InputArgs {
     /// is plausible Persian in it).
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub encoding: Option<CsvEncoding>,
-    /// Largest input file read as a whole, and largest JSON Lines line, in MiB.
+    /// Largest input file read as a whole (a JSON object, CSV, XLSX), and largest JSON Lines
+    /// line or invoice of a JSON array (those are streamed: their files may be any size), in MiB.
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_FILE_BYTES >> 20)]
     pub max_file_mib: u64,
     /// Largest total decompressed size of an XLSX workbook, in MiB.

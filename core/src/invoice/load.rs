@@ -13,15 +13,21 @@
 pub use crate::import::encoding::CsvEncoding;
 use crate::import::limits::clip;
 pub use crate::import::limits::{InputArgs, ReadOptions};
-use crate::lang::Message;
-use readers::{ArrayReader, LineReader, StreamReader};
+use array::ArrayStream;
+use readers::{LineReader, Step, StreamReader};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
+mod array;
 mod checks;
+mod error;
+mod invoices;
 mod readers;
+
+pub use error::LoadError;
+pub use invoices::{Invoices, Next, TextInvoice};
 
 /// One invoice read from a file: where it came from and its JSON, or why it could not be read.
 #[derive(Debug)]
@@ -30,147 +36,6 @@ pub struct LoadedInvoice {
     /// whole file, or what the spreadsheet importer names (`file.xlsx#sheet!row`).
     pub source: String,
     pub value: Result<serde_json::Value, LoadError>,
-}
-
-/// Why an invoice (or a whole file) could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LoadError {
-    /// The file or directory could not be opened or read.
-    #[error("{path}: cannot read: {message}")]
-    Io { path: String, message: String },
-    /// Not valid JSON at the given position (1-based line and column in the file).
-    #[error("{path}:{line}:{column}: invalid JSON: {message}")]
-    Syntax {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    /// Valid JSON, but not an invoice object (e.g. a number or a string).
-    #[error("{path}:{line}:{column}: expected an invoice object, found {found}")]
-    NotAnInvoice {
-        path: String,
-        line: usize,
-        column: usize,
-        found: &'static str,
-    },
-    /// The file holds no invoice at all.
-    #[error("{path}: the file holds no invoice")]
-    Empty { path: String },
-    /// A key appears twice in one JSON object (EC_V02 table 7 row 1).
-    #[error("{path}:{line}:{column}: duplicate key {key}")]
-    DuplicateKey {
-        path: String,
-        line: usize,
-        column: usize,
-        key: String,
-    },
-    /// The file (or one JSON Lines line) is larger than the limit.
-    #[error("{path}: larger than the limit of {limit} bytes")]
-    TooLarge {
-        path: String,
-        /// 1-based line, for a JSON Lines line.
-        line: Option<usize>,
-        limit: u64,
-    },
-    /// A value is longer than the field limit.
-    #[error("{path}: {field} is {length} characters long, more than the limit of {limit}")]
-    FieldTooLong {
-        path: String,
-        field: String,
-        length: usize,
-        limit: usize,
-    },
-    /// A spreadsheet row could not be turned into an invoice (the importer's words).
-    #[error("{0}")]
-    Import(String),
-}
-
-impl LoadError {
-    /// What went wrong and what to do, in Persian and English.
-    pub fn message(&self) -> Message {
-        match self {
-            LoadError::Io { path, message } => Message::new(
-                format!("فایل «{path}» خوانده نشد: {message}. مسیر و دسترسی فایل را بررسی کنید."),
-                format!("cannot read {path}: {message}. Check the path and the file's permissions."),
-            ),
-            LoadError::Syntax {
-                path,
-                line,
-                column,
-                message,
-            } => Message::new(
-                format!(
-                    "فایل «{path}» در سطر {line} ستون {column} JSON معتبر نیست ({message}). آن‌جا را اصلاح کنید."
-                ),
-                format!(
-                    "{path} is not valid JSON at line {line}, column {column} ({message}). Fix the text there."
-                ),
-            ),
-            LoadError::NotAnInvoice {
-                path,
-                line,
-                column,
-                found,
-            } => Message::new(
-                format!(
-                    "در فایل «{path}» سطر {line} ستون {column} به جای شیء صورتحساب ({{\"header\":…}}) مقدار دیگری ({found}) آمده است."
-                ),
-                format!(
-                    "{path} line {line}, column {column}: expected an invoice object ({{\"header\":…}}), found {found}."
-                ),
-            ),
-            LoadError::Empty { path } => Message::new(
-                format!("فایل «{path}» هیچ صورتحسابی ندارد."),
-                format!("{path} holds no invoice."),
-            ),
-            LoadError::DuplicateKey {
-                path,
-                line,
-                column,
-                key,
-            } => Message::new(
-                format!(
-                    "فایل «{path}» سطر {line} ستون {column}: فیلد {key} در یک شیء تکرار شده است؛ فقط یکی را نگه دارید (کد سامانه: «فیلد … تکرار شده است»)."
-                ),
-                format!(
-                    "{path} line {line}, column {column}: key {key} appears twice in one object; keep only one (the tax system refuses a repeated field)."
-                ),
-            ),
-            LoadError::TooLarge { path, line, limit } => {
-                let mib = (*limit >> 20).max(1);
-                let (fa_what, en_what) = match line {
-                    Some(l) => (format!("سطر {l} فایل «{path}»"), format!("{path} line {l}")),
-                    None => (format!("فایل «{path}»"), path.clone()),
-                };
-                Message::new(
-                    format!("{fa_what} از سقف {mib} مگابایت بزرگ‌تر است؛ آن را به چند فایل بشکنید یا سقف را با --max-file-mib بالا ببرید."),
-                    format!("{en_what} is larger than the limit of {mib} MiB; split it, or raise the limit with --max-file-mib."),
-                )
-            }
-            LoadError::FieldTooLong {
-                path,
-                field,
-                length,
-                limit,
-            } => Message::new(
-                format!("در فایل «{path}» مقدار {field} {length} نویسه است، بیش از سقف {limit}؛ آن را کوتاه کنید (یا سقف را با --max-field-chars بالا ببرید)."),
-                format!("{path}: {field} is {length} characters long, more than the limit of {limit}; shorten it (or raise the limit with --max-field-chars)."),
-            ),
-            LoadError::Import(m) => Message::new(m.clone(), m.clone()),
-        }
-    }
-
-    /// Line and column in the file, when the error has a position.
-    pub fn position(&self) -> Option<(usize, usize)> {
-        match self {
-            LoadError::Syntax { line, column, .. }
-            | LoadError::NotAnInvoice { line, column, .. }
-            | LoadError::DuplicateKey { line, column, .. } => Some((*line, *column)),
-            LoadError::TooLarge { line: Some(l), .. } => Some((*l, 1)),
-            _ => None,
-        }
-    }
 }
 
 /// File kinds the loader reads.
@@ -201,24 +66,23 @@ pub fn load_paths(paths: &[PathBuf]) -> impl Iterator<Item = LoadedInvoice> {
 }
 
 /// [`load_paths`] with the given CSV encoding and limits.
-pub fn load_paths_with(
-    paths: &[PathBuf],
-    opts: ReadOptions,
-) -> impl Iterator<Item = LoadedInvoice> {
-    let max_field = opts.max_field_chars;
-    Loader {
-        pending: paths.iter().cloned().map(Pending::Given).collect(),
-        current: None,
-        opts,
+pub fn load_paths_with(paths: &[PathBuf], opts: ReadOptions) -> Invoices {
+    Invoices {
+        max_field: opts.max_field_chars,
+        loader: Loader {
+            pending: paths.iter().cloned().map(Pending::Given).collect(),
+            current: None,
+            opts,
+        },
     }
-    .map(move |l| limit_fields(l, max_field))
 }
 
 /// Reads the invoices of an in-memory document (e.g. standard input), named `name`.
 pub fn load_bytes(name: &str, bytes: Vec<u8>) -> impl Iterator<Item = LoadedInvoice> {
     let opts = ReadOptions::default();
     let max_field = opts.max_field_chars;
-    Source::sniff(name.to_string(), Box::new(Cursor::new(bytes)), &opts)
+    let size = Some(bytes.len() as u64);
+    Source::sniff(name.to_string(), Box::new(Cursor::new(bytes)), &opts, size)
         .map(move |l| limit_fields(l, max_field))
 }
 
@@ -261,22 +125,64 @@ impl Iterator for Loader {
                 }
                 self.current = None;
             }
-            match self.pending.pop_front()? {
-                Pending::Given(path) => {
-                    if path.is_dir() {
-                        self.expand_dir(&path);
-                    } else if path.as_os_str() == "-" {
-                        self.current = Some(Source::stdin(&self.opts));
-                    } else {
-                        let kind = kind_of(&path).unwrap_or(Kind::Json);
-                        self.current = Some(Source::open(&path, kind, &self.opts));
-                    }
-                }
-                Pending::Found(path, kind) => {
-                    self.current = Some(Source::open(&path, kind, &self.opts))
-                }
+            if !self.open_next() {
+                return None;
             }
         }
+    }
+}
+
+impl Loader {
+    /// Like `next`, but a JSON Lines line is left in its reader (`Step::Line`) to be parsed
+    /// from there.
+    fn step(&mut self) -> Option<Step> {
+        loop {
+            match self.current.as_mut() {
+                Some(Source::Lines(r)) => {
+                    if let Some(step) = r.advance() {
+                        return Some(step);
+                    }
+                }
+                Some(Source::Array(r)) => {
+                    if let Some(step) = r.advance() {
+                        return Some(step);
+                    }
+                }
+                Some(src) => {
+                    if let Some(item) = src.next() {
+                        return Some(Step::Item(item));
+                    }
+                }
+                None => {}
+            }
+            self.current = None;
+            if !self.open_next() {
+                return None;
+            }
+        }
+    }
+
+    /// Opens the next pending path as the current source; false when none is left.
+    fn open_next(&mut self) -> bool {
+        let Some(next) = self.pending.pop_front() else {
+            return false;
+        };
+        match next {
+            Pending::Given(path) => {
+                if path.is_dir() {
+                    self.expand_dir(&path);
+                } else if path.as_os_str() == "-" {
+                    self.current = Some(Source::stdin(&self.opts));
+                } else {
+                    let kind = kind_of(&path).unwrap_or(Kind::Json);
+                    self.current = Some(Source::open(&path, kind, &self.opts));
+                }
+            }
+            Pending::Found(path, kind) => {
+                self.current = Some(Source::open(&path, kind, &self.opts))
+            }
+        }
+        true
     }
 }
 
@@ -323,8 +229,8 @@ enum Source {
     Ready(VecDeque<LoadedInvoice>),
     /// JSON Lines, streamed from a reader.
     Lines(LineReader),
-    /// A JSON array held as text; elements parsed one at a time.
-    Array(ArrayReader),
+    /// A JSON array, streamed element by element.
+    Array(ArrayStream),
     /// Concatenated (pretty-printed) JSON values held as text.
     Stream(StreamReader),
 }
@@ -365,14 +271,12 @@ fn io_error(path: &str, e: &std::io::Error) -> Source {
 impl Source {
     fn open(path: &Path, kind: Kind, opts: &ReadOptions) -> Source {
         let name = path.display().to_string();
-        // A document read as a whole is refused before reading when it is too large (JSON
-        // Lines are streamed: each line is bounded instead).
-        if kind != Kind::Lines {
-            if let Ok(m) = std::fs::metadata(path) {
-                if m.len() > opts.max_file_bytes {
-                    return too_large(&name, None, opts.max_file_bytes);
-                }
-            }
+        // A spreadsheet is read as a whole: refused before reading when it is too large (JSON
+        // Lines and arrays are streamed, each invoice bounded instead; a JSON file that is
+        // neither is checked in `sniff`).
+        let size = std::fs::metadata(path).ok().map(|m| m.len());
+        if kind == Kind::Spreadsheet && size.is_some_and(|n| n > opts.max_file_bytes) {
+            return too_large(&name, None, opts.max_file_bytes);
         }
         match kind {
             Kind::Spreadsheet => Source::Ready(
@@ -393,7 +297,12 @@ impl Source {
                 Err(e) => io_error(&name, &e),
             },
             Kind::Json => match File::open(path) {
-                Ok(f) => Source::sniff(name, Box::new(BufReader::with_capacity(1 << 16, f)), opts),
+                Ok(f) => Source::sniff(
+                    name,
+                    Box::new(BufReader::with_capacity(1 << 16, f)),
+                    opts,
+                    size,
+                ),
                 Err(e) => io_error(&name, &e),
             },
         }
@@ -404,46 +313,86 @@ impl Source {
             "-".to_string(),
             Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
             opts,
+            None,
         )
     }
 
-    /// Looks at the first non-blank line: a complete JSON value that is not an array means
-    /// JSON Lines (streamed, each line on its own, so one bad line does not hide the rest);
-    /// otherwise the whole document is read (an array, or pretty-printed objects).
-    fn sniff(name: String, mut reader: Box<dyn BufRead>, opts: &ReadOptions) -> Source {
+    /// Looks at the start: `[` means an array, streamed element by element; otherwise a first
+    /// non-blank line that is a complete JSON value means JSON Lines (streamed, each line on
+    /// its own, so one bad line does not hide the rest); otherwise the whole document is read
+    /// (pretty-printed objects), bounded by the file limit (`size`, when known, refuses it
+    /// before reading).
+    fn sniff(
+        name: String,
+        mut reader: Box<dyn BufRead>,
+        opts: &ReadOptions,
+        size: Option<u64>,
+    ) -> Source {
         let max = opts.max_file_bytes;
-        let mut first = Vec::new();
+        // Leading whitespace (and a UTF-8 byte order mark: Windows exports), counted so that
+        // positions stay right: whole blank lines, and what precedes the first byte on its line.
         let mut blank_lines = 0usize;
-        loop {
-            first.clear();
-            match (&mut reader).take(max + 1).read_until(b'\n', &mut first) {
-                Ok(n) if n as u64 > max => return too_large(&name, None, max),
-                Ok(0) => break,
-                Ok(_) => {
-                    if blank_lines == 0 && first.starts_with(b"\xEF\xBB\xBF") {
-                        // A UTF-8 byte order mark (Windows exports).
-                        first.drain(..3);
-                    }
-                    if first.iter().any(|b| !b.is_ascii_whitespace()) {
-                        break;
-                    }
-                    blank_lines += 1;
-                }
+        let mut lead: Vec<u8> = Vec::new();
+        let mut at_start = true;
+        let first = loop {
+            let chunk = match reader.fill_buf() {
+                Ok(c) => c,
                 Err(e) => return io_error(&name, &e),
+            };
+            if std::mem::take(&mut at_start) && chunk.starts_with(b"\xEF\xBB\xBF") {
+                reader.consume(3);
+                continue;
             }
+            let Some(&b) = chunk.first() else {
+                break None;
+            };
+            let n = chunk.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            if n == 0 {
+                break Some(b);
+            }
+            for &c in &chunk[..n] {
+                if c == b'\n' {
+                    blank_lines += 1;
+                    lead.clear();
+                } else {
+                    lead.push(c);
+                }
+            }
+            reader.consume(n);
+            if lead.len() as u64 > max {
+                return too_large(&name, None, max);
+            }
+        };
+        if first == Some(b'[') {
+            let at = (blank_lines + 1, lead.len() + 1);
+            return Source::Array(ArrayStream::new(name, reader, at, max));
         }
-        let starts_array = first.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-        if !first.is_empty()
-            && !starts_array
-            && serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok()
-        {
-            let mut lines = LineReader::new(name, Box::new(Cursor::new(first).chain(reader)), max);
+        let Some(_) = first else {
+            return Source::Ready(VecDeque::from([LoadedInvoice {
+                source: name.clone(),
+                value: Err(LoadError::Empty { path: name }),
+            }]));
+        };
+        let mut first_line = lead;
+        let room = (max + 1).saturating_sub(first_line.len() as u64);
+        match (&mut reader).take(room).read_until(b'\n', &mut first_line) {
+            Ok(_) if first_line.len() as u64 > max => return too_large(&name, None, max),
+            Ok(_) => {}
+            Err(e) => return io_error(&name, &e),
+        }
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&first_line).is_ok() {
+            let mut lines =
+                LineReader::new(name, Box::new(Cursor::new(first_line).chain(reader)), max);
             lines.line_no = blank_lines;
             return Source::Lines(lines);
         }
+        // Not JSON Lines: the document is read whole, so its size is bounded.
+        if size.is_some_and(|n| n > max) {
+            return too_large(&name, None, max);
+        }
         // Keep positions: the skipped blank lines become newlines again.
         let mut bytes = vec![b'\n'; blank_lines];
-        bytes.extend_from_slice(&first);
+        bytes.extend_from_slice(&first_line);
         let room = (max + 1).saturating_sub(bytes.len() as u64);
         if let Err(e) = reader.take(room).read_to_end(&mut bytes) {
             return io_error(&name, &e);
@@ -466,17 +415,14 @@ impl Source {
                 value: Err(LoadError::Empty { path: name }),
             }]));
         };
-        if bytes[first] == b'[' {
-            ArrayReader::start(name, bytes)
-        } else {
-            Source::Stream(StreamReader {
-                name,
-                text: bytes,
-                pos: 0,
-                index: 0,
-                done: false,
-            })
-        }
+        let _ = first;
+        Source::Stream(StreamReader {
+            name,
+            text: bytes,
+            pos: 0,
+            index: 0,
+            done: false,
+        })
     }
 }
 

@@ -8,6 +8,7 @@ pub mod load;
 pub mod model;
 pub mod money;
 pub mod taxid;
+pub mod tree;
 
 pub use ids::{IdError, MemoryId};
 pub use load::{load_bytes, load_paths, LoadError, LoadedInvoice};

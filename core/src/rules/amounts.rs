@@ -8,8 +8,8 @@ use super::arith;
 use super::data::TABLES;
 use super::util::{bpath, code, get, hpath, ldec, Inv, Sink};
 use super::{Context, Severity};
+use crate::invoice::tree::Json as Value;
 use rust_decimal::Decimal;
-use serde_json::Value;
 
 fn ec(key: &str) -> &'static str {
     TABLES
@@ -142,7 +142,7 @@ struct LineSeverity {
 fn check_line(
     p: u8,
     j: usize,
-    l: &Value,
+    l: &Value<'_>,
     ctx: &Context,
     (cap, tadis): (Option<Decimal>, Option<Decimal>),
     sev: LineSeverity,

@@ -8,7 +8,7 @@
 
 use once_cell::sync::Lazy;
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 const MATRIX_JSON: &str = include_str!("../../../schemas/matrix.json");
 const FIELDS_JSON: &str = include_str!("../../../schemas/fields.json");
@@ -196,7 +196,8 @@ pub struct Tables {
     pub matrix: Vec<MatrixRow>,
     pub column_names: Vec<String>,
     /// key → index into `fields` and `matrix` (same order, by row number); keys are unique.
-    index: HashMap<String, usize>,
+    /// (foldhash: looked up for every key of every invoice; the keys are our own data.)
+    index: foldhash::HashMap<String, usize>,
     pub units: HashSet<String>,
     pub currencies: HashSet<String>,
 }
@@ -277,7 +278,7 @@ pub static TABLES: Lazy<Tables> = Lazy::new(|| {
             obl,
         });
     }
-    let mut index = HashMap::new();
+    let mut index = foldhash::HashMap::default();
     for (i, f) in ff.fields.iter().enumerate() {
         index.insert(f.key.clone(), i);
     }

@@ -22,6 +22,7 @@ pub(crate) mod util;
 pub use catalogue::{codes_emitted, optional_computed_fields, rule_catalogue, RuleDoc};
 pub use finding::{Finding, Severity};
 
+use crate::invoice::tree::Json;
 use crate::lang::Message;
 use data::{column, Section};
 use rust_decimal::Decimal;
@@ -122,6 +123,11 @@ fn structure(sink: &mut Sink, field: &str, fa: &str, en: &str) {
 
 /// Validates one invoice (the official v2 JSON) and returns every finding.
 pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
+    validate_json(&Json::from(invoice), ctx)
+}
+
+/// [`validate`] on an invoice read into a [`Json`] tree (what the loader's fast path builds).
+pub fn validate_json(invoice: &Json<'_>, ctx: &Context) -> Vec<Finding> {
     let mut sink = Sink::default();
     let Some(top) = invoice.as_object() else {
         structure(
@@ -133,10 +139,10 @@ pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
         return sink.out;
     };
     for key in top.keys() {
-        if !TOP_KEYS.contains(&key.as_str()) {
+        if !TOP_KEYS.contains(&key) {
             sink.error(
                 "field.unknown",
-                key.clone(),
+                key.to_string(),
                 None,
                 format!("بخش «{key}» در صورتحساب تعریف نشده است (بخش‌ها: header، body، payments، extension)."),
                 format!("`{key}` is not a part of an invoice (header, body, payments, extension); check its name"),
@@ -144,7 +150,7 @@ pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
         }
     }
     let header = match top.get("header") {
-        Some(Value::Object(h)) => Some(h),
+        Some(Json::Object(h)) => Some(h),
         _ => {
             structure(
                 &mut sink,
@@ -155,9 +161,9 @@ pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
             None
         }
     };
-    let body: &[Value] = match top.get("body") {
-        Some(Value::Array(b)) => b,
-        None | Some(Value::Null) => &[],
+    let body: &[Json] = match top.get("body") {
+        Some(Json::Array(b)) => b,
+        None | Some(Json::Null) => &[],
         Some(_) => {
             structure(
                 &mut sink,
@@ -168,9 +174,9 @@ pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
             &[]
         }
     };
-    let payments: &[Value] = match top.get("payments") {
-        Some(Value::Array(p)) => p,
-        None | Some(Value::Null) => &[],
+    let payments: &[Json] = match top.get("payments") {
+        Some(Json::Array(p)) => p,
+        None | Some(Json::Null) => &[],
         Some(_) => {
             structure(
                 &mut sink,
@@ -182,8 +188,8 @@ pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
         }
     };
     match top.get("extension") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(a)) if a.is_empty() => {}
+        None | Some(Json::Null) => {}
+        Some(Json::Array(a)) if a.is_empty() => {}
         Some(_) => sink.warn(
             "extension.present",
             "extension".into(),
@@ -199,7 +205,7 @@ pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
     }
     for (j, line) in body.iter().enumerate() {
         match line {
-            Value::Object(m) => {
+            Json::Object(m) => {
                 structural::check_object(m, Section::Body, &|k| util::bpath(j, k), &mut sink)
             }
             _ => structure(
@@ -212,7 +218,7 @@ pub fn validate(invoice: &Value, ctx: &Context) -> Vec<Finding> {
     }
     for (j, p) in payments.iter().enumerate() {
         match p {
-            Value::Object(m) => {
+            Json::Object(m) => {
                 structural::check_object(m, Section::Payment, &|k| util::ppath(j, k), &mut sink)
             }
             _ => structure(

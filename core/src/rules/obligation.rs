@@ -67,6 +67,16 @@ fn out_of_pattern(
     );
 }
 
+/// "in pattern …" for each column of the matrix, in Persian and English (made once).
+static COLUMN_WORDS: once_cell::sync::Lazy<Vec<(String, String)>> =
+    once_cell::sync::Lazy::new(|| {
+        TABLES
+            .column_names
+            .iter()
+            .map(|c| (format!("در الگوی {c}"), format!("for type/pattern {c}")))
+            .collect()
+    });
+
 /// Applies the matrix for the invoice's column, or the referral rules.
 pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
     if inv.ins == Some(3) {
@@ -102,29 +112,22 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
         }
         return;
     };
-    let ctx_fa = format!(
-        "در الگوی {}",
-        TABLES
-            .column_names
-            .get(col)
-            .map(String::as_str)
-            .unwrap_or("")
-    );
-    let ctx_en = format!(
-        "for type/pattern {}",
-        TABLES
-            .column_names
-            .get(col)
-            .map(String::as_str)
-            .unwrap_or("")
-    );
+    let (ctx_fa, ctx_en) = COLUMN_WORDS
+        .get(col)
+        .map(|(fa, en)| (fa.as_str(), en.as_str()))
+        .unwrap_or(("", ""));
     for (i, row) in TABLES.matrix.iter().enumerate() {
         let obl = row.obl[col];
         let key = row.key.as_str();
         match row.sec {
             Section::Header => {
+                let buyer = referral && BUYER_FIELDS.contains(&key);
+                // (An optional field needs no look-up: whether present or not, nothing to say.)
+                if obl == Obligation::Optional && !buyer {
+                    continue;
+                }
                 let present = inv.h(key).is_some() || alt_present(inv, key);
-                if referral && BUYER_FIELDS.contains(&key) {
+                if buyer {
                     if present {
                         sink.warn(
                             "referral.out_of_pattern",
@@ -136,27 +139,25 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                     }
                     continue;
                 }
-                header_obl(inv, sink, obl, key, present, &ctx_fa, &ctx_en);
+                header_obl(inv, sink, obl, key, present, ctx_fa, ctx_en);
             }
             Section::Body => {
+                if !matches!(obl, Obligation::Required | Obligation::Ignore) {
+                    continue;
+                }
                 for (j, line) in inv.body.iter().enumerate() {
                     let present = get(line, key).is_some();
                     match obl {
-                        Obligation::Required if !present => missing(
-                            sink,
-                            "matrix.required",
-                            key,
-                            bpath(j, key),
-                            &ctx_fa,
-                            &ctx_en,
-                        ),
+                        Obligation::Required if !present => {
+                            missing(sink, "matrix.required", key, bpath(j, key), ctx_fa, ctx_en)
+                        }
                         Obligation::Ignore if present => out_of_pattern(
                             sink,
                             "matrix.out_of_pattern",
                             key,
                             bpath(j, key),
-                            &ctx_fa,
-                            &ctx_en,
+                            ctx_fa,
+                            ctx_en,
                         ),
                         _ => {}
                     }
@@ -164,24 +165,22 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                 let _ = i;
             }
             Section::Payment => {
+                if !matches!(obl, Obligation::Required | Obligation::Ignore) {
+                    continue;
+                }
                 for (j, p) in inv.payments.iter().enumerate() {
                     let present = get(p, key).is_some();
                     match obl {
-                        Obligation::Required if !present => missing(
-                            sink,
-                            "matrix.required",
-                            key,
-                            ppath(j, key),
-                            &ctx_fa,
-                            &ctx_en,
-                        ),
+                        Obligation::Required if !present => {
+                            missing(sink, "matrix.required", key, ppath(j, key), ctx_fa, ctx_en)
+                        }
                         Obligation::Ignore if present => out_of_pattern(
                             sink,
                             "matrix.out_of_pattern",
                             key,
                             ppath(j, key),
-                            &ctx_fa,
-                            &ctx_en,
+                            ctx_fa,
+                            ctx_en,
                         ),
                         _ => {}
                     }
@@ -197,8 +196,8 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                                     "matrix.required",
                                     key,
                                     format!("header.sg[{j}].{key}"),
-                                    &ctx_fa,
-                                    &ctx_en,
+                                    ctx_fa,
+                                    ctx_en,
                                 );
                             }
                         }

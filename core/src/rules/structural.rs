@@ -5,7 +5,7 @@
 use super::data::{Chars, EnumSet, FieldSpec, FieldType, MinBound, Section, TABLES};
 use super::util::{code, parse_decimal, Sink};
 use super::Severity;
-use serde_json::{Map, Value};
+use crate::invoice::tree::{Json as Value, Obj};
 
 /// Header keys of later spec versions (V7.9) that are accepted without checks.
 const LATER_KEYS: [&str; 3] = ["insr", "nti1", "nti2"];
@@ -28,16 +28,16 @@ fn sec_name(sec: Section) -> &'static str {
 
 /// Checks every key of one object (header, a line, a payment or a carried good).
 pub(crate) fn check_object(
-    obj: &Map<String, Value>,
+    obj: &Obj<'_>,
     sec: Section,
     prefix: &dyn Fn(&str) -> String,
     sink: &mut Sink,
 ) {
-    for (key, value) in obj {
+    for (key, value) in obj.iter() {
         if value.is_null() {
             continue;
         }
-        let (lookup, recased) = match key.as_str() {
+        let (lookup, recased) = match key {
             "Indati2m" if sec == Section::Header => ("indati2m", true),
             "Tax17" if sec == Section::Header => ("tax17", true),
             k => (k, false),
@@ -108,7 +108,12 @@ fn type_error(spec: &FieldSpec, path: &str, want: &str, sink: &mut Sink) {
 }
 
 /// Checks one present value against its dictionary entry.
-pub(crate) fn check_value(spec: &FieldSpec, v: &Value, path: &dyn Fn() -> String, sink: &mut Sink) {
+pub(crate) fn check_value(
+    spec: &FieldSpec,
+    v: &Value<'_>,
+    path: &dyn Fn() -> String,
+    sink: &mut Sink,
+) {
     match spec.ty {
         FieldType::Str => match v {
             Value::String(s) => check_str(spec, s, path, sink),

@@ -2,16 +2,16 @@
 //! copying, building JSON paths and official codes only when a finding is made.
 
 use super::{Finding, Severity};
+use crate::invoice::tree::{Json as Value, Obj};
 use crate::lang::Message;
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
 use std::str::FromStr;
 
 /// The parts of the invoice the rules look at, borrowed from the JSON.
 pub(crate) struct Inv<'a> {
-    pub header: Option<&'a Map<String, Value>>,
-    pub body: &'a [Value],
-    pub payments: &'a [Value],
+    pub header: Option<&'a Obj<'a>>,
+    pub body: &'a [Value<'a>],
+    pub payments: &'a [Value<'a>],
     pub inty: Option<u8>,
     pub inp: Option<u8>,
     pub ins: Option<u8>,
@@ -21,7 +21,7 @@ pub(crate) struct Inv<'a> {
 
 impl<'a> Inv<'a> {
     /// A header field, treating `null` as absent.
-    pub fn h(&self, key: &str) -> Option<&'a Value> {
+    pub fn h(&self, key: &str) -> Option<&'a Value<'a>> {
         self.header?.get(key).filter(|v| !v.is_null())
     }
     pub fn hdec(&self, key: &str) -> Option<Decimal> {
@@ -74,16 +74,16 @@ impl Inv<'_> {
 pub const OPTIONAL_COMPUTED: [&str; 6] = ["tdis", "tvop", "tax17", "cfee", "cop", "vop"];
 
 /// A field of a JSON object (a line or payment), `null` as absent.
-pub(crate) fn get<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn get<'a, 'b>(obj: &'a Value<'b>, key: &str) -> Option<&'a Value<'b>> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-pub(crate) fn ldec(obj: &Value, key: &str) -> Option<Decimal> {
+pub(crate) fn ldec(obj: &Value<'_>, key: &str) -> Option<Decimal> {
     get(obj, key).and_then(dec_of)
 }
 
 /// The exact decimal of a JSON number (never through f64).
-pub(crate) fn dec_of(v: &Value) -> Option<Decimal> {
+pub(crate) fn dec_of(v: &Value<'_>) -> Option<Decimal> {
     match v {
         Value::Number(n) => parse_decimal(n.as_str()),
         _ => None,
@@ -99,7 +99,7 @@ pub(crate) fn parse_decimal(s: &str) -> Option<Decimal> {
 }
 
 /// The integer of a JSON number written without fraction or exponent.
-pub(crate) fn int_of(v: &Value) -> Option<i64> {
+pub(crate) fn int_of(v: &Value<'_>) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_str().parse::<i64>().ok(),
         _ => None,

@@ -1,24 +1,11 @@
-//! The three ways a JSON document is read: line by line (JSON Lines, streamed), as an array
-//! (checked once, then parsed element by element) and as values one after another (a single
-//! pretty-printed invoice, usually). Each turns a problem into a [`LoadError`] with its line and
+//! Two of the three ways a JSON document is read: line by line (JSON Lines, streamed) and as
+//! values one after another (a single pretty-printed invoice, usually); arrays are streamed by
+//! [`super::array`]. Each turns a problem into a [`LoadError`] with its line and
 //! column in the file.
 
-use super::checks::{NoDuplicateKeys, DUPLICATE};
-use super::{LoadError, LoadedInvoice, Source};
-use std::collections::VecDeque;
+use super::{LoadError, LoadedInvoice};
+use crate::invoice::tree::{Json, DUPLICATE};
 use std::io::{BufRead, Read};
-
-/// The JSON type of a value, for "expected an invoice object, found …".
-pub(super) fn type_name(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
 
 pub(super) fn syntax(path: &str, line: usize, column: usize, e: &serde_json::Error) -> LoadError {
     let message = strip_position(&e.to_string());
@@ -39,11 +26,44 @@ pub(super) fn syntax(path: &str, line: usize, column: usize, e: &serde_json::Err
     }
 }
 
-/// Parses one JSON value: first a pass that refuses a key repeated in one object, then the
-/// value itself (exact numbers, keys in their order).
-pub(super) fn parse_value(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
-    serde_json::from_slice::<NoDuplicateKeys>(bytes)?;
-    serde_json::from_slice(bytes)
+/// A syntax error of a text that starts at `at` (1-based line and column) in the file.
+pub(super) fn syntax_at(path: &str, at: (usize, usize), e: &serde_json::Error) -> LoadError {
+    let line = at.0 + e.line().saturating_sub(1);
+    let column = if e.line() <= 1 {
+        (at.1 + e.column()).saturating_sub(1)
+    } else {
+        e.column()
+    };
+    syntax(path, line, column, e)
+}
+
+/// One invoice's text, starting at `at` in the file, parsed in one pass into a tree: a syntax
+/// error, a repeated key or a value that is not an object become errors with their position.
+pub(super) fn parse_text<'a>(
+    path: &str,
+    text: &'a [u8],
+    at: (usize, usize),
+) -> Result<Json<'a>, LoadError> {
+    match Json::parse(text) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(v) => {
+            let lead = &text[..text.iter().take_while(|b| b.is_ascii_whitespace()).count()];
+            let (line, column) = match lead.iter().rposition(|&b| b == b'\n') {
+                Some(i) => (
+                    at.0 + lead.iter().filter(|&&b| b == b'\n').count(),
+                    lead.len() - i,
+                ),
+                None => (at.0, at.1 + lead.len()),
+            };
+            Err(LoadError::NotAnInvoice {
+                path: path.to_string(),
+                line,
+                column,
+                found: v.type_name(),
+            })
+        }
+        Err(e) => Err(syntax_at(path, at, &e)),
+    }
 }
 
 /// serde_json appends " at line L column C"; the position is reported separately.
@@ -111,10 +131,17 @@ impl LineReader {
     }
 }
 
-impl Iterator for LineReader {
-    type Item = LoadedInvoice;
+/// What [`LineReader::advance`] found.
+pub(super) enum Step {
+    /// An invoice already decided (an error of a line or of the file).
+    Item(LoadedInvoice),
+    /// A non-blank line, waiting in the buffer ([`LineReader::line`]), and its source name.
+    Line(String),
+}
 
-    fn next(&mut self) -> Option<LoadedInvoice> {
+impl LineReader {
+    /// Reads up to the next non-blank line (or a line's error, or the end).
+    pub(super) fn advance(&mut self) -> Option<Step> {
         while !self.done {
             self.buf.clear();
             match (&mut self.reader)
@@ -132,174 +159,87 @@ impl Iterator for LineReader {
                     let skipped = if ended { Ok(()) } else { self.skip_line() };
                     if let Err(e) = skipped {
                         self.done = true;
-                        return Some(LoadedInvoice {
+                        return Some(Step::Item(LoadedInvoice {
                             source,
                             value: Err(LoadError::Io {
                                 path: self.name.clone(),
                                 message: format!("after line {}: {e}", self.line_no),
                             }),
-                        });
+                        }));
                     }
-                    return Some(LoadedInvoice {
+                    return Some(Step::Item(LoadedInvoice {
                         source,
                         value: Err(LoadError::TooLarge {
                             path: self.name.clone(),
                             line: Some(self.line_no),
                             limit: self.max,
                         }),
-                    });
+                    }));
                 }
                 Ok(0) => {
                     self.done = true;
                     if self.index == 0 {
-                        return Some(LoadedInvoice {
+                        return Some(Step::Item(LoadedInvoice {
                             source: self.name.clone(),
                             value: Err(LoadError::Empty {
                                 path: self.name.clone(),
                             }),
-                        });
+                        }));
                     }
                     return None;
                 }
                 Ok(_) => {}
                 Err(e) => {
                     self.done = true;
-                    return Some(LoadedInvoice {
+                    return Some(Step::Item(LoadedInvoice {
                         source: self.name.clone(),
                         value: Err(LoadError::Io {
                             path: self.name.clone(),
                             message: format!("after line {}: {e}", self.line_no),
                         }),
-                    });
+                    }));
                 }
             }
             self.line_no += 1;
-            let mut line: &[u8] = &self.buf;
-            if self.line_no == 1 && line.starts_with(b"\xEF\xBB\xBF") {
-                line = &line[3..];
-            }
-            if line.iter().all(|b| b.is_ascii_whitespace()) {
+            if self.line().iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
             let source = format!("{}#{}", self.name, self.index);
             self.index += 1;
-            let value = match parse_value(line) {
-                Ok(v) if v.is_object() => Ok(v),
-                Ok(v) => {
-                    let col = line.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
-                    Err(LoadError::NotAnInvoice {
-                        path: self.name.clone(),
-                        line: self.line_no,
-                        column: col,
-                        found: type_name(&v),
-                    })
-                }
-                Err(e) => Err(syntax(&self.name, self.line_no, e.column(), &e)),
-            };
-            return Some(LoadedInvoice { source, value });
+            return Some(Step::Line(source));
         }
         None
     }
-}
 
-// ---------------------------------------------------------------------------------------------
-
-/// A JSON array: the whole text is checked once (for exact error positions), then each element
-/// is parsed only when asked for.
-pub(super) struct ArrayReader {
-    name: String,
-    text: Vec<u8>,
-    /// Offset just after `[` or after the previous element's `,`.
-    pos: usize,
-    index: usize,
-}
-
-impl ArrayReader {
-    pub(super) fn start(name: String, text: Vec<u8>) -> Source {
-        // One pass over the whole text: syntax and repeated keys, with their positions.
-        if let Err(e) = serde_json::from_slice::<NoDuplicateKeys>(&text) {
-            let err = syntax(&name, e.line(), e.column(), &e);
-            return Source::Ready(VecDeque::from([LoadedInvoice {
-                source: name,
-                value: Err(err),
-            }]));
+    /// The line [`Self::advance`] stopped at (without a first line's byte order mark, and
+    /// without its newline: an error at its end is on this line).
+    pub(super) fn line(&self) -> &[u8] {
+        let mut line: &[u8] = &self.buf;
+        if self.line_no == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+            line = &line[3..];
         }
-        // Valid JSON starting with '[' (after whitespace): position after the bracket.
-        let open = text.iter().position(|&b| b == b'[').unwrap_or(0);
-        Source::Array(ArrayReader {
-            name,
-            text,
-            pos: open + 1,
-            index: 0,
-        })
+        line.strip_suffix(b"\n").unwrap_or(line)
     }
 
-    /// The byte range of the next element, given valid JSON, and where to continue.
-    fn next_range(&self) -> Option<(usize, usize, usize)> {
-        let t = &self.text;
-        let mut i = self.pos;
-        while i < t.len() && t[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= t.len() || t[i] == b']' {
-            return None;
-        }
-        let start = i;
-        let mut depth = 0usize;
-        let mut in_str = false;
-        while i < t.len() {
-            let b = t[i];
-            if in_str {
-                match b {
-                    b'\\' => i += 1,
-                    b'"' => in_str = false,
-                    _ => {}
-                }
-            } else {
-                match b {
-                    b'"' => in_str = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' if depth == 0 => break,
-                    b'}' | b']' => depth -= 1,
-                    b',' if depth == 0 => break,
-                    _ => {}
-                }
-            }
-            i += 1;
-        }
-        let end = i;
-        let next = if i < t.len() && t[i] == b',' {
-            i + 1
-        } else {
-            i
-        };
-        Some((start, end, next))
+    /// The line [`Self::advance`] stopped at, as an invoice tree (errors with their position).
+    pub(super) fn parse_line(&self) -> Result<Json<'_>, LoadError> {
+        parse_text(&self.name, self.line(), (self.line_no, 1))
     }
 }
 
-impl Iterator for ArrayReader {
+impl Iterator for LineReader {
     type Item = LoadedInvoice;
 
     fn next(&mut self) -> Option<LoadedInvoice> {
-        let (start, end, next) = self.next_range()?;
-        self.pos = next;
-        let source = format!("{}#{}", self.name, self.index);
-        self.index += 1;
-        let value = match serde_json::from_slice::<serde_json::Value>(&self.text[start..end]) {
-            Ok(v) if v.is_object() => Ok(v),
-            Ok(v) => {
-                let (line, column) = line_col(&self.text, start);
-                Err(LoadError::NotAnInvoice {
-                    path: self.name.clone(),
-                    line,
-                    column,
-                    found: type_name(&v),
-                })
-            }
-            Err(e) => {
-                let (line, column) = line_col(&self.text, start);
-                Err(syntax(&self.name, line, column, &e))
-            }
+        let source = match self.advance()? {
+            Step::Item(l) => return Some(l),
+            Step::Line(source) => source,
+        };
+        let value = match self.parse_line() {
+            // (Checked in one pass above; the map is built from the same text.)
+            Ok(_) => serde_json::from_slice(self.line())
+                .map_err(|e| syntax(&self.name, self.line_no, e.column(), &e)),
+            Err(e) => Err(e),
         };
         Some(LoadedInvoice { source, value })
     }
@@ -326,7 +266,7 @@ impl Iterator for StreamReader {
         }
         let rest = &self.text[self.pos..];
         let check = serde_json::Deserializer::from_slice(rest)
-            .into_iter::<NoDuplicateKeys>()
+            .into_iter::<Json>()
             .next();
         let mut stream =
             serde_json::Deserializer::from_slice(rest).into_iter::<serde_json::Value>();
@@ -356,7 +296,7 @@ impl Iterator for StreamReader {
                         path: self.name.clone(),
                         line,
                         column,
-                        found: type_name(&v),
+                        found: Json::from(&v).type_name(),
                     })
                 }
             }

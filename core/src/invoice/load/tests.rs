@@ -55,13 +55,20 @@ fn syntax_error_in_a_pretty_object_has_its_position() {
 
 #[test]
 fn array_syntax_error_position() {
-    let v = load("b.json", "[\n {\"header\":{}},\n {\"header\": tru}\n]");
-    assert_eq!(v.len(), 1);
-    assert_eq!(v[0].source, "b.json");
-    assert_eq!(
-        v[0].value.as_ref().unwrap_err().position().map(|p| p.0),
-        Some(3)
+    // The array is streamed: the invoice before the error is read, the error names its
+    // position in the file, and reading stops there.
+    let v = load(
+        "b.json",
+        "[\n {\"header\":{}},\n {\"header\": tru}\n, {\"header\":{}}]",
     );
+    assert_eq!(v.len(), 2);
+    assert!(v[0].value.is_ok());
+    assert_eq!(v[1].source, "b.json#1");
+    assert_eq!(v[1].value.as_ref().unwrap_err().position(), Some((3, 16)));
+    // A broken structure between elements: its own position.
+    let v = load("c.json", "[{\"header\":{}}\n {\"header\":{}}]");
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[1].value.as_ref().unwrap_err().position(), Some((2, 2)));
 }
 
 #[test]
