@@ -10,7 +10,7 @@
 # pg: the PostgreSQL queue against the single-runner SQLite file (see "pg" below); uses
 # MOADIAN_BENCH_POSTGRES_URL (needs psql; each run gets a schema of its own) or else starts a
 # throwaway cluster like scripts/test.sh (scripts/pg-cluster.sh). BENCH_PG_N (default 4000):
-# invoices per send run; BENCH_PG_ENQUEUE_N (default 100000): invoices for the enqueue rows.
+# invoices per send run (0: enqueue rows only); BENCH_PG_ENQUEUE_N (default 100000): invoices for the enqueue rows.
 # MOADIAN_BIN: the binary to measure (default target/release/moadian, built here).
 # Files go to target/moadian-bench/ (the 1M JSON Lines file is ~0.7 GB; the queue ~1.5 GB).
 set -euo pipefail
@@ -224,7 +224,8 @@ TOML
   run_phase "enqueue $PG_ENQ_N, PostgreSQL" "$PG_ENQ_N" 1 enq_cmd
   echo "  PostgreSQL / SQLite enqueue rate: $(printf %.2f "$(echo "${rate["enqueue $PG_ENQ_N, PostgreSQL"]} / ${rate["enqueue $PG_ENQ_N, SQLite"]}" | bc -l)")x"
   rm -f "$q" "$q-wal" "$q-shm"
-  # Send: SQLite with one runner, then PostgreSQL with 1, 2 and 4 runners.
+  # Send: SQLite with one runner, then PostgreSQL with 1, 2 and 4 runners (BENCH_PG_N=0: none).
+  [ "$PG_N" -gt 0 ] || { kill $serve 2>/dev/null || true; exit 0; }
   make_files "$PG_N" 1
   q="$DIR/pg-send.sqlite"; rm -f "$q" "$q-wal" "$q-shm"; QUEUES=("$q")
   run_phase "SQLite 1 runner: enqueue $PG_N" "$PG_N" 1 enq_cmd

@@ -22,6 +22,7 @@
 //! message ([`redact`]).
 
 mod attempts;
+mod bulk;
 pub mod copy;
 mod enqueue;
 pub mod lease;
