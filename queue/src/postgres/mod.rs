@@ -21,6 +21,7 @@
 //! The password comes from the URL, `PGPASSWORD` or `~/.pgpass`; it is never part of a
 //! message ([`redact`]).
 
+mod accept;
 mod attempts;
 mod bulk;
 pub mod copy;
