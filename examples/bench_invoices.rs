@@ -1,8 +1,9 @@
 //! Writes N valid invoices as JSON Lines (the official example's shape, each with its own
 //! serial, tax ID and inno, issued an hour ago) for the benchmarks in `scripts/bench.sh`.
 //!
-//! `cargo run --release --example bench_invoices -- N FILE [--array] [--from SERIAL]`
-//! (`--array`: one JSON array instead of lines; `--from`: the first serial, default 1).
+//! `cargo run --release --example bench_invoices -- N FILE [--array] [--from SERIAL]
+//! [--memory-id ID]` (`--array`: one JSON array instead of lines; `--from`: the first serial,
+//! default 1; `--memory-id`: the memory ID of the tax IDs, default the demo taxpayer's A11216).
 
 use moadian::invoice::{inno_for_serial, MemoryId, TaxId};
 use std::io::Write;
@@ -21,7 +22,12 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    let memory = MemoryId::parse("A11216").expect("memory ID");
+    let memory = args
+        .iter()
+        .position(|a| a == "--memory-id")
+        .and_then(|i| args.get(i + 1))
+        .map_or("A11216", String::as_str);
+    let memory = MemoryId::parse(memory).expect("memory ID");
     let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create file"));
     if array {

@@ -2,12 +2,16 @@
 # Benchmarks of issue "any batch size on one machine": peak RSS of the whole `moadian`
 # process (GNU time's maximum resident set size) and wall time, on this machine.
 #
-#   scripts/bench.sh [validate|array|enqueue|status|report|sign|submit|all]...   (default: all)
+#   scripts/bench.sh [validate|array|enqueue|status|report|sign|submit|pg|all]...   (default: all)
 #
 # BENCH_SIZES (default "100000 1000000"): invoice counts for validate/enqueue/status.
 # BENCH_ARRAY_N (default 1000000): invoices of the one JSON array for `array` (~0.5 GB, deleted after).
 # BENCH_SUBMIT_N (default 1000): invoices for the submit rows; BENCH_SUBMIT_MEM_N (e.g. 10000):
 # one more submit of that many, for the client's peak memory.
+# pg: the PostgreSQL queue against the single-runner SQLite file (see "pg" below); uses
+# MOADIAN_BENCH_POSTGRES_URL (needs psql; each run gets a schema of its own) or else starts a
+# throwaway cluster like scripts/test.sh (scripts/pg-cluster.sh). BENCH_PG_N (default 4000):
+# invoices per send run (0: enqueue rows only); BENCH_PG_ENQUEUE_N (default 100000): invoices for the enqueue rows.
 # MOADIAN_BIN: the binary to measure (default target/release/moadian, built here).
 # Files go to target/moadian-bench/ (the 1M JSON Lines file is ~0.7 GB; the queue ~1.5 GB).
 set -euo pipefail
@@ -118,5 +122,150 @@ if want submit; then
     grep -c '"status": "SUCCESS"' "$DIR/last.out" | sed 's/^/  SUCCESS: /' || true
     tr -d '\n ' < "$DIR/last.out" | grep -o '"to_final":{[^}]*}' | sed 's/^/  /' || true
   done
+  kill $serve 2>/dev/null || true
+fi
+
+# --- pg: enqueue and send with 1, 2 and 4 runner PROCESSES on one PostgreSQL queue, as ratios
+# to one runner on a SQLite file. Runners split the work by memory ID lease, so the invoices are
+# spread over 4 memory IDs of the demo taxpayer (A11216 and A11226 are built into the sandbox,
+# A11236 and A11246 registered by a sandbox TOML file; one key-file identity signs for all):
+# with k runners, k memory IDs of N/k invoices each, one `enqueue` then one `run --wait 0`
+# process per memory ID, all at once. CPU seconds of the runners, the sandbox and the
+# PostgreSQL server (the postmaster and every backend, only when this script started it) show
+# where the machine's time went.
+if want pg; then
+  PG_N=${BENCH_PG_N:-4000}
+  PG_ENQ_N=${BENCH_PG_ENQUEUE_N:-100000}
+  command -v psql >/dev/null || { echo "pg: needs psql"; exit 1; }
+  PG_URL=${MOADIAN_BENCH_POSTGRES_URL:-}
+  postmaster=""
+  if [ -z "$PG_URL" ]; then
+    . scripts/pg-cluster.sh
+    pg_cluster_start moadian_bench
+    PG_URL=$PG_CLUSTER_URL
+    postmaster=$(pg_cluster_postmaster)
+  fi
+  # One schema per run (a fresh queue).
+  pg_queue() {
+    local name="bench_$1_$$"
+    PGOPTIONS='-c client_min_messages=warning' psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $name CASCADE; CREATE SCHEMA $name" >/dev/null
+    local sep='?'; [[ "$PG_URL" == *'?'* ]] && sep='&'
+    echo "$PG_URL${sep}options=-csearch_path%3D$name"
+  }
+  ticks() { # CPU clock ticks of pid (its own and its waited-for children's)
+    [ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13 + $14 + $15}'
+  }
+  pg_ticks() { # the server's CPU: the postmaster, the backends it reaped, the live ones
+    [ -n "$postmaster" ] || { echo 0; return; }
+    local t; t=$(ticks "$postmaster")
+    for c in $(ps -o pid= --ppid "$postmaster"); do t=$((t + $(ticks "$c"))); done
+    echo "$t"
+  }
+  HZ=$(getconf CLK_TCK)
+  secs() { echo "scale=2; $1 / $HZ" | bc -l; }
+  id="$DIR/identity"
+  [ -s "$id/key.pem" ] || "$MOADIAN_BIN" sandbox identity --dir "$id" > /dev/null
+  MEMS=(A11216 A11226 A11236 A11246)
+  cat > "$DIR/sandbox-pg.toml" <<TOML
+[[taxpayers]]
+memory_id = "A11236"
+national_id = "14003778990"
+economic_code = "14003778990"
+[[taxpayers]]
+memory_id = "A11246"
+national_id = "14003778990"
+economic_code = "14003778990"
+TOML
+  out="$DIR/serve-pg.out"; rm -f "$out"
+  "$MOADIAN_BIN" sandbox serve --port 0 --server-key-bits 2048 --config "$DIR/sandbox-pg.toml" > "$out" 2> /dev/null &
+  serve=$!
+  trap 'kill $serve 2>/dev/null || true; [ "$(type -t pg_cluster_stop)" != function ] || pg_cluster_stop' EXIT
+  for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.1; done
+  base=$(head -1 "$out")
+  echo "--- pg: enqueue and send, key file, sandbox serve --server-key-bits 2048 in its own process; $(nproc) cores"
+  echo "    PostgreSQL: ${MOADIAN_BENCH_POSTGRES_URL:+MOADIAN_BENCH_POSTGRES_URL}${MOADIAN_BENCH_POSTGRES_URL:-a throwaway cluster on 127.0.0.1 ($(psql -Atc 'show server_version' "$PG_URL"))}"
+  from=20000001
+  # phase NAME K QUEUE... : runs K processes at once (QUEUE i and the rest of the command line
+  # from the caller's PHASE_ARGS i); prints wall, rate and CPU.
+  declare -A rate
+  run_phase() { # run_phase LABEL N K CMD-BUILDER
+    local label=$1 n=$2 k=$3 builder=$4
+    local t0 s0 p0 pids=() cpu=0
+    s0=$(ticks "$serve"); p0=$(pg_ticks)
+    t0=$(date +%s.%N)
+    for i in $(seq 0 $((k - 1))); do
+      /usr/bin/time -f "%U %S" -o "$DIR/pg-time-$i" $($builder "$i") > "$DIR/pg-out-$i" 2> "$DIR/pg-err-$i" &
+      pids+=($!)
+    done
+    # Exit 1 is "not final yet" (a send phase ends at acceptance); more is a failure.
+    local bad=0 rc
+    for p in "${pids[@]}"; do rc=0; wait "$p" || rc=$?; [ "$rc" -le 1 ] || bad=$((bad + 1)); done
+    local wall; wall=$(echo "$(date +%s.%N) - $t0" | bc -l)
+    for i in $(seq 0 $((k - 1))); do
+      read -r u sy < <(tail -1 "$DIR/pg-time-$i"); cpu=$(echo "$cpu + $u + $sy" | bc -l)
+    done
+    local sb pg; sb=$(secs $(( $(ticks "$serve") - s0 ))); pg=$(secs $(( $(pg_ticks) - p0 )))
+    [ -n "$postmaster" ] || pg="n/a"
+    local r; r=$(echo "$n / $wall" | bc -l)
+    rate[$label]=$r
+    printf "%-34s %7.2f s %8.0f /s  cpu: runners %6.2f s, sandbox %6.2f s, postgres %6s s%s\n" \
+      "$label" "$wall" "$r" "$cpu" "$sb" "$pg" "$([ $bad = 0 ] || echo "  ($bad failed: see $DIR/pg-err-*)")"
+  }
+  files=()
+  make_files() { # make_files N K: K files of N/K invoices, memory IDs MEMS[0..K-1]
+    files=()
+    for i in $(seq 0 $(($2 - 1))); do
+      local f="$DIR/pg-$2-$i.jsonl"
+      "$EX/bench_invoices" $(($1 / $2)) "$f" --from "$from" --memory-id "${MEMS[$i]}"
+      from=$((from + $1))
+      files+=("$f")
+    done
+  }
+  QUEUES=()
+  enq_cmd() { echo "$MOADIAN_BIN enqueue --json --memory-id ${MEMS[$1]} --national-id 14003778990 --queue ${QUEUES[$1]} ${files[$1]}"; }
+  run_cmd() { echo "$MOADIAN_BIN run --json --memory-id ${MEMS[$1]} --national-id 14003778990 --key $id/key.pem --cert $id/cert.pem --endpoint $base --queue ${QUEUES[$1]} --wait 0"; }
+  not_sent() { # invoices still QUEUED after the send phase (should be none)
+    local q=0
+    for i in $(seq 0 $(($1 - 1))); do
+      q=$((q + $(grep -c '"status": "QUEUED"' "$DIR/pg-out-$i" || true)))
+    done
+    echo "$q"
+  }
+  # Enqueue alone, large: one process, SQLite file vs PostgreSQL.
+  f=$(data "$PG_ENQ_N")
+  q="$DIR/pg-enqueue.sqlite"; rm -f "$q" "$q-wal" "$q-shm"
+  files=("$f"); QUEUES=("$q")
+  run_phase "enqueue $PG_ENQ_N, SQLite" "$PG_ENQ_N" 1 enq_cmd
+  QUEUES=("$(pg_queue enqueue)")
+  run_phase "enqueue $PG_ENQ_N, PostgreSQL" "$PG_ENQ_N" 1 enq_cmd
+  echo "  PostgreSQL / SQLite enqueue rate: $(printf %.2f "$(echo "${rate["enqueue $PG_ENQ_N, PostgreSQL"]} / ${rate["enqueue $PG_ENQ_N, SQLite"]}" | bc -l)")x"
+  rm -f "$q" "$q-wal" "$q-shm"
+  # Send: SQLite with one runner, then PostgreSQL with 1, 2 and 4 runners (BENCH_PG_N=0: none).
+  [ "$PG_N" -gt 0 ] || { kill $serve 2>/dev/null || true; exit 0; }
+  make_files "$PG_N" 1
+  q="$DIR/pg-send.sqlite"; rm -f "$q" "$q-wal" "$q-shm"; QUEUES=("$q")
+  run_phase "SQLite 1 runner: enqueue $PG_N" "$PG_N" 1 enq_cmd
+  run_phase "SQLite 1 runner: send $PG_N" "$PG_N" 1 run_cmd
+  echo "  left QUEUED: $(not_sent 1)"
+  for k in 1 2 4; do
+    make_files "$PG_N" "$k"
+    QUEUES=(); for i in $(seq 0 $((k - 1))); do QUEUES+=("$(pg_queue "k$k")"); done
+    # One queue for all k: every runner on the same schema.
+    for i in $(seq 1 $((k - 1))); do QUEUES[$i]=${QUEUES[0]}; done
+    run_phase "PostgreSQL $k runner(s): enqueue $PG_N" "$PG_N" "$k" enq_cmd
+    run_phase "PostgreSQL $k runner(s): send $PG_N" "$PG_N" "$k" run_cmd
+    echo "  left QUEUED: $(not_sent "$k")"
+  done
+  base1=${rate["SQLite 1 runner: send $PG_N"]}; enq1=${rate["SQLite 1 runner: enqueue $PG_N"]}
+  for k in 1 2 4; do
+    printf "  %d runner(s) on PostgreSQL vs 1 on SQLite: enqueue %.2fx, send %.2fx\n" "$k" \
+      "$(echo "${rate["PostgreSQL $k runner(s): enqueue $PG_N"]} / $enq1" | bc -l)" \
+      "$(echo "${rate["PostgreSQL $k runner(s): send $PG_N"]} / $base1" | bc -l)"
+  done
+  printf "  PostgreSQL 2 runners vs 1: send %.2fx\n" \
+    "$(echo "${rate["PostgreSQL 2 runner(s): send $PG_N"]} / ${rate["PostgreSQL 1 runner(s): send $PG_N"]}" | bc -l)"
+  echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  rm -f "$DIR"/pg-*.jsonl "$DIR"/pg-send.sqlite*
   kill $serve 2>/dev/null || true
 fi

@@ -13,7 +13,7 @@ command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 [ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 command -v chromium >/dev/null 2>&1 || [ -n "${MOADIAN_TEST_CHROMIUM:-}" ] || need+=(chromium)
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+. scripts/pg-cluster.sh
 [ -x "$(pg_bin)/initdb" ] && [ -x "$(pg_bin)/pg_ctl" ] || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
@@ -35,37 +35,18 @@ if [ -z "${MOADIAN_TEST_PKCS11_MODULE:-}" ]; then
     exit 1
 fi
 
-# A throwaway PostgreSQL server for the shared-queue tests: its own cluster in a temporary
-# directory, owned by the unprivileged `postgres` user (the server refuses to run as root),
-# listening only on 127.0.0.1 on a free port, its socket inside that directory. Stopped and
-# removed on exit, also when tests fail. Tests read MOADIAN_TEST_POSTGRES_URL and fail (not
+# A throwaway PostgreSQL server for the shared-queue tests (scripts/pg-cluster.sh), stopped
+# and removed on exit, also when tests fail. Tests read MOADIAN_TEST_POSTGRES_URL and fail (not
 # skip) without it.
-pg_dir=""
 log=""
 cleanup() {
-    if [ -n "$pg_dir" ]; then
-        as_pg "$(pg_bin)/pg_ctl" -D "$pg_dir/data" -m immediate -w stop >/dev/null 2>&1 || true
-        rm -rf "$pg_dir"
-    fi
+    pg_cluster_stop
     [ -z "$log" ] || rm -f "$log"
 }
 trap cleanup EXIT
-as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 if [ -z "${MOADIAN_TEST_POSTGRES_URL:-}" ]; then
-    pg_dir=$(mktemp -d)
-    chmod 0755 "$pg_dir"
-    mkdir -p "$pg_dir/data" "$pg_dir/run"
-    [ "$(id -u)" != 0 ] || chown postgres: "$pg_dir/data" "$pg_dir/run"
-    pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    as_pg "$(pg_bin)/initdb" -D "$pg_dir/data" -U moadian --auth=trust -E UTF8 --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 \
-        || { cat "$pg_dir/initdb.log" >&2; exit 1; }
-    as_pg "$(pg_bin)/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/run/server.log" -w \
-        -o "-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$pg_dir/run -c max_connections=300 -c fsync=on" \
-        start >/dev/null || { cat "$pg_dir/run/server.log" >&2; exit 1; }
-    as_pg "$(pg_bin)/createdb" -h 127.0.0.1 -p "$pg_port" -U moadian moadian_test
-    export MOADIAN_TEST_POSTGRES_URL="postgres://moadian@127.0.0.1:$pg_port/moadian_test"
+    pg_cluster_start moadian_test
+    export MOADIAN_TEST_POSTGRES_URL="$PG_CLUSTER_URL"
     echo "PostgreSQL for the tests: $MOADIAN_TEST_POSTGRES_URL"
 fi
 

@@ -512,7 +512,61 @@ fn the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded() {
     assert_consistent(&f.queue);
 }
 
+/// One POST's acceptances in one call answer each as one at a time would: repeats with the
+/// same reference are harmless, another reference is refused, an unknown attempt is named, the
+/// rest move to IN_PROGRESS with their reference and one `accepted` event each.
+fn acceptances_of_one_post_answer_each_as_one_at_a_time() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let ids = enqueue_n(&f.queue, 3);
+    let keys: Vec<InvoiceKey> = ids
+        .iter()
+        .map(|&i| f.queue.get(i).unwrap().unwrap().key())
+        .collect();
+    let a = runner.begin_attempt(&keys, "b").unwrap();
+    let stranger = uuid::Uuid::new_v4();
+    let r = runner
+        .record_accepted_many(&[
+            (a[0].uid, "r0".into()),
+            (a[0].uid, "r0".into()),
+            (stranger, "rx".into()),
+            (a[1].uid, "r1".into()),
+            (a[0].uid, "other".into()),
+            (a[2].uid, "r2".into()),
+        ])
+        .unwrap();
+    assert!(
+        r[0].is_ok() && r[1].is_ok() && r[3].is_ok() && r[5].is_ok(),
+        "{r:?}"
+    );
+    assert!(
+        matches!(r[2], Err(QueueError::UnknownAttempt(u)) if u == stranger),
+        "{r:?}"
+    );
+    assert!(
+        matches!(r[4], Err(QueueError::InvalidTransition { .. })),
+        "{r:?}"
+    );
+    for (i, (id, att)) in ids.iter().zip(&a).enumerate() {
+        let seen = f.queue.attempt(att.uid).unwrap().unwrap();
+        assert_eq!(seen.status, AttemptStatus::InProgress);
+        assert_eq!(seen.reference.as_deref(), Some(format!("r{i}").as_str()));
+        assert!(seen.sent_at.is_some());
+        assert_eq!(status(&f.queue, *id), InvoiceStatus::InProgress);
+        let accepted = f
+            .queue
+            .events(*id)
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "accepted")
+            .count();
+        assert_eq!(accepted, 1, "invoice {id:?}");
+    }
+    assert_consistent(&f.queue);
+}
+
 on_both_backends!(
+    acceptances_of_one_post_answer_each_as_one_at_a_time,
     open_attempts_are_read_a_page_at_a_time_unknown_first,
     the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded,
     invariant_2_recorded_before_sent,

@@ -447,6 +447,120 @@ fn list_filters_and_pages() {
     assert_eq!(by_tax.id, ids[2]);
 }
 
+/// One batch that repeats itself answers as if its inputs came one at a time: a tax ID or an
+/// idempotency key seen earlier in the same batch is found, an allocated tax ID equal to one
+/// earlier in the batch is refused without consuming its serial, ids follow the input order,
+/// and each new invoice has its `enqueued` event.
+fn one_batch_with_repeats_answers_as_one_at_a_time() {
+    let f = Fixture::new();
+    let b = base(&f.queue);
+    let t1 = "A111110000000000000501";
+    let t2 = "A111110000000000000502";
+    let keyed = |source: &str| NewInvoice {
+        dedup_key: Some("k1".into()),
+        ..alloc(source)
+    };
+    let t2c = t2.to_string();
+    let clash = NewInvoice {
+        content: Content::Allocate(Box::new(move |s| {
+            Ok(Built {
+                payload: payload(&t2c, s),
+                taxid: t2c,
+                findings: None,
+                invalid: false,
+                indatim: None,
+            })
+        })),
+        ..alloc("clash")
+    };
+    let r = f
+        .queue
+        .enqueue_batch(vec![
+            numbered("n1", t1, None, "[]"),
+            keyed("k1-first"),
+            numbered("n1-again", t1, None, "[]"),
+            keyed("k1-again"),
+            numbered("n2", t2, None, "[]"),
+            clash,
+            alloc("next"),
+            numbered("n1-changed", t1, None, "[1]"),
+            alloc("last"),
+        ])
+        .unwrap();
+    assert!(matches!(r[0], Enqueued::Inserted(_)), "{:?}", r[0]);
+    assert!(matches!(r[1], Enqueued::Inserted(_)), "{:?}", r[1]);
+    assert_eq!(placed(&r[1]).serial, Some(b + 1));
+    assert!(
+        matches!(&r[2], Enqueued::Unchanged(p) if p.id == placed(&r[0]).id),
+        "{:?}",
+        r[2]
+    );
+    assert!(
+        matches!(&r[3], Enqueued::Unchanged(p) if p.id == placed(&r[1]).id),
+        "{:?}",
+        r[3]
+    );
+    assert!(matches!(r[4], Enqueued::Inserted(_)), "{:?}", r[4]);
+    let n2 = placed(&r[4]).id;
+    assert!(
+        matches!(&r[5], Enqueued::Refused { error: QueueError::TaxIdReused { invoice, .. }, .. } if *invoice == n2),
+        "{:?}",
+        r[5]
+    );
+    assert_eq!(
+        placed(&r[6]).serial,
+        Some(b + 2),
+        "the refused one consumed no serial"
+    );
+    assert!(
+        matches!(&r[7], Enqueued::Replaced(p) if p.id == placed(&r[0]).id && p.revision == 2),
+        "{:?}",
+        r[7]
+    );
+    assert_eq!(placed(&r[8]).serial, Some(b + 3));
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), b + 3);
+    let ids: Vec<InvoiceId> = [0, 1, 4, 6, 8].iter().map(|&i| placed(&r[i]).id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0].0 < w[1].0),
+        "ids in input order: {ids:?}"
+    );
+    for id in ids {
+        let kinds: Vec<String> = f
+            .queue
+            .events(id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            kinds.first().map(String::as_str),
+            Some("enqueued"),
+            "{id:?}: {kinds:?}"
+        );
+    }
+    // The same batch again: nothing new.
+    let again = f
+        .queue
+        .enqueue_batch(vec![
+            numbered("n1", t1, None, "[1]"),
+            keyed("k1"),
+            alloc("more"),
+        ])
+        .unwrap();
+    assert!(
+        matches!(&again[0], Enqueued::Unchanged(p) if p.id == placed(&r[0]).id),
+        "{:?}",
+        again[0]
+    );
+    assert!(
+        matches!(&again[1], Enqueued::Unchanged(p) if p.id == placed(&r[1]).id),
+        "{:?}",
+        again[1]
+    );
+    assert_eq!(placed(&again[2]).serial, Some(b + 4));
+    assert_consistent(&f.queue);
+}
+
 on_both_backends!(
     invariant_4_serials_monotonic_per_memory_id,
     invariant_4_serials_monotonic_under_concurrent_allocation,
@@ -458,4 +572,5 @@ on_both_backends!(
     invariant_4_same_input_twice_gets_no_second_taxid,
     invalid_invoices_are_recorded_and_never_sendable,
     list_filters_and_pages,
+    one_batch_with_repeats_answers_as_one_at_a_time,
 );

@@ -30,6 +30,14 @@ static N: AtomicU32 = AtomicU32::new(0);
 /// A fresh SoftHSM token holding a new identity of the demo taxpayer. Returns the label and
 /// the identity (to import it again after a "removal").
 pub fn token(prefix: &str) -> (String, moadian::crypto::testcert::TestIdentity) {
+    token_of(prefix, NATIONAL_ID)
+}
+
+/// A fresh SoftHSM token holding a new identity of the taxpayer `national_id`.
+pub fn token_of(
+    prefix: &str,
+    national_id: &str,
+) -> (String, moadian::crypto::testcert::TestIdentity) {
     let label = format!(
         "{prefix}-{}-{}",
         std::process::id(),
@@ -38,7 +46,7 @@ pub fn token(prefix: &str) -> (String, moadian::crypto::testcert::TestIdentity) 
     hsm()
         .init_token(&label, SO_PIN, USER_PIN)
         .unwrap_or_else(|e| panic!("init token {label}: {e}"));
-    let ident = make_identity(&IdentityOptions::new(NATIONAL_ID)).expect("identity");
+    let ident = make_identity(&IdentityOptions::new(national_id)).expect("identity");
     hsm()
         .import(&label, USER_PIN, &[1], &ident.key, &ident.cert, None)
         .unwrap_or_else(|e| panic!("import onto {label}: {e}"));
@@ -91,12 +99,23 @@ pub fn quick_faults() -> Faults {
 
 impl Env {
     pub async fn new(faults: Faults, batch_size: usize) -> Env {
+        Env::with_sandbox(
+            SandboxConfig {
+                faults,
+                ..SandboxConfig::default()
+            },
+            batch_size,
+        )
+        .await
+    }
+
+    /// As [`Env::new`] with a sandbox configured by `cfg` (e.g. more taxpayers).
+    pub async fn with_sandbox(cfg: SandboxConfig, batch_size: usize) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = SandboxConfig {
-            faults,
             // A 2048-bit sandbox key starts faster; the 4096-bit default has its own test.
             server_key_bits: 2048,
-            ..SandboxConfig::default()
+            ..cfg
         };
         let sandbox = Sandbox::start(cfg).await.expect("sandbox starts");
         let (label, identity) = token("e2e");
@@ -132,11 +151,21 @@ impl Env {
 
     /// As [`Env::command`] with another queue file.
     pub fn command_q(&self, queue: &Path, args: &[&str]) -> tokio::process::Command {
+        self.command_cq(&self.config, queue, args)
+    }
+
+    /// As [`Env::command_q`] with another `moadian.toml`.
+    pub fn command_cq(
+        &self,
+        config: &Path,
+        queue: &Path,
+        args: &[&str],
+    ) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(binary());
         c.arg("--lang").arg("en");
         if let Some((first, rest)) = args.split_first() {
             c.arg(first);
-            c.arg("--config").arg(&self.config);
+            c.arg("--config").arg(config);
             c.arg("--queue").arg(queue);
             c.args(rest);
         }
@@ -166,9 +195,19 @@ impl Env {
 
     /// As [`Env::run`] with another queue file.
     pub async fn run_q(&self, queue: &Path, args: &[&str]) -> (i32, String, String) {
+        self.run_cq(&self.config, queue, args).await
+    }
+
+    /// As [`Env::run_q`] with another `moadian.toml`.
+    pub async fn run_cq(
+        &self,
+        config: &Path,
+        queue: &Path,
+        args: &[&str],
+    ) -> (i32, String, String) {
         let out = tokio::time::timeout(
             Duration::from_secs(120),
-            self.command_q(queue, args).output(),
+            self.command_cq(config, queue, args).output(),
         )
         .await
         .expect("moadian finishes within 2 minutes")
@@ -203,12 +242,24 @@ pub fn indatim() -> i64 {
 
 /// A valid invoice of the demo taxpayer (the official example's figures) with its own tax ID.
 pub fn invoice(serial: u64, indatim_ms: i64) -> (String, Value) {
-    let mem = MemoryId::parse(MEMORY_ID).expect("memory id");
+    invoice_of(MEMORY_ID, NATIONAL_ID, "10100302746", serial, indatim_ms)
+}
+
+/// As [`invoice`] for the taxpayer `seller` (national ID and economic number) on `memory_id`,
+/// sold to `buyer` (a legal national ID).
+pub fn invoice_of(
+    memory_id: &str,
+    seller: &str,
+    buyer: &str,
+    serial: u64,
+    indatim_ms: i64,
+) -> (String, Value) {
+    let mem = MemoryId::parse(memory_id).expect("memory id");
     let taxid = TaxId::generate(&mem, indatim_ms, serial).expect("taxid");
     let v = json!({
         "header": {"taxid": taxid.as_str(), "inno": inno_for_serial(serial), "indatim": indatim_ms,
-            "inty": 1, "inp": 1, "ins": 1, "tins": NATIONAL_ID, "tob": 2, "bid": "10100302746",
-            "tinb": "10100302746", "tprdis": 20000, "tdis": 500, "tadis": 19500, "tvam": 1755,
+            "inty": 1, "inp": 1, "ins": 1, "tins": seller, "tob": 2, "bid": buyer,
+            "tinb": buyer, "tprdis": 20000, "tdis": 500, "tadis": 19500, "tvam": 1755,
             "todam": 0, "tbill": 21255, "setm": 2},
         "body": [{"sstid": "2710000138624", "sstt": "قطعات سرسیلندر", "mu": "164", "am": 2,
             "fee": 10000, "prdis": 20000, "dis": 500, "adis": 19500, "vra": 9, "vam": 1755,
@@ -225,12 +276,22 @@ pub fn good_serials(from: u64, n: u64, _indatim_ms: i64) -> Vec<u64> {
 
 /// Writes `n` valid invoices with serials from `from` into `dir` (one file each); their tax IDs.
 pub fn write_invoices(dir: &Path, from: u64, n: u64) -> Vec<String> {
+    write_invoices_of(dir, from, n, invoice)
+}
+
+/// As [`write_invoices`] with invoices made by `make(serial, indatim)`.
+pub fn write_invoices_of(
+    dir: &Path,
+    from: u64,
+    n: u64,
+    make: impl Fn(u64, i64) -> (String, Value),
+) -> Vec<String> {
     std::fs::create_dir_all(dir).expect("mkdir");
     let t = indatim();
     good_serials(from, n, t)
         .into_iter()
         .map(|s| {
-            let (taxid, v) = invoice(s, t);
+            let (taxid, v) = make(s, t);
             std::fs::write(dir.join(format!("inv-{s:06}.json")), v.to_string()).expect("write");
             taxid
         })

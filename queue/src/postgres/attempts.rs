@@ -315,13 +315,9 @@ impl RunnerStore for PgRunner {
     fn record_accepted_many(&self, accepted: &[(Uuid, String)]) -> Result<Vec<Result<()>>> {
         let now = self.q.now();
         let pid = self.q.pid;
-        self.q.write(|tx| {
-            let mut out = Vec::with_capacity(accepted.len());
-            for (uid, reference) in accepted {
-                out.push(accept_one(tx, *uid, reference, now, pid));
-            }
-            storage_errors_abort(out)
-        })
+        // Set-based: the POST's acceptances in three statements (see `accept`).
+        self.q
+            .write(|tx| super::accept::accept_many(tx, accepted, now, pid))
     }
 
     fn record_rejected_before_acceptance(
@@ -390,35 +386,6 @@ fn load(tx: &mut Tx<'_>, uid: Uuid) -> Result<(String, Current)> {
     let s = uid.to_string();
     let cur = current(tx, &s)?.ok_or(QueueError::UnknownAttempt(uid))?;
     Ok((s, cur))
-}
-
-fn accept_one(tx: &mut Tx<'_>, uid: Uuid, reference: &str, now: Millis, pid: u32) -> Result<()> {
-    let (s, cur) = load(tx, uid)?;
-    match cur.status {
-        AttemptStatus::Sending | AttemptStatus::Unknown => {}
-        AttemptStatus::InProgress if cur.reference.as_deref() == Some(reference) => return Ok(()),
-        from => {
-            return Err(QueueError::InvalidTransition {
-                uid,
-                from,
-                what: "acceptance",
-            })
-        }
-    }
-    tx.exec(
-        "UPDATE attempts SET reference = $2, sent_at = $3 WHERE uid = $1",
-        &[&s, &reference, &now],
-    )?;
-    let detail = format!(r#"{{"reference":{}}}"#, serde_json::Value::from(reference));
-    let m = Move {
-        uid: &s,
-        cur: &cur,
-        to: AttemptStatus::InProgress,
-        then: AfterRejection::Requeue,
-        kind: "accepted",
-        detail: Some(detail),
-    };
-    apply(tx, m, now, pid)
 }
 
 fn reject_one(

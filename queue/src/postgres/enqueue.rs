@@ -127,12 +127,12 @@ pub(crate) fn note_serial(tx: &mut Tx<'_>, memory_id: &str, serial: u64) -> Resu
 
 /// The counters touched by one enqueue transaction: locked and read once, written at the end.
 #[derive(Default)]
-struct SerialCache {
+pub(crate) struct SerialCache {
     counters: HashMap<String, (u64, bool)>,
 }
 
 impl SerialCache {
-    fn last(&mut self, tx: &mut Tx<'_>, memory_id: &str) -> Result<u64> {
+    pub(crate) fn last(&mut self, tx: &mut Tx<'_>, memory_id: &str) -> Result<u64> {
         if let Some((v, _)) = self.counters.get(memory_id) {
             return Ok(*v);
         }
@@ -141,7 +141,7 @@ impl SerialCache {
         Ok(v)
     }
 
-    fn advance(&mut self, tx: &mut Tx<'_>, memory_id: &str, serial: u64) -> Result<()> {
+    pub(crate) fn advance(&mut self, tx: &mut Tx<'_>, memory_id: &str, serial: u64) -> Result<()> {
         to_i64(serial, "serial")?;
         if !in_own_block(tx, serial)? {
             return Ok(());
@@ -153,7 +153,7 @@ impl SerialCache {
         Ok(())
     }
 
-    fn flush(self, tx: &mut Tx<'_>) -> Result<()> {
+    pub(crate) fn flush(self, tx: &mut Tx<'_>) -> Result<()> {
         for (memory_id, (v, dirty)) in self.counters {
             if dirty {
                 note_serial(tx, &memory_id, v)?;
@@ -380,7 +380,7 @@ fn numbered_existing(
     }))
 }
 
-fn enqueue_one(
+pub(crate) fn enqueue_one(
     tx: &mut Tx<'_>,
     serials: &mut SerialCache,
     item: NewInvoice<'_>,
@@ -504,15 +504,8 @@ impl PgQueue {
     pub(crate) fn do_enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
         let now = self.now();
         let pid = self.pid;
-        self.write(|tx| {
-            let mut out = Vec::with_capacity(items.len());
-            let mut serials = SerialCache::default();
-            for item in items {
-                out.push(enqueue_one(tx, &mut serials, item, now, pid)?);
-            }
-            serials.flush(tx)?;
-            Ok(out)
-        })
+        // One transaction; new rows written together (see `bulk`).
+        self.write(|tx| super::bulk::enqueue_batch(tx, items, now, pid))
     }
 
     pub(crate) fn do_note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {

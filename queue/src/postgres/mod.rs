@@ -21,7 +21,9 @@
 //! The password comes from the URL, `PGPASSWORD` or `~/.pgpass`; it is never part of a
 //! message ([`redact`]).
 
+mod accept;
 mod attempts;
+mod bulk;
 pub mod copy;
 mod enqueue;
 pub mod lease;
