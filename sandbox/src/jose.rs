@@ -6,11 +6,13 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use josekit::jwe::{JweContext, RSA_OAEP_256};
+use josekit::jws::alg::rsassa::RsassaJwsVerifier;
 use josekit::jws::{JwsVerifier, RS256};
 use openssl::asn1::Asn1Time;
 use openssl::nid::Nid;
 use openssl::x509::X509;
 use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex};
 
 /// A JWS that verified.
 #[derive(Debug, Clone)]
@@ -81,7 +83,56 @@ fn x5c_base64(text: &str) -> String {
         .collect()
 }
 
-fn certificate_of(header: &Map<String, Value>) -> Result<(X509, Vec<u8>), JwsFault> {
+/// A certificate met in an `x5c`, read once. A taxpayer signs every invoice with the same
+/// certificate; parsing it and its key again for each JWS was most of the sandbox's work per
+/// invoice.
+struct Known {
+    cert: X509,
+    national_id: Option<String>,
+    /// The RS256 verifier of its key, or why there is none (reported where the check is).
+    verifier: Result<RsassaJwsVerifier, JwsFault>,
+}
+
+/// Certificates kept read ([`Known`]), the most recent last.
+const KNOWN_CERTIFICATES: usize = 64;
+
+/// Certificates read, each beside its DER.
+type KnownCache = Vec<(Vec<u8>, Arc<Known>)>;
+
+fn known(der: &[u8]) -> Result<Arc<Known>, JwsFault> {
+    static CACHE: Mutex<KnownCache> = Mutex::new(Vec::new());
+    let lock = || CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, k)) = lock().iter().find(|(d, _)| d == der) {
+        return Ok(k.clone());
+    }
+    let cert = X509::from_der(der).map_err(|e| {
+        JwsFault::BadX5c(format!(
+            "JWS header x5c[0] is not an X.509 certificate: {e}"
+        ))
+    })?;
+    let verifier = cert
+        .public_key()
+        .and_then(|k| k.public_key_to_der())
+        .map_err(|e| JwsFault::BadX5c(format!("certificate key: {e}")))
+        .and_then(|spki| {
+            RS256
+                .verifier_from_der(&spki)
+                .map_err(|e| JwsFault::Invalid(format!("certificate key: {e}")))
+        });
+    let k = Arc::new(Known {
+        national_id: national_id_of(&cert),
+        cert,
+        verifier,
+    });
+    let mut c = lock();
+    if c.len() >= KNOWN_CERTIFICATES {
+        c.remove(0);
+    }
+    c.push((der.to_vec(), k.clone()));
+    Ok(k)
+}
+
+fn certificate_of(header: &Map<String, Value>) -> Result<(Arc<Known>, Vec<u8>), JwsFault> {
     let first = match header.get("x5c") {
         Some(Value::Array(a)) if !a.is_empty() => a[0].clone(),
         Some(Value::Array(_)) | None | Some(Value::Null) => return Err(JwsFault::NoX5c),
@@ -94,12 +145,7 @@ fn certificate_of(header: &Map<String, Value>) -> Result<(X509, Vec<u8>), JwsFau
     let der = STANDARD
         .decode(cleaned.as_bytes())
         .map_err(|e| JwsFault::BadX5c(format!("JWS header x5c[0] is not base64: {e}")))?;
-    let cert = X509::from_der(&der).map_err(|e| {
-        JwsFault::BadX5c(format!(
-            "JWS header x5c[0] is not an X.509 certificate: {e}"
-        ))
-    })?;
-    Ok((cert, der))
+    Ok((known(&der)?, der))
 }
 
 fn check_header(header: &Map<String, Value>) -> Result<Option<i64>, JwsFault> {
@@ -172,16 +218,10 @@ fn check_validity(cert: &X509, now_ms: i64) -> Result<(), JwsFault> {
 /// honoured, `sigT` parsed leniently.
 pub fn verify_compact(token: &str, now_ms: i64) -> Result<VerifiedJws, JwsFault> {
     let header = header_of(token)?;
-    let (cert, cert_der) = certificate_of(&header)?;
+    let (known, cert_der) = certificate_of(&header)?;
     let sig_t_ms = check_header(&header)?;
-    check_validity(&cert, now_ms)?;
-    let spki = cert
-        .public_key()
-        .and_then(|k| k.public_key_to_der())
-        .map_err(|e| JwsFault::BadX5c(format!("certificate key: {e}")))?;
-    let verifier = RS256
-        .verifier_from_der(&spki)
-        .map_err(|e| JwsFault::Invalid(format!("certificate key: {e}")))?;
+    check_validity(&known.cert, now_ms)?;
+    let verifier = known.verifier.as_ref().map_err(Clone::clone)?;
     // The signature is checked over the token's own bytes; the header has been read and checked
     // above, field by field, as the real server does. (A JOSE library's own header parsing would
     // refuse an `x5c` that kept its PEM line breaks, which the real server accepts.)
@@ -199,7 +239,7 @@ pub fn verify_compact(token: &str, now_ms: i64) -> Result<VerifiedJws, JwsFault>
     Ok(VerifiedJws {
         payload,
         header,
-        national_id: national_id_of(&cert),
+        national_id: known.national_id.clone(),
         cert_der,
         sig_t_ms,
     })
