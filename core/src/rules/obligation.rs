@@ -78,6 +78,35 @@ static COLUMN_WORDS: once_cell::sync::Lazy<Vec<(String, String)>> =
             .collect()
     });
 
+/// For each column of the matrix, the rows (in order) for which [`check`] may have something
+/// to say: every row but the optional header fields (other than the buyer's, which a referral
+/// checks), and the body, payment and `sg` rows that are required (or out of pattern, for
+/// lines and payments). The rows left out are the ones `check` skips.
+static ROWS_TO_CHECK: once_cell::sync::Lazy<Vec<Vec<usize>>> = once_cell::sync::Lazy::new(|| {
+    (0..16)
+        .map(|col| {
+            TABLES
+                .matrix
+                .iter()
+                .enumerate()
+                .filter(|(_, row)| {
+                    let obl = row.obl[col];
+                    match row.sec {
+                        Section::Header => {
+                            obl != Obligation::Optional || BUYER_FIELDS.contains(&row.key.as_str())
+                        }
+                        Section::Body | Section::Payment => {
+                            matches!(obl, Obligation::Required | Obligation::Ignore)
+                        }
+                        Section::Sg => obl == Obligation::Required,
+                    }
+                })
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect()
+});
+
 /// Applies the matrix for the invoice's column, or the referral rules.
 pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
     if inv.ins == Some(3) {
@@ -122,7 +151,16 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
     let header_rows = inv.header.map_or(0, |h| rows_present(h, Section::Header));
     let body_rows = RowBits::of_each(inv.body, Section::Body);
     let payment_rows = RowBits::of_each(inv.payments, Section::Payment);
-    for (i, row) in TABLES.matrix.iter().enumerate() {
+    let all_rows;
+    let rows: &[usize] = match ROWS_TO_CHECK.get(col) {
+        Some(rows) => rows,
+        None => {
+            all_rows = (0..TABLES.matrix.len()).collect::<Vec<_>>();
+            &all_rows
+        }
+    };
+    for &i in rows {
+        let row = &TABLES.matrix[i];
         let obl = row.obl[col];
         let key = row.key.as_str();
         match row.sec {
