@@ -50,13 +50,9 @@ impl<'a> Obj<'a> {
         // (Objects are small: a scan, with the length and the first and last bytes compared
         // before the rest — many keys share a length and a first letter.)
         let q = key.as_bytes();
-        let ends = (q.first(), q.last());
         self.0
             .iter()
-            .find(|(k, _)| {
-                let k = k.as_bytes();
-                k.len() == q.len() && (k.first(), k.last()) == ends && k == q
-            })
+            .find(|(k, _)| same_key(k.as_bytes(), q))
             .map(|(_, v)| v)
     }
     pub fn contains_key(&self, key: &str) -> bool {
@@ -73,6 +69,25 @@ impl<'a> Obj<'a> {
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// Whether two keys are the same bytes. Keys are short (a few letters): compared with a
+/// few fixed-size loads instead of a call to `memcmp` for each key of an object.
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w8 = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().unwrap_or([0; 8]));
+    let w4 = |x: &[u8], at: usize| u32::from_le_bytes(x[at..at + 4].try_into().unwrap_or([0; 4]));
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -217,7 +232,10 @@ impl<'de> Visitor<'de> for JsonVisitor {
         let v = map.next_value::<Json<'de>>()?;
         entries.push((first, v));
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if entries.iter().any(|(k, _)| *k == key) {
+            if entries
+                .iter()
+                .any(|(k, _)| same_key(k.as_bytes(), key.as_bytes()))
+            {
                 return Err(de::Error::custom(format!(
                     "{DUPLICATE}\"{}\"",
                     crate::import::limits::clip(&key)
@@ -350,6 +368,37 @@ mod tests {
         assert!(matches!(&l[0], Json::Number(n) if n.as_str() == "12345678901234567890123"));
         let v: serde_json::Value = serde_json::from_slice(text).unwrap();
         assert_eq!(Json::from(&v), j);
+    }
+
+    #[test]
+    fn keys_compare_as_bytes() {
+        let keys = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "abc",
+            "acc",
+            "abd",
+            "tinb",
+            "tins",
+            "indatim",
+            "indatiM",
+            "indati2m",
+            "Indati2m",
+            "sstid_abcdefghi",
+            "sstid_abcdefghj",
+            "0123456789abcdef",
+            "0123456789abcdeg",
+            "a longer key than sixteen",
+            "a longer key than sixteeN",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(same_key(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+            }
+        }
     }
 
     #[test]

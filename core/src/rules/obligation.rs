@@ -8,6 +8,7 @@
 use super::data::{Obligation, Section, TABLES};
 use super::util::{bpath, code, get, hpath, ppath, Inv, Sink};
 use super::Severity;
+use crate::invoice::tree::{Json as Value, Obj};
 
 /// Buyer-related header fields that a referral (ins 2/3/4) takes from its reference.
 const BUYER_FIELDS: [&str; 5] = ["tinb", "bid", "bpc", "bbc", "billid"];
@@ -77,6 +78,35 @@ static COLUMN_WORDS: once_cell::sync::Lazy<Vec<(String, String)>> =
             .collect()
     });
 
+/// For each column of the matrix, the rows (in order) for which [`check`] may have something
+/// to say: every row but the optional header fields (other than the buyer's, which a referral
+/// checks), and the body, payment and `sg` rows that are required (or out of pattern, for
+/// lines and payments). The rows left out are the ones `check` skips.
+static ROWS_TO_CHECK: once_cell::sync::Lazy<Vec<Vec<usize>>> = once_cell::sync::Lazy::new(|| {
+    (0..16)
+        .map(|col| {
+            TABLES
+                .matrix
+                .iter()
+                .enumerate()
+                .filter(|(_, row)| {
+                    let obl = row.obl[col];
+                    match row.sec {
+                        Section::Header => {
+                            obl != Obligation::Optional || BUYER_FIELDS.contains(&row.key.as_str())
+                        }
+                        Section::Body | Section::Payment => {
+                            matches!(obl, Obligation::Required | Obligation::Ignore)
+                        }
+                        Section::Sg => obl == Obligation::Required,
+                    }
+                })
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect()
+});
+
 /// Applies the matrix for the invoice's column, or the referral rules.
 pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
     if inv.ins == Some(3) {
@@ -116,7 +146,21 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
         .get(col)
         .map(|(fa, en)| (fa.as_str(), en.as_str()))
         .unwrap_or(("", ""));
-    for (i, row) in TABLES.matrix.iter().enumerate() {
+    // Which matrix rows each object has, found by going over its keys once (instead of
+    // searching every object for every row of the matrix).
+    let header_rows = inv.header.map_or(0, |h| rows_present(h, Section::Header));
+    let body_rows = RowBits::of_each(inv.body, Section::Body);
+    let payment_rows = RowBits::of_each(inv.payments, Section::Payment);
+    let all_rows;
+    let rows: &[usize] = match ROWS_TO_CHECK.get(col) {
+        Some(rows) => rows,
+        None => {
+            all_rows = (0..TABLES.matrix.len()).collect::<Vec<_>>();
+            &all_rows
+        }
+    };
+    for &i in rows {
+        let row = &TABLES.matrix[i];
         let obl = row.obl[col];
         let key = row.key.as_str();
         match row.sec {
@@ -126,7 +170,7 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                 if obl == Obligation::Optional && !buyer {
                     continue;
                 }
-                let present = inv.h(key).is_some() || alt_present(inv, key);
+                let present = has(header_rows, i, || inv.h(key).is_some()) || alt_present(inv, key);
                 if buyer {
                     if present {
                         sink.warn(
@@ -146,7 +190,7 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                     continue;
                 }
                 for (j, line) in inv.body.iter().enumerate() {
-                    let present = get(line, key).is_some();
+                    let present = has(body_rows.get(j), i, || get(line, key).is_some());
                     match obl {
                         Obligation::Required if !present => {
                             missing(sink, "matrix.required", key, bpath(j, key), ctx_fa, ctx_en)
@@ -162,14 +206,13 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                         _ => {}
                     }
                 }
-                let _ = i;
             }
             Section::Payment => {
                 if !matches!(obl, Obligation::Required | Obligation::Ignore) {
                     continue;
                 }
                 for (j, p) in inv.payments.iter().enumerate() {
-                    let present = get(p, key).is_some();
+                    let present = has(payment_rows.get(j), i, || get(p, key).is_some());
                     match obl {
                         Obligation::Required if !present => {
                             missing(sink, "matrix.required", key, ppath(j, key), ctx_fa, ctx_en)
@@ -204,6 +247,61 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The rows of the matrix in `sec` that `obj` has (not `null`), one bit per row index.
+/// (Row indices past 127 have no bit; [`has`] looks those up by name.)
+fn rows_present(obj: &Obj, sec: Section) -> u128 {
+    let mut bits = 0u128;
+    for (k, v) in obj.iter() {
+        if v.is_null() {
+            continue;
+        }
+        // (`index_of` found the key itself; the matrix has the fields' keys in the same order,
+        // which `fields_and_matrix_agree_on_keys_and_sections` holds.)
+        if let Some(i) = TABLES.index_of(k) {
+            if i < 128 && TABLES.matrix.get(i).is_some_and(|r| r.sec == sec) {
+                bits |= 1 << i;
+            }
+        }
+    }
+    bits
+}
+
+/// Whether matrix row `i` is present by its bit, or (past the bits) by `look_up`.
+fn has(bits: u128, i: usize, look_up: impl FnOnce() -> bool) -> bool {
+    if i < 128 {
+        bits & (1 << i) != 0
+    } else {
+        look_up()
+    }
+}
+
+/// [`rows_present`] of each line or payment (on the stack for the usual few).
+enum RowBits {
+    Few([u128; 8]),
+    Many(Vec<u128>),
+}
+
+impl RowBits {
+    fn of_each(items: &[Value], sec: Section) -> RowBits {
+        let of = |v: &Value| v.as_object().map_or(0, |o| rows_present(o, sec));
+        if items.len() <= 8 {
+            let mut few = [0u128; 8];
+            for (b, v) in few.iter_mut().zip(items) {
+                *b = of(v);
+            }
+            RowBits::Few(few)
+        } else {
+            RowBits::Many(items.iter().map(of).collect())
+        }
+    }
+    fn get(&self, j: usize) -> u128 {
+        match self {
+            RowBits::Few(a) => a.get(j).copied().unwrap_or(0),
+            RowBits::Many(v) => v.get(j).copied().unwrap_or(0),
         }
     }
 }

@@ -91,11 +91,42 @@ pub(crate) fn dec_of(v: &Value<'_>) -> Option<Decimal> {
 }
 
 pub(crate) fn parse_decimal(s: &str) -> Option<Decimal> {
+    if let Some(d) = plain_decimal(s) {
+        return Some(d);
+    }
     if s.bytes().any(|b| b == b'e' || b == b'E') {
         Decimal::from_scientific(s).ok()
     } else {
         Decimal::from_str(s).ok()
     }
+}
+
+/// The common case of an amount, `digits` or `digits.digits` with at most 18 digits in all,
+/// read without the general parser (the same value and scale as `Decimal::from_str`).
+fn plain_decimal(s: &str) -> Option<Decimal> {
+    let b = s.as_bytes();
+    // (19 bytes hold at most 19 digits, which may not fit in a u64 below 10^19 only when no
+    // dot is among them: refused below.)
+    if b.is_empty() || b.len() > 19 {
+        return None;
+    }
+    let (mut m, mut scale, mut dot) = (0u64, 0u32, false);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                if dot {
+                    scale += 1;
+                }
+            }
+            b'.' if !dot && i > 0 && i + 1 < b.len() => dot = true,
+            _ => return None,
+        }
+    }
+    if b.len() == 19 && !dot {
+        return None;
+    }
+    Some(Decimal::from_i128_with_scale(i128::from(m), scale))
 }
 
 /// The integer of a JSON number written without fraction or exponent.
@@ -172,5 +203,51 @@ impl Sink {
         en: String,
     ) {
         self.push(Severity::Warning, rule, field, code, fa, en);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_decimals_read_as_the_general_parser_reads_them() {
+        for s in [
+            "0",
+            "00",
+            "007",
+            "1",
+            "12.50",
+            "0.0",
+            "0.000001",
+            "1.0",
+            "999999999999999999",
+            "99999999999999999.9",
+            "123456789012345678",
+            "1234567890123456789",
+            "1.",
+            ".5",
+            "-1",
+            "1e3",
+            "1.2.3",
+            "",
+            "12a",
+            "+5",
+            "1234567.12345678901",
+            "0.00000000000000001",
+            "18446744073709551615",
+            "9999999999999999999",
+        ] {
+            let general = if s.contains(['e', 'E']) {
+                Decimal::from_scientific(s).ok()
+            } else {
+                Decimal::from_str(s).ok()
+            };
+            let view = |d: Decimal| (d, d.scale(), d.to_string());
+            if let Some(f) = plain_decimal(s) {
+                assert_eq!(Some(view(f)), general.map(view), "{s}");
+            }
+            assert_eq!(parse_decimal(s).map(view), general.map(view), "{s}");
+        }
     }
 }
