@@ -187,181 +187,102 @@ impl AnyQueue {
     }
 }
 
-impl Store for AnyQueue {
-    type Runner = AnyRunner;
+/// The one `Store` implementation of [`AnyQueue`] and [`QueueRef`]: every method goes to the
+/// backend behind `$v`, matched by `$each!`.
+macro_rules! store_by_backend {
+    ($ty:ty, $v:ident, $each:ident) => {
+        impl Store for $ty {
+            type Runner = AnyRunner;
 
-    fn acquire_runner(&self) -> Result<AnyRunner> {
-        match self {
-            AnyQueue::Sqlite(q) => q.acquire_runner().map(AnyRunner::Sqlite),
-            AnyQueue::Postgres(q) => q.acquire_runner().map(AnyRunner::Postgres),
+            fn acquire_runner(&self) -> Result<AnyRunner> {
+                match self {
+                    $v::Sqlite(q) => q.acquire_runner().map(AnyRunner::Sqlite),
+                    $v::Postgres(q) => q.acquire_runner().map(AnyRunner::Postgres),
+                }
+            }
+
+            fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
+                $each!(self, q => q.enqueue_batch(items))
+            }
+
+            fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
+                $each!(self, q => q.resubmit(invoice, build))
+            }
+
+            fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
+                $each!(self, q => q.note_serial(memory_id, serial))
+            }
+
+            fn last_serial(&self, memory_id: &str) -> Result<u64> {
+                $each!(self, q => q.last_serial(memory_id))
+            }
+
+            fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
+                $each!(self, q => q.get(id))
+            }
+
+            fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
+                $each!(self, q => q.find_by_taxid(taxid))
+            }
+
+            fn attempt(&self, uid: Uuid) -> Result<Option<Attempt>> {
+                $each!(self, q => q.attempt(uid))
+            }
+
+            fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
+                $each!(self, q => q.find_by_reference(reference))
+            }
+
+            fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
+                $each!(self, q => q.attempts(invoice))
+            }
+
+            fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
+                $each!(self, q => q.list(filter))
+            }
+
+            fn summary(&self) -> Result<Summary> {
+                $each!(self, q => q.summary())
+            }
+
+            fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
+                $each!(self, q => q.events(invoice))
+            }
+
+            fn to_reconcile(&self) -> Result<Vec<Attempt>> {
+                $each!(self, q => q.to_reconcile())
+            }
+
+            fn pending_polls(&self, older_than: Duration) -> Result<Vec<Attempt>> {
+                $each!(self, q => q.pending_polls(older_than))
+            }
+
+            fn open_count(&self, memory_id: &str) -> Result<usize> {
+                $each!(self, q => q.open_count(memory_id))
+            }
+
+            fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
+                $each!(self, q => q.newest_open(memory_id, limit))
+            }
+
+            fn open_page(
+                &self,
+                memory_id: &str,
+                cursor: OpenCursor,
+                limit: usize,
+            ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
+                $each!(self, q => q.open_page(memory_id, cursor, limit))
+            }
+
+            fn check_consistency(&self) -> Result<Vec<String>> {
+                $each!(self, q => q.check_consistency())
+            }
         }
-    }
-
-    fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
-        each!(self, q => q.enqueue_batch(items))
-    }
-
-    fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
-        each!(self, q => q.resubmit(invoice, build))
-    }
-
-    fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
-        each!(self, q => q.note_serial(memory_id, serial))
-    }
-
-    fn last_serial(&self, memory_id: &str) -> Result<u64> {
-        each!(self, q => q.last_serial(memory_id))
-    }
-
-    fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
-        each!(self, q => q.get(id))
-    }
-
-    fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
-        each!(self, q => q.find_by_taxid(taxid))
-    }
-
-    fn attempt(&self, uid: Uuid) -> Result<Option<Attempt>> {
-        each!(self, q => q.attempt(uid))
-    }
-
-    fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
-        each!(self, q => q.find_by_reference(reference))
-    }
-
-    fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
-        each!(self, q => q.attempts(invoice))
-    }
-
-    fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
-        each!(self, q => q.list(filter))
-    }
-
-    fn summary(&self) -> Result<Summary> {
-        each!(self, q => q.summary())
-    }
-
-    fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
-        each!(self, q => q.events(invoice))
-    }
-
-    fn to_reconcile(&self) -> Result<Vec<Attempt>> {
-        each!(self, q => q.to_reconcile())
-    }
-
-    fn pending_polls(&self, older_than: Duration) -> Result<Vec<Attempt>> {
-        each!(self, q => q.pending_polls(older_than))
-    }
-
-    fn open_count(&self, memory_id: &str) -> Result<usize> {
-        each!(self, q => q.open_count(memory_id))
-    }
-
-    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
-        each!(self, q => q.newest_open(memory_id, limit))
-    }
-
-    fn open_page(
-        &self,
-        memory_id: &str,
-        cursor: OpenCursor,
-        limit: usize,
-    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
-        each!(self, q => q.open_page(memory_id, cursor, limit))
-    }
-
-    fn check_consistency(&self) -> Result<Vec<String>> {
-        each!(self, q => q.check_consistency())
-    }
+    };
 }
 
-impl Store for QueueRef<'_> {
-    type Runner = AnyRunner;
-
-    fn acquire_runner(&self) -> Result<AnyRunner> {
-        match self {
-            QueueRef::Sqlite(q) => q.acquire_runner().map(AnyRunner::Sqlite),
-            QueueRef::Postgres(q) => q.acquire_runner().map(AnyRunner::Postgres),
-        }
-    }
-
-    fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
-        each_ref!(self, q => q.enqueue_batch(items))
-    }
-
-    fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
-        each_ref!(self, q => q.resubmit(invoice, build))
-    }
-
-    fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
-        each_ref!(self, q => q.note_serial(memory_id, serial))
-    }
-
-    fn last_serial(&self, memory_id: &str) -> Result<u64> {
-        each_ref!(self, q => q.last_serial(memory_id))
-    }
-
-    fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
-        each_ref!(self, q => q.get(id))
-    }
-
-    fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
-        each_ref!(self, q => q.find_by_taxid(taxid))
-    }
-
-    fn attempt(&self, uid: Uuid) -> Result<Option<Attempt>> {
-        each_ref!(self, q => q.attempt(uid))
-    }
-
-    fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
-        each_ref!(self, q => q.find_by_reference(reference))
-    }
-
-    fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
-        each_ref!(self, q => q.attempts(invoice))
-    }
-
-    fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
-        each_ref!(self, q => q.list(filter))
-    }
-
-    fn summary(&self) -> Result<Summary> {
-        each_ref!(self, q => q.summary())
-    }
-
-    fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
-        each_ref!(self, q => q.events(invoice))
-    }
-
-    fn to_reconcile(&self) -> Result<Vec<Attempt>> {
-        each_ref!(self, q => q.to_reconcile())
-    }
-
-    fn pending_polls(&self, older_than: Duration) -> Result<Vec<Attempt>> {
-        each_ref!(self, q => q.pending_polls(older_than))
-    }
-
-    fn open_count(&self, memory_id: &str) -> Result<usize> {
-        each_ref!(self, q => q.open_count(memory_id))
-    }
-
-    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
-        each_ref!(self, q => q.newest_open(memory_id, limit))
-    }
-
-    fn open_page(
-        &self,
-        memory_id: &str,
-        cursor: OpenCursor,
-        limit: usize,
-    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
-        each_ref!(self, q => q.open_page(memory_id, cursor, limit))
-    }
-
-    fn check_consistency(&self) -> Result<Vec<String>> {
-        each_ref!(self, q => q.check_consistency())
-    }
-}
+store_by_backend!(AnyQueue, AnyQueue, each);
+store_by_backend!(QueueRef<'_>, QueueRef, each_ref);
 
 impl RunnerStore for AnyRunner {
     fn next_sendable(
