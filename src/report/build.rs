@@ -179,6 +179,13 @@ pub fn build_grouped(
     }
 }
 
+/// The invoice JSON of a queued invoice, when it has one that parses.
+fn payload_of<S: Store>(q: &S, id: moadian_queue::InvoiceId) -> anyhow::Result<Option<Value>> {
+    Ok(q.get(id)?
+        .and_then(|i| i.payload)
+        .and_then(|p| serde_json::from_str::<Value>(&p).ok()))
+}
+
 /// Every invoice of a queue as a report entry, oldest first, a page at a time.
 pub fn for_each_entry<S: Store>(
     q: &S,
@@ -186,10 +193,7 @@ pub fn for_each_entry<S: Store>(
 ) -> anyhow::Result<()> {
     each_page(q, ListFilter::default(), PAGE, &mut |rows| {
         for r in rows {
-            let payload = q
-                .get(r.id)?
-                .and_then(|i| i.payload)
-                .and_then(|p| serde_json::from_str::<Value>(&p).ok());
+            let payload = payload_of(q, r.id)?;
             f(Entry {
                 id: r.id.0,
                 source: r.source,
@@ -238,11 +242,7 @@ impl<'a, S: Store> QueueReport<'a, S> {
         };
         each_page(store, successes, PAGE, &mut |rows| {
             for r in rows.iter().filter(|r| matches!(r.ins, Some(2..=4))) {
-                let payload = store
-                    .get(r.id)?
-                    .and_then(|i| i.payload)
-                    .and_then(|p| serde_json::from_str::<Value>(&p).ok());
-                if let Some(t) = hdr_str(&payload, "irtaxid") {
+                if let Some(t) = hdr_str(&payload_of(store, r.id)?, "irtaxid") {
                     superseded.insert(t);
                 }
             }
