@@ -565,8 +565,118 @@ fn acceptances_of_one_post_answer_each_as_one_at_a_time() {
     assert_consistent(&f.queue);
 }
 
+/// One inquiry's answers in one call answer each as one at a time would, in input order: an
+/// attempt answered twice is decided against its state after the first answer, an unknown
+/// attempt is named, a final attempt's conflicting answer is refused with an event and changes
+/// nothing, a repeated final answer changes nothing, TIMEOUT queues the invoice again.
+fn answers_of_one_inquiry_answer_each_as_one_at_a_time() {
+    let f = Fixture::new();
+    let runner = f.queue.acquire_runner().unwrap();
+    let ids = enqueue_n(&f.queue, 3);
+    let keys: Vec<InvoiceKey> = ids
+        .iter()
+        .map(|&i| f.queue.get(i).unwrap().unwrap().key())
+        .collect();
+    let a = runner.begin_attempt(&keys, "b").unwrap();
+    let accepted: Vec<(uuid::Uuid, String)> = a
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (x.uid, format!("r{i}")))
+        .collect();
+    for r in runner.record_accepted_many(&accepted).unwrap() {
+        r.unwrap();
+    }
+    let stranger = uuid::Uuid::new_v4();
+    let answer = |uid, status, errors: Option<serde_json::Value>| Outcome {
+        uid,
+        status,
+        reference: None,
+        errors,
+        warnings: None,
+    };
+    let refused = serde_json::json!([{"code": "0100001", "message": "x"}]);
+    let r = runner
+        .record_outcome_many(&[
+            answer(a[0].uid, ServerStatus::InProgress, None),
+            answer(a[0].uid, ServerStatus::Success, None),
+            answer(stranger, ServerStatus::Success, None),
+            answer(a[1].uid, ServerStatus::Failed, Some(refused.clone())),
+            answer(a[0].uid, ServerStatus::Failed, None),
+            answer(a[2].uid, ServerStatus::Timeout, None),
+            answer(a[1].uid, ServerStatus::Failed, None),
+        ])
+        .unwrap();
+    assert_eq!(
+        r[0].as_ref().unwrap(),
+        &Transition::Unchanged(AttemptStatus::InProgress)
+    );
+    assert_eq!(
+        r[1].as_ref().unwrap(),
+        &Transition::Moved {
+            from: AttemptStatus::InProgress,
+            to: AttemptStatus::Success
+        }
+    );
+    assert!(
+        matches!(r[2], Err(QueueError::UnknownAttempt(u)) if u == stranger),
+        "{r:?}"
+    );
+    assert_eq!(
+        r[3].as_ref().unwrap(),
+        &Transition::Moved {
+            from: AttemptStatus::InProgress,
+            to: AttemptStatus::Failed
+        }
+    );
+    assert!(
+        matches!(
+            r[4],
+            Err(QueueError::InvalidTransition {
+                from: AttemptStatus::Success,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(r[5].as_ref().unwrap(), &Transition::Requeued);
+    assert_eq!(
+        r[6].as_ref().unwrap(),
+        &Transition::Unchanged(AttemptStatus::Failed)
+    );
+    assert_eq!(status(&f.queue, ids[0]), InvoiceStatus::Success);
+    assert_eq!(status(&f.queue, ids[1]), InvoiceStatus::Failed);
+    assert_eq!(status(&f.queue, ids[2]), InvoiceStatus::Queued);
+    let seen = |i: usize| f.queue.attempt(a[i].uid).unwrap().unwrap();
+    assert_eq!(seen(0).status, AttemptStatus::Success);
+    assert_eq!(seen(0).reference.as_deref(), Some("r0"));
+    assert_eq!(seen(1).status, AttemptStatus::Failed);
+    assert_eq!(
+        seen(1).errors.as_ref(),
+        Some(&refused),
+        "a later answer without errors keeps them"
+    );
+    assert_eq!(seen(2).status, AttemptStatus::Lost);
+    for i in 0..3 {
+        assert!(seen(i).polled_at.is_some());
+    }
+    let kinds = |id| -> Vec<String> {
+        f.queue
+            .events(id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .filter(|k| !matches!(k.as_str(), "enqueued" | "attempt_started" | "accepted"))
+            .collect()
+    };
+    assert_eq!(kinds(ids[0]), ["outcome", "conflicting_answer"]);
+    assert_eq!(kinds(ids[1]), ["outcome"]);
+    assert_eq!(kinds(ids[2]), ["timeout"]);
+    assert_consistent(&f.queue);
+}
+
 on_both_backends!(
     acceptances_of_one_post_answer_each_as_one_at_a_time,
+    answers_of_one_inquiry_answer_each_as_one_at_a_time,
     open_attempts_are_read_a_page_at_a_time_unknown_first,
     the_same_invoice_twice_in_one_batch_is_refused_and_nothing_recorded,
     invariant_2_recorded_before_sent,

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::pool::Tx;
-use super::{log_event, Millis, PgQueue, PgRunner};
+use super::{Millis, PgQueue, PgRunner};
 use crate::error::{QueueError, Result};
 use crate::sqlite::attempts::{invoice_status_for, storage_errors_abort};
 use crate::store::RunnerStore;
@@ -14,14 +14,11 @@ use crate::types::*;
 struct Current {
     invoice: InvoiceId,
     status: AttemptStatus,
-    reference: Option<String>,
-    unknown_since: Option<Millis>,
 }
 
 fn current(tx: &mut Tx<'_>, uid: &str) -> Result<Option<Current>> {
     let Some(r) = tx.opt(
-        "SELECT invoice_id, status, reference, unknown_since FROM attempts WHERE uid = $1
-         FOR UPDATE",
+        "SELECT invoice_id, status FROM attempts WHERE uid = $1 FOR UPDATE",
         &[&uid],
     )?
     else {
@@ -31,8 +28,6 @@ fn current(tx: &mut Tx<'_>, uid: &str) -> Result<Option<Current>> {
     Ok(Some(Current {
         invoice: InvoiceId(r.get(0)),
         status: status.parse()?,
-        reference: r.get(2),
-        unknown_since: r.get(3),
     }))
 }
 
@@ -91,10 +86,6 @@ fn apply(tx: &mut Tx<'_>, m: Move<'_>, now: Millis, pid: u32) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn json_opt(v: &Option<serde_json::Value>) -> Option<String> {
-    v.as_ref().map(|v| v.to_string())
 }
 
 const RECOVERED: &str = r#"{"reason":"a previous runner stopped while this attempt was being sent; outcome unknown, reconcile by inquiry"}"#;
@@ -342,13 +333,9 @@ impl RunnerStore for PgRunner {
         let now = self.q.now();
         let pid = self.q.pid;
         let grace = self.q.opts.not_found_grace.as_millis() as i64;
-        self.q.write(|tx| {
-            let mut out = Vec::with_capacity(outcomes.len());
-            for o in outcomes {
-                out.push(outcome_one(tx, o, now, grace, pid));
-            }
-            storage_errors_abort(out)
-        })
+        // Set-based: a batch's answers in two statements (see `outcome`).
+        self.q
+            .write(|tx| super::outcome::record_many(tx, outcomes, now, grace, pid))
     }
 
     fn requeue_not_registered(
@@ -482,116 +469,4 @@ fn unknown_one(tx: &mut Tx<'_>, uid: Uuid, detail: &str, now: Millis, pid: u32) 
             what: "an unknown outcome",
         }),
     }
-}
-
-fn lost_move<'a>(s: &'a str, cur: &'a Current, kind: &'a str, detail: String) -> Move<'a> {
-    Move {
-        uid: s,
-        cur,
-        to: AttemptStatus::Lost,
-        then: AfterRejection::Requeue,
-        kind,
-        detail: Some(detail),
-    }
-}
-
-fn outcome_one(
-    tx: &mut Tx<'_>,
-    o: &Outcome,
-    now: Millis,
-    grace: i64,
-    pid: u32,
-) -> Result<Transition> {
-    let (s, cur) = load(tx, o.uid)?;
-    if cur.status.is_final() {
-        let same = matches!(
-            (o.status, cur.status),
-            (ServerStatus::Success, AttemptStatus::Success)
-                | (ServerStatus::Failed, AttemptStatus::Failed)
-        );
-        if same {
-            tx.exec(
-                "UPDATE attempts SET polled_at = $2 WHERE uid = $1",
-                &[&s, &now],
-            )?;
-            return Ok(Transition::Unchanged(cur.status));
-        }
-        let detail = serde_json::json!({
-            "server_status": o.status.as_str(),
-            "note": format!("answer for an attempt already {}", cur.status.as_str()),
-            "errors": o.errors,
-        })
-        .to_string();
-        log_event(
-            tx,
-            cur.invoice,
-            Some(&s),
-            now,
-            "conflicting_answer",
-            None,
-            None,
-            Some(&detail),
-            pid,
-        )?;
-        return Err(QueueError::InvalidTransition {
-            uid: o.uid,
-            from: cur.status,
-            what: "an inquiry answer",
-        });
-    }
-    tx.exec(
-        "UPDATE attempts SET polled_at = $2, server_status = $3,
-                reference = coalesce(reference, $4),
-                errors = coalesce($5, errors), warnings = coalesce($6, warnings)
-         WHERE uid = $1",
-        &[
-            &s,
-            &now,
-            &o.status.as_str(),
-            &o.reference,
-            &json_opt(&o.errors),
-            &json_opt(&o.warnings),
-        ],
-    )?;
-    let to = match (o.status, cur.status) {
-        (ServerStatus::Success, _) => AttemptStatus::Success,
-        (ServerStatus::Failed, _) => AttemptStatus::Failed,
-        (ServerStatus::InProgress | ServerStatus::Pending, AttemptStatus::InProgress) => {
-            return Ok(Transition::Unchanged(AttemptStatus::InProgress))
-        }
-        (ServerStatus::InProgress | ServerStatus::Pending, _) => AttemptStatus::InProgress,
-        (ServerStatus::Timeout, _) => {
-            let detail = r#"{"server_status":"TIMEOUT","note":"not registered by the server; queued again with the same tax ID"}"#;
-            apply(tx, lost_move(&s, &cur, "timeout", detail.into()), now, pid)?;
-            return Ok(Transition::Requeued);
-        }
-        (ServerStatus::NotFound, AttemptStatus::Unknown) => {
-            let acknowledged = cur.reference.is_some() || o.reference.is_some();
-            let waited = cur.unknown_since.is_some_and(|t| now - t >= grace);
-            if acknowledged || !waited {
-                return Ok(Transition::StillUnknown);
-            }
-            let detail = format!(
-                r#"{{"server_status":"NOT_FOUND","unknown_since":{},"grace_ms":{grace}}}"#,
-                cur.unknown_since.unwrap_or_default()
-            );
-            apply(tx, lost_move(&s, &cur, "lost", detail), now, pid)?;
-            return Ok(Transition::Requeued);
-        }
-        (ServerStatus::NotFound, _) => return Ok(Transition::StillUnknown),
-    };
-    let detail = format!(r#"{{"server_status":"{}"}}"#, o.status.as_str());
-    let m = Move {
-        uid: &s,
-        cur: &cur,
-        to,
-        then: AfterRejection::Requeue,
-        kind: "outcome",
-        detail: Some(detail),
-    };
-    apply(tx, m, now, pid)?;
-    Ok(Transition::Moved {
-        from: cur.status,
-        to,
-    })
 }

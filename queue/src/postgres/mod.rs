@@ -27,6 +27,7 @@ mod bulk;
 pub mod copy;
 mod enqueue;
 pub mod lease;
+mod outcome;
 pub(crate) mod pool;
 mod read;
 pub mod schema;
