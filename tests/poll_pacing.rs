@@ -38,13 +38,20 @@ fn invoice(serial: u64, indatim: i64) -> serde_json::Value {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
-    const N: u64 = 12;
-    const DELAY_MS: u64 = 1500;
+/// A sandbox answering after `delay_ms`, a queue file with `n` valid invoices of A11216, its
+/// runner, and a key-file client.
+struct World {
+    sandbox: moadian::sandbox::RunningSandbox,
+    queue: AnyQueue,
+    runner: Arc<moadian_queue::AnyRunner>,
+    client: Arc<Client>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(n: u64, delay_ms: u64) -> World {
     let sandbox = Sandbox::start(SandboxConfig {
         faults: Faults {
-            processing_delay_ms: DELAY_MS,
+            processing_delay_ms: delay_ms,
             ..Faults::default()
         },
         server_key_bits: 2048,
@@ -69,7 +76,7 @@ async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
     let mem = MemoryId::parse("A11216").unwrap();
     let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let now = chrono::Utc::now().timestamp_millis();
-    let items = (1..=N)
+    let items = (1..=n)
         .map(|s| {
             let input = pipeline::Input {
                 source: format!("t#{s}"),
@@ -89,6 +96,26 @@ async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
         )
         .unwrap(),
     );
+    World {
+        sandbox,
+        queue,
+        runner,
+        client,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
+    const N: u64 = 12;
+    const DELAY_MS: u64 = 1500;
+    let World {
+        sandbox,
+        queue,
+        runner,
+        client,
+        _dir,
+    } = world(N, DELAY_MS).await;
     let first = Duration::from_millis(100);
     let opts = PassOptions {
         batch_size: 4,
@@ -154,5 +181,64 @@ async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
     assert_eq!(t.finalized as u64, N);
     assert!(t.median_ms >= DELAY_MS - 500, "{t:?}");
     assert!(t.max_ms >= t.median_ms);
+    sandbox.shutdown().await;
+}
+
+/// Every batch's acceptances are in the queue when the send round ends, though each is written
+/// while the next batch is begun and POSTed: several batches, no waiting for final answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_batch_acceptances_are_recorded_before_the_round_ends() {
+    const N: u64 = 9;
+    let World {
+        sandbox,
+        queue,
+        runner,
+        client,
+        _dir,
+    } = world(N, 60_000).await;
+    let opts = PassOptions {
+        batch_size: 2,
+        wait: Duration::ZERO,
+        ..PassOptions::default()
+    };
+    let rec = Recorder(Mutex::new(Vec::new()));
+    let stats = pipeline::run_pass(runner, client, &opts, &rec)
+        .await
+        .unwrap();
+    assert!(stats.stopped.is_none(), "{:?}", stats.stopped);
+    assert_eq!(stats.send.posted, N as usize);
+    assert_eq!(stats.send.accepted, N as usize);
+    let events = rec.0.lock().unwrap().clone();
+    let accepted: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Accepted { count } => Some(*count),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(accepted, [2, 2, 2, 2, 1], "one per POST, in order");
+    assert_eq!(
+        queue.summary().unwrap().in_progress,
+        N,
+        "all accepted, none final yet"
+    );
+    for id in 1..=N as i64 {
+        let id = moadian_queue::InvoiceId(id);
+        let attempts = queue.attempts(id).unwrap();
+        assert_eq!(attempts.len(), 1, "invoice {id}");
+        assert!(
+            attempts[0].reference.is_some(),
+            "invoice {id}: reference recorded"
+        );
+        let kinds: Vec<String> = queue
+            .events(id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        let started = kinds.iter().position(|k| k == "attempt_started").unwrap();
+        let taken = kinds.iter().position(|k| k == "accepted").unwrap();
+        assert!(started < taken, "invoice {id}: {kinds:?}");
+    }
     sandbox.shutdown().await;
 }

@@ -4,7 +4,8 @@
 //! profile's batch size) and POSTs them — so the network never waits on the signer and the
 //! signer never waits on the network. A token whose module allows one session signs one at a
 //! time while the other threads encrypt. Each batch's attempts are committed to the queue before its POST
-//! (invariant 2) and its reference numbers as soon as the answer arrives.
+//! (invariant 2); its reference numbers are written as soon as the answer arrives, while the
+//! next batch is begun and POSTed, and are in the queue before the round ends.
 
 use crate::api::{ApiError, Client, Disposition, Packet, PacketHeader};
 use crate::crypto::jwe::ServerKey;
@@ -144,6 +145,9 @@ pub async fn send_queued(
     // Stage 3: batch and POST.
     let mut batch: Vec<Ready> = Vec::with_capacity(batch_size);
     let mut signer_failure: Option<SignError> = None;
+    // The previous batch's acceptances, being recorded while the next batch is begun and
+    // POSTed (they are off the path between two POSTs; recorded before this round ends).
+    let mut recording: Option<Recording> = None;
     loop {
         let next = ready_rx.recv().await;
         let closed = next.is_none();
@@ -177,9 +181,16 @@ pub async fn send_queued(
         let flush = batch.len() >= batch_size || (closed && !batch.is_empty());
         if flush && signer_failure.is_none() && stats.stopped.is_none() {
             let items = std::mem::take(&mut batch);
-            if let Some(reason) =
-                post_batch(&runner, &client, &memory_id, items, &mut stats, obs).await?
-            {
+            let posted = post_batch(
+                &runner,
+                &client,
+                &memory_id,
+                items,
+                &mut stats,
+                &mut recording,
+                obs,
+            );
+            if let Some(reason) = posted.await? {
                 stats.stopped = Some(reason);
                 stop.store(true, Ordering::Relaxed);
             }
@@ -187,6 +198,9 @@ pub async fn send_queued(
         if closed || signer_failure.is_some() || stats.stopped.is_some() {
             break;
         }
+    }
+    if let Some(r) = recording.take() {
+        r.finish(obs).await?;
     }
     stop.store(true, Ordering::Relaxed);
     drop(ready_rx);
@@ -209,14 +223,36 @@ pub async fn send_queued(
     Ok(stats)
 }
 
-/// Records the attempts, POSTs one batch and records what the answer says. Returns a reason
-/// to stop sending (server refusing, signer gone) or `None` to go on.
+/// One POST's acceptances being written to the queue on a blocking thread.
+struct Recording {
+    accepted: usize,
+    task: tokio::task::JoinHandle<Result<(), moadian_queue::QueueError>>,
+}
+
+impl Recording {
+    /// Waits until they are in the queue.
+    async fn finish(self, obs: &dyn Observer) -> Result<(), PipelineError> {
+        self.task
+            .await
+            .map_err(|e| PipelineError::Task(e.to_string()))??;
+        obs.event(&Event::Accepted {
+            count: self.accepted,
+        });
+        Ok(())
+    }
+}
+
+/// Records the attempts, POSTs one batch and records what the answer says: a refusal or an
+/// unknown outcome at once, the acceptances in `recording`, written while the next batch is
+/// begun and POSTed (the previous batch's are awaited first). Returns a reason to stop sending
+/// (server refusing, signer gone) or `None` to go on.
 async fn post_batch(
     runner: &Arc<Runner>,
     client: &Client,
     memory_id: &str,
     items: Vec<Ready>,
     stats: &mut SendStats,
+    recording: &mut Option<Recording>,
     obs: &dyn Observer,
 ) -> Result<Option<StopReason>, PipelineError> {
     let batch_id = Uuid::new_v4().to_string();
@@ -264,7 +300,13 @@ async fn post_batch(
     obs.event(&Event::Posting {
         count: packets.len(),
     });
-    match client.send_invoices(&packets).await {
+    let answer = client.send_invoices(&packets).await;
+    // The previous POST's acceptances were written meanwhile: in the queue before this
+    // answer is recorded.
+    if let Some(r) = recording.take() {
+        r.finish(obs).await?;
+    }
+    match answer {
         Ok(resp) => {
             let mut by_uid: HashMap<String, String> = HashMap::new();
             for r in resp.result {
@@ -284,15 +326,14 @@ async fn post_batch(
             stats.unknown += missing.len();
             let n = accepted.len();
             let r = runner.clone();
-            blocking(move || -> Result<(), moadian_queue::QueueError> {
+            let task = tokio::task::spawn_blocking(move || {
                 r.record_accepted_many(&accepted)?;
                 if !missing.is_empty() {
                     r.mark_unknown_many(&missing, "no result for this uid in the POST answer")?;
                 }
                 Ok(())
-            })
-            .await??;
-            obs.event(&Event::Accepted { count: n });
+            });
+            *recording = Some(Recording { accepted: n, task });
             Ok(None)
         }
         Err(e) => {
