@@ -126,6 +126,7 @@
 //! (a `postgres://` URL or a file path). The invariant and property tests in `tests/` run
 //! against both.
 
+mod answer;
 pub mod any;
 pub mod error;
 pub mod fingerprint;

@@ -1,6 +1,6 @@
 //! Inquiry answers recorded set-based: a batch's outcomes in two statements instead of three
 //! per invoice. The attempts are read and locked with one query (in uid order); each answer is
-//! decided in input order exactly as one at a time would ([`decide`]); then one statement
+//! decided in input order exactly as one at a time would ([`crate::answer::decide`]); then one statement
 //! writes what the answers said (server status, reference, errors, warnings, polled time) and
 //! every move (the attempt's status, its invoice's — guarded: the attempt must be the invoice's
 //! newest — and the events, in input order). If any row is not where it was read, the whole
@@ -13,8 +13,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::pool::Tx;
 use super::Millis;
+use crate::answer::{decide, Standing, Touch};
 use crate::error::{QueueError, Result};
-use crate::sqlite::attempts::invoice_status_for;
 use crate::types::*;
 
 /// An attempt as read (locked) before the answers are decided.
@@ -23,133 +23,6 @@ struct Seen {
     status: AttemptStatus,
     reference: Option<String>,
     unknown_since: Option<Millis>,
-}
-
-/// What one answer writes to its attempt's row.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Touch {
-    /// Nothing (an answer that conflicts with a final status: only an event).
-    None,
-    /// Only the time it was asked (the same final answer again).
-    Polled,
-    /// The server's status, reference, errors and warnings, and the time.
-    Answer,
-}
-
-/// What one answer does: the row write, an optional move with its event (or an event alone),
-/// and the result the caller gets.
-struct Decision {
-    touch: Touch,
-    to: Option<AttemptStatus>,
-    event: Option<Event>,
-    result: Result<Transition>,
-}
-
-struct Event {
-    kind: &'static str,
-    from: Option<InvoiceStatus>,
-    to: Option<InvoiceStatus>,
-    detail: String,
-}
-
-fn decide(o: &Outcome, cur: &Seen, now: Millis, grace: i64) -> Decision {
-    let keep = |touch, result| Decision {
-        touch,
-        to: None,
-        event: None,
-        result,
-    };
-    if cur.status.is_final() {
-        let same = matches!(
-            (o.status, cur.status),
-            (ServerStatus::Success, AttemptStatus::Success)
-                | (ServerStatus::Failed, AttemptStatus::Failed)
-        );
-        if same {
-            return keep(Touch::Polled, Ok(Transition::Unchanged(cur.status)));
-        }
-        let detail = serde_json::json!({
-            "server_status": o.status.as_str(),
-            "note": format!("answer for an attempt already {}", cur.status.as_str()),
-            "errors": o.errors,
-        })
-        .to_string();
-        return Decision {
-            touch: Touch::None,
-            to: None,
-            event: Some(Event {
-                kind: "conflicting_answer",
-                from: None,
-                to: None,
-                detail,
-            }),
-            result: Err(QueueError::InvalidTransition {
-                uid: o.uid,
-                from: cur.status,
-                what: "an inquiry answer",
-            }),
-        };
-    }
-    let (to, kind, detail, result) = match (o.status, cur.status) {
-        (ServerStatus::Success, _) | (ServerStatus::Failed, _) => {
-            let to = if o.status == ServerStatus::Success {
-                AttemptStatus::Success
-            } else {
-                AttemptStatus::Failed
-            };
-            let detail = format!(r#"{{"server_status":"{}"}}"#, o.status.as_str());
-            let moved = Transition::Moved {
-                from: cur.status,
-                to,
-            };
-            (to, "outcome", detail, moved)
-        }
-        (ServerStatus::InProgress | ServerStatus::Pending, AttemptStatus::InProgress) => {
-            return keep(
-                Touch::Answer,
-                Ok(Transition::Unchanged(AttemptStatus::InProgress)),
-            )
-        }
-        (ServerStatus::InProgress | ServerStatus::Pending, _) => {
-            let to = AttemptStatus::InProgress;
-            let detail = format!(r#"{{"server_status":"{}"}}"#, o.status.as_str());
-            let moved = Transition::Moved {
-                from: cur.status,
-                to,
-            };
-            (to, "outcome", detail, moved)
-        }
-        (ServerStatus::Timeout, _) => {
-            let detail = r#"{"server_status":"TIMEOUT","note":"not registered by the server; queued again with the same tax ID"}"#;
-            let to = AttemptStatus::Lost;
-            (to, "timeout", detail.to_string(), Transition::Requeued)
-        }
-        (ServerStatus::NotFound, AttemptStatus::Unknown) => {
-            let acknowledged = cur.reference.is_some() || o.reference.is_some();
-            let waited = cur.unknown_since.is_some_and(|t| now - t >= grace);
-            if acknowledged || !waited {
-                return keep(Touch::Answer, Ok(Transition::StillUnknown));
-            }
-            let detail = format!(
-                r#"{{"server_status":"NOT_FOUND","unknown_since":{},"grace_ms":{grace}}}"#,
-                cur.unknown_since.unwrap_or_default()
-            );
-            (AttemptStatus::Lost, "lost", detail, Transition::Requeued)
-        }
-        (ServerStatus::NotFound, _) => return keep(Touch::Answer, Ok(Transition::StillUnknown)),
-    };
-    let then = AfterRejection::Requeue;
-    Decision {
-        touch: Touch::Answer,
-        to: Some(to),
-        event: Some(Event {
-            kind,
-            from: Some(invoice_status_for(cur.status, then)),
-            to: Some(invoice_status_for(to, then)),
-            detail,
-        }),
-        result: Ok(result),
-    }
 }
 
 /// Record a batch's inquiry answers, in input order.
@@ -230,7 +103,12 @@ fn record_run(
             out.push(Err(QueueError::UnknownAttempt(o.uid)));
             continue;
         };
-        let d = decide(o, cur, now, grace);
+        let standing = Standing {
+            status: cur.status,
+            acknowledged: cur.reference.is_some(),
+            unknown_since: cur.unknown_since,
+        };
+        let d = decide(o, &standing, now, grace);
         out.push(d.result);
         if d.touch == Touch::None && d.event.is_none() {
             continue;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::read::invoices_where;
 use super::{lock::RunnerLock, log_event, Millis, SqliteQueue, SqliteRunner};
+use crate::answer::{decide, Standing, Touch};
 use crate::error::{QueueError, Result};
 use crate::store::RunnerStore;
 use crate::types::*;
@@ -490,115 +491,60 @@ fn outcome_one(
     pid: u32,
 ) -> Result<Transition> {
     let (s, cur) = load(tx, o.uid)?;
-    if cur.status.is_final() {
-        let same = matches!(
-            (o.status, cur.status),
-            (ServerStatus::Success, AttemptStatus::Success)
-                | (ServerStatus::Failed, AttemptStatus::Failed)
-        );
-        if same {
+    let standing = Standing {
+        status: cur.status,
+        acknowledged: cur.reference.is_some(),
+        unknown_since: cur.unknown_since,
+    };
+    let d = decide(o, &standing, now, grace);
+    match d.touch {
+        Touch::None => {}
+        Touch::Polled => {
             tx.prepare_cached("UPDATE attempts SET polled_at = ?2 WHERE uid = ?1")?
                 .execute(params![s, now])?;
-            return Ok(Transition::Unchanged(cur.status));
+        }
+        Touch::Answer => {
+            tx.prepare_cached(
+                "UPDATE attempts SET polled_at = ?2, server_status = ?3,
+                        reference = coalesce(reference, ?4),
+                        errors = coalesce(?5, errors), warnings = coalesce(?6, warnings)
+                 WHERE uid = ?1",
+            )?
+            .execute(params![
+                s,
+                now,
+                o.status.as_str(),
+                o.reference,
+                json_opt(&o.errors),
+                json_opt(&o.warnings)
+            ])?;
+        }
+    }
+    match (d.to, d.event) {
+        (Some(to), Some(e)) => {
+            let m = Move {
+                uid: &s,
+                cur: &cur,
+                to,
+                then: AfterRejection::Requeue,
+                kind: e.kind,
+                detail: Some(e.detail),
+            };
+            apply(tx, m, now, pid)?;
         }
         // A final attempt keeps its recorded answer; the contradiction is logged for a person.
-        let detail = serde_json::json!({
-            "server_status": o.status.as_str(),
-            "note": format!("answer for an attempt already {}", cur.status.as_str()),
-            "errors": o.errors,
-        })
-        .to_string();
-        log_event(
+        (None, Some(e)) => log_event(
             tx,
             cur.invoice,
             Some(&s),
             now,
-            "conflicting_answer",
+            e.kind,
             None,
             None,
-            Some(&detail),
+            Some(&e.detail),
             pid,
-        )?;
-        return Err(QueueError::InvalidTransition {
-            uid: o.uid,
-            from: cur.status,
-            what: "an inquiry answer",
-        });
+        )?,
+        _ => {}
     }
-    tx.prepare_cached(
-        "UPDATE attempts SET polled_at = ?2, server_status = ?3,
-                reference = coalesce(reference, ?4),
-                errors = coalesce(?5, errors), warnings = coalesce(?6, warnings)
-         WHERE uid = ?1",
-    )?
-    .execute(params![
-        s,
-        now,
-        o.status.as_str(),
-        o.reference,
-        json_opt(&o.errors),
-        json_opt(&o.warnings)
-    ])?;
-    let to = match (o.status, cur.status) {
-        (ServerStatus::Success, _) => AttemptStatus::Success,
-        (ServerStatus::Failed, _) => AttemptStatus::Failed,
-        (ServerStatus::InProgress | ServerStatus::Pending, AttemptStatus::InProgress) => {
-            return Ok(Transition::Unchanged(AttemptStatus::InProgress))
-        }
-        (ServerStatus::InProgress | ServerStatus::Pending, _) => AttemptStatus::InProgress,
-        // TIMEOUT: the server gave up processing and did not register the invoice, so the
-        // same tax ID may (and must) be sent again: the attempt is LOST, the invoice QUEUED.
-        (ServerStatus::Timeout, _) => {
-            let m = Move {
-                uid: &s,
-                cur: &cur,
-                to: AttemptStatus::Lost,
-                then: AfterRejection::Requeue,
-                kind: "timeout",
-                detail: Some(
-                    r#"{"server_status":"TIMEOUT","note":"not registered by the server; queued again with the same tax ID"}"#
-                        .into(),
-                ),
-            };
-            apply(tx, m, now, pid)?;
-            return Ok(Transition::Requeued);
-        }
-        (ServerStatus::NotFound, AttemptStatus::Unknown) => {
-            let acknowledged = cur.reference.is_some() || o.reference.is_some();
-            let waited = cur.unknown_since.is_some_and(|t| now - t >= grace);
-            if acknowledged || !waited {
-                return Ok(Transition::StillUnknown);
-            }
-            let m = Move {
-                uid: &s,
-                cur: &cur,
-                to: AttemptStatus::Lost,
-                then: AfterRejection::Requeue,
-                kind: "lost",
-                detail: Some(format!(
-                    r#"{{"server_status":"NOT_FOUND","unknown_since":{},"grace_ms":{grace}}}"#,
-                    cur.unknown_since.unwrap_or_default()
-                )),
-            };
-            apply(tx, m, now, pid)?;
-            return Ok(Transition::Requeued);
-        }
-        // NOT_FOUND while SENDING (our POST may still be on the wire) or IN_PROGRESS
-        // (acknowledged: never declared lost).
-        (ServerStatus::NotFound, _) => return Ok(Transition::StillUnknown),
-    };
-    let detail = format!(r#"{{"server_status":"{}"}}"#, o.status.as_str());
-    let m = Move {
-        uid: &s,
-        cur: &cur,
-        to,
-        then: AfterRejection::Requeue,
-        kind: "outcome",
-        detail: Some(detail),
-    };
-    apply(tx, m, now, pid)?;
-    Ok(Transition::Moved {
-        from: cur.status,
-        to,
-    })
+    d.result
 }
