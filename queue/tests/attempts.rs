@@ -91,10 +91,7 @@ fn invariant_3_batch_with_one_unsendable_invoice_records_nothing() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
     let ids = enqueue_n(&f.queue, 3);
-    let keys: Vec<_> = ids
-        .iter()
-        .map(|i| f.queue.get(*i).unwrap().unwrap().key())
-        .collect();
+    let keys = keys_of(&f.queue, &ids);
     runner.begin_attempt(&keys[..1], "b1").unwrap();
     assert!(runner.begin_attempt(&keys, "b2").is_err());
     assert_eq!(f.queue.attempts(ids[1]).unwrap().len(), 0);
@@ -359,10 +356,7 @@ fn invariant_3_uids_must_be_fresh_uuids() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
     let ids = enqueue_n(&f.queue, 2);
-    let keys: Vec<_> = ids
-        .iter()
-        .map(|i| f.queue.get(*i).unwrap().unwrap().key())
-        .collect();
+    let keys = keys_of(&f.queue, &ids);
     let u = uuid::Uuid::new_v4();
     let r = runner.begin_attempt_with_uids(&[(keys[0], u), (keys[1], u)], "b");
     assert!(matches!(r, Err(QueueError::InvalidInput(_))));
@@ -455,10 +449,7 @@ fn open_attempts_are_read_a_page_at_a_time_unknown_first() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
     let ids = enqueue_n(&f.queue, 7);
-    let keys: Vec<_> = ids
-        .iter()
-        .map(|i| f.queue.get(*i).unwrap().unwrap().key())
-        .collect();
+    let keys = keys_of(&f.queue, &ids);
     let attempts = runner.begin_attempt(&keys, "b1").unwrap();
     let memory = attempts[0].memory_id.clone();
     // 0, 2, 4, 6 acknowledged; 1, 3 unknown; 5 final.
@@ -519,10 +510,7 @@ fn acceptances_of_one_post_answer_each_as_one_at_a_time() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
     let ids = enqueue_n(&f.queue, 3);
-    let keys: Vec<InvoiceKey> = ids
-        .iter()
-        .map(|&i| f.queue.get(i).unwrap().unwrap().key())
-        .collect();
+    let keys = keys_of(&f.queue, &ids);
     let a = runner.begin_attempt(&keys, "b").unwrap();
     let stranger = uuid::Uuid::new_v4();
     let r = runner
@@ -573,10 +561,7 @@ fn answers_of_one_inquiry_answer_each_as_one_at_a_time() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
     let ids = enqueue_n(&f.queue, 3);
-    let keys: Vec<InvoiceKey> = ids
-        .iter()
-        .map(|&i| f.queue.get(i).unwrap().unwrap().key())
-        .collect();
+    let keys = keys_of(&f.queue, &ids);
     let a = runner.begin_attempt(&keys, "b").unwrap();
     let accepted: Vec<(uuid::Uuid, String)> = a
         .iter()

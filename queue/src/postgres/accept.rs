@@ -6,21 +6,14 @@
 //! one-at-a-time path (the attempt's status as read, the invoice's newest attempt): if any row
 //! is not where it was read, the whole transaction is refused as corrupt.
 
-use std::collections::HashMap;
-
 use uuid::Uuid;
 
+use super::outcome::lock_attempts;
 use super::pool::Tx;
 use super::Millis;
 use crate::error::{QueueError, Result};
 use crate::sqlite::attempts::invoice_status_for;
 use crate::types::*;
-
-struct Seen {
-    invoice: i64,
-    status: AttemptStatus,
-    reference: Option<String>,
-}
 
 pub(crate) fn accept_many(
     tx: &mut Tx<'_>,
@@ -29,22 +22,7 @@ pub(crate) fn accept_many(
     pid: u32,
 ) -> Result<Vec<Result<()>>> {
     let uids: Vec<String> = accepted.iter().map(|(u, _)| u.to_string()).collect();
-    let mut seen: HashMap<String, Seen> = HashMap::new();
-    for r in tx.query(
-        "SELECT uid, invoice_id, status, reference FROM attempts WHERE uid = ANY($1)
-         ORDER BY uid FOR UPDATE",
-        &[&uids],
-    )? {
-        let status: String = r.get(2);
-        seen.insert(
-            r.get(0),
-            Seen {
-                invoice: r.get(1),
-                status: status.parse()?,
-                reference: r.get(3),
-            },
-        );
-    }
+    let mut seen = lock_attempts(tx, &uids)?;
     let mut out = Vec::with_capacity(accepted.len());
     let (mut m_uid, mut m_ref, mut m_inv, mut m_from, mut m_from_inv, mut m_detail) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);

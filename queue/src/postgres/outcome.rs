@@ -17,12 +17,35 @@ use crate::answer::{decide, Standing, Touch};
 use crate::error::{QueueError, Result};
 use crate::types::*;
 
-/// An attempt as read (locked) before the answers are decided.
-struct Seen {
-    invoice: i64,
-    status: AttemptStatus,
-    reference: Option<String>,
-    unknown_since: Option<Millis>,
+/// An attempt as read (locked) before a batch's answers or acceptances are decided.
+pub(super) struct Seen {
+    pub(super) invoice: i64,
+    pub(super) status: AttemptStatus,
+    pub(super) reference: Option<String>,
+    pub(super) unknown_since: Option<Millis>,
+}
+
+/// Reads and locks the attempts of `uids` (in uid order, so two batches never wait on each
+/// other in a cycle), by uid; an unknown uid is simply absent.
+pub(super) fn lock_attempts(tx: &mut Tx<'_>, uids: &[String]) -> Result<HashMap<String, Seen>> {
+    let mut seen = HashMap::new();
+    for r in tx.query(
+        "SELECT uid, invoice_id, status, reference, unknown_since FROM attempts
+         WHERE uid = ANY($1) ORDER BY uid FOR UPDATE",
+        &[&uids],
+    )? {
+        let status: String = r.get(2);
+        seen.insert(
+            r.get(0),
+            Seen {
+                invoice: r.get(1),
+                status: status.parse()?,
+                reference: r.get(3),
+                unknown_since: r.get(4),
+            },
+        );
+    }
+    Ok(seen)
 }
 
 /// Record a batch's inquiry answers, in input order.
@@ -78,23 +101,7 @@ fn record_run(
     pid: u32,
 ) -> Result<Vec<Result<Transition>>> {
     let uids: Vec<String> = outcomes.iter().map(|o| o.uid.to_string()).collect();
-    let mut seen: HashMap<String, Seen> = HashMap::new();
-    for r in tx.query(
-        "SELECT uid, invoice_id, status, reference, unknown_since FROM attempts
-         WHERE uid = ANY($1) ORDER BY uid FOR UPDATE",
-        &[&uids],
-    )? {
-        let status: String = r.get(2);
-        seen.insert(
-            r.get(0),
-            Seen {
-                invoice: r.get(1),
-                status: status.parse()?,
-                reference: r.get(3),
-                unknown_since: r.get(4),
-            },
-        );
-    }
+    let seen = lock_attempts(tx, &uids)?;
     let mut out = Vec::with_capacity(outcomes.len());
     let mut rows = Rows::default();
     let (mut touched, mut moved, mut events) = (0i64, 0i64, 0i64);

@@ -217,6 +217,13 @@ pub fn placed(e: &Enqueued) -> Placed {
 }
 
 /// Enqueue `n` queue-numbered invoices, return their ids.
+/// The keys (id and revision) of the invoices `ids`, as read now.
+pub fn keys_of(q: &impl Store, ids: &[InvoiceId]) -> Vec<InvoiceKey> {
+    ids.iter()
+        .map(|&i| q.get(i).unwrap().unwrap().key())
+        .collect()
+}
+
 pub fn enqueue_n(q: &impl Store, n: usize) -> Vec<InvoiceId> {
     let items = (0..n).map(|i| alloc(&format!("file{i}.json"))).collect();
     q.enqueue_batch(items)
