@@ -105,7 +105,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             .unwrap_or_else(|| PathBuf::from("uploads"))
     };
     let state = Arc::new(ServiceState {
-        session,
+        memory_id: session.profile.memory_id.clone(),
+        input: session.input.clone(),
         runner,
         uploads,
         max_upload: args.max_upload,
@@ -136,7 +137,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         lang.label("سرویس آماده است", "listening")
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut runner_task = tokio::spawn(runner_loop(state.clone(), args.every, stop_rx));
+    let mut runner_task = tokio::spawn(runner_loop(state.clone(), session, args.every, stop_rx));
     let app = service::router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
@@ -174,6 +175,7 @@ async fn shutdown() {
 /// for `/api/v1/health`.
 async fn runner_loop(
     state: Arc<ServiceState>,
+    session: Session,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -184,7 +186,7 @@ async fn runner_loop(
                 at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                 ..Default::default()
             };
-            match state.session.checklist().await {
+            match session.checklist().await {
                 Ok(c) => list.checks = c,
                 Err(e) => list.error = Some(format!("{e:#}")),
             }
@@ -194,7 +196,7 @@ async fn runner_loop(
             checked = Some(std::time::Instant::now());
         }
         let out = send_and_poll(
-            &state.session,
+            &session,
             state.runner.clone(),
             Duration::ZERO,
             &pipeline::Silent,
@@ -215,7 +217,7 @@ async fn runner_loop(
         state.record_pass(last);
         let open = {
             let st = state.clone();
-            let m = st.session.profile.memory_id.clone();
+            let m = st.memory_id.clone();
             tokio::task::spawn_blocking(move || {
                 pipeline::poll::open_attempts(&st.queue(), &m)
                     .map(|v| !v.is_empty())
@@ -226,7 +228,7 @@ async fn runner_loop(
         };
         // While invoices are on their way, come back at the poll pace, not the schedule's.
         let pause = if open {
-            every.min(state.session.poll.first_delay)
+            every.min(session.poll.first_delay)
         } else {
             every
         };

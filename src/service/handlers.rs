@@ -73,7 +73,7 @@ pub async fn health(State(s): State<Arc<ServiceState>>) -> Result<Json<Health>, 
     };
     Ok(Json(Health {
         status: status.into(),
-        memory_id: s.session.profile.memory_id.clone(),
+        memory_id: s.memory_id.clone(),
         queue: serde_json::to_value(counts).map_err(Problem::internal)?,
         every_secs: s.every_secs,
         last_pass: last,
@@ -121,7 +121,7 @@ pub async fn validate(
     let body = blocking(move || {
         let ctx = Context::at(at);
         let staged = Staged::write(&st.uploads, files)?;
-        let loaded = staged.load(&st.session.input);
+        let loaded = staged.load(&st.input);
         let mut out = Vec::new();
         pipeline::verdict::write_json(loaded, &ctx, fill, &mut out, |_| {})
             .map_err(Problem::internal)?;
@@ -217,18 +217,18 @@ pub fn enqueue_staged(
     staged: Staged,
     fill: bool,
 ) -> Result<(pipeline::Report, Vec<pipeline::Refusal>), Problem> {
-    if let Some(p) = unreadable(&staged, &st.session.input) {
+    if let Some(p) = unreadable(&staged, &st.input) {
         staged.remove();
         return Err(p);
     }
     let paths = staged.keep(&st.uploads)?;
-    let memory_id = crate::invoice::MemoryId::parse(&st.session.profile.memory_id)
+    let memory_id = crate::invoice::MemoryId::parse(&st.memory_id)
         .map_err(|e| Problem::internal(e.message().en))?;
     let opts = pipeline::IngestOptions {
         memory_id: &memory_id,
         now_ms: chrono::Utc::now().timestamp_millis(),
         fill,
-        read: st.session.input.clone(),
+        read: st.input.clone(),
     };
     let queue = st.queue();
     // What --fill computed is in each invoice's findings; nothing to print here.

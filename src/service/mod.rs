@@ -18,7 +18,6 @@ pub mod referrals;
 pub mod reports;
 pub mod upload;
 
-use crate::cli::session::Session;
 use crate::lang::Message;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
@@ -81,7 +80,10 @@ pub const CHECKLIST_EVERY: std::time::Duration = std::time::Duration::from_secs(
 
 /// Everything the handlers share.
 pub struct ServiceState {
-    pub session: Session,
+    /// The taxpayer the service sends for.
+    pub memory_id: String,
+    /// Encoding and size limits for uploaded files.
+    pub input: crate::import::limits::ReadOptions,
     /// The queue's one sending handle (its read side is `runner.queue()`).
     pub runner: Arc<crate::pipeline::Runner>,
     /// Where uploaded files are kept (each enqueued invoice's source names its file there).

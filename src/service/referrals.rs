@@ -72,7 +72,7 @@ async fn make_and_queue(
     let _one = s.enqueue_lock.lock().await;
     let st = s.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Value, Problem> {
-        let memory_id = crate::invoice::MemoryId::parse(&st.session.profile.memory_id)
+        let memory_id = crate::invoice::MemoryId::parse(&st.memory_id)
             .map_err(|e| Problem::internal(e.message().en))?;
         let now = chrono::Utc::now().timestamp_millis();
         let made =

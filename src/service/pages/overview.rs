@@ -86,7 +86,7 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
         ),
     ];
     let body = html! {
-        p { (t(lang, "شناسه حافظه", "Memory ID")) ": " span.ltr #memory-id { (s.session.profile.memory_id) } }
+        p { (t(lang, "شناسه حافظه", "Memory ID")) ": " span.ltr #memory-id { (s.memory_id) } }
         section.cards {
             @for (id, label, n, status) in &cards {
                 @let link = match status {

@@ -164,7 +164,7 @@ pub async fn preview(
         let staged = Staged::open(dir)?;
         let ctx = Context::at(chrono::Utc::now().timestamp_millis());
         Ok(staged
-            .load(&st.session.input)
+            .load(&st.input)
             .map(|l| check_one(l.source, l.value, &ctx, fill))
             .collect())
     })
