@@ -27,7 +27,7 @@ use crate::lang::Message;
 use data::{column, Section};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use util::{Inv, Sink};
+use util::{Inv, RowBits, Rows, Sink};
 
 /// What validation needs to know besides the invoice.
 #[derive(Debug, Clone)]
@@ -199,36 +199,38 @@ pub fn validate_json(invoice: &Json<'_>, ctx: &Context) -> Vec<Finding> {
         ),
     }
 
-    // Structural rules on every present field.
-    if let Some(h) = header {
-        structural::check_object(h, Section::Header, &util::hpath, &mut sink);
-    }
-    for (j, line) in body.iter().enumerate() {
-        match line {
-            Json::Object(m) => {
-                structural::check_object(m, Section::Body, &|k| util::bpath(j, k), &mut sink)
-            }
-            _ => structure(
+    // Structural rules on every present field (noting which matrix rows each object has).
+    let header_rows = header.map_or(0, |h| {
+        structural::check_object(h, Section::Header, &util::hpath, &mut sink)
+    });
+    let body_rows = RowBits::of_each(body, |j, line| match line {
+        Json::Object(m) => {
+            structural::check_object(m, Section::Body, &|k| util::bpath(j, k), &mut sink)
+        }
+        _ => {
+            structure(
                 &mut sink,
                 &format!("body[{j}]"),
                 "هر ردیف بدنه باید یک شیء باشد.",
                 "each body line must be an object",
-            ),
+            );
+            0
         }
-    }
-    for (j, p) in payments.iter().enumerate() {
-        match p {
-            Json::Object(m) => {
-                structural::check_object(m, Section::Payment, &|k| util::ppath(j, k), &mut sink)
-            }
-            _ => structure(
+    });
+    let payment_rows = RowBits::of_each(payments, |j, p| match p {
+        Json::Object(m) => {
+            structural::check_object(m, Section::Payment, &|k| util::ppath(j, k), &mut sink)
+        }
+        _ => {
+            structure(
                 &mut sink,
                 &format!("payments[{j}]"),
                 "هر پرداخت باید یک شیء باشد.",
                 "each payment must be an object",
-            ),
+            );
+            0
         }
-    }
+    });
     let Some(header) = header else {
         return sink.out;
     };
@@ -248,6 +250,11 @@ pub fn validate_json(invoice: &Json<'_>, ctx: &Context) -> Vec<Finding> {
         inp,
         ins,
         col: inty.zip(inp).and_then(|(t, p)| column(t, p)),
+        rows: Rows {
+            header: header_rows,
+            body: body_rows,
+            payments: payment_rows,
+        },
     };
     if body.is_empty() && ins != Some(3) {
         sink.error(

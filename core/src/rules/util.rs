@@ -17,6 +17,44 @@ pub(crate) struct Inv<'a> {
     pub ins: Option<u8>,
     /// Obligation-matrix column of (inty, inp), if the matrix has one.
     pub col: Option<usize>,
+    /// Which matrix rows the header, each line and each payment have.
+    pub rows: Rows,
+}
+
+/// The rows of the obligation matrix (جدول ۱) that each object of an invoice has, not `null`:
+/// one bit per row index, set by the structural rules as they look each key up (so that the
+/// obligation rules need not look any key up again). Row indices past 127 have no bit.
+pub(crate) struct Rows {
+    pub header: u128,
+    pub body: RowBits,
+    pub payments: RowBits,
+}
+
+/// The row bits of each line or payment (on the stack for the usual few).
+pub(crate) enum RowBits {
+    Few([u128; 8]),
+    Many(Vec<u128>),
+}
+
+impl RowBits {
+    /// `of(j, item)` for each item, in order.
+    pub fn of_each<T>(items: &[T], mut of: impl FnMut(usize, &T) -> u128) -> RowBits {
+        if items.len() <= 8 {
+            let mut few = [0u128; 8];
+            for (j, (b, v)) in few.iter_mut().zip(items).enumerate() {
+                *b = of(j, v);
+            }
+            RowBits::Few(few)
+        } else {
+            RowBits::Many(items.iter().enumerate().map(|(j, v)| of(j, v)).collect())
+        }
+    }
+    pub fn get(&self, j: usize) -> u128 {
+        match self {
+            RowBits::Few(a) => a.get(j).copied().unwrap_or(0),
+            RowBits::Many(v) => v.get(j).copied().unwrap_or(0),
+        }
+    }
 }
 
 impl<'a> Inv<'a> {
