@@ -13,6 +13,7 @@ mod catalogue;
 pub mod data;
 pub mod finding;
 pub mod idcheck;
+mod keys;
 mod obligation;
 mod parties;
 mod structural;
