@@ -28,7 +28,7 @@ use crate::lang::Message;
 use data::{column, Section};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use util::{Inv, RowBits, Rows, Sink};
+use util::{HeaderFields, Inv, RowBits, Rows, Sink};
 
 /// What validation needs to know besides the invoice.
 #[derive(Debug, Clone)]
@@ -201,12 +201,15 @@ pub fn validate_json(invoice: &Json<'_>, ctx: &Context) -> Vec<Finding> {
     }
 
     // Structural rules on every present field (noting which matrix rows each object has).
+    let mut head = HeaderFields::default();
     let header_rows = header.map_or(0, |h| {
-        structural::check_object(h, Section::Header, &util::hpath, &mut sink)
+        let mut keep = |i: usize, v| head.keep(i, v);
+        structural::check_object(h, Section::Header, &util::hpath, &mut sink, &mut keep)
     });
     let body_rows = RowBits::of_each(body, |j, line| match line {
         Json::Object(m) => {
-            structural::check_object(m, Section::Body, &|k| util::bpath(j, k), &mut sink)
+            let path = |k: &str| util::bpath(j, k);
+            structural::check_object(m, Section::Body, &path, &mut sink, &mut |_, _| {})
         }
         _ => {
             structure(
@@ -220,7 +223,8 @@ pub fn validate_json(invoice: &Json<'_>, ctx: &Context) -> Vec<Finding> {
     });
     let payment_rows = RowBits::of_each(payments, |j, p| match p {
         Json::Object(m) => {
-            structural::check_object(m, Section::Payment, &|k| util::ppath(j, k), &mut sink)
+            let path = |k: &str| util::ppath(j, k);
+            structural::check_object(m, Section::Payment, &path, &mut sink, &mut |_, _| {})
         }
         _ => {
             structure(
@@ -245,6 +249,7 @@ pub fn validate_json(invoice: &Json<'_>, ctx: &Context) -> Vec<Finding> {
     let (inty, inp, ins) = (small("inty"), small("inp"), small("ins"));
     let inv = Inv {
         header: Some(header),
+        head,
         body,
         payments,
         inty,

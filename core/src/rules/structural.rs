@@ -28,12 +28,14 @@ fn sec_name(sec: Section) -> &'static str {
 
 /// Checks every key of one object (header, a line, a payment or a carried good), and returns
 /// the matrix rows of `sec` the object has, not `null` ([`super::util::Rows`]; a key written
-/// in another case, `Indati2m`, is not its row).
-pub(crate) fn check_object(
-    obj: &Obj<'_>,
+/// in another case, `Indati2m`, is not its row). `keep` is told each of those fields with its
+/// index in the field table.
+pub(crate) fn check_object<'o, 'j>(
+    obj: &'o Obj<'j>,
     sec: Section,
     prefix: &dyn Fn(&str) -> String,
     sink: &mut Sink,
+    keep: &mut dyn FnMut(usize, &'o Value<'j>),
 ) -> u128 {
     let mut rows = 0u128;
     for (key, value) in obj.iter() {
@@ -70,8 +72,11 @@ pub(crate) fn check_object(
         };
         // (The fields and the matrix list the same keys in the same order, as
         // `fields_and_matrix_agree_on_keys_and_sections` holds.)
-        if !recased && i < 128 {
-            rows |= 1 << i;
+        if !recased {
+            if i < 128 {
+                rows |= 1 << i;
+            }
+            keep(i, value);
         }
         check_value(spec, value, &|| prefix(key), sink);
         if spec.ty == FieldType::Array {
@@ -80,7 +85,7 @@ pub(crate) fn check_object(
                     match item {
                         Value::Object(m) => {
                             let p = |k: &str| format!("header.sg[{j}].{k}");
-                            check_object(m, Section::Sg, &p, sink);
+                            check_object(m, Section::Sg, &p, sink, &mut |_, _| {});
                         }
                         _ => type_error(spec, &format!("header.sg[{j}]"), "object", sink),
                     }
