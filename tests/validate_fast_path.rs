@@ -83,3 +83,59 @@ fn examples_as_lines_and_as_an_array_are_judged_as_through_a_value() {
         .any(|s| s.contains("load.duplicate_key") && s.contains("line")));
     assert!(slow.iter().any(|s| s.contains("field.key_case")));
 }
+
+/// Numbers with exponents (both spellings), whole numbers past 64 bits, keys and texts written
+/// with escapes, a repeated key spelled with an escape, nesting past the quick scan's depth:
+/// judged as through a value, with the number shown as serde_json keeps it (`1E4` → `1e+4`).
+#[test]
+fn exponents_huge_numbers_and_escaped_keys_are_judged_as_through_a_value() {
+    let base = r#"{"header":{"taxid":"A11216049A2000000001E3","inno":"0000000001","indatim":1700000000000,"inty":1,"inp":1,"ins":1,"tins":"14003778990","tob":2,"bid":"10100302746","tinb":"10100302746","tprdis":20000,"tdis":500,"tadis":19500,"tvam":1755,"todam":0,"tbill":21255,"setm":2},"body":[{"sstid":"2710000138624","sstt":"x","mu":"164","am":2,"fee":10000,"prdis":20000,"dis":500,"adis":19500,"vra":9,"vam":1755,"tsstam":21255}],"payments":[]}"#;
+    let variants = [
+        base.to_string(),
+        base.replace(r#""am":2,"#, r#""am":2E0,"#)
+            .replace(r#""fee":10000"#, r#""fee":1e4"#)
+            .replace(r#""prdis":20000,"dis""#, r#""prdis":2.0000e+4,"dis""#)
+            .replace(r#""vam":1755"#, r#""vam":17.56E2"#)
+            .replace(r#""inty":1"#, r#""inty":1E0"#),
+        base.replace(
+            r#""tbill":21255"#,
+            r#""tbill":123456789012345678901234567890"#,
+        )
+        .replace(r#""am":2,"#, r#""am":-18446744073709551617,"#)
+        .replace(r#""indatim":1700000000000"#, r#""indatim":1.7e12"#),
+        base.replace(r#""tinb""#, r#""t\u0069nb""#)
+            .replace(r#""am""#, r#""\u0061m""#)
+            .replace(r#""sstt":"x""#, r#""sstt":"\"x\" \u06F1\ud83d\ude00\/""#)
+            .replace(r#""vra""#, r#""v\u0072a2""#),
+        base.replace(r#""dis":500,"#, r#""dis":500,"\u0064is":5,"#),
+        base.replace(
+            r#""payments":[]"#,
+            &format!(
+                r#""payments":[],"extension":{}0{}"#,
+                "[".repeat(110),
+                "]".repeat(110)
+            ),
+        ),
+        base.replace(
+            r#""payments":[]"#,
+            &format!(
+                r#""payments":[],"extension":{}0{}"#,
+                "[".repeat(130),
+                "]".repeat(130)
+            ),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("edges.jsonl");
+    std::fs::write(&jsonl, variants.join("\n")).unwrap();
+    let (slow, fast, texts) = both_ways(std::slice::from_ref(&jsonl));
+    assert_eq!(texts, variants.len());
+    assert_eq!(slow, fast);
+    let all = slow.join("\n");
+    assert!(all.contains("got 1e+0"), "{all}");
+    assert!(all.contains("got 1.7e+12"), "{all}");
+    assert!(all.contains("123456789012345678901234567890"), "{all}");
+    assert!(all.contains("v\\u0072a2") || all.contains("vra2"), "{all}");
+    assert!(all.contains("load.duplicate_key"), "{all}");
+    assert!(all.contains("recursion limit"), "{all}");
+}

@@ -196,8 +196,8 @@ pub struct Tables {
     pub matrix: Vec<MatrixRow>,
     pub column_names: Vec<String>,
     /// key → index into `fields` and `matrix` (same order, by row number); keys are unique.
-    /// (foldhash: looked up for every key of every invoice; the keys are our own data.)
-    index: foldhash::HashMap<String, usize>,
+    /// (Looked up for every key of every invoice: see [`super::keys`].)
+    index: super::keys::KeyIndex,
     pub units: HashSet<String>,
     pub currencies: HashSet<String>,
 }
@@ -205,14 +205,14 @@ pub struct Tables {
 impl Tables {
     /// The field of a section with this key.
     pub fn field(&self, sec: Section, key: &str) -> Option<(usize, &FieldSpec)> {
-        let i = *self.index.get(key)?;
+        let i = self.index.get(key)?;
         let f = &self.fields[i];
         (f.sec == sec).then_some((i, f))
     }
 
     /// Index of a field by key alone (keys are unique across sections).
     pub fn index_of(&self, key: &str) -> Option<usize> {
-        self.index.get(key).copied()
+        self.index.get(key)
     }
 }
 
@@ -278,10 +278,7 @@ pub static TABLES: Lazy<Tables> = Lazy::new(|| {
             obl,
         });
     }
-    let mut index = foldhash::HashMap::default();
-    for (i, f) in ff.fields.iter().enumerate() {
-        index.insert(f.key.clone(), i);
-    }
+    let index = super::keys::KeyIndex::new(ff.fields.iter().map(|f| f.key.as_str()));
     let units = serde_json::from_str::<UnitsFile>(UNITS_JSON)
         .map(|u| u.units.into_iter().map(|u| u.code).collect())
         .unwrap_or_default();

@@ -13,6 +13,7 @@ mod catalogue;
 pub mod data;
 pub mod finding;
 pub mod idcheck;
+mod keys;
 mod obligation;
 mod parties;
 mod structural;
@@ -27,7 +28,7 @@ use crate::lang::Message;
 use data::{column, Section};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use util::{Inv, Sink};
+use util::{HeaderFields, Inv, RowBits, Rows, Sink};
 
 /// What validation needs to know besides the invoice.
 #[derive(Debug, Clone)]
@@ -199,36 +200,42 @@ pub fn validate_json(invoice: &Json<'_>, ctx: &Context) -> Vec<Finding> {
         ),
     }
 
-    // Structural rules on every present field.
-    if let Some(h) = header {
-        structural::check_object(h, Section::Header, &util::hpath, &mut sink);
-    }
-    for (j, line) in body.iter().enumerate() {
-        match line {
-            Json::Object(m) => {
-                structural::check_object(m, Section::Body, &|k| util::bpath(j, k), &mut sink)
-            }
-            _ => structure(
+    // Structural rules on every present field (noting which matrix rows each object has).
+    let mut head = HeaderFields::default();
+    let header_rows = header.map_or(0, |h| {
+        let mut keep = |i: usize, v| head.keep(i, v);
+        structural::check_object(h, Section::Header, &util::hpath, &mut sink, &mut keep)
+    });
+    let body_rows = RowBits::of_each(body, |j, line| match line {
+        Json::Object(m) => {
+            let path = |k: &str| util::bpath(j, k);
+            structural::check_object(m, Section::Body, &path, &mut sink, &mut |_, _| {})
+        }
+        _ => {
+            structure(
                 &mut sink,
                 &format!("body[{j}]"),
                 "هر ردیف بدنه باید یک شیء باشد.",
                 "each body line must be an object",
-            ),
+            );
+            0
         }
-    }
-    for (j, p) in payments.iter().enumerate() {
-        match p {
-            Json::Object(m) => {
-                structural::check_object(m, Section::Payment, &|k| util::ppath(j, k), &mut sink)
-            }
-            _ => structure(
+    });
+    let payment_rows = RowBits::of_each(payments, |j, p| match p {
+        Json::Object(m) => {
+            let path = |k: &str| util::ppath(j, k);
+            structural::check_object(m, Section::Payment, &path, &mut sink, &mut |_, _| {})
+        }
+        _ => {
+            structure(
                 &mut sink,
                 &format!("payments[{j}]"),
                 "هر پرداخت باید یک شیء باشد.",
                 "each payment must be an object",
-            ),
+            );
+            0
         }
-    }
+    });
     let Some(header) = header else {
         return sink.out;
     };
@@ -242,12 +249,18 @@ pub fn validate_json(invoice: &Json<'_>, ctx: &Context) -> Vec<Finding> {
     let (inty, inp, ins) = (small("inty"), small("inp"), small("ins"));
     let inv = Inv {
         header: Some(header),
+        head,
         body,
         payments,
         inty,
         inp,
         ins,
         col: inty.zip(inp).and_then(|(t, p)| column(t, p)),
+        rows: Rows {
+            header: header_rows,
+            body: body_rows,
+            payments: payment_rows,
+        },
     };
     if body.is_empty() && ins != Some(3) {
         sink.error(

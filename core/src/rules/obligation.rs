@@ -8,7 +8,6 @@
 use super::data::{Obligation, Section, TABLES};
 use super::util::{bpath, code, get, hpath, ppath, Inv, Sink};
 use super::Severity;
-use crate::invoice::tree::{Json as Value, Obj};
 
 /// Buyer-related header fields that a referral (ins 2/3/4) takes from its reference.
 const BUYER_FIELDS: [&str; 5] = ["tinb", "bid", "bpc", "bbc", "billid"];
@@ -146,11 +145,10 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
         .get(col)
         .map(|(fa, en)| (fa.as_str(), en.as_str()))
         .unwrap_or(("", ""));
-    // Which matrix rows each object has, found by going over its keys once (instead of
-    // searching every object for every row of the matrix).
-    let header_rows = inv.header.map_or(0, |h| rows_present(h, Section::Header));
-    let body_rows = RowBits::of_each(inv.body, Section::Body);
-    let payment_rows = RowBits::of_each(inv.payments, Section::Payment);
+    // Which matrix rows each object has, found when the structural rules went over its keys
+    // (instead of searching every object for every row of the matrix).
+    let (header_rows, body_rows, payment_rows) =
+        (inv.rows.header, &inv.rows.body, &inv.rows.payments);
     let all_rows;
     let rows: &[usize] = match ROWS_TO_CHECK.get(col) {
         Some(rows) => rows,
@@ -251,58 +249,12 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
     }
 }
 
-/// The rows of the matrix in `sec` that `obj` has (not `null`), one bit per row index.
-/// (Row indices past 127 have no bit; [`has`] looks those up by name.)
-fn rows_present(obj: &Obj, sec: Section) -> u128 {
-    let mut bits = 0u128;
-    for (k, v) in obj.iter() {
-        if v.is_null() {
-            continue;
-        }
-        // (`index_of` found the key itself; the matrix has the fields' keys in the same order,
-        // which `fields_and_matrix_agree_on_keys_and_sections` holds.)
-        if let Some(i) = TABLES.index_of(k) {
-            if i < 128 && TABLES.matrix.get(i).is_some_and(|r| r.sec == sec) {
-                bits |= 1 << i;
-            }
-        }
-    }
-    bits
-}
-
 /// Whether matrix row `i` is present by its bit, or (past the bits) by `look_up`.
 fn has(bits: u128, i: usize, look_up: impl FnOnce() -> bool) -> bool {
     if i < 128 {
         bits & (1 << i) != 0
     } else {
         look_up()
-    }
-}
-
-/// [`rows_present`] of each line or payment (on the stack for the usual few).
-enum RowBits {
-    Few([u128; 8]),
-    Many(Vec<u128>),
-}
-
-impl RowBits {
-    fn of_each(items: &[Value], sec: Section) -> RowBits {
-        let of = |v: &Value| v.as_object().map_or(0, |o| rows_present(o, sec));
-        if items.len() <= 8 {
-            let mut few = [0u128; 8];
-            for (b, v) in few.iter_mut().zip(items) {
-                *b = of(v);
-            }
-            RowBits::Few(few)
-        } else {
-            RowBits::Many(items.iter().map(of).collect())
-        }
-    }
-    fn get(&self, j: usize) -> u128 {
-        match self {
-            RowBits::Few(a) => a.get(j).copied().unwrap_or(0),
-            RowBits::Many(v) => v.get(j).copied().unwrap_or(0),
-        }
     }
 }
 

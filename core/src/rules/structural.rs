@@ -26,13 +26,18 @@ fn sec_name(sec: Section) -> &'static str {
     }
 }
 
-/// Checks every key of one object (header, a line, a payment or a carried good).
-pub(crate) fn check_object(
-    obj: &Obj<'_>,
+/// Checks every key of one object (header, a line, a payment or a carried good), and returns
+/// the matrix rows of `sec` the object has, not `null` ([`super::util::Rows`]; a key written
+/// in another case, `Indati2m`, is not its row). `keep` is told each of those fields with its
+/// index in the field table.
+pub(crate) fn check_object<'o, 'j>(
+    obj: &'o Obj<'j>,
     sec: Section,
     prefix: &dyn Fn(&str) -> String,
     sink: &mut Sink,
-) {
+    keep: &mut dyn FnMut(usize, &'o Value<'j>),
+) -> u128 {
+    let mut rows = 0u128;
     for (key, value) in obj.iter() {
         if value.is_null() {
             continue;
@@ -51,7 +56,7 @@ pub(crate) fn check_object(
                 format!("key `{key}` is capitalised as in the V7.8 template; write it `{lookup}` as the SDKs do"),
             );
         }
-        let Some((_, spec)) = TABLES.field(sec, lookup) else {
+        let Some((i, spec)) = TABLES.field(sec, lookup) else {
             if sec == Section::Header && LATER_KEYS.contains(&lookup) {
                 continue;
             }
@@ -65,6 +70,14 @@ pub(crate) fn check_object(
             );
             continue;
         };
+        // (The fields and the matrix list the same keys in the same order, as
+        // `fields_and_matrix_agree_on_keys_and_sections` holds.)
+        if !recased {
+            if i < 128 {
+                rows |= 1 << i;
+            }
+            keep(i, value);
+        }
         check_value(spec, value, &|| prefix(key), sink);
         if spec.ty == FieldType::Array {
             if let Value::Array(items) = value {
@@ -72,7 +85,7 @@ pub(crate) fn check_object(
                     match item {
                         Value::Object(m) => {
                             let p = |k: &str| format!("header.sg[{j}].{k}");
-                            check_object(m, Section::Sg, &p, sink);
+                            check_object(m, Section::Sg, &p, sink, &mut |_, _| {});
                         }
                         _ => type_error(spec, &format!("header.sg[{j}]"), "object", sink),
                     }
@@ -80,6 +93,7 @@ pub(crate) fn check_object(
             }
         }
     }
+    rows
 }
 
 fn ec(spec: &FieldSpec) -> Option<&str> {

@@ -10,6 +10,8 @@ use std::str::FromStr;
 /// The parts of the invoice the rules look at, borrowed from the JSON.
 pub(crate) struct Inv<'a> {
     pub header: Option<&'a Obj<'a>>,
+    /// The header's fields, as the structural check found them.
+    pub head: HeaderFields<'a>,
     pub body: &'a [Value<'a>],
     pub payments: &'a [Value<'a>],
     pub inty: Option<u8>,
@@ -17,12 +19,74 @@ pub(crate) struct Inv<'a> {
     pub ins: Option<u8>,
     /// Obligation-matrix column of (inty, inp), if the matrix has one.
     pub col: Option<usize>,
+    /// Which matrix rows the header, each line and each payment have.
+    pub rows: Rows,
+}
+
+/// The rows of the obligation matrix (جدول ۱) that each object of an invoice has, not `null`:
+/// one bit per row index, set by the structural rules as they look each key up (so that the
+/// obligation rules need not look any key up again). Row indices past 127 have no bit.
+pub(crate) struct Rows {
+    pub header: u128,
+    pub body: RowBits,
+    pub payments: RowBits,
+}
+
+/// The row bits of each line or payment (on the stack for the usual few).
+pub(crate) enum RowBits {
+    Few([u128; 8]),
+    Many(Vec<u128>),
+}
+
+impl RowBits {
+    /// `of(j, item)` for each item, in order.
+    pub fn of_each<T>(items: &[T], mut of: impl FnMut(usize, &T) -> u128) -> RowBits {
+        if items.len() <= 8 {
+            let mut few = [0u128; 8];
+            for (j, (b, v)) in few.iter_mut().zip(items).enumerate() {
+                *b = of(j, v);
+            }
+            RowBits::Few(few)
+        } else {
+            RowBits::Many(items.iter().enumerate().map(|(j, v)| of(j, v)).collect())
+        }
+    }
+    pub fn get(&self, j: usize) -> u128 {
+        match self {
+            RowBits::Few(a) => a.get(j).copied().unwrap_or(0),
+            RowBits::Many(v) => v.get(j).copied().unwrap_or(0),
+        }
+    }
+}
+
+/// The header's fields of the dictionary (not `null`) by their index in the field table, so
+/// that the rules find one without going over the header's keys again.
+pub(crate) struct HeaderFields<'a>([Option<&'a Value<'a>>; 128]);
+
+impl Default for HeaderFields<'_> {
+    fn default() -> Self {
+        Self([None; 128])
+    }
+}
+
+impl<'a> HeaderFields<'a> {
+    pub fn keep(&mut self, i: usize, v: &'a Value<'a>) {
+        if let Some(slot) = self.0.get_mut(i) {
+            *slot = Some(v);
+        }
+    }
 }
 
 impl<'a> Inv<'a> {
     /// A header field, treating `null` as absent.
     pub fn h(&self, key: &str) -> Option<&'a Value<'a>> {
-        self.header?.get(key).filter(|v| !v.is_null())
+        use super::data::{Section, TABLES};
+        match TABLES.field(Section::Header, key) {
+            // (What the structural check kept: every header field of the dictionary present.)
+            Some((i, _)) if i < self.head.0.len() => self.head.0[i],
+            // (Not a header field of the dictionary, e.g. `Indati2m`.)
+            _ => self.header?.get(key).filter(|v| !v.is_null()),
+        }
     }
     pub fn hdec(&self, key: &str) -> Option<Decimal> {
         self.h(key).and_then(dec_of)
@@ -209,6 +273,47 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A header field read through what the structural check kept is the field of the header
+    /// itself: `null` as absent, recased keys (`Indati2m`, `Tax17`), fields of another section
+    /// and keys outside the dictionary included.
+    #[test]
+    fn header_fields_kept_are_the_header_fields() {
+        let text = br#"{"taxid":"A","inno":null,"Indati2m":1,"Tax17":5,"am":3,"setm":1,"nope":2,"insr":1,"sg":[{"sgid":"x"}]}"#;
+        let v = Value::parse(text).unwrap();
+        let header = v.as_object().unwrap();
+        let mut head = HeaderFields::default();
+        let mut sink = Sink::default();
+        super::super::structural::check_object(
+            header,
+            super::super::data::Section::Header,
+            &hpath,
+            &mut sink,
+            &mut |i, v| head.keep(i, v),
+        );
+        let inv = Inv {
+            header: Some(header),
+            head,
+            body: &[],
+            payments: &[],
+            inty: None,
+            inp: None,
+            ins: None,
+            col: None,
+            rows: Rows {
+                header: 0,
+                body: RowBits::Few([0; 8]),
+                payments: RowBits::Few([0; 8]),
+            },
+        };
+        for key in [
+            "taxid", "inno", "Indati2m", "indati2m", "Tax17", "tax17", "am", "setm", "nope",
+            "insr", "sg", "sgid", "tins", "",
+        ] {
+            let direct = header.get(key).filter(|v| !v.is_null());
+            assert_eq!(inv.h(key), direct, "{key}");
+        }
+    }
 
     #[test]
     fn plain_decimals_read_as_the_general_parser_reads_them() {
