@@ -14,6 +14,8 @@ use openssl::md::Md;
 use openssl::pkey::{PKey, Public};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::Padding;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The tax server's encryption key (from `server-information`), parsed once, with the
 /// protected header already encoded (it is the same for every invoice to this key).
@@ -22,6 +24,16 @@ pub struct ServerKey {
     kid: String,
     /// base64url of `{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"…"}` — also the GCM AAD.
     header_b64: String,
+    /// Tells this key's prepared contexts (see [`PREPARED`]) from another key's.
+    id: u64,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's RSA-OAEP-256 context, prepared once for the server key (by id) it last
+    /// wrapped a content key to, instead of once per invoice.
+    static PREPARED: RefCell<Option<(u64, PkeyCtx<Public>)>> = const { RefCell::new(None) };
 }
 
 impl std::fmt::Debug for ServerKey {
@@ -54,7 +66,18 @@ impl ServerKey {
             key,
             kid: kid.to_string(),
             header_b64,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
+    }
+
+    /// A context that wraps a content key with RSA-OAEP-256 (SHA-256 and MGF1-SHA-256).
+    fn prepare(&self) -> Result<PkeyCtx<Public>, openssl::error::ErrorStack> {
+        let mut ctx = PkeyCtx::new(&self.key)?;
+        ctx.encrypt_init()?;
+        ctx.set_rsa_padding(Padding::PKCS1_OAEP)?;
+        ctx.set_rsa_oaep_md(Md::sha256())?;
+        ctx.set_rsa_mgf1_md(Md::sha256())?;
+        Ok(ctx)
     }
 
     /// The key id that goes into `kid`.
@@ -68,22 +91,29 @@ impl ServerKey {
     pub fn encrypt(&self, jws: &str) -> Result<String, SignError> {
         let oerr =
             |e: openssl::error::ErrorStack| SignError::Jose(format!("JWE encryption failed: {e}"));
-        let mut cek = secrecy::zeroize::Zeroizing::new([0u8; 32]);
-        let mut iv = [0u8; 12];
-        openssl::rand::rand_bytes(&mut cek[..]).map_err(oerr)?;
-        openssl::rand::rand_bytes(&mut iv).map_err(oerr)?;
-        let mut ctx = PkeyCtx::new(&self.key).map_err(oerr)?;
-        ctx.encrypt_init().map_err(oerr)?;
-        ctx.set_rsa_padding(Padding::PKCS1_OAEP).map_err(oerr)?;
-        ctx.set_rsa_oaep_md(Md::sha256()).map_err(oerr)?;
-        ctx.set_rsa_mgf1_md(Md::sha256()).map_err(oerr)?;
+        // The content key (32 bytes) and the IV (12 bytes), from one call to the CSPRNG.
+        let mut fresh = secrecy::zeroize::Zeroizing::new([0u8; 44]);
+        openssl::rand::rand_bytes(&mut fresh[..]).map_err(oerr)?;
+        let (cek, iv) = fresh.split_at(32);
         let mut wrapped = Vec::with_capacity(self.key.size());
-        ctx.encrypt_to_vec(&cek[..], &mut wrapped).map_err(oerr)?;
+        PREPARED
+            .with(|cell| {
+                let mut slot = cell.borrow_mut();
+                let ctx = match &mut *slot {
+                    Some((id, ctx)) if *id == self.id => ctx,
+                    other => &mut other.insert((self.id, self.prepare()?)).1,
+                };
+                ctx.encrypt_to_vec(cek, &mut wrapped).inspect_err(|_| {
+                    // Never reuse a context an error may have left half-way.
+                    *slot = None;
+                })
+            })
+            .map_err(oerr)?;
         let mut tag = [0u8; 16];
         let ciphertext = openssl::symm::encrypt_aead(
             openssl::symm::Cipher::aes_256_gcm(),
-            &cek[..],
-            Some(&iv),
+            cek,
+            Some(iv),
             self.header_b64.as_bytes(),
             jws.as_bytes(),
             &mut tag,

@@ -6,15 +6,30 @@
 
 use super::pin::PinSource;
 use super::{SignError, Signer};
-use openssl::hash::MessageDigest;
+use openssl::md::Md;
 use openssl::pkey::{PKey, Private};
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::rsa::Padding;
 use openssl::x509::X509;
+use std::cell::RefCell;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Signs with a private key held in memory (loaded from a file).
 pub struct KeyFileSigner {
     key: PKey<Private>,
     cert_der: Vec<u8>,
+    /// Tells this signer's prepared contexts (see [`PREPARED`]) from another signer's.
+    id: u64,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's RSA PKCS#1 v1.5 / SHA-256 signing context, prepared once for the signer
+    /// (by id) it last signed with: preparing a context for each signature costs a few percent
+    /// of the signature itself. The same context signs again and again (OpenSSL allows it).
+    static PREPARED: RefCell<Option<(u64, PkeyCtx<Private>)>> = const { RefCell::new(None) };
 }
 
 impl std::fmt::Debug for KeyFileSigner {
@@ -67,7 +82,20 @@ impl KeyFileSigner {
         let cert_der = cert
             .to_der()
             .map_err(|e| SignError::Certificate(e.to_string()))?;
-        Ok(KeyFileSigner { key, cert_der })
+        Ok(KeyFileSigner {
+            key,
+            cert_der,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// A context that signs a SHA-256 digest with RSASSA-PKCS1-v1_5 (RS256).
+    fn prepare(&self) -> Result<PkeyCtx<Private>, openssl::error::ErrorStack> {
+        let mut ctx = PkeyCtx::new(&self.key)?;
+        ctx.sign_init()?;
+        ctx.set_rsa_padding(Padding::PKCS1)?;
+        ctx.set_signature_md(Md::sha256())?;
+        Ok(ctx)
     }
 
     /// From PEM texts (tests, the sandbox's test identity, the official guide's key).
@@ -80,11 +108,28 @@ impl KeyFileSigner {
 
 impl Signer for KeyFileSigner {
     fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        let mut s = openssl::sign::Signer::new(MessageDigest::sha256(), &self.key)
-            .map_err(|e| SignError::Other(format!("RSA signing setup failed: {e}")))?;
-        s.update(message)
-            .and_then(|_| s.sign_to_vec())
-            .map_err(|e| SignError::Other(format!("RSA signing failed: {e}")))
+        let digest = openssl::sha::sha256(message);
+        PREPARED.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let ctx = match &mut *slot {
+                Some((id, ctx)) if *id == self.id => ctx,
+                other => {
+                    let ctx = self
+                        .prepare()
+                        .map_err(|e| SignError::Other(format!("RSA signing setup failed: {e}")))?;
+                    &mut other.insert((self.id, ctx)).1
+                }
+            };
+            let mut signature = Vec::with_capacity(self.key.size());
+            match ctx.sign_to_vec(&digest, &mut signature) {
+                Ok(_) => Ok(signature),
+                Err(e) => {
+                    // Never reuse a context an error may have left half-way.
+                    *slot = None;
+                    Err(SignError::Other(format!("RSA signing failed: {e}")))
+                }
+            }
+        })
     }
 
     fn certificate_der(&self) -> &[u8] {

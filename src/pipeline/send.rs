@@ -282,12 +282,14 @@ async fn post_batch(
     if attempts.is_empty() {
         return Ok(None);
     }
-    let jwe_of: HashMap<InvoiceId, String> = items.into_iter().map(|r| (r.key.id, r.jwe)).collect();
+    let mut jwe_of: HashMap<InvoiceId, String> =
+        items.into_iter().map(|r| (r.key.id, r.jwe)).collect();
+    // Each packet takes its JWE (an invoice has one attempt per batch): no copy.
     let packets: Vec<Packet> = attempts
         .iter()
         .filter_map(|a| {
-            jwe_of.get(&a.invoice_id).map(|jwe| Packet {
-                payload: jwe.clone(),
+            jwe_of.remove(&a.invoice_id).map(|jwe| Packet {
+                payload: jwe,
                 header: PacketHeader {
                     request_trace_id: a.uid.to_string(),
                     fiscal_id: memory_id.to_string(),

@@ -64,17 +64,70 @@ struct Move<'a> {
     detail: Option<String>,
 }
 
+/// What a transition writes on the attempt besides its status, in the same statement.
+enum Also<'a> {
+    Nothing,
+    /// The POST's answer: its reference number (`sent_at` = now).
+    Accepted {
+        reference: &'a str,
+    },
+    /// A refusal before acceptance: its errors (`sent_at` = now).
+    Rejected {
+        errors: &'a str,
+    },
+    /// An inquiry's answer (`polled_at` = now); a reference already known is kept.
+    Answer {
+        server_status: &'a str,
+        reference: Option<&'a str>,
+        errors: Option<String>,
+        warnings: Option<String>,
+    },
+}
+
 /// Write an attempt's new status, its invoice's status (guarded: the attempt must be the
 /// invoice's newest) and the event.
 fn apply(conn: &Connection, m: Move<'_>, now: Millis, pid: u32) -> Result<()> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE attempts SET status = ?2, updated_at = ?3,
+    apply_with(conn, m, Also::Nothing, now, pid)
+}
+
+/// [`apply`], writing `also` on the attempt in the same guarded `UPDATE`.
+fn apply_with(conn: &Connection, m: Move<'_>, also: Also<'_>, now: Millis, pid: u32) -> Result<()> {
+    const SET: &str = "UPDATE attempts SET status = ?2, updated_at = ?3,
                     unknown_since = CASE WHEN ?2 = 'UNKNOWN' THEN coalesce(unknown_since, ?3)
-                                         ELSE unknown_since END
-             WHERE uid = ?1 AND status = ?4",
-        )?
-        .execute(params![m.uid, m.to.as_str(), now, m.cur.status.as_str()])?;
+                                         ELSE unknown_since END";
+    const WHERE: &str = " WHERE uid = ?1 AND status = ?4";
+    let (to, from) = (m.to.as_str(), m.cur.status.as_str());
+    let n = match also {
+        Also::Nothing => conn
+            .prepare_cached(&format!("{SET}{WHERE}"))?
+            .execute(params![m.uid, to, now, from])?,
+        Also::Accepted { reference } => conn
+            .prepare_cached(&format!("{SET}, reference = ?5, sent_at = ?3{WHERE}"))?
+            .execute(params![m.uid, to, now, from, reference])?,
+        Also::Rejected { errors } => conn
+            .prepare_cached(&format!("{SET}, errors = ?5, sent_at = ?3{WHERE}"))?
+            .execute(params![m.uid, to, now, from, errors])?,
+        Also::Answer {
+            server_status,
+            reference,
+            errors,
+            warnings,
+        } => conn
+            .prepare_cached(&format!(
+                "{SET}, polled_at = ?3, server_status = ?5, reference = coalesce(reference, ?6),
+                        errors = coalesce(?7, errors), warnings = coalesce(?8, warnings){WHERE}"
+            ))?
+            .execute(params![
+                m.uid,
+                to,
+                now,
+                from,
+                server_status,
+                reference,
+                errors,
+                warnings
+            ])?,
+    };
     if n != 1 {
         return Err(QueueError::Corrupt(format!(
             "attempt {} changed underneath",
@@ -190,52 +243,46 @@ impl RunnerStore for SqliteRunner {
         }
         let now = self.q.now();
         let pid = self.q.pid;
+        // The same detail for every attempt of the batch.
+        let detail = format!(r#"{{"batch":{}}}"#, serde_json::Value::from(batch_id));
         self.q.write(|tx| {
             let mut out = Vec::with_capacity(invoices.len());
             for (key, uid) in invoices {
-                type Row = (String, i64, Option<String>, String);
-                let row: Option<Row> = tx
+                let uid_s = uid.to_string();
+                // Guarded: only a QUEUED invoice at the expected revision moves to SENDING;
+                // anything else is explained below (and the whole batch rolls back).
+                let moved: Option<(Option<String>, String)> = tx
                     .prepare_cached(
-                        "SELECT status, revision, taxid, memory_id FROM invoices WHERE id = ?1",
+                        "UPDATE invoices SET status = 'SENDING', last_attempt = ?2, updated_at = ?3
+                         WHERE id = ?1 AND status = 'QUEUED' AND revision = ?4
+                         RETURNING taxid, memory_id",
                     )?
-                    .query_row([key.id.0], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    .query_row(params![key.id.0, uid_s, now, key.revision], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()?;
-                let (status, revision, taxid, memory_id) =
-                    row.ok_or(QueueError::UnknownInvoice(key.id))?;
-                let status: InvoiceStatus = status.parse()?;
-                if status != InvoiceStatus::Queued {
-                    return Err(QueueError::NotSendable {
-                        invoice: key.id,
-                        status,
-                    });
+                let Some((taxid, memory_id)) = moved else {
+                    return Err(not_sendable(tx, key)?);
+                };
+                let revision = key.revision;
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO attempts (uid, invoice_id, batch_id, invoice_revision, status,
+                                               created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, 'SENDING', ?5, ?5)",
+                    )?
+                    .execute(params![uid_s, key.id.0, batch_id, revision, now]);
+                match inserted {
+                    Ok(_) => {}
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+                    {
+                        return Err(QueueError::InvalidInput(format!(
+                            "uid {uid} was already used"
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                if revision != key.revision {
-                    return Err(QueueError::Stale {
-                        invoice: key.id,
-                        expected: key.revision,
-                        found: revision,
-                    });
-                }
-                let uid_s = uid.to_string();
-                if current(tx, &uid_s)?.is_some() {
-                    return Err(QueueError::InvalidInput(format!(
-                        "uid {uid} was already used"
-                    )));
-                }
-                tx.prepare_cached(
-                    "INSERT INTO attempts (uid, invoice_id, batch_id, invoice_revision, status,
-                                           created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 'SENDING', ?5, ?5)",
-                )?
-                .execute(params![uid_s, key.id.0, batch_id, revision, now])?;
-                tx.prepare_cached(
-                    "UPDATE invoices SET status = 'SENDING', last_attempt = ?2, updated_at = ?3
-                     WHERE id = ?1 AND status = 'QUEUED'",
-                )?
-                .execute(params![key.id.0, uid_s, now])?;
-                let detail = format!(r#"{{"batch":{}}}"#, serde_json::Value::from(batch_id));
                 log_event(
                     tx,
                     key.id,
@@ -344,6 +391,33 @@ impl RunnerStore for SqliteRunner {
     }
 }
 
+/// Why invoice `key` cannot start an attempt (its guarded move to SENDING matched no row).
+fn not_sendable(tx: &Connection, key: &InvoiceKey) -> Result<QueueError> {
+    let row: Option<(String, i64)> = tx
+        .prepare_cached("SELECT status, revision FROM invoices WHERE id = ?1")?
+        .query_row([key.id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (status, revision) = row.ok_or(QueueError::UnknownInvoice(key.id))?;
+    let status: InvoiceStatus = status.parse()?;
+    if status != InvoiceStatus::Queued {
+        return Ok(QueueError::NotSendable {
+            invoice: key.id,
+            status,
+        });
+    }
+    if revision != key.revision {
+        return Ok(QueueError::Stale {
+            invoice: key.id,
+            expected: key.revision,
+            found: revision,
+        });
+    }
+    Ok(QueueError::Corrupt(format!(
+        "invoice {} is QUEUED at revision {revision} but could not be moved to SENDING",
+        key.id
+    )))
+}
+
 /// Per-item results, except that a storage error aborts the whole transaction.
 pub(crate) fn storage_errors_abort<T>(items: Vec<Result<T>>) -> Result<Vec<Result<T>>> {
     let mut out = Vec::with_capacity(items.len());
@@ -377,8 +451,6 @@ fn accept_one(tx: &Connection, uid: Uuid, reference: &str, now: Millis, pid: u32
             })
         }
     }
-    tx.prepare_cached("UPDATE attempts SET reference = ?2, sent_at = ?3 WHERE uid = ?1")?
-        .execute(params![s, reference, now])?;
     let detail = format!(r#"{{"reference":{}}}"#, serde_json::Value::from(reference));
     let m = Move {
         uid: &s,
@@ -388,7 +460,7 @@ fn accept_one(tx: &Connection, uid: Uuid, reference: &str, now: Millis, pid: u32
         kind: "accepted",
         detail: Some(detail),
     };
-    apply(tx, m, now, pid)
+    apply_with(tx, m, Also::Accepted { reference }, now, pid)
 }
 
 fn reject_one(
@@ -407,8 +479,6 @@ fn reject_one(
             what: "a refusal before acceptance",
         });
     }
-    tx.prepare_cached("UPDATE attempts SET errors = ?2, sent_at = ?3 WHERE uid = ?1")?
-        .execute(params![s, errors, now])?;
     let m = Move {
         uid: &s,
         cur: &cur,
@@ -417,7 +487,7 @@ fn reject_one(
         kind: "rejected",
         detail: Some(errors.to_string()),
     };
-    apply(tx, m, now, pid)
+    apply_with(tx, m, Also::Rejected { errors }, now, pid)
 }
 
 fn not_registered_one(
@@ -497,13 +567,27 @@ fn outcome_one(
         unknown_since: cur.unknown_since,
     };
     let d = decide(o, &standing, now, grace);
-    match d.touch {
-        Touch::None => {}
-        Touch::Polled => {
-            tx.prepare_cached("UPDATE attempts SET polled_at = ?2 WHERE uid = ?1")?
-                .execute(params![s, now])?;
+    match (d.touch, d.to, d.event) {
+        // The answer is written with the transition it causes, in one statement.
+        (Touch::Answer, Some(to), Some(e)) => {
+            let m = Move {
+                uid: &s,
+                cur: &cur,
+                to,
+                then: AfterRejection::Requeue,
+                kind: e.kind,
+                detail: Some(e.detail),
+            };
+            let answer = Also::Answer {
+                server_status: o.status.as_str(),
+                reference: o.reference.as_deref(),
+                errors: json_opt(&o.errors),
+                warnings: json_opt(&o.warnings),
+            };
+            apply_with(tx, m, answer, now, pid)?;
         }
-        Touch::Answer => {
+        // An answer that moves nothing is written on its own.
+        (Touch::Answer, _, _) => {
             tx.prepare_cached(
                 "UPDATE attempts SET polled_at = ?2, server_status = ?3,
                         reference = coalesce(reference, ?4),
@@ -519,21 +603,12 @@ fn outcome_one(
                 json_opt(&o.warnings)
             ])?;
         }
-    }
-    match (d.to, d.event) {
-        (Some(to), Some(e)) => {
-            let m = Move {
-                uid: &s,
-                cur: &cur,
-                to,
-                then: AfterRejection::Requeue,
-                kind: e.kind,
-                detail: Some(e.detail),
-            };
-            apply(tx, m, now, pid)?;
+        (Touch::Polled, _, _) => {
+            tx.prepare_cached("UPDATE attempts SET polled_at = ?2 WHERE uid = ?1")?
+                .execute(params![s, now])?;
         }
         // A final attempt keeps its recorded answer; the contradiction is logged for a person.
-        (None, Some(e)) => log_event(
+        (Touch::None, _, Some(e)) => log_event(
             tx,
             cur.invoice,
             Some(&s),
@@ -544,7 +619,7 @@ fn outcome_one(
             Some(&e.detail),
             pid,
         )?,
-        _ => {}
+        (Touch::None, _, None) => {}
     }
     d.result
 }
