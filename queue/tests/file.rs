@@ -7,9 +7,16 @@ use common::*;
 use moadian_queue::*;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// Held while a test of this binary starts a process, and by a test that drops its runner lock
+/// and takes it again: a process being started holds a copy of every open descriptor until it
+/// runs its program, the lock's too, so the lock would outlive its runner for that moment.
+static STARTING_PROCESSES: Mutex<()> = Mutex::new(());
 
 #[test]
 fn invariant_8_second_runner_is_busy() {
+    let _no_process_starts = STARTING_PROCESSES.lock().unwrap_or_else(|e| e.into_inner());
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
     let other = f.reopen();
@@ -38,13 +45,16 @@ fn invariant_8_second_runner_is_busy() {
 fn invariant_8_runner_in_another_process_is_named_and_readers_still_work() {
     let f = Fixture::new();
     enqueue_n(&f.queue, 3);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_moadian-queue-stress"))
-        .arg("hold")
-        .arg(f.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the holder");
+    let mut child = {
+        let _starting = STARTING_PROCESSES.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new(env!("CARGO_BIN_EXE_moadian-queue-stress"))
+            .arg("hold")
+            .arg(f.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the holder")
+    };
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
