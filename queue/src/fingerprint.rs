@@ -28,6 +28,13 @@ pub enum Canon {
 /// An exact decimal in one spelling: `2`, `2.0`, `2.00`, `2e0` and `0.2e1` all give `2`;
 /// `10000.00` gives `1e4`. Text that is not a JSON number is kept as it is.
 pub fn normalise_number(text: &str) -> String {
+    let mut out = String::new();
+    normalise_number_into(text, &mut out);
+    out
+}
+
+/// [`normalise_number`], appended to `out`.
+fn normalise_number_into(text: &str, out: &mut String) {
     let t = text.trim();
     let (neg, rest) = match t.strip_prefix('-') {
         Some(r) => (true, r),
@@ -36,7 +43,7 @@ pub fn normalise_number(text: &str) -> String {
     let (mantissa, exp) = match rest.find(['e', 'E']) {
         Some(i) => match rest[i + 1..].parse::<i64>() {
             Ok(e) => (&rest[..i], e),
-            Err(_) => return t.to_string(),
+            Err(_) => return out.push_str(t),
         },
         None => (rest, 0),
     };
@@ -44,31 +51,42 @@ pub fn normalise_number(text: &str) -> String {
     if int.is_empty() && frac.is_empty()
         || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
     {
-        return t.to_string();
+        return out.push_str(t);
     }
     let Some(mut exp) = i64::try_from(frac.len())
         .ok()
         .and_then(|n| exp.checked_sub(n))
     else {
-        return t.to_string();
+        return out.push_str(t);
     };
-    let digits: String = format!("{int}{frac}");
-    let digits = digits.trim_start_matches('0');
-    let trimmed = digits.trim_end_matches('0');
-    if trimmed.is_empty() {
-        return "0".into();
+    // The digits are `int` then `frac`, read as one run: leading zeros dropped, trailing zeros
+    // moved into the exponent.
+    let digits = || int.bytes().chain(frac.bytes());
+    let total = int.len() + frac.len();
+    let leading = digits().take_while(|&b| b == b'0').count();
+    if leading == total {
+        return out.push('0');
     }
-    exp += (digits.len() - trimmed.len()) as i64;
-    let mut out = String::with_capacity(trimmed.len() + 8);
+    let trailing = int
+        .bytes()
+        .chain(frac.bytes())
+        .rev()
+        .take_while(|&b| b == b'0')
+        .count();
+    exp += trailing as i64;
     if neg {
         out.push('-');
     }
-    out.push_str(trimmed);
+    out.extend(
+        digits()
+            .skip(leading)
+            .take(total - leading - trailing)
+            .map(char::from),
+    );
     if exp != 0 {
         out.push('e');
         out.push_str(&exp.to_string());
     }
-    out
 }
 
 fn canon(v: &Value) -> Canon {
@@ -139,8 +157,76 @@ pub fn of_invoice(memory_id: &str, invoice: &Value) -> String {
     let mut h = sha2::Sha256::new();
     h.update(memory_id.as_bytes());
     h.update(b"\n");
-    h.update(text(&content(invoice)).as_bytes());
+    h.update(canonical_text(invoice).as_bytes());
     format!("c1:{:x}", h.finalize())
+}
+
+/// `text(&content(invoice))`, written in one walk without building the canonical tree.
+fn canonical_text(invoice: &Value) -> String {
+    let mut out = String::with_capacity(1024);
+    write_value(invoice, Place::Top, &mut out);
+    out
+}
+
+/// Where a value sits: the allocated keys are left out of the top-level `header` only.
+#[derive(Clone, Copy, PartialEq)]
+enum Place {
+    Top,
+    Header,
+    Inner,
+}
+
+fn write_value(v: &Value, place: Place, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => normalise_number_into(n.as_str(), out),
+        Value::String(s) => write_str(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(x, Place::Inner, out);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            let mut entries: Vec<(&String, &Value)> = o
+                .iter()
+                .filter(|(k, _)| place != Place::Header || !ALLOCATED.contains(&k.as_str()))
+                .collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, x)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(k, out);
+                out.push(':');
+                let inner = if place == Place::Top && k == "header" {
+                    Place::Header
+                } else {
+                    Place::Inner
+                };
+                write_value(x, inner, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string literal, escaped exactly as serde_json writes it.
+fn write_str(s: &str, out: &mut String) {
+    // Most keys and values need no escaping: a quote, a backslash or a control character does.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(s.to_string()).to_string());
+    }
 }
 
 /// As [`of_invoice`] from stored JSON text; `None` when it is not a JSON object with a header.
@@ -241,6 +327,115 @@ mod tests {
         assert_eq!(of_invoice("A1", &a), of_invoice("A1", &b));
         assert_ne!(of_invoice("A1", &a), of_invoice("B2", &a));
         assert!(differing_fields(&a, &b, 10).is_empty());
+    }
+
+    /// The one-walk canonical text is the canonical tree's text, for any JSON.
+    #[test]
+    fn one_walk_text_is_the_canonical_trees_text() {
+        let fixed = [
+            r#"{"header":{"taxid":"X","inno":"1","tbill":10000.00,"z":"a\"b\\c\u0001é"},"body":[{"taxid":"kept","am":2.50}]}"#,
+            r#"{"header":[{"taxid":"X"}],"b":{"header":{"inno":"kept"}}}"#,
+            r#"[{"header":{"taxid":"X"}}, 1e3, -0.000, 12.5e-3, "x"]"#,
+            r#"{"ب":1,"a":2,"A":3,"":null,"aa":true,"a\u007f":false}"#,
+            r#"{"n":[0, 100, 1.0e+2, 0.0001, -5E2, 123456789012345678901234567890.000]}"#,
+        ];
+        for f in fixed {
+            let v = parse(f);
+            assert_eq!(canonical_text(&v), text(&content(&v)), "{f}");
+        }
+    }
+
+    /// The spelling this module wrote before numbers were normalised without a copy.
+    fn normalise_number_before(text: &str) -> String {
+        let t = text.trim();
+        let (neg, rest) = match t.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let (mantissa, exp) = match rest.find(['e', 'E']) {
+            Some(i) => match rest[i + 1..].parse::<i64>() {
+                Ok(e) => (&rest[..i], e),
+                Err(_) => return t.to_string(),
+            },
+            None => (rest, 0),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if int.is_empty() && frac.is_empty()
+            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return t.to_string();
+        }
+        let Some(mut exp) = i64::try_from(frac.len())
+            .ok()
+            .and_then(|n| exp.checked_sub(n))
+        else {
+            return t.to_string();
+        };
+        let digits: String = format!("{int}{frac}");
+        let digits = digits.trim_start_matches('0');
+        let trimmed = digits.trim_end_matches('0');
+        if trimmed.is_empty() {
+            return "0".into();
+        }
+        exp += (digits.len() - trimmed.len()) as i64;
+        let mut out = String::new();
+        if neg {
+            out.push('-');
+        }
+        out.push_str(trimmed);
+        if exp != 0 {
+            out.push('e');
+            out.push_str(&exp.to_string());
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn numbers_are_spelled_as_before(t in "[-+ ]?[0-9]{0,8}(\\.[0-9]{0,8})?([eE][-+]?[0-9]{0,20})?|[-0-9.eE+x ]{0,10}") {
+            proptest::prop_assert_eq!(normalise_number(&t), normalise_number_before(&t));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_walk_text_matches_for_random_json(v in json_value(3)) {
+            let top = serde_json::json!({"header": v.clone(), "body": [v.clone()], "x": v});
+            proptest::prop_assert_eq!(canonical_text(&top), text(&content(&top)));
+        }
+    }
+
+    fn json_value(depth: u32) -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let number = prop_oneof![
+            "-?(0|[1-9][0-9]{0,12})(\\.[0-9]{1,6})?([eE][-+]?[0-9]{1,2})?",
+            Just("0.000".to_string()),
+            Just("100".to_string()),
+        ]
+        .prop_map(|t| serde_json::from_str::<Value>(&t).unwrap());
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            number,
+            "[a-z\"\\\\\\x00-\\x1f\\x7fé€ ]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(depth, 32, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("taxid".to_string()),
+                            Just("inno".to_string()),
+                            "[a-zA-Z\"é]{0,4}"
+                        ],
+                        inner
+                    ),
+                    0..5
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
     }
 
     #[test]
