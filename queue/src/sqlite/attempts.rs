@@ -39,8 +39,11 @@ struct Current {
     unknown_since: Option<Millis>,
 }
 
+/// `rowid, invoice_id, status, reference, unknown_since` of an attempt row.
+type CurrentRow = (i64, i64, String, Option<String>, Option<i64>);
+
 fn current(conn: &Connection, uid: &str) -> Result<Option<Current>> {
-    let row: Option<(i64, i64, String, Option<String>, Option<i64>)> = conn
+    let row: Option<CurrentRow> = conn
         .prepare_cached(
             "SELECT rowid, invoice_id, status, reference, unknown_since FROM attempts
              WHERE uid = ?1",
