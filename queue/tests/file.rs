@@ -327,6 +327,56 @@ fn migration_to_v4_keeps_every_status_and_the_file_still_refuses_a_bad_one() {
 }
 
 #[test]
+fn a_v3_file_whose_status_check_was_changed_by_something_else_is_not_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        migrate_to_version(&mut conn, 3).unwrap();
+        // Another program edited the table's CHECK (same meaning, other text).
+        let v: i64 = conn
+            .query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "writable_schema", true).unwrap();
+        conn.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, 'status IN', 'status  IN')
+             WHERE type = 'table' AND name = 'attempts'",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "schema_version", v + 1).unwrap();
+        conn.pragma_update(None, "writable_schema", false).unwrap();
+    }
+    let r = Queue::open(&path);
+    assert!(
+        format!("{r:?}").contains("does not have the status CHECK this program wrote"),
+        "{r:?}"
+    );
+    // Nothing of v4 was written: the whole upgrade rolled back.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 3);
+    let index: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'attempts_one_open'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(index.contains("status IN"), "{index}");
+    let invoices: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'invoices'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(invoices.contains("status IN"), "{invoices}");
+}
+
+#[test]
 fn a_file_from_a_newer_program_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.db");
