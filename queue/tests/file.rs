@@ -188,6 +188,194 @@ fn migrations_bring_an_old_file_up_to_date() {
     assert_consistent(&q);
 }
 
+/// Statement programs of the send path's writes, and whether any builds a temporary b-tree
+/// (an `IN (...)` list of more than two constants in a CHECK or a partial index predicate).
+fn send_path_writes_use_ephemeral_tables(c: &rusqlite::Connection) -> Vec<String> {
+    [
+        "UPDATE attempts SET status = 'IN_PROGRESS', updated_at = 1 WHERE uid = 'x' AND status = 'SENDING'",
+        "UPDATE invoices SET status = 'SUCCESS', updated_at = 1 WHERE id = 1 AND last_attempt = 'x'",
+        "INSERT INTO attempts (uid, invoice_id, batch_id, invoice_revision, status, created_at, updated_at)
+         VALUES ('y', 1, 'b', 1, 'SENDING', 1, 1)",
+    ]
+    .into_iter()
+    .filter(|sql| {
+        let mut st = c.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let ops: Vec<String> = st
+            .query_map([], |r| r.get::<_, String>(1))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        ops.iter().any(|o| o == "OpenEphemeral")
+    })
+    .map(str::to_string)
+    .collect()
+}
+
+#[test]
+fn migration_to_v4_keeps_every_status_and_the_file_still_refuses_a_bad_one() {
+    let invoice_statuses = [
+        "INVALID",
+        "QUEUED",
+        "SENDING",
+        "IN_PROGRESS",
+        "SUCCESS",
+        "FAILED",
+        "UNKNOWN",
+    ];
+    let attempt_statuses = [
+        "SENDING",
+        "IN_PROGRESS",
+        "UNKNOWN",
+        "SUCCESS",
+        "FAILED",
+        "REJECTED",
+        "LOST",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        migrate_to_version(&mut conn, 3).unwrap();
+        for (i, s) in invoice_statuses.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO invoices (id, source, memory_id, status, created_at, updated_at)
+                 VALUES (?1, 'old.json', 'A11111', ?2, 1, 1)",
+                rusqlite::params![i as i64 + 1, s],
+            )
+            .unwrap();
+        }
+        for (i, s) in attempt_statuses.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO attempts (uid, invoice_id, batch_id, invoice_revision, status,
+                                       created_at, updated_at)
+                 VALUES (?1, ?2, 'b', 1, ?3, 1, 1)",
+                rusqlite::params![format!("u{i}"), i as i64 + 1, s],
+            )
+            .unwrap();
+        }
+        assert!(
+            !send_path_writes_use_ephemeral_tables(&conn).is_empty(),
+            "a v3 file builds temporary b-trees (what v4 removes)"
+        );
+    }
+    let q = Queue::open(&path).unwrap();
+    assert_eq!(q.schema_version().unwrap(), LATEST_VERSION);
+    const { assert!(LATEST_VERSION >= 4) };
+    let c = q.check().unwrap();
+    assert_eq!(c.integrity, ["ok"]);
+    drop(q);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    let rows = |sql: &str| -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        rows("SELECT status FROM invoices ORDER BY id"),
+        invoice_statuses
+    );
+    assert_eq!(
+        rows("SELECT status FROM attempts ORDER BY uid"),
+        attempt_statuses
+    );
+    assert_eq!(
+        send_path_writes_use_ephemeral_tables(&conn),
+        Vec::<String>::new()
+    );
+    // The file itself still refuses a status it does not know, on either table, and a second
+    // unfinished attempt of one invoice (invariant 3).
+    let bad_invoice = conn.execute(
+        "INSERT INTO invoices (source, memory_id, status, created_at, updated_at)
+         VALUES ('x', 'A11111', 'BOGUS', 1, 1)",
+        [],
+    );
+    assert!(
+        format!("{bad_invoice:?}").contains("CHECK constraint failed"),
+        "{bad_invoice:?}"
+    );
+    let bad_attempt = conn.execute(
+        "UPDATE attempts SET status = 'sending' WHERE uid = 'u0'",
+        [],
+    );
+    assert!(
+        format!("{bad_attempt:?}").contains("CHECK constraint failed"),
+        "{bad_attempt:?}"
+    );
+    for (uid, open) in [("u3", "SENDING"), ("u4", "IN_PROGRESS"), ("u5", "UNKNOWN")] {
+        // u3..u5 belong to invoices 4..6, whose only attempts are final; point them at
+        // invoice 1, which has an unfinished one.
+        let r = conn.execute(
+            "UPDATE attempts SET invoice_id = 1, status = ?2 WHERE uid = ?1",
+            [uid, open],
+        );
+        assert!(
+            format!("{r:?}").contains("UNIQUE constraint failed"),
+            "{uid} {open}: {r:?}"
+        );
+    }
+    // A final attempt of the same invoice is allowed next to the open one.
+    conn.execute("UPDATE attempts SET invoice_id = 1 WHERE uid = 'u3'", [])
+        .unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+#[test]
+fn a_v3_file_whose_status_check_was_changed_by_something_else_is_not_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        migrate_to_version(&mut conn, 3).unwrap();
+        // Another program edited the table's CHECK (same meaning, other text).
+        let v: i64 = conn
+            .query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "writable_schema", true).unwrap();
+        conn.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, 'status IN', 'status  IN')
+             WHERE type = 'table' AND name = 'attempts'",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "schema_version", v + 1).unwrap();
+        conn.pragma_update(None, "writable_schema", false).unwrap();
+    }
+    let r = Queue::open(&path);
+    assert!(
+        format!("{r:?}").contains("does not have the status CHECK this program wrote"),
+        "{r:?}"
+    );
+    // Nothing of v4 was written: the whole upgrade rolled back.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 3);
+    let index: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'attempts_one_open'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(index.contains("status IN"), "{index}");
+    let invoices: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'invoices'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(invoices.contains("status IN"), "{invoices}");
+}
+
 #[test]
 fn a_file_from_a_newer_program_is_refused() {
     let dir = tempfile::tempdir().unwrap();

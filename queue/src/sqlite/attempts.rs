@@ -30,21 +30,31 @@ pub(crate) fn invoice_status_for(a: AttemptStatus, then: AfterRejection) -> Invo
 
 /// Current state of an attempt, for a guarded transition.
 struct Current {
+    /// The attempt row's rowid: the transition's writes find the row by it (the same
+    /// transaction read it, so it cannot have moved) instead of searching the uid index again.
+    row: i64,
     invoice: InvoiceId,
     status: AttemptStatus,
     reference: Option<String>,
     unknown_since: Option<Millis>,
 }
 
+/// `rowid, invoice_id, status, reference, unknown_since` of an attempt row.
+type CurrentRow = (i64, i64, String, Option<String>, Option<i64>);
+
 fn current(conn: &Connection, uid: &str) -> Result<Option<Current>> {
-    let row: Option<(i64, String, Option<String>, Option<i64>)> = conn
+    let row: Option<CurrentRow> = conn
         .prepare_cached(
-            "SELECT invoice_id, status, reference, unknown_since FROM attempts WHERE uid = ?1",
+            "SELECT rowid, invoice_id, status, reference, unknown_since FROM attempts
+             WHERE uid = ?1",
         )?
-        .query_row([uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([uid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .optional()?;
-    row.map(|(invoice, status, reference, unknown_since)| {
+    row.map(|(row, invoice, status, reference, unknown_since)| {
         Ok(Current {
+            row,
             invoice: InvoiceId(invoice),
             status: status.parse()?,
             reference,
@@ -92,33 +102,41 @@ fn apply(conn: &Connection, m: Move<'_>, now: Millis, pid: u32) -> Result<()> {
 
 /// [`apply`], writing `also` on the attempt in the same guarded `UPDATE`.
 fn apply_with(conn: &Connection, m: Move<'_>, also: Also<'_>, now: Millis, pid: u32) -> Result<()> {
-    const SET: &str = "UPDATE attempts SET status = ?2, updated_at = ?3,
+    // The SQL of each kind of write, spelled out whole: built once, not on every call.
+    macro_rules! set {
+        ($also:literal) => {
+            concat!(
+                "UPDATE attempts SET status = ?2, updated_at = ?3,
                     unknown_since = CASE WHEN ?2 = 'UNKNOWN' THEN coalesce(unknown_since, ?3)
-                                         ELSE unknown_since END";
-    const WHERE: &str = " WHERE uid = ?1 AND status = ?4";
-    let (to, from) = (m.to.as_str(), m.cur.status.as_str());
+                                         ELSE unknown_since END",
+                $also,
+                " WHERE rowid = ?1 AND status = ?4"
+            )
+        };
+    }
+    let (to, from, row) = (m.to.as_str(), m.cur.status.as_str(), m.cur.row);
     let n = match also {
         Also::Nothing => conn
-            .prepare_cached(&format!("{SET}{WHERE}"))?
-            .execute(params![m.uid, to, now, from])?,
+            .prepare_cached(set!(""))?
+            .execute(params![row, to, now, from])?,
         Also::Accepted { reference } => conn
-            .prepare_cached(&format!("{SET}, reference = ?5, sent_at = ?3{WHERE}"))?
-            .execute(params![m.uid, to, now, from, reference])?,
+            .prepare_cached(set!(", reference = ?5, sent_at = ?3"))?
+            .execute(params![row, to, now, from, reference])?,
         Also::Rejected { errors } => conn
-            .prepare_cached(&format!("{SET}, errors = ?5, sent_at = ?3{WHERE}"))?
-            .execute(params![m.uid, to, now, from, errors])?,
+            .prepare_cached(set!(", errors = ?5, sent_at = ?3"))?
+            .execute(params![row, to, now, from, errors])?,
         Also::Answer {
             server_status,
             reference,
             errors,
             warnings,
         } => conn
-            .prepare_cached(&format!(
-                "{SET}, polled_at = ?3, server_status = ?5, reference = coalesce(reference, ?6),
-                        errors = coalesce(?7, errors), warnings = coalesce(?8, warnings){WHERE}"
+            .prepare_cached(set!(
+                ", polled_at = ?3, server_status = ?5, reference = coalesce(reference, ?6),
+                        errors = coalesce(?7, errors), warnings = coalesce(?8, warnings)"
             ))?
             .execute(params![
-                m.uid,
+                row,
                 to,
                 now,
                 from,
@@ -251,19 +269,20 @@ impl RunnerStore for SqliteRunner {
                 let uid_s = uid.to_string();
                 // Guarded: only a QUEUED invoice at the expected revision moves to SENDING;
                 // anything else is explained below (and the whole batch rolls back).
-                let moved: Option<(Option<String>, String)> = tx
+                // (No RETURNING: SQLite collects RETURNING rows in a temporary b-tree, which
+                // costs more than reading the two columns by primary key afterwards.)
+                let moved = tx
                     .prepare_cached(
                         "UPDATE invoices SET status = 'SENDING', last_attempt = ?2, updated_at = ?3
-                         WHERE id = ?1 AND status = 'QUEUED' AND revision = ?4
-                         RETURNING taxid, memory_id",
+                         WHERE id = ?1 AND status = 'QUEUED' AND revision = ?4",
                     )?
-                    .query_row(params![key.id.0, uid_s, now, key.revision], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
-                    .optional()?;
-                let Some((taxid, memory_id)) = moved else {
+                    .execute(params![key.id.0, uid_s, now, key.revision])?;
+                if moved != 1 {
                     return Err(not_sendable(tx, key)?);
-                };
+                }
+                let (taxid, memory_id): (Option<String>, String) = tx
+                    .prepare_cached("SELECT taxid, memory_id FROM invoices WHERE id = ?1")?
+                    .query_row([key.id.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 let revision = key.revision;
                 let inserted = tx
                     .prepare_cached(
@@ -592,10 +611,10 @@ fn outcome_one(
                 "UPDATE attempts SET polled_at = ?2, server_status = ?3,
                         reference = coalesce(reference, ?4),
                         errors = coalesce(?5, errors), warnings = coalesce(?6, warnings)
-                 WHERE uid = ?1",
+                 WHERE rowid = ?1",
             )?
             .execute(params![
-                s,
+                cur.row,
                 now,
                 o.status.as_str(),
                 o.reference,
@@ -604,8 +623,8 @@ fn outcome_one(
             ])?;
         }
         (Touch::Polled, _, _) => {
-            tx.prepare_cached("UPDATE attempts SET polled_at = ?2 WHERE uid = ?1")?
-                .execute(params![s, now])?;
+            tx.prepare_cached("UPDATE attempts SET polled_at = ?2 WHERE rowid = ?1")?
+                .execute(params![cur.row, now])?;
         }
         // A final attempt keeps its recorded answer; the contradiction is logged for a person.
         (Touch::None, _, Some(e)) => log_event(

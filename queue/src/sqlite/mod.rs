@@ -209,6 +209,11 @@ fn refuse_foreign(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Prepared statements kept per connection. A runner's send and inquiry loop alone uses
+/// about as many distinct statements as rusqlite's default (16); past it every batch would
+/// evict and parse its statements again.
+const STATEMENT_CACHE: usize = 64;
+
 /// `<db>-wal` / `<db>-shm` / `<db>.lock` next to the database.
 pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
@@ -247,6 +252,7 @@ impl SqliteQueue {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(opts.busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(QueueError::Corrupt(format!(
@@ -313,6 +319,7 @@ impl SqliteQueue {
         )?;
         let opts = QueueOptions::default();
         conn.busy_timeout(opts.busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // A runner that has just created the file migrates it in one transaction within
         // milliseconds; wait for that briefly before calling the file old.
         let mut found = schema::version(&conn)?;
