@@ -36,6 +36,9 @@ pub struct SendStats {
     pub stopped: Option<StopReason>,
 }
 
+/// Most invoices handed to a signing thread, or from it to the sender, at once.
+const CHUNK: usize = 32;
+
 struct Ready {
     key: InvoiceKey,
     jwe: String,
@@ -74,10 +77,14 @@ pub async fn send_queued(
 
     let stop = Arc::new(AtomicBool::new(false));
     let threads = threads.max(1);
+    // Work and results travel a few invoices at a time (one lock, one hand-over and one wake
+    // per chunk, not per invoice); small enough that every thread gets a share of a batch.
+    let chunk = (batch_size / threads).clamp(1, CHUNK);
     let (ready_tx, mut ready_rx) =
-        mpsc::channel::<Result<Ready, SignError>>(batch_size.max(16) * 2);
+        mpsc::channel::<Vec<Result<Ready, SignError>>>((batch_size.max(16) * 2).div_ceil(chunk));
     // Stage 1: read QUEUED invoices page by page (a page is the send size).
-    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Invoice>(batch_size.max(16));
+    let (work_tx, work_rx) =
+        std::sync::mpsc::sync_channel::<Vec<Invoice>>(batch_size.max(16).div_ceil(chunk));
     let reader_thread = {
         let runner = runner.clone();
         let stop = stop.clone();
@@ -88,13 +95,15 @@ pub async fn send_queued(
                 if stop.load(Ordering::Relaxed) {
                     return Ok(());
                 }
-                let page = runner.next_sendable(&memory_id, batch_size, after)?;
+                let mut page = runner.next_sendable(&memory_id, batch_size, after)?;
                 let Some(last) = page.last() else {
                     return Ok(());
                 };
                 after = Some(last.id);
-                for inv in page {
-                    if stop.load(Ordering::Relaxed) || work_tx.send(inv).is_err() {
+                while !page.is_empty() {
+                    let rest = page.split_off(chunk.min(page.len()));
+                    let part = std::mem::replace(&mut page, rest);
+                    if stop.load(Ordering::Relaxed) || work_tx.send(part).is_err() {
                         return Ok(());
                     }
                 }
@@ -117,21 +126,31 @@ pub async fn send_queued(
                     return;
                 }
                 let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                let Ok(inv) = next else { return };
-                let Some(payload) = inv.payload.as_deref() else {
-                    continue;
-                };
-                let res = sign_compact(payload.as_bytes(), &*signer, &jws_opts).and_then(|jws| {
-                    server_key.encrypt(&jws).map(|jwe| Ready {
-                        key: inv.key(),
-                        jwe,
-                    })
-                });
-                let failed = res.is_err();
-                if failed {
-                    stop.store(true, Ordering::Relaxed);
+                let Ok(invoices) = next else { return };
+                let mut done = Vec::with_capacity(invoices.len());
+                let mut failed = false;
+                for inv in invoices {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Some(payload) = inv.payload.as_deref() else {
+                        continue;
+                    };
+                    let res =
+                        sign_compact(payload.as_bytes(), &*signer, &jws_opts).and_then(|jws| {
+                            server_key.encrypt(&jws).map(|jwe| Ready {
+                                key: inv.key(),
+                                jwe,
+                            })
+                        });
+                    failed = res.is_err();
+                    done.push(res);
+                    if failed {
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
                 }
-                if ready_tx.blocking_send(res).is_err() || failed {
+                if (!done.is_empty() && ready_tx.blocking_send(done).is_err()) || failed {
                     return;
                 }
             })
@@ -151,36 +170,45 @@ pub async fn send_queued(
     loop {
         let next = ready_rx.recv().await;
         let closed = next.is_none();
-        match next {
-            Some(Ok(r)) => {
-                stats.signed += 1;
-                obs.event(&Event::Signed { count: 1 });
-                batch.push(r);
+        let mut signed = 0;
+        let mut take = |results: Vec<Result<Ready, SignError>>,
+                        batch: &mut Vec<Ready>,
+                        failure: &mut Option<SignError>| {
+            for r in results {
+                match r {
+                    Ok(r) => {
+                        signed += 1;
+                        batch.push(r);
+                    }
+                    Err(e) => {
+                        *failure = Some(e);
+                        stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
             }
-            Some(Err(e)) => {
-                signer_failure = Some(e);
-                stop.store(true, Ordering::Relaxed);
-            }
-            None => {}
+        };
+        if let Some(results) = next {
+            take(results, &mut batch, &mut signer_failure);
         }
         // Take whatever else is already waiting, without blocking.
         while batch.len() < batch_size && signer_failure.is_none() {
             match ready_rx.try_recv() {
-                Ok(Ok(r)) => {
-                    stats.signed += 1;
-                    obs.event(&Event::Signed { count: 1 });
-                    batch.push(r);
-                }
-                Ok(Err(e)) => {
-                    signer_failure = Some(e);
-                    stop.store(true, Ordering::Relaxed);
-                }
+                Ok(results) => take(results, &mut batch, &mut signer_failure),
                 Err(_) => break,
             }
         }
-        let flush = batch.len() >= batch_size || (closed && !batch.is_empty());
-        if flush && signer_failure.is_none() && stats.stopped.is_none() {
-            let items = std::mem::take(&mut batch);
+        if signed > 0 {
+            stats.signed += signed;
+            obs.event(&Event::Signed { count: signed });
+        }
+        // Whole batches (a chunk may carry the batch past its size), and the rest at the end.
+        while signer_failure.is_none()
+            && stats.stopped.is_none()
+            && (batch.len() >= batch_size || (closed && !batch.is_empty()))
+        {
+            let rest = batch.split_off(batch_size.min(batch.len()));
+            let items = std::mem::replace(&mut batch, rest);
             let posted = post_batch(
                 &runner,
                 &client,
