@@ -234,3 +234,70 @@ async fn a_signer_failure_stops_sending_and_everything_unsent_stays_queued() {
         w.sandbox.shutdown().await;
     }
 }
+
+/// Signs as `inner`, but the `gate`-th signature waits until the test opens the gate.
+struct GateSigner {
+    inner: Arc<dyn Signer>,
+    count: AtomicUsize,
+    gate: usize,
+    reached: Mutex<std::sync::mpsc::Sender<()>>,
+    open: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Signer for GateSigner {
+    fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        if self.count.fetch_add(1, Ordering::SeqCst) + 1 == self.gate {
+            let _ = self.reached.lock().unwrap().send(());
+            let _ = self.open.lock().unwrap().recv();
+        }
+        self.inner.sign_rs256(message)
+    }
+    fn certificate_der(&self) -> &[u8] {
+        self.inner.certificate_der()
+    }
+}
+
+/// A send round dropped half-way (its task cancelled) signs nothing more: the signing threads
+/// stop at the next invoice instead of finishing the invoices they were handed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_send_round_signs_nothing_more() {
+    const GATE: usize = 5;
+    let w = world(200, None).await;
+    let (reached_tx, reached_rx) = std::sync::mpsc::channel();
+    let (open_tx, open_rx) = std::sync::mpsc::channel();
+    let gate = Arc::new(GateSigner {
+        inner: w.client.signer().clone(),
+        count: AtomicUsize::new(0),
+        gate: GATE,
+        reached: Mutex::new(reached_tx),
+        open: Mutex::new(open_rx),
+    });
+    let client = Arc::new(
+        Client::new(
+            &w.sandbox.base_url(),
+            "A11216",
+            gate.clone(),
+            ClientOptions::default(),
+        )
+        .unwrap(),
+    );
+    let runner = w.runner.clone();
+    let round = tokio::spawn(async move {
+        let rec = Recorder(Mutex::new(Vec::new()));
+        pipeline::run_pass(runner, client, &opts(100, 1), &rec).await
+    });
+    tokio::task::spawn_blocking(move || reached_rx.recv().unwrap())
+        .await
+        .unwrap();
+    round.abort();
+    assert!(round.await.unwrap_err().is_cancelled());
+    open_tx.send(()).unwrap();
+    // Wait until the signing thread has let go of the signer (it ended).
+    while Arc::strong_count(&gate) > 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(gate.count.load(Ordering::SeqCst), GATE, "signatures");
+    let s = w.queue.summary().unwrap();
+    assert_eq!(s.queued, 200, "nothing was sent: {s:?}");
+    w.sandbox.shutdown().await;
+}

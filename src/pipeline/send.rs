@@ -76,6 +76,9 @@ pub async fn send_queued(
     let server_key = Arc::new(ServerKey::from_der(&key.der, &key.id).map_err(PipelineError::Sign)?);
 
     let stop = Arc::new(AtomicBool::new(false));
+    // A round dropped half-way (its task cancelled) stops the reader and the signing threads
+    // at their next invoice too.
+    let _stop_when_dropped = StopWhenDropped(stop.clone());
     let threads = threads.max(1);
     // Work and results travel a few invoices at a time (one lock, one hand-over and one wake
     // per chunk, not per invoice); small enough that every thread gets a share of a batch.
@@ -249,6 +252,15 @@ pub async fn send_queued(
         stats.stopped = Some(StopReason::Signer(e));
     }
     Ok(stats)
+}
+
+/// Sets the stop flag when dropped.
+struct StopWhenDropped(Arc<AtomicBool>);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// One POST's acceptances being written to the queue on a blocking thread.
