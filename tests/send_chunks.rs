@@ -301,3 +301,43 @@ async fn a_cancelled_send_round_signs_nothing_more() {
     assert_eq!(s.queued, 200, "nothing was sent: {s:?}");
     w.sandbox.shutdown().await;
 }
+
+/// Signs as `inner`, each signature taking at least 30 ms (a slow token).
+struct SlowSigner(Arc<dyn Signer>);
+
+impl Signer for SlowSigner {
+    fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        std::thread::sleep(Duration::from_millis(30));
+        self.0.sign_rs256(message)
+    }
+    fn certificate_der(&self) -> &[u8] {
+        self.0.certificate_der()
+    }
+}
+
+/// With a slow signer, signed invoices are passed on (and counted on the progress display)
+/// as they come, not once a whole chunk of work is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_signer_reports_progress_as_it_goes() {
+    const N: u64 = 10;
+    let w = world(N, None).await;
+    let slow: Arc<dyn Signer> = Arc::new(SlowSigner(w.client.signer().clone()));
+    let client = Arc::new(
+        Client::new(
+            &w.sandbox.base_url(),
+            "A11216",
+            slow,
+            ClientOptions::default(),
+        )
+        .unwrap(),
+    );
+    let rec = Recorder(Mutex::new(Vec::new()));
+    let stats = pipeline::run_pass(w.runner.clone(), client, &opts(100, 1), &rec)
+        .await
+        .unwrap();
+    assert_eq!(stats.send.accepted, N as usize);
+    let signed = rec.counts(signed);
+    assert_eq!(signed.iter().sum::<usize>(), N as usize);
+    assert!(signed.len() >= 2, "one progress event for all: {signed:?}");
+    w.sandbox.shutdown().await;
+}

@@ -16,6 +16,7 @@ use moadian_queue::{AfterRejection, Invoice, InvoiceId, InvoiceKey, RunnerStore}
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -38,6 +39,9 @@ pub struct SendStats {
 
 /// Most invoices handed to a signing thread, or from it to the sender, at once.
 const CHUNK: usize = 32;
+/// A signing thread holds its results no longer than this (progress and POSTs keep pace
+/// with a slow signer); a key file signs a whole chunk in less.
+const PASS_ON_AFTER: Duration = Duration::from_millis(20);
 
 struct Ready {
     key: InvoiceKey,
@@ -131,6 +135,7 @@ pub async fn send_queued(
                 let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok(invoices) = next else { return };
                 let mut done = Vec::with_capacity(invoices.len());
+                let mut passed = Instant::now();
                 let mut failed = false;
                 for inv in invoices {
                     if stop.load(Ordering::Relaxed) {
@@ -151,6 +156,13 @@ pub async fn send_queued(
                     if failed {
                         stop.store(true, Ordering::Relaxed);
                         break;
+                    }
+                    // A slow signer (a token) passes each result on as it comes.
+                    if passed.elapsed() >= PASS_ON_AFTER {
+                        if ready_tx.blocking_send(std::mem::take(&mut done)).is_err() {
+                            return;
+                        }
+                        passed = Instant::now();
                     }
                 }
                 if (!done.is_empty() && ready_tx.blocking_send(done).is_err()) || failed {
