@@ -144,4 +144,22 @@ fn jwe_round_trip() {
     assert_eq!(out.alg.as_deref(), Some("RSA-OAEP-256"));
     assert_eq!(out.enc.as_deref(), Some("A256GCM"));
     jws::verify_compact(std::str::from_utf8(&out.plaintext).unwrap(), None).unwrap();
+    // Every JWE of the same thread decrypts, to this key or another, short or long.
+    assert_eq!(
+        jwe::decrypt(&b, &priv_der).unwrap().plaintext,
+        jws_text.as_bytes()
+    );
+    let other = openssl::rsa::Rsa::generate(2048).unwrap();
+    let other_key = jwe::ServerKey::from_der(&other.public_key_to_der().unwrap(), "k2").unwrap();
+    for text in ["x".repeat(5000), jws_text.clone(), "a.b.c".to_string()] {
+        let c = other_key.encrypt(&text).unwrap();
+        let d = jwe::decrypt(&c, &other.private_key_to_der().unwrap()).unwrap();
+        assert_eq!(d.plaintext, text.as_bytes());
+        assert_eq!(d.kid.as_deref(), Some("k2"));
+        let e = key.encrypt(&text).unwrap();
+        assert_eq!(
+            jwe::decrypt(&e, &priv_der).unwrap().plaintext,
+            text.as_bytes()
+        );
+    }
 }

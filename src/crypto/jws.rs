@@ -14,6 +14,7 @@ use super::{SignError, Signer};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use time::OffsetDateTime;
 
 /// Options of the JWS header.
@@ -75,6 +76,44 @@ pub fn header_json(cert_der: &[u8], sig_t: &str, six_key_header: bool) -> String
     Value::Object(h).to_string()
 }
 
+/// The base64url header this thread last encoded, with what it was made of: invoices signed
+/// in the same second by the same certificate share it (it holds the whole certificate).
+struct EncodedHeader {
+    cert_der: Vec<u8>,
+    sig_t: String,
+    six_key_header: bool,
+    b64: String,
+}
+
+thread_local! {
+    static HEADER: RefCell<Option<EncodedHeader>> = const { RefCell::new(None) };
+}
+
+/// Appends the base64url of [`header_json`] to `out`.
+fn push_header_b64(out: &mut String, cert_der: &[u8], sig_t: &str, six_key_header: bool) {
+    HEADER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let fresh = match &*slot {
+            Some(h) => {
+                h.sig_t != sig_t || h.six_key_header != six_key_header || h.cert_der != cert_der
+            }
+            None => true,
+        };
+        if fresh {
+            let header = header_json(cert_der, sig_t, six_key_header);
+            *slot = Some(EncodedHeader {
+                cert_der: cert_der.to_vec(),
+                sig_t: sig_t.to_string(),
+                six_key_header,
+                b64: URL_SAFE_NO_PAD.encode(header.as_bytes()),
+            });
+        }
+        if let Some(h) = &*slot {
+            out.push_str(&h.b64);
+        }
+    })
+}
+
 /// Signs `payload` (exact bytes) into a compact JWS.
 pub fn sign_compact(
     payload: &[u8],
@@ -92,9 +131,10 @@ pub fn sign_compact(
         }
         None => sig_t_now(),
     };
-    let header = header_json(signer.certificate_der(), &sig_t, opts.six_key_header);
-    let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 350 + 8);
-    URL_SAFE_NO_PAD.encode_string(header.as_bytes(), &mut out);
+    let cert_der = signer.certificate_der();
+    let mut out =
+        String::with_capacity((cert_der.len() * 4 / 3 + 120 + payload.len()) * 4 / 3 + 350 + 8);
+    push_header_b64(&mut out, cert_der, &sig_t, opts.six_key_header);
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(payload, &mut out);
     let signature = signer.sign_rs256(out.as_bytes())?;
@@ -217,5 +257,24 @@ mod tests {
         );
         let six = header_json(b"\x30\x00", "2024-03-06T13:05:50Z", true);
         assert!(six.contains(r#""typ":"jose","cty":"text/plain","alg":"RS256"}"#));
+    }
+
+    /// The header kept from the previous invoice is used only for the same certificate,
+    /// `sigT` and header form; anything else encodes it anew.
+    #[test]
+    fn the_kept_header_is_the_one_asked_for() {
+        let cases: [(&[u8], &str, bool); 6] = [
+            (b"\x30\x00", "2024-03-06T13:05:50Z", false),
+            (b"\x30\x00", "2024-03-06T13:05:50Z", false),
+            (b"\x30\x00", "2024-03-06T13:05:51Z", false),
+            (b"\x30\x00", "2024-03-06T13:05:51Z", true),
+            (b"\x30\x01", "2024-03-06T13:05:51Z", true),
+            (b"\x30\x00", "2024-03-06T13:05:50Z", false),
+        ];
+        for (cert, sig_t, six) in cases {
+            let mut out = String::new();
+            push_header_b64(&mut out, cert, sig_t, six);
+            assert_eq!(out, URL_SAFE_NO_PAD.encode(header_json(cert, sig_t, six)));
+        }
     }
 }

@@ -108,7 +108,11 @@ impl KeyFileSigner {
 
 impl Signer for KeyFileSigner {
     fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        let digest = openssl::sha::sha256(message);
+        // The low-level hasher: OpenSSL 3's one-shot `SHA256()` looks the algorithm up anew
+        // on every call.
+        let mut hasher = openssl::sha::Sha256::new();
+        hasher.update(message);
+        let digest = hasher.finish();
         PREPARED.with(|cell| {
             let mut slot = cell.borrow_mut();
             let ctx = match &mut *slot {

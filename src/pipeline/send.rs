@@ -16,6 +16,7 @@ use moadian_queue::{AfterRejection, Invoice, InvoiceId, InvoiceKey, RunnerStore}
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -35,6 +36,12 @@ pub struct SendStats {
     /// Why sending stopped early, if it did.
     pub stopped: Option<StopReason>,
 }
+
+/// Most invoices handed to a signing thread, or from it to the sender, at once.
+const CHUNK: usize = 32;
+/// A signing thread holds its results no longer than this (progress and POSTs keep pace
+/// with a slow signer); a key file signs a whole chunk in less.
+const PASS_ON_AFTER: Duration = Duration::from_millis(20);
 
 struct Ready {
     key: InvoiceKey,
@@ -73,11 +80,18 @@ pub async fn send_queued(
     let server_key = Arc::new(ServerKey::from_der(&key.der, &key.id).map_err(PipelineError::Sign)?);
 
     let stop = Arc::new(AtomicBool::new(false));
+    // A round dropped half-way (its task cancelled) stops the reader and the signing threads
+    // at their next invoice too.
+    let _stop_when_dropped = StopWhenDropped(stop.clone());
     let threads = threads.max(1);
+    // Work and results travel a few invoices at a time (one lock, one hand-over and one wake
+    // per chunk, not per invoice); small enough that every thread gets a share of a batch.
+    let chunk = (batch_size / threads).clamp(1, CHUNK);
     let (ready_tx, mut ready_rx) =
-        mpsc::channel::<Result<Ready, SignError>>(batch_size.max(16) * 2);
+        mpsc::channel::<Vec<Result<Ready, SignError>>>((batch_size.max(16) * 2).div_ceil(chunk));
     // Stage 1: read QUEUED invoices page by page (a page is the send size).
-    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Invoice>(batch_size.max(16));
+    let (work_tx, work_rx) =
+        std::sync::mpsc::sync_channel::<Vec<Invoice>>(batch_size.max(16).div_ceil(chunk));
     let reader_thread = {
         let runner = runner.clone();
         let stop = stop.clone();
@@ -88,13 +102,15 @@ pub async fn send_queued(
                 if stop.load(Ordering::Relaxed) {
                     return Ok(());
                 }
-                let page = runner.next_sendable(&memory_id, batch_size, after)?;
+                let mut page = runner.next_sendable(&memory_id, batch_size, after)?;
                 let Some(last) = page.last() else {
                     return Ok(());
                 };
                 after = Some(last.id);
-                for inv in page {
-                    if stop.load(Ordering::Relaxed) || work_tx.send(inv).is_err() {
+                while !page.is_empty() {
+                    let rest = page.split_off(chunk.min(page.len()));
+                    let part = std::mem::replace(&mut page, rest);
+                    if stop.load(Ordering::Relaxed) || work_tx.send(part).is_err() {
                         return Ok(());
                     }
                 }
@@ -117,21 +133,39 @@ pub async fn send_queued(
                     return;
                 }
                 let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                let Ok(inv) = next else { return };
-                let Some(payload) = inv.payload.as_deref() else {
-                    continue;
-                };
-                let res = sign_compact(payload.as_bytes(), &*signer, &jws_opts).and_then(|jws| {
-                    server_key.encrypt(&jws).map(|jwe| Ready {
-                        key: inv.key(),
-                        jwe,
-                    })
-                });
-                let failed = res.is_err();
-                if failed {
-                    stop.store(true, Ordering::Relaxed);
+                let Ok(invoices) = next else { return };
+                let mut done = Vec::with_capacity(invoices.len());
+                let mut passed = Instant::now();
+                let mut failed = false;
+                for inv in invoices {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Some(payload) = inv.payload.as_deref() else {
+                        continue;
+                    };
+                    let res =
+                        sign_compact(payload.as_bytes(), &*signer, &jws_opts).and_then(|jws| {
+                            server_key.encrypt(&jws).map(|jwe| Ready {
+                                key: inv.key(),
+                                jwe,
+                            })
+                        });
+                    failed = res.is_err();
+                    done.push(res);
+                    if failed {
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    // A slow signer (a token) passes each result on as it comes.
+                    if passed.elapsed() >= PASS_ON_AFTER {
+                        if ready_tx.blocking_send(std::mem::take(&mut done)).is_err() {
+                            return;
+                        }
+                        passed = Instant::now();
+                    }
                 }
-                if ready_tx.blocking_send(res).is_err() || failed {
+                if (!done.is_empty() && ready_tx.blocking_send(done).is_err()) || failed {
                     return;
                 }
             })
@@ -151,36 +185,45 @@ pub async fn send_queued(
     loop {
         let next = ready_rx.recv().await;
         let closed = next.is_none();
-        match next {
-            Some(Ok(r)) => {
-                stats.signed += 1;
-                obs.event(&Event::Signed { count: 1 });
-                batch.push(r);
+        let mut signed = 0;
+        let mut take = |results: Vec<Result<Ready, SignError>>,
+                        batch: &mut Vec<Ready>,
+                        failure: &mut Option<SignError>| {
+            for r in results {
+                match r {
+                    Ok(r) => {
+                        signed += 1;
+                        batch.push(r);
+                    }
+                    Err(e) => {
+                        *failure = Some(e);
+                        stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
             }
-            Some(Err(e)) => {
-                signer_failure = Some(e);
-                stop.store(true, Ordering::Relaxed);
-            }
-            None => {}
+        };
+        if let Some(results) = next {
+            take(results, &mut batch, &mut signer_failure);
         }
         // Take whatever else is already waiting, without blocking.
         while batch.len() < batch_size && signer_failure.is_none() {
             match ready_rx.try_recv() {
-                Ok(Ok(r)) => {
-                    stats.signed += 1;
-                    obs.event(&Event::Signed { count: 1 });
-                    batch.push(r);
-                }
-                Ok(Err(e)) => {
-                    signer_failure = Some(e);
-                    stop.store(true, Ordering::Relaxed);
-                }
+                Ok(results) => take(results, &mut batch, &mut signer_failure),
                 Err(_) => break,
             }
         }
-        let flush = batch.len() >= batch_size || (closed && !batch.is_empty());
-        if flush && signer_failure.is_none() && stats.stopped.is_none() {
-            let items = std::mem::take(&mut batch);
+        if signed > 0 {
+            stats.signed += signed;
+            obs.event(&Event::Signed { count: signed });
+        }
+        // Whole batches (a chunk may carry the batch past its size), and the rest at the end.
+        while signer_failure.is_none()
+            && stats.stopped.is_none()
+            && (batch.len() >= batch_size || (closed && !batch.is_empty()))
+        {
+            let rest = batch.split_off(batch_size.min(batch.len()));
+            let items = std::mem::replace(&mut batch, rest);
             let posted = post_batch(
                 &runner,
                 &client,
@@ -221,6 +264,15 @@ pub async fn send_queued(
         stats.stopped = Some(StopReason::Signer(e));
     }
     Ok(stats)
+}
+
+/// Sets the stop flag when dropped.
+struct StopWhenDropped(Arc<AtomicBool>);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// One POST's acceptances being written to the queue on a blocking thread.
