@@ -102,14 +102,19 @@ pub async fn send_queued(
                 if stop.load(Ordering::Relaxed) {
                     return Ok(());
                 }
-                let mut page = runner.next_sendable(&memory_id, batch_size, after)?;
+                let page = runner.next_sendable(&memory_id, batch_size, after)?;
                 let Some(last) = page.last() else {
                     return Ok(());
                 };
                 after = Some(last.id);
-                while !page.is_empty() {
-                    let rest = page.split_off(chunk.min(page.len()));
-                    let part = std::mem::replace(&mut page, rest);
+                // Each chunk is a vector of its own size: a chunk split off the page would
+                // keep the whole page's allocation alive while it waits to be signed.
+                let mut page = page.into_iter();
+                loop {
+                    let part: Vec<Invoice> = page.by_ref().take(chunk).collect();
+                    if part.is_empty() {
+                        break;
+                    }
                     if stop.load(Ordering::Relaxed) || work_tx.send(part).is_err() {
                         return Ok(());
                     }
