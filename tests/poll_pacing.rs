@@ -3,106 +3,26 @@
 //! long the server took from acceptance to a final answer. Against the sandbox with a
 //! processing delay; assertions on counts and order of events, never on durations measured.
 
-use moadian::api::{Client, ClientOptions};
-use moadian::crypto::testcert::{make_identity, IdentityOptions};
-use moadian::crypto::{open_signer, PinSource, Signer, SignerConfig};
-use moadian::invoice::{inno_for_serial, MemoryId, TaxId};
-use moadian::pipeline::{self, Event, Observer, PassOptions, PollOptions};
-use moadian::sandbox::{Faults, Sandbox, SandboxConfig};
-use moadian_queue::{AnyQueue, QueueOptions, Store};
-use std::sync::{Arc, Mutex};
+mod send_support;
+
+use moadian::pipeline::{self, Event, PassOptions, PollOptions};
+use moadian::sandbox::{Faults, SandboxConfig};
+use moadian_queue::Store;
+use send_support::{Recorder, World};
 use std::time::Duration;
-
-const NATIONAL_ID: &str = "14003778990";
-
-struct Recorder(Mutex<Vec<Event>>);
-
-impl Observer for Recorder {
-    fn event(&self, e: &Event) {
-        self.0.lock().unwrap().push(e.clone());
-    }
-}
-
-fn invoice(serial: u64, indatim: i64) -> serde_json::Value {
-    let mem = MemoryId::parse("A11216").unwrap();
-    let taxid = TaxId::generate(&mem, indatim, serial).unwrap();
-    serde_json::json!({
-        "header": {"taxid": taxid.as_str(), "inno": inno_for_serial(serial), "indatim": indatim,
-            "inty": 1, "inp": 1, "ins": 1, "tins": NATIONAL_ID, "tob": 2, "bid": "10100302746",
-            "tinb": "10100302746", "tprdis": 20000, "tdis": 500, "tadis": 19500, "tvam": 1755,
-            "todam": 0, "tbill": 21255, "setm": 2},
-        "body": [{"sstid": "2710000138624", "sstt": "قطعات", "mu": "164", "am": 2,
-            "fee": 10000, "prdis": 20000, "dis": 500, "adis": 19500, "vra": 9, "vam": 1755,
-            "tsstam": 21255}],
-        "payments": []
-    })
-}
 
 /// A sandbox answering after `delay_ms`, a queue file with `n` valid invoices of A11216, its
 /// runner, and a key-file client.
-struct World {
-    sandbox: moadian::sandbox::RunningSandbox,
-    queue: AnyQueue,
-    runner: Arc<moadian_queue::AnyRunner>,
-    client: Arc<Client>,
-    _dir: tempfile::TempDir,
-}
-
 async fn world(n: u64, delay_ms: u64) -> World {
-    let sandbox = Sandbox::start(SandboxConfig {
+    let config = SandboxConfig {
         faults: Faults {
             processing_delay_ms: delay_ms,
             ..Faults::default()
         },
         server_key_bits: 2048,
         ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let id = make_identity(&IdentityOptions::new(NATIONAL_ID)).unwrap();
-    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-    std::fs::write(&key, id.key_pem()).unwrap();
-    std::fs::write(&cert, id.cert_pem()).unwrap();
-    let cfg = SignerConfig {
-        key_file: Some(key),
-        cert_file: Some(cert),
-        ..Default::default()
     };
-    let signer: Arc<dyn Signer> =
-        Arc::from(open_signer(&cfg, PinSource::None, Some(NATIONAL_ID)).unwrap());
-
-    let queue = AnyQueue::open_file(&dir.path().join("q.sqlite"), QueueOptions::default()).unwrap();
-    let mem = MemoryId::parse("A11216").unwrap();
-    let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
-    let now = chrono::Utc::now().timestamp_millis();
-    let items = (1..=n)
-        .map(|s| {
-            let input = pipeline::Input {
-                source: format!("t#{s}"),
-                value: Ok(invoice(s, indatim)),
-            };
-            pipeline::prepare(input, &mem, now)
-        })
-        .collect();
-    queue.enqueue_batch(items).unwrap();
-    let runner = Arc::new(queue.acquire_runner_for(&["A11216".to_string()]).unwrap());
-    let client = Arc::new(
-        Client::new(
-            &sandbox.base_url(),
-            "A11216",
-            signer,
-            ClientOptions::default(),
-        )
-        .unwrap(),
-    );
-    World {
-        sandbox,
-        queue,
-        runner,
-        client,
-        _dir: dir,
-    }
+    send_support::world(config, n, |s| s).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +46,7 @@ async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
         },
         ..PassOptions::default()
     };
-    let rec = Recorder(Mutex::new(Vec::new()));
+    let rec = Recorder::new();
     let stats = pipeline::run_pass(runner.clone(), client, &opts, &rec)
         .await
         .unwrap();
@@ -201,7 +121,7 @@ async fn every_batch_acceptances_are_recorded_before_the_round_ends() {
         wait: Duration::ZERO,
         ..PassOptions::default()
     };
-    let rec = Recorder(Mutex::new(Vec::new()));
+    let rec = Recorder::new();
     let stats = pipeline::run_pass(runner, client, &opts, &rec)
         .await
         .unwrap();

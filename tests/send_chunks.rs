@@ -3,32 +3,17 @@
 //! holds at most the batch size, and a signer failure still stops sending with everything
 //! unsent QUEUED. Against the sandbox over 127.0.0.1, a real queue file, a key-file signer.
 
+mod send_support;
+
 use moadian::api::{Client, ClientOptions};
-use moadian::crypto::testcert::{make_identity, IdentityOptions};
-use moadian::crypto::{open_signer, PinSource, SignError, Signer, SignerConfig};
-use moadian::invoice::{inno_for_serial, MemoryId, TaxId};
-use moadian::pipeline::{self, Event, Observer, PassOptions, StopReason};
-use moadian::sandbox::{Sandbox, SandboxConfig};
-use moadian_queue::{AnyQueue, QueueOptions, Store};
+use moadian::crypto::{SignError, Signer};
+use moadian::pipeline::{self, Event, PassOptions, StopReason};
+use moadian::sandbox::SandboxConfig;
+use moadian_queue::Store;
+use send_support::{Recorder, World};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const NATIONAL_ID: &str = "14003778990";
-
-struct Recorder(Mutex<Vec<Event>>);
-
-impl Observer for Recorder {
-    fn event(&self, e: &Event) {
-        self.0.lock().unwrap().push(e.clone());
-    }
-}
-
-impl Recorder {
-    fn counts(&self, pick: fn(&Event) -> Option<usize>) -> Vec<usize> {
-        self.0.lock().unwrap().iter().filter_map(pick).collect()
-    }
-}
 
 /// Signs until it has signed `left` times, then fails as a removed token does.
 struct FailingSigner {
@@ -52,87 +37,21 @@ impl Signer for FailingSigner {
     }
 }
 
-fn invoice(serial: u64, indatim: i64) -> serde_json::Value {
-    let mem = MemoryId::parse("A11216").unwrap();
-    let taxid = TaxId::generate(&mem, indatim, serial).unwrap();
-    serde_json::json!({
-        "header": {"taxid": taxid.as_str(), "inno": inno_for_serial(serial), "indatim": indatim,
-            "inty": 1, "inp": 1, "ins": 1, "tins": NATIONAL_ID, "tob": 2, "bid": "10100302746",
-            "tinb": "10100302746", "tprdis": 20000, "tdis": 500, "tadis": 19500, "tvam": 1755,
-            "todam": 0, "tbill": 21255, "setm": 2},
-        "body": [{"sstid": "2710000138624", "sstt": "قطعات", "mu": "164", "am": 2,
-            "fee": 10000, "prdis": 20000, "dis": 500, "adis": 19500, "vra": 9, "vam": 1755,
-            "tsstam": 21255}],
-        "payments": []
-    })
-}
-
-struct World {
-    sandbox: moadian::sandbox::RunningSandbox,
-    queue: AnyQueue,
-    runner: Arc<moadian_queue::AnyRunner>,
-    client: Arc<Client>,
-    _dir: tempfile::TempDir,
-}
-
 /// A sandbox, a queue file with `n` valid invoices, and a client whose key-file signer signs
 /// `signatures` times (the auth token included) before it fails, or forever.
 async fn world(n: u64, signatures: Option<usize>) -> World {
-    let sandbox = Sandbox::start(SandboxConfig {
+    let config = SandboxConfig {
         server_key_bits: 2048,
         ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let id = make_identity(&IdentityOptions::new(NATIONAL_ID)).unwrap();
-    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-    std::fs::write(&key, id.key_pem()).unwrap();
-    std::fs::write(&cert, id.cert_pem()).unwrap();
-    let cfg = SignerConfig {
-        key_file: Some(key),
-        cert_file: Some(cert),
-        ..Default::default()
     };
-    let mut signer: Arc<dyn Signer> =
-        Arc::from(open_signer(&cfg, PinSource::None, Some(NATIONAL_ID)).unwrap());
-    if let Some(left) = signatures {
-        signer = Arc::new(FailingSigner {
+    send_support::world(config, n, |signer| match signatures {
+        Some(left) => Arc::new(FailingSigner {
             inner: signer,
             left: AtomicUsize::new(left),
-        });
-    }
-    let queue = AnyQueue::open_file(&dir.path().join("q.sqlite"), QueueOptions::default()).unwrap();
-    let mem = MemoryId::parse("A11216").unwrap();
-    let indatim = chrono::Utc::now().timestamp_millis() - 3_600_000;
-    let now = chrono::Utc::now().timestamp_millis();
-    let items = (1..=n)
-        .map(|s| {
-            let input = pipeline::Input {
-                source: format!("t#{s}"),
-                value: Ok(invoice(s, indatim)),
-            };
-            pipeline::prepare(input, &mem, now)
-        })
-        .collect();
-    queue.enqueue_batch(items).unwrap();
-    let runner = Arc::new(queue.acquire_runner_for(&["A11216".to_string()]).unwrap());
-    let client = Arc::new(
-        Client::new(
-            &sandbox.base_url(),
-            "A11216",
-            signer,
-            ClientOptions::default(),
-        )
-        .unwrap(),
-    );
-    World {
-        sandbox,
-        queue,
-        runner,
-        client,
-        _dir: dir,
-    }
+        }),
+        None => signer,
+    })
+    .await
 }
 
 fn opts(batch_size: usize, sign_threads: usize) -> PassOptions {
@@ -164,7 +83,7 @@ async fn every_signed_invoice_is_counted_and_every_post_holds_at_most_the_batch_
     const BATCH: usize = 7;
     for threads in [1, 3] {
         let w = world(N, None).await;
-        let rec = Recorder(Mutex::new(Vec::new()));
+        let rec = Recorder::new();
         let stats = pipeline::run_pass(
             w.runner.clone(),
             w.client.clone(),
@@ -200,7 +119,7 @@ async fn a_signer_failure_stops_sending_and_everything_unsent_stays_queued() {
     for threads in [1, 2] {
         // The auth token, then 21 invoices: five whole batches can go, the sixth cannot.
         let w = world(N, Some(22)).await;
-        let rec = Recorder(Mutex::new(Vec::new()));
+        let rec = Recorder::new();
         let stats = pipeline::run_pass(
             w.runner.clone(),
             w.client.clone(),
@@ -283,7 +202,7 @@ async fn a_cancelled_send_round_signs_nothing_more() {
     );
     let runner = w.runner.clone();
     let round = tokio::spawn(async move {
-        let rec = Recorder(Mutex::new(Vec::new()));
+        let rec = Recorder::new();
         pipeline::run_pass(runner, client, &opts(100, 1), &rec).await
     });
     tokio::task::spawn_blocking(move || reached_rx.recv().unwrap())
@@ -331,7 +250,7 @@ async fn a_slow_signer_reports_progress_as_it_goes() {
         )
         .unwrap(),
     );
-    let rec = Recorder(Mutex::new(Vec::new()));
+    let rec = Recorder::new();
     let stats = pipeline::run_pass(w.runner.clone(), client, &opts(100, 1), &rec)
         .await
         .unwrap();
