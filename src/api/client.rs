@@ -297,7 +297,7 @@ impl Client {
         &self,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&[Packet]>,
+        body: Option<bytes::Bytes>,
     ) -> Result<T, ApiError> {
         let url = self.url(path);
         let mut retries = 0;
@@ -305,8 +305,12 @@ impl Client {
         loop {
             let result = async {
                 let token = self.auth_token().await?;
-                let mut req = match body {
-                    Some(b) => self.http.post(&url).json(b),
+                let mut req = match &body {
+                    Some(b) => self
+                        .http
+                        .post(&url)
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(b.clone()),
                     None => self.http.get(&url),
                 };
                 if !query.is_empty() {
@@ -411,7 +415,7 @@ impl Client {
     /// `POST invoice` with up to 1000 packets. Retried only on failures after which nothing can
     /// have been accepted; an [`ApiError`] with [`Disposition::Unknown`] means the caller must
     /// reconcile by inquiry before sending any of these packets again.
-    pub async fn send_invoices(&self, packets: &[Packet]) -> Result<SendResponse, ApiError> {
+    pub async fn send_invoices(&self, packets: Vec<Packet>) -> Result<SendResponse, ApiError> {
         if packets.is_empty() {
             return Ok(SendResponse {
                 timestamp: None,
@@ -424,7 +428,13 @@ impl Client {
                 packets.len()
             )));
         }
-        self.call("invoice", &[], Some(packets)).await
+        // Written once: a retry sends the same bytes, and the packets (their JWEs are most of
+        // a batch's memory) are gone before the POST instead of living beside their JSON.
+        let body = serde_json::to_vec(&packets)
+            .map_err(|e| ApiError::Invalid(format!("the batch could not be written: {e}")))?;
+        drop(packets);
+        self.call("invoice", &[], Some(bytes::Bytes::from(body)))
+            .await
     }
 
     fn check_ids(n: usize) -> Result<(), ApiError> {

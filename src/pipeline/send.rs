@@ -359,7 +359,7 @@ async fn post_batch(
     obs.event(&Event::Posting {
         count: packets.len(),
     });
-    let answer = client.send_invoices(&packets).await;
+    let answer = client.send_invoices(packets).await;
     // The previous POST's acceptances were written meanwhile: in the queue before this
     // answer is recorded.
     if let Some(r) = recording.take() {
