@@ -67,12 +67,7 @@ fn normalise_number_into(text: &str, out: &mut String) {
     if leading == total {
         return out.push('0');
     }
-    let trailing = int
-        .bytes()
-        .chain(frac.bytes())
-        .rev()
-        .take_while(|&b| b == b'0')
-        .count();
+    let trailing = digits().rev().take_while(|&b| b == b'0').count();
     exp += trailing as i64;
     if neg {
         out.push('-');
