@@ -125,6 +125,20 @@ fn apply_with(conn: &Connection, m: Move<'_>, also: Also<'_>, now: Millis, pid: 
         Also::Rejected { errors } => conn
             .prepare_cached(set!(", errors = ?5, sent_at = ?3"))?
             .execute(params![row, to, now, from, errors])?,
+        // A reference already known is not named: naming an indexed column rewrites its
+        // index entry even when the value stays, and references are random, so each answer
+        // would dirty one more page of `attempts_reference`.
+        Also::Answer {
+            server_status,
+            reference,
+            errors,
+            warnings,
+        } if m.cur.reference.is_some() || reference.is_none() => conn
+            .prepare_cached(set!(
+                ", polled_at = ?3, server_status = ?5,
+                        errors = coalesce(?6, errors), warnings = coalesce(?7, warnings)"
+            ))?
+            .execute(params![row, to, now, from, server_status, errors, warnings])?,
         Also::Answer {
             server_status,
             reference,
@@ -132,7 +146,7 @@ fn apply_with(conn: &Connection, m: Move<'_>, also: Also<'_>, now: Millis, pid: 
             warnings,
         } => conn
             .prepare_cached(set!(
-                ", polled_at = ?3, server_status = ?5, reference = coalesce(reference, ?6),
+                ", polled_at = ?3, server_status = ?5, reference = ?6,
                         errors = coalesce(?7, errors), warnings = coalesce(?8, warnings)"
             ))?
             .execute(params![
@@ -606,10 +620,24 @@ fn outcome_one(
             apply_with(tx, m, answer, now, pid)?;
         }
         // An answer that moves nothing is written on its own.
-        (Touch::Answer, _, _) => {
+        // (A reference already known is not named, as in `apply_with`.)
+        (Touch::Answer, _, _) if cur.reference.is_some() || o.reference.is_none() => {
             tx.prepare_cached(
                 "UPDATE attempts SET polled_at = ?2, server_status = ?3,
-                        reference = coalesce(reference, ?4),
+                        errors = coalesce(?4, errors), warnings = coalesce(?5, warnings)
+                 WHERE rowid = ?1",
+            )?
+            .execute(params![
+                cur.row,
+                now,
+                o.status.as_str(),
+                json_opt(&o.errors),
+                json_opt(&o.warnings)
+            ])?;
+        }
+        (Touch::Answer, _, _) => {
+            tx.prepare_cached(
+                "UPDATE attempts SET polled_at = ?2, server_status = ?3, reference = ?4,
                         errors = coalesce(?5, errors), warnings = coalesce(?6, warnings)
                  WHERE rowid = ?1",
             )?
