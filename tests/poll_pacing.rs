@@ -1,7 +1,8 @@
 //! Polling paces itself on the server: the first inquiry comes soon after acceptance, the
 //! waits back off while the server is still processing, and the run learns (and reports) how
-//! long the server took from acceptance to a final answer. Against the sandbox with a
-//! processing delay; assertions on counts and order of events, never on durations measured.
+//! long the server took from acceptance to a final answer; the answers of a sweep are kept
+//! when the server fails before the sweep ends. Against the sandbox with a processing delay;
+//! assertions on counts and order of events, never on durations measured.
 
 mod send_support;
 
@@ -161,4 +162,83 @@ async fn every_batch_acceptances_are_recorded_before_the_round_ends() {
         assert!(started < taken, "invoice {id}: {kinds:?}");
     }
     sandbox.shutdown().await;
+}
+
+/// A sweep's answers are written to the queue together, after its last inquiry; when an
+/// inquiry fails part-way, the answers already had are written before the pass stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_had_before_an_inquiry_fails_are_kept() {
+    // 250 open: the probe asks for the newest 100 (inquiry 1), the sweep for the other 150
+    // (inquiries 2 and 3); the server fails from inquiry 3 on.
+    const N: u64 = 250;
+    let World {
+        sandbox,
+        queue,
+        runner,
+        client,
+        _dir,
+    } = world(N, 0).await;
+    let quick = moadian::api::ClientOptions {
+        retry: moadian::api::RetryPolicy {
+            max_retries: 0,
+            ..moadian::api::RetryPolicy::default()
+        },
+        ..moadian::api::ClientOptions::default()
+    };
+    let client = std::sync::Arc::new(
+        moadian::api::Client::new(
+            &sandbox.base_url(),
+            "A11216",
+            client.signer().clone(),
+            quick,
+        )
+        .unwrap(),
+    );
+    let send = PassOptions {
+        batch_size: N as usize,
+        wait: Duration::ZERO,
+        poll: PollOptions {
+            first_delay: Duration::from_secs(3600),
+            max_delay: Duration::from_secs(3600),
+        },
+        ..PassOptions::default()
+    };
+    // Sent, and nothing answered yet: every inquiry fails.
+    sandbox
+        .update_faults(|f| f.inquiry_errors_after = Some(0))
+        .unwrap();
+    let sent = pipeline::run_pass(runner.clone(), client.clone(), &send, &Recorder::new())
+        .await
+        .unwrap();
+    assert_eq!(sent.send.accepted, N as usize);
+    assert_eq!(queue.summary().unwrap().in_progress, N);
+    // Until the server has decided every invoice (it works in the background).
+    let decided = || {
+        let l = sandbox.ledger();
+        l.taxids
+            .values()
+            .map(|e| u64::from(e.succeeded))
+            .sum::<u64>()
+    };
+    for _ in 0..600 {
+        if decided() == N {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(decided(), N, "the sandbox decided every invoice");
+
+    sandbox
+        .update_faults(|f| f.inquiry_errors_after = Some(2))
+        .unwrap();
+    let stats = pipeline::run_pass(runner.clone(), client, &send, &Recorder::new())
+        .await
+        .unwrap();
+    assert!(stats.stopped.is_some(), "the third inquiry failed");
+    let s = queue.summary().unwrap();
+    assert_eq!(
+        (s.success, s.in_progress),
+        (200, 50),
+        "the answers of inquiries 1 and 2 are in the queue"
+    );
 }

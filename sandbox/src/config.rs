@@ -20,6 +20,7 @@
 //! rotate_key_next = 0
 //! forget_after_accept_rate = 0.0     # acknowledged, then NOT_FOUND
 //! forget_after_accept_next = 0
+//! inquiry_errors_after = 3           # inquiries by uid after the third answer HTTP 500
 //!
 //! [[taxpayers]]
 //! memory_id = "B22222"
@@ -121,6 +122,9 @@ pub struct Faults {
     pub forget_after_accept_next: u32,
     /// Share of invoice packets acknowledged and then forgotten.
     pub forget_after_accept_rate: f64,
+    /// Inquiries by uid answered as usual before every further one is answered HTTP 500 with
+    /// `error_code` (counts down; absent: never): a server that fails in the middle of a sweep.
+    pub inquiry_errors_after: Option<u32>,
 }
 
 impl Default for Faults {
@@ -142,6 +146,7 @@ impl Default for Faults {
             rotate_key_rate: 0.0,
             forget_after_accept_next: 0,
             forget_after_accept_rate: 0.0,
+            inquiry_errors_after: None,
         }
     }
 }

@@ -89,6 +89,10 @@ pub async fn by_uid(
         return Err(ApiError::new("4160", now));
     }
     let win = window(&params, now)?;
+    if inquiry_fails(&state) {
+        lock(&state.store).ledger.faults.server_errors += 1;
+        return Err(ApiError::new(&state.faults().error_code, now));
+    }
     let faults = state.faults();
     let store = lock(&state.store);
     let out = uids
@@ -195,4 +199,18 @@ pub async fn invoice_status(
         })
         .collect();
     Ok(Json(Value::Array(out)))
+}
+
+/// Whether this inquiry by uid is answered with a server error, counting down
+/// `inquiry_errors_after`.
+fn inquiry_fails(state: &AppState) -> bool {
+    let mut f = lock(&state.faults);
+    match f.inquiry_errors_after {
+        Some(0) => true,
+        Some(n) => {
+            f.inquiry_errors_after = Some(n - 1);
+            false
+        }
+        None => false,
+    }
 }

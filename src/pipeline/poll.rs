@@ -84,13 +84,48 @@ pub fn open_attempts<S: Store>(store: &S, memory_id: &str) -> Result<Vec<Attempt
     Ok(v)
 }
 
-/// One inquiry round over `attempts` (≤100 per call); records the answers.
+/// One inquiry round over `attempts` (≤100 per call); records the answers, all of them in one
+/// queue transaction (a sweep page is up to [`SWEEP_PAGE`]): one commit instead of one per
+/// call. Answers already had are recorded before an inquiry's failure is returned.
 async fn inquire_and_record(
     runner: &Arc<Runner>,
     client: &Client,
     attempts: &[Attempt],
     stats: &mut PollStats,
     learn_since_ms: i64,
+) -> Result<bool, PipelineError> {
+    let mut answered = Vec::with_capacity(attempts.len());
+    let asked = inquire(
+        runner,
+        client,
+        attempts,
+        stats,
+        learn_since_ms,
+        &mut answered,
+    )
+    .await;
+    if !answered.is_empty() {
+        let r = runner.clone();
+        let transitions = blocking(move || r.record_outcome_many(&answered)).await??;
+        for t in transitions {
+            match t? {
+                Transition::Moved { to, .. } if to.is_final() => stats.finalized += 1,
+                Transition::Requeued => stats.requeued += 1,
+                _ => {}
+            }
+        }
+    }
+    asked
+}
+
+/// The inquiries of [`inquire_and_record`]: their answers are added to `outcomes`.
+async fn inquire(
+    runner: &Arc<Runner>,
+    client: &Client,
+    attempts: &[Attempt],
+    stats: &mut PollStats,
+    learn_since_ms: i64,
+    answered: &mut Vec<Outcome>,
 ) -> Result<bool, PipelineError> {
     let mut all_final = true;
     let mut key_now: Option<String> = None;
@@ -155,15 +190,7 @@ async fn inquire_and_record(
         }
         // A duplicate refusal of a tax ID we sent is checked by inquiry before it is FAILED.
         crate::pipeline::settle::duplicates(client, chunk, &mut outcomes).await?;
-        let r = runner.clone();
-        let transitions = blocking(move || r.record_outcome_many(&outcomes)).await??;
-        for t in transitions {
-            match t? {
-                Transition::Moved { to, .. } if to.is_final() => stats.finalized += 1,
-                Transition::Requeued => stats.requeued += 1,
-                _ => {}
-            }
-        }
+        answered.append(&mut outcomes);
     }
     Ok(all_final)
 }
