@@ -241,4 +241,5 @@ async fn answers_had_before_an_inquiry_fails_are_kept() {
         (200, 50),
         "the answers of inquiries 1 and 2 are in the queue"
     );
+    sandbox.shutdown().await;
 }

@@ -125,40 +125,40 @@ fn apply_with(conn: &Connection, m: Move<'_>, also: Also<'_>, now: Millis, pid: 
         Also::Rejected { errors } => conn
             .prepare_cached(set!(", errors = ?5, sent_at = ?3"))?
             .execute(params![row, to, now, from, errors])?,
-        // A reference already known is not named: naming an indexed column rewrites its
-        // index entry even when the value stays, and references are random, so each answer
-        // would dirty one more page of `attempts_reference`.
         Also::Answer {
             server_status,
             reference,
             errors,
             warnings,
-        } if m.cur.reference.is_some() || reference.is_none() => conn
-            .prepare_cached(set!(
-                ", polled_at = ?3, server_status = ?5,
+        } => {
+            // A reference already known is not named: naming an indexed column rewrites its
+            // index entry even when the value stays, and references are random, so each
+            // answer would dirty one more page of `attempts_reference`.
+            let reference = reference.filter(|_| m.cur.reference.is_none());
+            let mut stmt = match reference {
+                None => conn.prepare_cached(set!(
+                    ", polled_at = ?3, server_status = ?5,
                         errors = coalesce(?6, errors), warnings = coalesce(?7, warnings)"
-            ))?
-            .execute(params![row, to, now, from, server_status, errors, warnings])?,
-        Also::Answer {
-            server_status,
-            reference,
-            errors,
-            warnings,
-        } => conn
-            .prepare_cached(set!(
-                ", polled_at = ?3, server_status = ?5, reference = ?6,
-                        errors = coalesce(?7, errors), warnings = coalesce(?8, warnings)"
-            ))?
-            .execute(params![
-                row,
-                to,
-                now,
-                from,
-                server_status,
-                reference,
-                errors,
-                warnings
-            ])?,
+                ))?,
+                Some(_) => conn.prepare_cached(set!(
+                    ", polled_at = ?3, server_status = ?5,
+                        errors = coalesce(?6, errors), warnings = coalesce(?7, warnings),
+                        reference = ?8"
+                ))?,
+            };
+            let all: [&dyn rusqlite::ToSql; 8] = [
+                &row,
+                &to,
+                &now,
+                &from,
+                &server_status,
+                &errors,
+                &warnings,
+                &reference,
+            ];
+            let n = stmt.parameter_count();
+            stmt.execute(&all[..n])?
+        }
     };
     if n != 1 {
         return Err(QueueError::Corrupt(format!(
@@ -620,35 +620,33 @@ fn outcome_one(
             apply_with(tx, m, answer, now, pid)?;
         }
         // An answer that moves nothing is written on its own.
-        // (A reference already known is not named, as in `apply_with`.)
-        (Touch::Answer, _, _) if cur.reference.is_some() || o.reference.is_none() => {
-            tx.prepare_cached(
-                "UPDATE attempts SET polled_at = ?2, server_status = ?3,
-                        errors = coalesce(?4, errors), warnings = coalesce(?5, warnings)
-                 WHERE rowid = ?1",
-            )?
-            .execute(params![
-                cur.row,
-                now,
-                o.status.as_str(),
-                json_opt(&o.errors),
-                json_opt(&o.warnings)
-            ])?;
-        }
         (Touch::Answer, _, _) => {
-            tx.prepare_cached(
-                "UPDATE attempts SET polled_at = ?2, server_status = ?3, reference = ?4,
-                        errors = coalesce(?5, errors), warnings = coalesce(?6, warnings)
-                 WHERE rowid = ?1",
-            )?
-            .execute(params![
-                cur.row,
-                now,
-                o.status.as_str(),
-                o.reference,
-                json_opt(&o.errors),
-                json_opt(&o.warnings)
-            ])?;
+            // (A reference already known is not named, as in `apply_with`.)
+            let reference = o.reference.as_deref().filter(|_| cur.reference.is_none());
+            let mut stmt = match reference {
+                None => tx.prepare_cached(
+                    "UPDATE attempts SET polled_at = ?2, server_status = ?3,
+                            errors = coalesce(?4, errors), warnings = coalesce(?5, warnings)
+                     WHERE rowid = ?1",
+                )?,
+                Some(_) => tx.prepare_cached(
+                    "UPDATE attempts SET polled_at = ?2, server_status = ?3,
+                            errors = coalesce(?4, errors), warnings = coalesce(?5, warnings),
+                            reference = ?6
+                     WHERE rowid = ?1",
+                )?,
+            };
+            let (errors, warnings) = (json_opt(&o.errors), json_opt(&o.warnings));
+            let all: [&dyn rusqlite::ToSql; 6] = [
+                &cur.row,
+                &now,
+                &o.status.as_str(),
+                &errors,
+                &warnings,
+                &reference,
+            ];
+            let n = stmt.parameter_count();
+            stmt.execute(&all[..n])?;
         }
         (Touch::Polled, _, _) => {
             tx.prepare_cached("UPDATE attempts SET polled_at = ?2 WHERE rowid = ?1")?
