@@ -2,12 +2,16 @@
 # Benchmarks of issue "any batch size on one machine": peak RSS of the whole `moadian`
 # process (GNU time's maximum resident set size) and wall time, on this machine.
 #
-#   scripts/bench.sh [validate|array|enqueue|status|report|sign|submit|pg|all]...   (default: all)
+#   scripts/bench.sh [validate|array|enqueue|status|report|sign|submit|cpu|pg|all]...   (default: all)
 #
 # BENCH_SIZES (default "100000 1000000"): invoice counts for validate/enqueue/status.
 # BENCH_ARRAY_N (default 1000000): invoices of the one JSON array for `array` (~0.5 GB, deleted after).
 # BENCH_SUBMIT_N (default 1000): invoices for the submit rows; BENCH_SUBMIT_MEM_N (e.g. 10000):
 # one more submit of that many, for the client's peak memory.
+# cpu: the client's CPU per invoice of `submit --wait 0` (key file, a fresh sandbox in its own
+# process each run) over one RSA-2048 signature + one public-key operation by `openssl speed`,
+# measured right before each run; BENCH_CPU_N (default 10000) invoices, BENCH_CPU_ROUNDS
+# (default 5) runs, then the median.
 # pg: the PostgreSQL queue against the single-runner SQLite file (see "pg" below); uses
 # MOADIAN_BENCH_POSTGRES_URL (needs psql; each run gets a schema of its own) or else starts a
 # throwaway cluster like scripts/test.sh (scripts/pg-cluster.sh). BENCH_PG_N (default 4000):
@@ -123,6 +127,41 @@ if want submit; then
     tr -d '\n ' < "$DIR/last.out" | grep -o '"to_final":{[^}]*}' | sed 's/^/  /' || true
   done
   kill $serve 2>/dev/null || true
+fi
+
+if want cpu; then
+  CPU_N=${BENCH_CPU_N:-10000}
+  echo "--- client CPU per invoice, submit --wait 0 of $CPU_N, key file, vs openssl speed rsa2048 sign + verify"
+  id="$DIR/identity"
+  [ -s "$id/key.pem" ] || "$MOADIAN_BIN" sandbox identity --dir "$id" > /dev/null
+  ratios=()
+  openssl speed -seconds 1 rsa2048 > /dev/null 2>&1 # (warm-up, not counted)
+  for round in $(seq "${BENCH_CPU_ROUNDS:-5}"); do
+    # One signature + one verify (the wrap to the server key is a public-key operation), in ms.
+    ossl=$(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print ($4 + $5) * 1000}')
+    g="$DIR/cpu.jsonl"; "$EX/bench_invoices" "$CPU_N" "$g" --from $((7000000 + round * CPU_N))
+    q="$DIR/cpu.sqlite"; rm -f "$q" "$q-wal" "$q-shm"
+    fifo="$DIR/serve-cpu.out"; rm -f "$fifo"
+    "$MOADIAN_BIN" sandbox serve --port 0 --server-key-bits 2048 > "$fifo" 2> /dev/null &
+    serve=$!
+    trap 'kill $serve 2>/dev/null || true' EXIT
+    for _ in $(seq 100); do [ -s "$fifo" ] && break; sleep 0.1; done
+    out=$(mktemp)
+    /usr/bin/time -f "%U %S" -o "$out" "$MOADIAN_BIN" submit --json "${WHO[@]}" \
+      --key "$id/key.pem" --cert "$id/cert.pem" --endpoint "$(head -1 "$fifo")" --queue "$q" \
+      --wait 0 "$g" > "$DIR/last.out" 2> "$DIR/last.err" || true
+    kill $serve 2>/dev/null || true
+    wait $serve 2>/dev/null || true
+    read -r user sys < <(tail -1 "$out"); rm -f "$out"
+    sent=$(grep -c '"status": "\(SUCCESS\|IN_PROGRESS\)"' "$DIR/last.out" || true)
+    line=$(awk -v u="$user" -v s="$sys" -v n="$CPU_N" -v o="$ossl" \
+      'BEGIN {c = (u + s) * 1000 / n; printf "%.3f ms per invoice, openssl %.3f ms: %.2fx", c, o, c / o}')
+    echo "  run $round: $line (accepted or final: $sent of $CPU_N)"
+    ratios+=("${line##* }")
+  done
+  printf '%s\n' "${ratios[@]}" | tr -d x | sort -n | awk '{a[NR] = $1} END {
+    m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    printf "  median %.2fx (goal 1.3x)\n", m }'
 fi
 
 # --- pg: enqueue and send with 1, 2 and 4 runner PROCESSES on one PostgreSQL queue, as ratios
