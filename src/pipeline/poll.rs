@@ -1,7 +1,8 @@
 //! poll and reconcile: ask the server about every attempt that has no final status — the
 //! acknowledged ones (IN_PROGRESS) and the unknown ones (crash, timeout, lost answer) — by uid,
-//! up to 100 a call, and record the answers. An unknown attempt is never resent: only the
-//! queue may declare it lost (NOT_FOUND after its grace period), which queues it again.
+//! up to 100 a call, and record the answers (those of a sweep page in one transaction). An
+//! unknown attempt is never resent: only the queue may declare it lost (NOT_FOUND after its
+//! grace period), which queues it again.
 //!
 //! To spend few signatures on the token (each call costs one), a large backlog is probed with
 //! its newest 100 attempts first; the rest is swept only once the probe is all final.
@@ -118,7 +119,7 @@ async fn inquire_and_record(
     asked
 }
 
-/// The inquiries of [`inquire_and_record`]: their answers are added to `outcomes`.
+/// The inquiries of [`inquire_and_record`]: their answers are added to `answered`.
 async fn inquire(
     runner: &Arc<Runner>,
     client: &Client,
