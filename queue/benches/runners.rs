@@ -7,38 +7,13 @@
 //! Run: `MOADIAN_BENCH_POSTGRES_URL=postgres://… cargo bench -p moadian-queue --bench runners`
 //! (`MOADIAN_BENCH_N` invoices per runner, default 2000). Prints invoices/s and ratios.
 
+mod support;
+
 use moadian_queue::*;
 use std::time::Instant;
+use support::{accepted, items, successes};
 
 const BATCH: usize = 100;
-
-fn items(memory: &str, from: usize, n: usize) -> Vec<NewInvoice<'static>> {
-    (from..from + n)
-        .map(|i| {
-            let memory = memory.to_string();
-            NewInvoice {
-                source: format!("bench/{i}.json"),
-                memory_id: memory.clone(),
-                indatim: Some(1_700_000_000_000),
-                kind: None,
-                ins: Some(1),
-                dedup_key: None,
-                content: Content::Allocate(Box::new(move |serial| {
-                    let taxid = format!("{memory}{serial:016X}");
-                    Ok(Built {
-                        payload: format!(
-                            r#"{{"header":{{"taxid":"{taxid}","inno":"{serial:010X}","tbill":"2750000"}},"body":[]}}"#
-                        ),
-                        taxid,
-                        findings: None,
-                        invalid: false,
-                        indatim: None,
-                    })
-                })),
-            }
-        })
-        .collect()
-}
 
 /// One runner's work: enqueue `n`, then send-side bookkeeping batch by batch. Returns
 /// (enqueue seconds, send seconds).
@@ -58,22 +33,12 @@ fn work(q: &AnyQueue, memory: &str, n: usize) -> (f64, f64) {
         }
         let keys: Vec<_> = batch.iter().map(|i| i.key()).collect();
         let attempts = runner.begin_attempt(&keys, "bench").expect("begin");
-        let acc: Vec<_> = attempts
-            .iter()
-            .map(|a| (a.uid, format!("ref-{}", a.uid)))
-            .collect();
-        runner.record_accepted_many(&acc).expect("accept");
-        let out: Vec<_> = attempts
-            .iter()
-            .map(|a| Outcome {
-                uid: a.uid,
-                status: ServerStatus::Success,
-                reference: None,
-                errors: None,
-                warnings: None,
-            })
-            .collect();
-        runner.record_outcome_many(&out).expect("outcome");
+        runner
+            .record_accepted_many(&accepted(&attempts))
+            .expect("accept");
+        runner
+            .record_outcome_many(&successes(&attempts))
+            .expect("outcome");
     }
     (enq, t.elapsed().as_secs_f64())
 }

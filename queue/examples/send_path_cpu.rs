@@ -6,7 +6,11 @@
 //! Run: `cargo run --release -p moadian-queue --example send_path_cpu [N] [runs]`
 //! (default N = 10000, 1 run; with several runs each prints its line and the medians follow).
 
+#[path = "../benches/support/mod.rs"]
+mod support;
+
 use moadian_queue::*;
+use support::{accepted, items, successes};
 
 const BATCH: usize = 100;
 const MEM: &str = "A11111";
@@ -19,37 +23,12 @@ fn cpu_us() -> f64 {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
-fn items(from: usize, n: usize) -> Vec<NewInvoice<'static>> {
-    (from..from + n)
-        .map(|i| NewInvoice {
-            source: format!("bench/{i}.json"),
-            memory_id: MEM.into(),
-            indatim: Some(1_700_000_000_000),
-            kind: None,
-            ins: Some(1),
-            dedup_key: None,
-            content: Content::Allocate(Box::new(move |serial| {
-                let taxid = format!("{MEM}{serial:016X}");
-                Ok(Built {
-                    payload: format!(
-                        r#"{{"header":{{"taxid":"{taxid}","inno":"{serial:010X}","tbill":"2750000"}},"body":[]}}"#
-                    ),
-                    taxid,
-                    findings: None,
-                    invalid: false,
-                    indatim: None,
-                })
-            })),
-        })
-        .collect()
-}
-
 /// One run: CPU µs per invoice of (begin, accepted, outcome).
 fn run(n: usize) -> [f64; 3] {
     let dir = tempfile::tempdir().unwrap();
     let q = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
     for start in (0..n).step_by(BATCH) {
-        q.enqueue_batch(items(start, BATCH.min(n - start)))
+        q.enqueue_batch(items(MEM, start, BATCH.min(n - start)))
             .expect("enqueue");
     }
     let runner = q.acquire_runner().expect("runner");
@@ -63,25 +42,13 @@ fn run(n: usize) -> [f64; 3] {
         let t = cpu_us();
         let attempts = runner.begin_attempt(&keys, "bench").expect("begin");
         spent[0] += cpu_us() - t;
-        let acc: Vec<_> = attempts
-            .iter()
-            .map(|a| (a.uid, format!("ref-{}", a.uid)))
-            .collect();
+        let acc = accepted(&attempts);
         let t = cpu_us();
         for r in runner.record_accepted_many(&acc).expect("accept") {
             r.expect("accepted");
         }
         spent[1] += cpu_us() - t;
-        let out: Vec<_> = attempts
-            .iter()
-            .map(|a| Outcome {
-                uid: a.uid,
-                status: ServerStatus::Success,
-                reference: None,
-                errors: None,
-                warnings: None,
-            })
-            .collect();
+        let out = successes(&attempts);
         let t = cpu_us();
         for r in runner.record_outcome_many(&out).expect("outcome") {
             r.expect("outcome");
