@@ -10,8 +10,8 @@
 # one more submit of that many, for the client's peak memory.
 # cpu: the client's CPU per invoice of `submit --wait 0` (key file, a fresh sandbox in its own
 # process each run) over one RSA-2048 signature + one public-key operation by `openssl speed`,
-# measured right before each run; BENCH_CPU_N (default 10000) invoices, BENCH_CPU_ROUNDS
-# (default 5) runs, then the median.
+# measured right before and right after each run (the mean of the two: this machine's RSA speed
+# drifts); BENCH_CPU_N (default 10000) invoices, BENCH_CPU_ROUNDS (default 5) runs, then the median.
 # pg: the PostgreSQL queue against the single-runner SQLite file (see "pg" below); uses
 # MOADIAN_BENCH_POSTGRES_URL (needs psql; each run gets a schema of its own) or else starts a
 # throwaway cluster like scripts/test.sh (scripts/pg-cluster.sh). BENCH_PG_N (default 4000):
@@ -138,7 +138,8 @@ if want cpu; then
   openssl speed -seconds 1 rsa2048 > /dev/null 2>&1 # (warm-up, not counted)
   for round in $(seq "${BENCH_CPU_ROUNDS:-5}"); do
     # One signature + one verify (the wrap to the server key is a public-key operation), in ms.
-    ossl=$(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print ($4 + $5) * 1000}')
+    ossl_ms() { openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print ($4 + $5) * 1000}'; }
+    before=$(ossl_ms)
     g="$DIR/cpu.jsonl"; "$EX/bench_invoices" "$CPU_N" "$g" --from $((7000000 + round * CPU_N))
     q="$DIR/cpu.sqlite"; rm -f "$q" "$q-wal" "$q-shm"
     fifo="$DIR/serve-cpu.out"; rm -f "$fifo"
@@ -153,9 +154,12 @@ if want cpu; then
     kill $serve 2>/dev/null || true
     wait $serve 2>/dev/null || true
     read -r user sys < <(tail -1 "$out"); rm -f "$out"
+    after=$(ossl_ms)
+    ossl=$(echo "($before + $after) / 2" | bc -l)
     sent=$(grep -c '"status": "\(SUCCESS\|IN_PROGRESS\)"' "$DIR/last.out" || true)
     line=$(awk -v u="$user" -v s="$sys" -v n="$CPU_N" -v o="$ossl" \
-      'BEGIN {c = (u + s) * 1000 / n; printf "%.3f ms per invoice, openssl %.3f ms: %.2fx", c, o, c / o}')
+      -v b="$before" -v a="$after" \
+      'BEGIN {c = (u + s) * 1000 / n; printf "%.3f ms per invoice, openssl %.3f ms (before %.3f, after %.3f): %.2fx", c, o, b, a, c / o}')
     echo "  run $round: $line (accepted or final: $sent of $CPU_N)"
     ratios+=("${line##* }")
   done

@@ -150,172 +150,96 @@ pub type Runner = SqliteRunner;
 #[doc(hidden)]
 pub use sqlite::schema::migrate_to_version;
 
-impl Store for SqliteQueue {
-    type Runner = SqliteRunner;
+/// Both queues answer [`Store`] with inherent `do_*` methods of the same names and signatures
+/// (`sqlite/` and `postgres/`); this writes the delegation once.
+macro_rules! store_by_inherent_methods {
+    ($queue:ty, $runner:ty) => {
+        impl Store for $queue {
+            type Runner = $runner;
 
-    fn acquire_runner(&self) -> Result<SqliteRunner> {
-        self.acquire_runner_impl()
-    }
+            fn acquire_runner(&self) -> Result<$runner> {
+                self.acquire_runner_impl()
+            }
 
-    fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
-        self.do_enqueue_batch(items)
-    }
+            fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
+                self.do_enqueue_batch(items)
+            }
 
-    fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
-        self.do_resubmit(invoice, build)
-    }
+            fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
+                self.do_resubmit(invoice, build)
+            }
 
-    fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
-        self.do_note_serial(memory_id, serial)
-    }
+            fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
+                self.do_note_serial(memory_id, serial)
+            }
 
-    fn last_serial(&self, memory_id: &str) -> Result<u64> {
-        self.do_last_serial(memory_id)
-    }
+            fn last_serial(&self, memory_id: &str) -> Result<u64> {
+                self.do_last_serial(memory_id)
+            }
 
-    fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
-        self.do_get(id)
-    }
+            fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
+                self.do_get(id)
+            }
 
-    fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
-        self.do_find_by_taxid(taxid)
-    }
+            fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
+                self.do_find_by_taxid(taxid)
+            }
 
-    fn attempt(&self, uid: uuid::Uuid) -> Result<Option<Attempt>> {
-        self.do_attempt(uid)
-    }
+            fn attempt(&self, uid: uuid::Uuid) -> Result<Option<Attempt>> {
+                self.do_attempt(uid)
+            }
 
-    fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
-        self.do_find_by_reference(reference)
-    }
+            fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
+                self.do_find_by_reference(reference)
+            }
 
-    fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
-        self.do_attempts(invoice)
-    }
+            fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
+                self.do_attempts(invoice)
+            }
 
-    fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
-        self.do_list(filter)
-    }
+            fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
+                self.do_list(filter)
+            }
 
-    fn summary(&self) -> Result<Summary> {
-        self.do_summary()
-    }
+            fn summary(&self) -> Result<Summary> {
+                self.do_summary()
+            }
 
-    fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
-        self.do_events(invoice)
-    }
+            fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
+                self.do_events(invoice)
+            }
 
-    fn to_reconcile(&self) -> Result<Vec<Attempt>> {
-        self.do_to_reconcile()
-    }
+            fn to_reconcile(&self) -> Result<Vec<Attempt>> {
+                self.do_to_reconcile()
+            }
 
-    fn pending_polls(&self, older_than: std::time::Duration) -> Result<Vec<Attempt>> {
-        self.do_pending_polls(older_than)
-    }
+            fn pending_polls(&self, older_than: std::time::Duration) -> Result<Vec<Attempt>> {
+                self.do_pending_polls(older_than)
+            }
 
-    fn open_count(&self, memory_id: &str) -> Result<usize> {
-        self.do_open_count(memory_id)
-    }
+            fn open_count(&self, memory_id: &str) -> Result<usize> {
+                self.do_open_count(memory_id)
+            }
 
-    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
-        self.do_newest_open(memory_id, limit)
-    }
+            fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
+                self.do_newest_open(memory_id, limit)
+            }
 
-    fn open_page(
-        &self,
-        memory_id: &str,
-        cursor: OpenCursor,
-        limit: usize,
-    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
-        self.do_open_page(memory_id, cursor, limit)
-    }
+            fn open_page(
+                &self,
+                memory_id: &str,
+                cursor: OpenCursor,
+                limit: usize,
+            ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
+                self.do_open_page(memory_id, cursor, limit)
+            }
 
-    fn check_consistency(&self) -> Result<Vec<String>> {
-        self.do_check_consistency()
-    }
+            fn check_consistency(&self) -> Result<Vec<String>> {
+                self.do_check_consistency()
+            }
+        }
+    };
 }
 
-impl Store for PgQueue {
-    type Runner = PgRunner;
-
-    fn acquire_runner(&self) -> Result<PgRunner> {
-        self.acquire_runner_impl()
-    }
-
-    fn enqueue_batch(&self, items: Vec<NewInvoice<'_>>) -> Result<Vec<Enqueued>> {
-        self.do_enqueue_batch(items)
-    }
-
-    fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
-        self.do_resubmit(invoice, build)
-    }
-
-    fn note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {
-        self.do_note_serial(memory_id, serial)
-    }
-
-    fn last_serial(&self, memory_id: &str) -> Result<u64> {
-        self.do_last_serial(memory_id)
-    }
-
-    fn get(&self, id: InvoiceId) -> Result<Option<Invoice>> {
-        self.do_get(id)
-    }
-
-    fn find_by_taxid(&self, taxid: &str) -> Result<Option<Invoice>> {
-        self.do_find_by_taxid(taxid)
-    }
-
-    fn attempt(&self, uid: uuid::Uuid) -> Result<Option<Attempt>> {
-        self.do_attempt(uid)
-    }
-
-    fn find_by_reference(&self, reference: &str) -> Result<Option<Attempt>> {
-        self.do_find_by_reference(reference)
-    }
-
-    fn attempts(&self, invoice: InvoiceId) -> Result<Vec<Attempt>> {
-        self.do_attempts(invoice)
-    }
-
-    fn list(&self, filter: &ListFilter) -> Result<Vec<InvoiceRow>> {
-        self.do_list(filter)
-    }
-
-    fn summary(&self) -> Result<Summary> {
-        self.do_summary()
-    }
-
-    fn events(&self, invoice: InvoiceId) -> Result<Vec<Event>> {
-        self.do_events(invoice)
-    }
-
-    fn to_reconcile(&self) -> Result<Vec<Attempt>> {
-        self.do_to_reconcile()
-    }
-
-    fn pending_polls(&self, older_than: std::time::Duration) -> Result<Vec<Attempt>> {
-        self.do_pending_polls(older_than)
-    }
-
-    fn open_count(&self, memory_id: &str) -> Result<usize> {
-        self.do_open_count(memory_id)
-    }
-
-    fn newest_open(&self, memory_id: &str, limit: usize) -> Result<Vec<Attempt>> {
-        self.do_newest_open(memory_id, limit)
-    }
-
-    fn open_page(
-        &self,
-        memory_id: &str,
-        cursor: OpenCursor,
-        limit: usize,
-    ) -> Result<(Vec<Attempt>, Option<OpenCursor>)> {
-        self.do_open_page(memory_id, cursor, limit)
-    }
-
-    fn check_consistency(&self) -> Result<Vec<String>> {
-        self.do_check_consistency()
-    }
-}
+store_by_inherent_methods!(SqliteQueue, SqliteRunner);
+store_by_inherent_methods!(PgQueue, PgRunner);

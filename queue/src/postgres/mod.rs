@@ -6,7 +6,7 @@
 //! `spawn_blocking`), so the synchronous `postgres` client fits them directly: no async
 //! runtime threaded through the queue, no compile-time query checking that would need a
 //! database at build time (sqlx). It is the sync face of `tokio-postgres`, the
-//! most used PostgreSQL driver in Rust. The pool is the few lines of [`pool`]: idle
+//! most used PostgreSQL driver in Rust. The pool is the few lines of `pool.rs`: idle
 //! connections kept in a `Mutex<Vec<_>>`, a broken one dropped — enough for one process's
 //! handful of threads, without a second crate for the job.
 //!
