@@ -7,6 +7,7 @@
 //! only costly step); [`decrypt`], for the sandbox and tests, uses josekit — so every test
 //! round trip also checks our output against an independent JOSE implementation.
 
+use super::prepared::{with_prepared, Slot};
 use super::SignError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -35,11 +36,11 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 thread_local! {
     /// This thread's RSA-OAEP-256 context, prepared once for the server key (by id) it last
     /// wrapped a content key to, instead of once per invoice.
-    static PREPARED: RefCell<Option<(u64, PkeyCtx<Public>)>> = const { RefCell::new(None) };
+    static PREPARED: Slot<PkeyCtx<Public>> = const { RefCell::new(None) };
 
     /// This thread's AES-256-GCM context with the cipher already fetched (OpenSSL 3 looks the
     /// algorithm up again on every fresh context): each invoice only sets its key and IV.
-    static GCM: RefCell<Option<CipherCtx>> = const { RefCell::new(None) };
+    static GCM: Slot<CipherCtx> = const { RefCell::new(None) };
 }
 
 /// AES-256-GCM of `plaintext` under `key` and the 96-bit `iv` with `aad`, the ciphertext
@@ -55,29 +56,20 @@ fn seal_gcm(
         key.len() == 32 && iv.len() == 12,
         "AES-256-GCM takes a 256-bit key, a 96-bit IV"
     );
-    GCM.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let ctx = match &mut *slot {
-            Some(ctx) => ctx,
-            other => {
-                let mut ctx = CipherCtx::new()?;
-                ctx.encrypt_init(Some(Cipher::aes_256_gcm()), None, None)?;
-                other.insert(ctx)
-            }
-        };
+    let make = || {
+        let mut ctx = CipherCtx::new()?;
+        ctx.encrypt_init(Some(Cipher::aes_256_gcm()), None, None)?;
+        Ok(ctx)
+    };
+    // One GCM context serves every key: each use sets its own.
+    with_prepared(&GCM, 0, make, |ctx| {
         let mut tag = [0u8; 16];
-        let sealed = (|| {
-            ctx.encrypt_init(None, Some(key), Some(iv))?;
-            ctx.cipher_update(aad, None)?;
-            ctx.cipher_update_vec(plaintext, out)?;
-            ctx.cipher_final_vec(out)?;
-            ctx.tag(&mut tag)
-        })();
-        if sealed.is_err() {
-            // Never reuse a context an error may have left half-way.
-            *slot = None;
-        }
-        sealed.map(|()| tag)
+        ctx.encrypt_init(None, Some(key), Some(iv))?;
+        ctx.cipher_update(aad, None)?;
+        ctx.cipher_update_vec(plaintext, out)?;
+        ctx.cipher_final_vec(out)?;
+        ctx.tag(&mut tag)?;
+        Ok(tag)
     })
 }
 
@@ -141,19 +133,13 @@ impl ServerKey {
         openssl::rand::rand_bytes(&mut fresh[..]).map_err(oerr)?;
         let (cek, iv) = fresh.split_at(32);
         let mut wrapped = Vec::with_capacity(self.key.size());
-        PREPARED
-            .with(|cell| {
-                let mut slot = cell.borrow_mut();
-                let ctx = match &mut *slot {
-                    Some((id, ctx)) if *id == self.id => ctx,
-                    other => &mut other.insert((self.id, self.prepare()?)).1,
-                };
-                ctx.encrypt_to_vec(cek, &mut wrapped).inspect_err(|_| {
-                    // Never reuse a context an error may have left half-way.
-                    *slot = None;
-                })
-            })
-            .map_err(oerr)?;
+        with_prepared(
+            &PREPARED,
+            self.id,
+            || self.prepare(),
+            |ctx| ctx.encrypt_to_vec(cek, &mut wrapped),
+        )
+        .map_err(oerr)?;
         let mut ciphertext = Vec::with_capacity(jws.len() + 16);
         let tag = seal_gcm(
             cek,

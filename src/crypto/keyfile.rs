@@ -5,6 +5,7 @@
 //! whatever the file extension (GICA hands out `.crt` and `.txt`).
 
 use super::pin::PinSource;
+use super::prepared::{with_prepared, Slot};
 use super::{SignError, Signer};
 use openssl::md::Md;
 use openssl::pkey::{PKey, Private};
@@ -29,7 +30,7 @@ thread_local! {
     /// This thread's RSA PKCS#1 v1.5 / SHA-256 signing context, prepared once for the signer
     /// (by id) it last signed with: preparing a context for each signature costs a few percent
     /// of the signature itself. The same context signs again and again (OpenSSL allows it).
-    static PREPARED: RefCell<Option<(u64, PkeyCtx<Private>)>> = const { RefCell::new(None) };
+    static PREPARED: Slot<PkeyCtx<Private>> = const { RefCell::new(None) };
 }
 
 impl std::fmt::Debug for KeyFileSigner {
@@ -113,26 +114,15 @@ impl Signer for KeyFileSigner {
         let mut hasher = openssl::sha::Sha256::new();
         hasher.update(message);
         let digest = hasher.finish();
-        PREPARED.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let ctx = match &mut *slot {
-                Some((id, ctx)) if *id == self.id => ctx,
-                other => {
-                    let ctx = self
-                        .prepare()
-                        .map_err(|e| SignError::Other(format!("RSA signing setup failed: {e}")))?;
-                    &mut other.insert((self.id, ctx)).1
-                }
-            };
+        let make = || {
+            self.prepare()
+                .map_err(|e| SignError::Other(format!("RSA signing setup failed: {e}")))
+        };
+        with_prepared(&PREPARED, self.id, make, |ctx| {
             let mut signature = Vec::with_capacity(self.key.size());
-            match ctx.sign_to_vec(&digest, &mut signature) {
-                Ok(_) => Ok(signature),
-                Err(e) => {
-                    // Never reuse a context an error may have left half-way.
-                    *slot = None;
-                    Err(SignError::Other(format!("RSA signing failed: {e}")))
-                }
-            }
+            ctx.sign_to_vec(&digest, &mut signature)
+                .map_err(|e| SignError::Other(format!("RSA signing failed: {e}")))?;
+            Ok(signature)
         })
     }
 

@@ -15,6 +15,7 @@ pub mod keyfile;
 pub mod pin;
 pub mod pin_guard;
 pub mod pkcs11;
+mod prepared;
 pub mod self_test;
 pub mod signer;
 pub mod softhsm;
