@@ -30,13 +30,7 @@ async fn world(n: u64, delay_ms: u64) -> World {
 async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
     const N: u64 = 12;
     const DELAY_MS: u64 = 1500;
-    let World {
-        sandbox,
-        queue,
-        runner,
-        client,
-        _dir,
-    } = world(N, DELAY_MS).await;
+    let w = world(N, DELAY_MS).await;
     let first = Duration::from_millis(100);
     let opts = PassOptions {
         batch_size: 4,
@@ -48,11 +42,11 @@ async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
         ..PassOptions::default()
     };
     let rec = Recorder::new();
-    let stats = pipeline::run_pass(runner.clone(), client, &opts, &rec)
+    let stats = pipeline::run_pass(w.runner.clone(), w.client, &opts, &rec)
         .await
         .unwrap();
     assert!(stats.stopped.is_none(), "{:?}", stats.stopped);
-    assert_eq!(queue.summary().unwrap().success, N, "all final");
+    assert_eq!(w.queue.summary().unwrap().success, N, "all final");
 
     let events = rec.0.lock().unwrap().clone();
     let waits: Vec<f64> = events
@@ -102,7 +96,7 @@ async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
     assert_eq!(t.finalized as u64, N);
     assert!(t.median_ms >= DELAY_MS - 500, "{t:?}");
     assert!(t.max_ms >= t.median_ms);
-    sandbox.shutdown().await;
+    w.sandbox.shutdown().await;
 }
 
 /// Every batch's acceptances are in the queue when the send round ends, though each is written
@@ -110,20 +104,14 @@ async fn first_inquiry_soon_then_back_off_and_the_time_to_final_is_learned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_batch_acceptances_are_recorded_before_the_round_ends() {
     const N: u64 = 9;
-    let World {
-        sandbox,
-        queue,
-        runner,
-        client,
-        _dir,
-    } = world(N, 60_000).await;
+    let w = world(N, 60_000).await;
     let opts = PassOptions {
         batch_size: 2,
         wait: Duration::ZERO,
         ..PassOptions::default()
     };
     let rec = Recorder::new();
-    let stats = pipeline::run_pass(runner, client, &opts, &rec)
+    let stats = pipeline::run_pass(w.runner, w.client, &opts, &rec)
         .await
         .unwrap();
     assert!(stats.stopped.is_none(), "{:?}", stats.stopped);
@@ -139,19 +127,20 @@ async fn every_batch_acceptances_are_recorded_before_the_round_ends() {
         .collect();
     assert_eq!(accepted, [2, 2, 2, 2, 1], "one per POST, in order");
     assert_eq!(
-        queue.summary().unwrap().in_progress,
+        w.queue.summary().unwrap().in_progress,
         N,
         "all accepted, none final yet"
     );
     for id in 1..=N as i64 {
         let id = moadian_queue::InvoiceId(id);
-        let attempts = queue.attempts(id).unwrap();
+        let attempts = w.queue.attempts(id).unwrap();
         assert_eq!(attempts.len(), 1, "invoice {id}");
         assert!(
             attempts[0].reference.is_some(),
             "invoice {id}: reference recorded"
         );
-        let kinds: Vec<String> = queue
+        let kinds: Vec<String> = w
+            .queue
             .events(id)
             .unwrap()
             .into_iter()
@@ -161,7 +150,7 @@ async fn every_batch_acceptances_are_recorded_before_the_round_ends() {
         let taken = kinds.iter().position(|k| k == "accepted").unwrap();
         assert!(started < taken, "invoice {id}: {kinds:?}");
     }
-    sandbox.shutdown().await;
+    w.sandbox.shutdown().await;
 }
 
 /// A sweep's answers are written to the queue together, after its last inquiry; when an
@@ -171,13 +160,7 @@ async fn answers_had_before_an_inquiry_fails_are_kept() {
     // 250 open: the probe asks for the newest 100 (inquiry 1), the sweep for the other 150
     // (inquiries 2 and 3); the server fails from inquiry 3 on.
     const N: u64 = 250;
-    let World {
-        sandbox,
-        queue,
-        runner,
-        client,
-        _dir,
-    } = world(N, 0).await;
+    let w = world(N, 0).await;
     let quick = moadian::api::ClientOptions {
         retry: moadian::api::RetryPolicy {
             max_retries: 0,
@@ -187,9 +170,9 @@ async fn answers_had_before_an_inquiry_fails_are_kept() {
     };
     let client = std::sync::Arc::new(
         moadian::api::Client::new(
-            &sandbox.base_url(),
+            &w.sandbox.base_url(),
             "A11216",
-            client.signer().clone(),
+            w.client.signer().clone(),
             quick,
         )
         .unwrap(),
@@ -204,17 +187,17 @@ async fn answers_had_before_an_inquiry_fails_are_kept() {
         ..PassOptions::default()
     };
     // Sent, and nothing answered yet: every inquiry fails.
-    sandbox
+    w.sandbox
         .update_faults(|f| f.inquiry_errors_after = Some(0))
         .unwrap();
-    let sent = pipeline::run_pass(runner.clone(), client.clone(), &send, &Recorder::new())
+    let sent = pipeline::run_pass(w.runner.clone(), client.clone(), &send, &Recorder::new())
         .await
         .unwrap();
     assert_eq!(sent.send.accepted, N as usize);
-    assert_eq!(queue.summary().unwrap().in_progress, N);
+    assert_eq!(w.queue.summary().unwrap().in_progress, N);
     // Until the server has decided every invoice (it works in the background).
     let decided = || {
-        let l = sandbox.ledger();
+        let l = w.sandbox.ledger();
         l.taxids
             .values()
             .map(|e| u64::from(e.succeeded))
@@ -226,20 +209,20 @@ async fn answers_had_before_an_inquiry_fails_are_kept() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(decided(), N, "the sandbox decided every invoice");
+    assert_eq!(decided(), N, "the w.sandbox decided every invoice");
 
-    sandbox
+    w.sandbox
         .update_faults(|f| f.inquiry_errors_after = Some(2))
         .unwrap();
-    let stats = pipeline::run_pass(runner.clone(), client, &send, &Recorder::new())
+    let stats = pipeline::run_pass(w.runner.clone(), client, &send, &Recorder::new())
         .await
         .unwrap();
     assert!(stats.stopped.is_some(), "the third inquiry failed");
-    let s = queue.summary().unwrap();
+    let s = w.queue.summary().unwrap();
     assert_eq!(
         (s.success, s.in_progress),
         (200, 50),
         "the answers of inquiries 1 and 2 are in the queue"
     );
-    sandbox.shutdown().await;
+    w.sandbox.shutdown().await;
 }
