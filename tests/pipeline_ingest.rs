@@ -129,6 +129,73 @@ fn the_same_invoice_twice_is_one_queue_row() {
     assert_eq!(queue.summary().unwrap().total, 1);
 }
 
+/// Inputs with the same content and no tax ID are one invoice to the queue (sent once); every
+/// input after the first is listed, saying so, never left out of the report, in the same chunk
+/// or a later one.
+#[test]
+fn inputs_with_the_same_content_are_each_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = MemoryId::parse("A11216").unwrap();
+    // No taxid, no inno: the queue allocates them; `indatim` makes each other input differ.
+    let at = |ms: i64| {
+        line("", "", "14003778990")
+            .replace(r#""taxid":"","inno":"","#, "")
+            .replace(&INDATIM.to_string(), &(INDATIM + ms).to_string())
+    };
+    let n = CHUNK + 5;
+    let same = [1, 2, CHUNK + 2]; // the same content as input 0
+    let path = dir.path().join("same.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    for i in 0..n {
+        let ms = if same.contains(&i) { 0 } else { i as i64 };
+        writeln!(f, "{}", at(ms)).unwrap();
+    }
+    f.flush().unwrap();
+    drop(f);
+    let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
+    let opts = IngestOptions {
+        memory_id: &mem,
+        now_ms: AT,
+        fill: false,
+        read: Default::default(),
+    };
+    let placements =
+        enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
+    let listing = placements.listing(&queue);
+    let mut rows = Vec::new();
+    listing
+        .rows(&mut |r| {
+            rows.push(r);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(rows.len(), n, "one row per input");
+    assert_eq!(queue.summary().unwrap().total as usize, n - same.len());
+    assert_eq!(rows[0].status, ReportStatus::Queued);
+    let first = format!("{}#0", path.display());
+    for i in same {
+        let r = &rows[i];
+        assert_eq!(r.source, format!("{}#{i}", path.display()));
+        assert_eq!(r.status, ReportStatus::Invalid, "not sent: {r:?}");
+        assert_eq!(r.taxid, rows[0].taxid, "the invoice it is the same as");
+        let e = r
+            .errors
+            .iter()
+            .find(|e| e.rule.as_deref() == Some("content.duplicate_input"))
+            .unwrap_or_else(|| panic!("input {i}: {r:?}"));
+        assert!(e.message.en.contains(&first), "{:?}", e.message);
+        assert!(e.message.fa.contains(&first), "{:?}", e.message);
+    }
+    let s = listing.summary().unwrap();
+    assert_eq!((s.total, s.queued, s.invalid), (n, n - 3, 3));
+
+    // Again: the first input finds its invoice already queued; the others are still listed.
+    let again = enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
+    let s = again.listing(&queue).summary().unwrap();
+    assert_eq!((s.total, s.invalid), (n, 3));
+    assert_eq!(queue.summary().unwrap().total as usize, n - same.len());
+}
+
 /// `status` writes rows as it reads them, a page at a time: more rows than a page and a drawn
 /// table hold come out whole, in order, once each, as JSON and as a table.
 #[test]

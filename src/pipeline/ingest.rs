@@ -5,7 +5,9 @@
 //! One tax ID carried by several inputs of a submission: the last locally valid one is taken
 //! (a later export of the same invoice) and the others are reported as superseded, never sent;
 //! an invalid input never replaces a valid one, and an invalid input whose tax ID another
-//! input's row holds in the queue is reported on its own, never recorded over it.
+//! input's row holds in the queue is reported on its own, never recorded over it. Inputs with
+//! the same content are one invoice to the queue: the first shows its row, and each later one
+//! is listed as not sent, naming the first (never left out of the report).
 
 use super::report::{self, InvoiceReport};
 use super::spool::{Holder, Spool, Stored};
@@ -194,7 +196,7 @@ fn take_chunk(
             // The same content as the earlier input of this run it supersedes: this one is
             // the row.
             Enqueued::Unchanged(p) if replaces => Stored::Queue(p.id),
-            Enqueued::Unchanged(p) => Stored::Already(p.id, input_source),
+            Enqueued::Unchanged(p) => Stored::Already(p.id, input_source.clone()),
             Enqueued::Refused { source, error } => match &error {
                 QueueError::TaxIdSucceeded { invoice, .. }
                 | QueueError::TaxIdInFlight { invoice, .. } => Stored::Already(*invoice, source),
@@ -215,8 +217,20 @@ fn take_chunk(
             _ => false,
         };
         if shown_elsewhere {
-            // A queue row is shown once: by the first input that placed it.
-            spool.forget(ord)?;
+            // A queue row is shown once, by the first input that placed it; this input has
+            // the same content (the queue's identity of an invoice) and gets a row saying so.
+            let id = match &p {
+                Stored::Queue(id) | Stored::Already(id, _) => *id,
+                _ => unreachable!("only queue placements are shown elsewhere"),
+            };
+            let row = queue.get(id)?;
+            let first = match spool.claimant_source(id)? {
+                Some(source) => Some(source),
+                None => row.as_ref().map(|r| r.source.clone()),
+            };
+            let taxid = row.and_then(|r| r.taxid);
+            let r = same_content(&input_source, first.as_deref(), taxid.as_deref());
+            spool.set(ord, &Stored::Local(Box::new(r)))?;
         } else {
             spool.set(ord, &p)?;
         }
@@ -226,6 +240,25 @@ fn take_chunk(
     }
     spool.commit()?;
     Ok(refused)
+}
+
+/// The row of an input with the same content as `first`, another input of the submission or
+/// of an earlier one: the queue holds one invoice for both, sent once.
+fn same_content(source: &str, first: Option<&str>, taxid: Option<&str>) -> InvoiceReport {
+    let mut r = report::local_invalid(source, taxid, None);
+    let first = first.unwrap_or("?");
+    let (fa, en) = (
+        format!("محتوای این ورودی با {first} یکی است و برای صف همان صورتحساب است: یک بار، از {first}، ارسال شد و این ورودی ارسال نشد. اگر این دو، دو فروش جدا هستند، آن‌ها را متمایز کنید (مثلاً زمان صدور `indatim`) و دوباره ارسال کنید؛ اگر این ردیف تکراری است، حذفش کنید."),
+        format!("same content as {first}, so the same invoice to the queue: sent once, from {first}; this input was not sent. If they are two different sales, make them differ (e.g. the issue time `indatim`) and submit again; if this row is a copy, remove it."),
+    );
+    r.errors.push(report::CodeLine {
+        code: None,
+        field: None,
+        rule: Some("content.duplicate_input".into()),
+        message: crate::lang::Message::new(fa, en),
+        server_message: None,
+    });
+    r
 }
 
 /// The row of an input whose tax ID another input of the same submission carries.

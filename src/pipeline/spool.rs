@@ -117,20 +117,25 @@ impl Spool {
         Ok(n == 1)
     }
 
+    /// The own source of the input of this run that shows queue row `id`, when that input
+    /// was placed on a row already there (else the row's source is that input's).
+    pub fn claimant_source(&self, id: InvoiceId) -> anyhow::Result<Option<String>> {
+        let source: Option<Option<String>> = self
+            .conn
+            .prepare_cached(
+                "SELECT placement.source FROM placed
+                 JOIN placement ON placement.ord = placed.ord WHERE placed.id = ?1",
+            )
+            .and_then(|mut s| s.query_row([id.0], |r| r.get(0)).optional())
+            .map_err(err)?;
+        Ok(source.flatten())
+    }
+
     /// Releases queue row `id` (its input was superseded by a later one).
     pub fn release(&self, id: InvoiceId) -> anyhow::Result<()> {
         self.conn
             .prepare_cached("DELETE FROM placed WHERE id = ?1")
             .and_then(|mut s| s.execute([id.0]))
-            .map_err(err)?;
-        Ok(())
-    }
-
-    /// Drops the placement of input `ord` (it shows a row another input already shows).
-    pub fn forget(&self, ord: i64) -> anyhow::Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM placement WHERE ord = ?1")
-            .and_then(|mut s| s.execute([ord]))
             .map_err(err)?;
         Ok(())
     }
