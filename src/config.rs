@@ -33,6 +33,27 @@ impl Endpoint {
         }
     }
 
+    /// [`Endpoint::parse`], refusing a base URL that is not an absolute `http(s)://` URL with
+    /// a host: such a value can only be a mistake, and would otherwise look like a network
+    /// outage to retry.
+    pub fn parse_checked(s: &str) -> Result<Self, String> {
+        let e = Self::parse(s);
+        if let Self::Url(u) = &e {
+            let why = match reqwest::Url::parse(u) {
+                Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                    format!("the scheme is {}", url.scheme())
+                }
+                Ok(url) if url.host_str().is_none_or(str::is_empty) => "there is no host".into(),
+                Ok(_) => return Ok(e),
+                Err(err) => err.to_string(),
+            };
+            return Err(format!(
+                "«{s}» is not an endpoint ({why}): give production, tax-sandbox, sandbox or a base URL http(s)://HOST[:PORT]/PATH/, such as the one `moadian sandbox serve` prints / «{s}» نشانی درستی نیست ({why})؛ production، tax-sandbox، sandbox یا نشانی پایهٔ http(s)://… بدهید، مانند آنچه `moadian sandbox serve` چاپ می‌کند"
+            ));
+        }
+        Ok(e)
+    }
+
     /// The base URL, or `None` for the in-process sandbox (its URL is known once it runs).
     pub fn url(&self) -> Option<String> {
         match self {
@@ -46,8 +67,13 @@ impl Endpoint {
 
 impl<'de> Deserialize<'de> for Endpoint {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self::parse(&String::deserialize(d)?))
+        Self::parse_checked(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
+}
+
+/// `--endpoint`'s value parser: the text as given, once [`Endpoint::parse_checked`] takes it.
+pub fn endpoint_arg(s: &str) -> Result<String, String> {
+    Endpoint::parse_checked(s).map(|_| s.to_string())
 }
 
 impl Serialize for Endpoint {

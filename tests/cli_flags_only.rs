@@ -339,5 +339,82 @@ fn every_signing_command_takes_the_same_taxpayer_and_signer_flags() {
                 cmd.join(" ")
             );
         }
+        // Every command that talks to the tax server says which with the same flag.
+        if cmd != ["sign"] {
+            assert!(
+                help.contains("--endpoint "),
+                "`moadian {} --help` lacks --endpoint:\n{help}",
+                cmd.join(" ")
+            );
+        }
     }
+}
+
+/// `--endpoint` that is not production, tax-sandbox, sandbox or an http(s) URL is a usage
+/// error (exit 2, at once), not a network outage to retry; `doctor` takes the same flag.
+#[test]
+fn a_malformed_endpoint_is_a_usage_error() {
+    let w = World::new();
+    for bad in ["not a url", "ftp://127.0.0.1:1/", "http://"] {
+        for cmd in ["submit", "doctor"] {
+            let out = w.run(&[
+                "--lang",
+                "en",
+                cmd,
+                "--endpoint",
+                bad,
+                "--memory-id",
+                "A11216",
+                "--national-id",
+                "14003778990",
+                "--key",
+                "key.pem",
+                "--cert",
+                "cert.pem",
+                &example("t1-p1-sale.json"),
+            ]);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {bad:?}: {}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("--endpoint") && err.contains("http"),
+                "{cmd} {bad:?}: {}",
+                text(&out)
+            );
+        }
+    }
+}
+
+/// A server that answers, but not as the tax API (a wrong path under the sandbox's address):
+/// the run stops before sending and says to check `--endpoint`, not the memory ID or the
+/// certificate.
+#[test]
+fn an_endpoint_that_is_not_the_tax_api_is_named_as_the_problem() {
+    let w = World::new();
+    let id_dir = w.cwd.join("identity");
+    let made = w.run(&["sandbox", "identity", "--dir", id_dir.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    let (_server, base) = serve(&w);
+    let wrong = format!("{}/wrong/", base.trim_end_matches('/'));
+    let (key, cert) = (id_dir.join("key.pem"), id_dir.join("cert.pem"));
+    let out = w.run(&[
+        "--lang",
+        "en",
+        "submit",
+        "--endpoint",
+        &wrong,
+        "--memory-id",
+        "A11216",
+        "--national-id",
+        "14003778990",
+        "--key",
+        key.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        &example("t1-p1-sale.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("server.not_the_api"), "{all}");
+    assert!(all.contains("--endpoint"), "{all}");
+    assert!(!all.contains("4103"), "not a certificate problem: {all}");
 }

@@ -17,8 +17,15 @@ pub struct Args {
     /// Only the local checks (token, PIN, certificate); no network.
     #[arg(long)]
     pub offline: bool,
-    /// Base URL of the tax API (default: the profile's endpoint, else production).
-    #[arg(long, value_name = "URL", env = "MOADIAN_BASE_URL")]
+    /// The tax API to check against: production, tax-sandbox or a base URL (e.g. the one
+    /// `moadian sandbox serve` prints); default: the profile's endpoint, else production.
+    #[arg(
+        long = "endpoint",
+        visible_alias = "base-url",
+        value_name = "URL",
+        env = "MOADIAN_BASE_URL",
+        value_parser = crate::config::endpoint_arg
+    )]
     pub base_url: Option<String>,
     /// Print the checks as JSON.
     #[arg(long)]
@@ -74,9 +81,14 @@ fn settings(args: &Args) -> anyhow::Result<Settings> {
     let in_process_sandbox = profile
         .as_ref()
         .is_some_and(|p| p.endpoint == crate::config::Endpoint::Sandbox);
-    if in_process_sandbox && args.base_url.is_none() && !args.offline {
+    let given = args.base_url.as_deref().map(crate::config::Endpoint::parse);
+    let in_process_sandbox = match &given {
+        Some(e) => *e == crate::config::Endpoint::Sandbox,
+        None => in_process_sandbox,
+    };
+    if in_process_sandbox && !args.offline {
         anyhow::bail!(
-            "the profile's endpoint is the built-in sandbox, which runs inside submit/run; start one with `moadian sandbox serve` and pass --base-url URL, or use --offline / سامانهٔ آزمایشی داخلی فقط درون submit/run اجرا می‌شود؛ با `moadian sandbox serve` یکی اجرا کنید و ‎--base-url‎ بدهید، یا ‎--offline‎"
+            "the endpoint is the built-in sandbox, which runs inside submit/run; start one with `moadian sandbox serve` and pass --endpoint URL, or use --offline / سامانهٔ آزمایشی داخلی فقط درون submit/run اجرا می‌شود؛ با `moadian sandbox serve` یکی اجرا کنید و ‎--endpoint‎ بدهید، یا ‎--offline‎"
         );
     }
     Ok(Settings {
@@ -89,9 +101,8 @@ fn settings(args: &Args) -> anyhow::Result<Settings> {
             .clone()
             .or_else(|| profile.as_ref().map(|p| p.national_id.clone())),
         signer: signer_config(&who.signer, profile.as_ref())?,
-        base_url: args
-            .base_url
-            .clone()
+        base_url: given
+            .and_then(|e| e.url())
             .or(endpoint_url)
             .unwrap_or_else(|| crate::api::PRODUCTION_URL.to_string()),
     })

@@ -29,7 +29,7 @@ pub struct Target {
     pub queue: Option<PathBuf>,
     /// Override the profile's endpoint: production, tax-sandbox or a base URL (e.g. the one
     /// `moadian sandbox serve` prints).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::config::endpoint_arg)]
     pub endpoint: Option<String>,
     #[command(flatten)]
     pub who: TaxpayerArgs,

@@ -38,6 +38,9 @@ pub enum ProbeError {
     /// The server answered with an error (e.g. 4103: the certificate is not the memory ID
     /// owner's).
     Refused(String),
+    /// Something answered, but not as the tax API does (HTTP 404/405 without the API's error
+    /// envelope, or a success that is not the API's JSON): the endpoint is wrong.
+    NotTheApi(String),
 }
 
 /// The server calls preflight needs. Both are authenticated (signed with our certificate),
@@ -57,6 +60,14 @@ fn probe_error(e: crate::api::ApiError) -> ProbeError {
         // The network or the server is down (refused connection, no answer, 5xx / 5xxx):
         // nothing to say about the memory ID or the certificate.
         e if e.is_outage() => ProbeError::Unreachable(e.to_string()),
+        e @ (crate::api::ApiError::Server {
+            status: 404 | 405, ..
+        }
+        | crate::api::ApiError::Decode { .. })
+            if e.code().is_none() =>
+        {
+            ProbeError::NotTheApi(e.to_string())
+        }
         other => ProbeError::Refused(other.to_string()),
     }
 }
@@ -314,6 +325,10 @@ pub async fn server_checks<P: ServerProbe>(
             checks.push(refused(memory_id, &e));
             return checks;
         }
+        Err(ProbeError::NotTheApi(e)) => {
+            checks.push(not_the_api(&e));
+            return checks;
+        }
         Ok(server_ms) => {
             checks.push(Check::ok(
                 "server.reachable",
@@ -329,6 +344,7 @@ pub async fn server_checks<P: ServerProbe>(
     match probe.memory_id_status(memory_id).await {
         Err(ProbeError::Unreachable(e)) => checks.push(unreachable(&e)),
         Err(ProbeError::Refused(e)) => checks.push(refused(memory_id, &e)),
+        Err(ProbeError::NotTheApi(e)) => checks.push(not_the_api(&e)),
         Ok(st) => {
             let status = st.status.clone().unwrap_or_else(|| "?".into());
             let inactive = status.to_ascii_uppercase().contains("INACTIVE")
@@ -392,6 +408,21 @@ fn unreachable(e: &str) -> Check {
         msg(
             "اتصال اینترنت را بررسی کنید (سامانه فقط از نشانی‌های ایران در دسترس است) و بعداً دوباره امتحان کنید؛ صف دست‌نخورده می‌ماند.",
             "check the network (the API answers Iranian addresses only) and try again later; the queue is kept as it is.",
+        ),
+    )
+}
+
+/// The failed check of an address that answers, but not as the tax API.
+fn not_the_api(e: &str) -> Check {
+    Check::fail(
+        "server.not_the_api",
+        msg(
+            format!("این نشانی پاسخ می‌دهد اما مانند API سامانه مودیان نه (مشکل از نشانی است، نه شناسه حافظه یا گواهی): {e}"),
+            format!("this address answers, but not as the tax API does (the address is wrong, not your memory ID or certificate): {e}"),
+        ),
+        msg(
+            "‎--endpoint‎ (یا endpoint پروفایل) را بررسی کنید: production، tax-sandbox، یا نشانی‌ای که `moadian sandbox serve` چاپ می‌کند، با مسیر کامل تا /api/v2/ (یا معادل آن).",
+            "check --endpoint (or the profile's endpoint): production, tax-sandbox, or the URL `moadian sandbox serve` prints, whole, path included.",
         ),
     )
 }
