@@ -210,7 +210,7 @@ async fn run_once_rates(
                         value: Ok(serde_json::from_str(&invoice_text(*s, indatim)).expect("json")),
                     },
                     &mem,
-                    now,
+                    &moadian::rules::Context::at(now),
                 )
             })
             .collect();

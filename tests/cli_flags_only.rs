@@ -418,3 +418,54 @@ fn an_endpoint_that_is_not_the_tax_api_is_named_as_the_problem() {
     assert!(all.contains("--endpoint"), "{all}");
     assert!(!all.contains("4103"), "not a certificate problem: {all}");
 }
+
+/// The sending deadline the `time.late` warning names can be set where invoices are enqueued,
+/// as for `validate`: `--deadline-days` or `MOADIAN_DEADLINE_DAYS`.
+#[test]
+fn enqueue_takes_the_sending_deadline_like_validate() {
+    let w = World::new();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example("t1-p1-sale.json")).unwrap())
+            .unwrap();
+    let h = v["header"].as_object_mut().unwrap();
+    h.remove("taxid");
+    h.remove("inno");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    h.insert("indatim".into(), (now_ms - 9 * 86_400_000).into());
+    let file = w.cwd.join("late.json");
+    std::fs::write(&file, v.to_string()).unwrap();
+    let late = |extra: &[&str], env: Option<&str>, queue: &str| {
+        let mut c = w.cmd();
+        if let Some(days) = env {
+            c.env("MOADIAN_DEADLINE_DAYS", days);
+        }
+        let out = c
+            .args(["--lang", "en", "enqueue", "--json", "--memory-id", "A11216"])
+            .args([
+                "--national-id",
+                "14003778990",
+                "--key",
+                "k.pem",
+                "--cert",
+                "c.pem",
+            ])
+            .args(["--queue", queue])
+            .args(extra)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        v["invoices"][0]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["rule"] == "time.late")
+    };
+    assert!(late(&[], None, "a.sqlite"), "9 days > the official week");
+    assert!(!late(&["--deadline-days", "12"], None, "b.sqlite"));
+    assert!(!late(&[], Some("12"), "c.sqlite"));
+}

@@ -58,7 +58,7 @@ fn duplicates_across_chunks_are_superseded_as_in_one_batch() {
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
     let opts = IngestOptions {
         memory_id: &mem,
-        now_ms: AT,
+        rules: moadian::rules::Context::at(AT),
         fill: false,
         read: Default::default(),
     };
@@ -107,7 +107,7 @@ fn the_same_invoice_twice_is_one_queue_row() {
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
     let opts = IngestOptions {
         memory_id: &mem,
-        now_ms: AT,
+        rules: moadian::rules::Context::at(AT),
         fill: false,
         read: Default::default(),
     };
@@ -155,7 +155,7 @@ fn inputs_with_the_same_content_are_each_listed() {
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
     let opts = IngestOptions {
         memory_id: &mem,
-        now_ms: AT,
+        rules: moadian::rules::Context::at(AT),
         fill: false,
         read: Default::default(),
     };
@@ -215,7 +215,7 @@ fn status_streams_every_row_as_json_and_table() {
     let queue = SqliteQueue::open(&qpath).unwrap();
     let opts = IngestOptions {
         memory_id: &mem,
-        now_ms: AT,
+        rules: moadian::rules::Context::at(AT),
         fill: false,
         read: Default::default(),
     };

@@ -20,6 +20,8 @@ pub struct Args {
     pub fill: bool,
     #[command(flatten)]
     pub input: crate::import::limits::InputArgs,
+    #[command(flatten)]
+    pub deadline: super::validate::DeadlineArgs,
     /// Invoice files or directories: JSON (one invoice, an array, or JSON Lines), XLSX or CSV.
     #[arg(required = true, value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
@@ -29,6 +31,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     let mut session = Session::open(&args.target).await?;
     session.input = args.input.options();
+    session.deadline = args.deadline.clone();
     let queue = session.open_queue()?;
     let placements = enqueue_paths(&session, &queue, &args.paths, args.fill, lang)?;
     let out = super::status::Output {

@@ -35,6 +35,9 @@ pub struct Args {
     pub wait: Duration,
     #[command(flatten)]
     pub pacing: super::pacing::PacingArgs,
+    // (With --inbox: the rules' sending deadline for the files taken.)
+    #[command(flatten)]
+    pub deadline: super::validate::DeadlineArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -47,6 +50,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     let mut session = Session::open(&args.target).await?;
     session.apply_pacing(&args.pacing)?;
+    session.deadline = args.deadline.clone();
     let queue = session.open_queue()?;
     let runner = match queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id)) {
         Ok(r) => std::sync::Arc::new(r),

@@ -128,6 +128,8 @@ pub struct Session {
     sandbox_identity: Option<crate::sandbox::identity::TestIdentity>,
     /// CSV encoding and size limits for the input files (`--encoding`, `--max-…`).
     pub input: crate::import::limits::ReadOptions,
+    /// The sending deadline the rules judge enqueued invoices by (`--deadline-days`).
+    pub deadline: super::validate::DeadlineArgs,
     /// Signer flags of the command line, over the profile's `[signer]`.
     signer_flags: super::signer_args::SignerArgs,
     /// Retries and outage deadline of the API client (see [`super::pacing`]).
@@ -221,6 +223,7 @@ impl Session {
             base_url,
             sandbox_identity: None,
             input: Default::default(),
+            deadline: Default::default(),
             signer_flags: t.who.signer.clone(),
             retry: crate::api::RetryPolicy::from_env(),
             poll: crate::pipeline::PollOptions::from_env(),
@@ -274,6 +277,7 @@ impl Session {
             profile_name: "sandbox".into(),
             sandbox_identity: Some(identity),
             input: Default::default(),
+            deadline: Default::default(),
             signer_flags: Default::default(),
             retry: crate::api::RetryPolicy::from_env(),
             poll: sandbox_poll(),

@@ -31,6 +31,8 @@ pub struct Args {
     pub fill: bool,
     #[command(flatten)]
     pub input: crate::import::limits::InputArgs,
+    #[command(flatten)]
+    pub deadline: super::validate::DeadlineArgs,
     /// Invoice files or directories: JSON (one invoice, an array, or JSON Lines), XLSX or CSV.
     #[arg(required = true, value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
@@ -40,6 +42,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     let mut session = Session::open(&args.target).await?;
     session.input = args.input.options();
+    session.deadline = args.deadline.clone();
     session.apply_pacing(&args.pacing)?;
     let queue = session.open_queue()?;
     let runner =
@@ -87,7 +90,9 @@ pub fn enqueue_paths(
         .map_err(|e| anyhow::anyhow!("memory_id of the profile: {}", e.message().en))?;
     let opts = pipeline::IngestOptions {
         memory_id: &memory_id,
-        now_ms: chrono::Utc::now().timestamp_millis(),
+        rules: session
+            .deadline
+            .context(chrono::Utc::now().timestamp_millis()),
         fill,
         read: session.input.clone(),
     };

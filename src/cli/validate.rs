@@ -32,10 +32,8 @@ pub struct Args {
     /// what was filled; a present value that disagrees is an error, never changed.
     #[arg(long)]
     pub fill: bool,
-    /// Days after the issue time within which an invoice should be sent; past it `validate`
-    /// warns (time.late). Default: one week, RC_IITP.IS_V7.8 table 4 row 5.
-    #[arg(long, value_name = "DAYS", env = "MOADIAN_DEADLINE_DAYS", value_parser = clap::value_parser!(u16).range(1..))]
-    pub deadline_days: Option<u16>,
+    #[command(flatten)]
+    pub deadline: DeadlineArgs,
     #[command(flatten)]
     pub input: crate::import::limits::InputArgs,
     /// Invoice files (.json: one invoice or an array; .jsonl/.ndjson: one per line;
@@ -46,6 +44,32 @@ pub struct Args {
 
 pub use crate::dates::parse_at;
 
+/// The sending deadline the rules judge by (`validate`, and every command that enqueues).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DeadlineArgs {
+    /// Days after the issue time within which an invoice should be sent; past it the rules
+    /// warn (time.late). Default: one week, RC_IITP.IS_V7.8 table 4 row 5.
+    #[arg(long, value_name = "DAYS", env = "MOADIAN_DEADLINE_DAYS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub deadline_days: Option<u16>,
+}
+
+impl DeadlineArgs {
+    /// The rules' context at `at_ms`, with this deadline when one was given.
+    pub fn context(&self, at_ms: i64) -> Context {
+        let ctx = Context::at(at_ms);
+        match self.deadline_days {
+            Some(days) => ctx.with_deadline(crate::rules::SendingDeadline::configured(
+                i64::from(days),
+                Message::new(
+                    format!("--deadline-days {days} (یا MOADIAN_DEADLINE_DAYS)"),
+                    format!("--deadline-days {days} (or MOADIAN_DEADLINE_DAYS)"),
+                ),
+            )),
+            None => ctx,
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     let ns = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX)
@@ -53,16 +77,7 @@ fn now_ms() -> i64 {
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let at = args.at.unwrap_or_else(now_ms);
-    let mut ctx = Context::at(at);
-    if let Some(days) = args.deadline_days {
-        ctx = ctx.with_deadline(crate::rules::SendingDeadline::configured(
-            i64::from(days),
-            Message::new(
-                format!("--deadline-days {days} (یا MOADIAN_DEADLINE_DAYS)"),
-                format!("--deadline-days {days} (or MOADIAN_DEADLINE_DAYS)"),
-            ),
-        ));
-    }
+    let ctx = args.deadline.context(at);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut human = Human::new(global.lang.single());

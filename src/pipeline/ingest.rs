@@ -25,8 +25,8 @@ pub const CHUNK: usize = 1000;
 /// How inputs are taken in.
 pub struct IngestOptions<'a> {
     pub memory_id: &'a MemoryId,
-    /// The moment the rules judge at (Unix ms).
-    pub now_ms: i64,
+    /// What the rules judge by: the moment (Unix ms) and the sending deadline.
+    pub rules: crate::rules::Context,
     /// Compute what follows from the lines (prdis, adis, vam, tsstam, totals) first.
     pub fill: bool,
     pub read: ReadOptions,
@@ -105,7 +105,7 @@ fn take_chunk(
     let mut pending: Vec<Option<(i64, NewInvoice<'static>, bool)>> = Vec::new();
     for (k, input) in inputs.into_iter().enumerate() {
         let ord = first + k as i64;
-        let item = prepare(input, opts.memory_id, opts.now_ms);
+        let item = prepare(input, opts.memory_id, &opts.rules);
         let mut replaces = false;
         if let Content::Numbered {
             taxid,

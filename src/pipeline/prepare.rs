@@ -71,8 +71,9 @@ fn header_i64(v: &Value, key: &str) -> Option<i64> {
         .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
-/// Prepares one input for the queue under `memory_id`; `now_ms` is the moment rules judge at.
-pub fn prepare(input: Input, memory_id: &MemoryId, now_ms: i64) -> NewInvoice<'static> {
+/// Prepares one input for the queue under `memory_id`, judged by the rules in `ctx` (the
+/// moment, the sending deadline).
+pub fn prepare(input: Input, memory_id: &MemoryId, ctx: &rules::Context) -> NewInvoice<'static> {
     let Input { source, value } = input;
     let base = |content| NewInvoice {
         source: source.clone(),
@@ -108,7 +109,7 @@ pub fn prepare(input: Input, memory_id: &MemoryId, now_ms: i64) -> NewInvoice<'s
     let indatim = header_i64(&value, "indatim");
     let kind = header_i64(&value, "inty").map(|i| i.to_string());
     let ins = header_i64(&value, "ins");
-    let ctx = rules::Context::at(now_ms);
+    let ctx = ctx.clone();
     let mut item = base(Content::Invalid {
         payload: None,
         findings: Value::Null,
@@ -224,7 +225,7 @@ mod tests {
                 value: Err("bad".into()),
             },
             &mem(),
-            0,
+            &rules::Context::at(0),
         );
         assert!(matches!(n.content, Content::Invalid { .. }));
     }
@@ -239,7 +240,7 @@ mod tests {
                 value: Ok(v),
             },
             &mem(),
-            0,
+            &rules::Context::at(0),
         );
         match n.content {
             Content::Numbered {
@@ -261,7 +262,7 @@ mod tests {
                 value: Ok(v),
             },
             &mem(),
-            0,
+            &rules::Context::at(0),
         );
         assert!(n.dedup_key.is_some());
         let Content::Allocate(build) = n.content else {

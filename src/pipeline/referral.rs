@@ -235,7 +235,7 @@ pub fn enqueue(
             value: Ok(invoice),
         },
         memory_id,
-        now,
+        &crate::rules::Context::at(now),
     );
     Ok(match queue.enqueue(item)? {
         Enqueued::Inserted(p) | Enqueued::Replaced(p) | Enqueued::Unchanged(p) => {

@@ -226,7 +226,7 @@ pub fn enqueue_staged(
         .map_err(|e| Problem::internal(e.message().en))?;
     let opts = pipeline::IngestOptions {
         memory_id: &memory_id,
-        now_ms: chrono::Utc::now().timestamp_millis(),
+        rules: crate::rules::Context::at(chrono::Utc::now().timestamp_millis()),
         fill,
         read: st.input.clone(),
     };

@@ -89,7 +89,7 @@ pub async fn world(
                 source: format!("t#{s}"),
                 value: Ok(invoice(s, indatim)),
             };
-            pipeline::prepare(input, &mem, now)
+            pipeline::prepare(input, &mem, &moadian::rules::Context::at(now))
         })
         .collect();
     queue.enqueue_batch(items).unwrap();
