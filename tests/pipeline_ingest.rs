@@ -255,3 +255,33 @@ fn status_streams_every_row_as_json_and_table() {
     assert_eq!(only["invoices"].as_array().unwrap().len(), 0);
     assert_eq!(only["summary"]["total"], n, "the summary counts every row");
 }
+
+/// An input that cannot be read (a line cut short) or is not an invoice is recorded INVALID
+/// once: the same file again finds that row, and does not add another each time.
+#[test]
+fn an_unreadable_input_again_is_the_same_invalid_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = MemoryId::parse("A11216").unwrap();
+    let t = TaxId::generate(&mem, INDATIM, 1).unwrap();
+    let one = line(t.as_str(), &inno_for_serial(1), "14003778990");
+    let path = dir.path().join("cut.jsonl");
+    std::fs::write(&path, format!("{one}\n{{\"header\":7}}\n{}", &one[..40])).unwrap();
+    let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
+    let opts = IngestOptions {
+        memory_id: &mem,
+        rules: moadian::rules::Context::at(AT),
+        fill: false,
+        read: Default::default(),
+    };
+    for round in 0..3 {
+        let placements =
+            enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
+        let s = placements.listing(&queue).summary().unwrap();
+        assert_eq!((s.total, s.invalid), (3, 2), "round {round}");
+        assert_eq!(
+            queue.summary().unwrap().total,
+            3,
+            "round {round}: no new rows"
+        );
+    }
+}

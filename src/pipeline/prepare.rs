@@ -93,17 +93,28 @@ pub fn prepare(input: Input, memory_id: &MemoryId, ctx: &rules::Context) -> NewI
                 "not an invoice: the object has no `header`; give the official v2 invoice JSON {header, body, payments}".into(),
                 "صورتحساب نیست: کلید `header` ندارد؛ JSON رسمی نسخه ۲ را بدهید".into(),
             )];
-            return base(Content::Invalid {
+            // Its content is its identity, as for an invoice: the same input again is the
+            // same row, not one more.
+            let key = moadian_queue::fingerprint::of_invoice(memory_id.as_str(), &v);
+            let mut item = base(Content::Invalid {
                 payload: Some(v.to_string()),
                 findings: findings_json(&f).unwrap_or(Value::Null),
             });
+            item.dedup_key = Some(key);
+            return item;
         }
         Err(e) => {
+            // Nothing was read: where it is and why stand for its content, so the same broken
+            // input again is the same INVALID row, not one more each time.
+            let what = serde_json::json!({ "unreadable": { "source": source, "error": e } });
+            let key = moadian_queue::fingerprint::of_invoice(memory_id.as_str(), &what);
             let f = vec![load_error("load.read", "", e.clone(), e)];
-            return base(Content::Invalid {
+            let mut item = base(Content::Invalid {
                 payload: None,
                 findings: findings_json(&f).unwrap_or(Value::Null),
             });
+            item.dedup_key = Some(key);
+            return item;
         }
     };
     let indatim = header_i64(&value, "indatim");
