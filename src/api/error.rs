@@ -22,9 +22,7 @@ pub enum Disposition {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The connection could not be made; the request never left this machine.
-    #[error(
-        "cannot connect to the tax server at {url}: {detail} (check the network / VPN; will retry)"
-    )]
+    #[error("cannot connect to the tax server at {url}: {detail} (check the network / VPN)")]
     Connect { url: String, detail: String },
     /// The request was (or may have been) sent, but no answer came back.
     #[error("no answer from the tax server for {url}: {detail}")]
@@ -61,7 +59,8 @@ pub enum ApiError {
     NoServerKey,
     /// The server could not be reached (or kept failing) for the whole outage budget: the
     /// last failure, and how long the outage lasted.
-    #[error("the tax server could not be reached for {:.0} s; gave up (the network or the server is down, not your invoices, memory ID or certificate): {last}", .lasted.as_secs_f64())]
+    /// (Said once, by whoever reports it: what it means for the user's invoices is theirs.)
+    #[error("gave up after {:.0} s of failures; the last: {last}", .lasted.as_secs_f64())]
     Outage {
         last: Box<ApiError>,
         lasted: std::time::Duration,

@@ -492,6 +492,46 @@ pub fn blocks_submission(c: &Check) -> bool {
 mod tests {
     use super::*;
 
+    fn outage() -> crate::api::ApiError {
+        crate::api::ApiError::Outage {
+            last: Box::new(crate::api::ApiError::Connect {
+                url: "http://127.0.0.1:1/nonce".into(),
+                detail: "Connection refused".into(),
+            }),
+            lasted: std::time::Duration::from_secs(19),
+        }
+    }
+
+    /// A server down past the deadline is said to be a network or server problem once, and
+    /// nothing says it will be retried after it was given up.
+    #[test]
+    fn an_outage_is_explained_once() {
+        let ProbeError::Unreachable(e) = probe_error(outage()) else {
+            panic!("an outage is unreachable")
+        };
+        for text in [
+            unreachable(&e).line(crate::Lang::En),
+            super::super::StopReason::Api(outage()).message().en,
+        ] {
+            assert_eq!(text.matches("not your invoices").count(), 1, "{text}");
+            assert!(!text.contains("will retry"), "{text}");
+            assert!(text.contains("19 s"), "{text}");
+        }
+    }
+
+    /// An address that answers 404 without the API's error envelope is not the tax API.
+    #[test]
+    fn a_404_without_an_error_code_is_not_the_api() {
+        let e = crate::api::ApiError::Server {
+            url: "http://127.0.0.1:9/wrong/nonce".into(),
+            status: 404,
+            codes: vec![],
+            trace_id: None,
+            body: None,
+        };
+        assert!(matches!(probe_error(e), ProbeError::NotTheApi(_)));
+    }
+
     #[test]
     fn skew_thresholds() {
         assert_eq!(skew_check(2_000).id, "clock.ok");
