@@ -276,8 +276,20 @@ fn an_unreadable_input_again_is_the_same_invalid_row() {
     for round in 0..3 {
         let placements =
             enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
-        let s = placements.listing(&queue).summary().unwrap();
+        let listing = placements.listing(&queue);
+        let s = listing.summary().unwrap();
         assert_eq!((s.total, s.invalid), (3, 2), "round {round}");
+        // Why the cut line was not read, once in each language (not both in one text).
+        let mut rows = Vec::new();
+        listing
+            .rows(&mut |r| {
+                rows.push(r);
+                Ok(())
+            })
+            .unwrap();
+        let m = &rows[2].errors[0].message;
+        let persian = |t: &str| t.chars().any(|c| ('\u{600}'..='\u{6ff}').contains(&c));
+        assert!(!persian(&m.en) && persian(&m.fa), "{m:?}");
         assert_eq!(
             queue.summary().unwrap().total,
             3,

@@ -99,7 +99,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         let line = super::status::summary_line(&pipeline::Listing::summary(&listing)?);
         eprintln!("{when}: {}", lang.text(&line));
         if let Some(m) = message {
-            eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));
+            eprintln!("{}", super::status::stopped_text(lang, m));
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -354,9 +354,26 @@ pub fn print_listing(
     }
     w.flush()?;
     if let Some(m) = stopped {
-        eprintln!("{}: {}", lang.label("متوقف شد", "stopped"), lang.text(m));
+        eprintln!("{}", stopped_text(lang, m));
     }
     Ok(s)
+}
+
+/// Why a pass stopped, as standard error says it: in the chosen language first, and always
+/// in the other one too (as every error that ends a command), so it can be searched for and
+/// reported whatever `--lang` was.
+pub fn stopped_text(lang: crate::lang::Langs, m: &Message) -> String {
+    let first = lang.primary();
+    let other = match first {
+        crate::Lang::Fa => crate::Lang::En,
+        crate::Lang::En => crate::Lang::Fa,
+    };
+    let label = lang.label("متوقف شد", "stopped");
+    if m.get(first) == m.get(other) {
+        format!("{label}: {}", m.get(first))
+    } else {
+        format!("{label}: {}\n{}", m.get(first), m.get(other))
+    }
 }
 
 fn header_table(lang: Langs) -> comfy_table::Table {
@@ -493,5 +510,25 @@ impl Observer for Progress {
                 b.set_message(format!("queued {total} ({invalid} invalid)"))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn why_a_pass_stopped_is_in_both_languages_whatever_lang() {
+        let m = Message::new("سرور در دسترس نیست", "the server is down");
+        assert_eq!(
+            stopped_text(Langs::En, &m),
+            "stopped: the server is down\nسرور در دسترس نیست"
+        );
+        assert_eq!(
+            stopped_text(Langs::Fa, &m),
+            "متوقف شد: سرور در دسترس نیست\nthe server is down"
+        );
+        let same = Message::new("x", "x");
+        assert_eq!(stopped_text(Langs::En, &same), "stopped: x");
     }
 }

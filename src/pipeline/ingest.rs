@@ -56,17 +56,15 @@ pub fn enqueue_paths(
     for l in loaded {
         let mut input = Input {
             source: l.source,
-            value: l.value.map_err(|e| {
-                let m = e.message();
-                format!("{} / {}", m.en, m.fa)
-            }),
+            value: l.value.map_err(|e| e.message()),
         };
         if opts.fill {
             if let Ok(v) = &mut input.value {
                 match crate::import::fill::fill_invoice(v) {
                     Ok(f) if !f.is_empty() => filled(&input.source, &f),
                     Ok(_) => {}
-                    Err(e) => input.value = Err(e),
+                    // (fill's reasons are written in both languages in one text.)
+                    Err(e) => input.value = Err(crate::lang::Message::new(e.clone(), e)),
                 }
             }
         }

@@ -10,11 +10,11 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 /// One invoice read from a file: where from (`path` or `path#index`) and its JSON, or why it
-/// could not be read.
+/// could not be read (in both languages).
 #[derive(Debug, Clone)]
 pub struct Input {
     pub source: String,
-    pub value: Result<Value, String>,
+    pub value: Result<Value, crate::lang::Message>,
 }
 
 /// Reads every invoice under `paths` with the same loader `validate` uses: one invoice, an
@@ -33,10 +33,7 @@ pub fn load_inputs_with(
     crate::invoice::load::load_paths_with(paths, opts.clone())
         .map(|loaded| Input {
             source: loaded.source,
-            value: loaded.value.map_err(|e| {
-                let m = e.message();
-                format!("{} / {}", m.en, m.fa)
-            }),
+            value: loaded.value.map_err(|e| e.message()),
         })
         .collect()
 }
@@ -106,9 +103,9 @@ pub fn prepare(input: Input, memory_id: &MemoryId, ctx: &rules::Context) -> NewI
         Err(e) => {
             // Nothing was read: where it is and why stand for its content, so the same broken
             // input again is the same INVALID row, not one more each time.
-            let what = serde_json::json!({ "unreadable": { "source": source, "error": e } });
+            let what = serde_json::json!({ "unreadable": { "source": source, "error": e.en } });
             let key = moadian_queue::fingerprint::of_invoice(memory_id.as_str(), &what);
-            let f = vec![load_error("load.read", "", e.clone(), e)];
+            let f = vec![Finding::error("load.read", "", e)];
             let mut item = base(Content::Invalid {
                 payload: None,
                 findings: findings_json(&f).unwrap_or(Value::Null),
@@ -233,7 +230,7 @@ mod tests {
         let n = prepare(
             Input {
                 source: "x.json".into(),
-                value: Err("bad".into()),
+                value: Err(crate::lang::Message::new("bad", "bad")),
             },
             &mem(),
             &rules::Context::at(0),
