@@ -40,6 +40,41 @@ fn directories_are_walked_in_name_order_with_every_format() {
     );
 }
 
+/// A directory's symbolic links are followed: a linked file is read like any other, a link
+/// that leads nowhere or round in a loop is an error naming it, never skipped in silence.
+#[cfg(unix)]
+#[test]
+fn links_in_a_directory_are_read_or_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, elsewhere) = (dir.path().join("d"), dir.path().join("elsewhere"));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(elsewhere.join("more")).unwrap();
+    std::fs::write(elsewhere.join("one.json"), INVOICE).unwrap();
+    std::fs::write(elsewhere.join("more/two.jsonl"), format!("{INVOICE}\n")).unwrap();
+    let link =
+        |target: PathBuf, name: &str| std::os::unix::fs::symlink(target, d.join(name)).unwrap();
+    link(elsewhere.join("one.json"), "a.json");
+    link(elsewhere.join("more"), "b");
+    link(dir.path().join("gone.json"), "c.json");
+    link(d.clone(), "loop");
+    let got: Vec<(String, bool)> = load_paths(std::slice::from_ref(&d))
+        .map(|l| {
+            let rel = l.source.strip_prefix(&format!("{}/", d.display()));
+            (rel.unwrap_or(&l.source).to_string(), l.value.is_ok())
+        })
+        .collect();
+    assert!(got.contains(&("a.json#0".into(), true)), "{got:?}");
+    assert!(got.contains(&("b/two.jsonl#0".into(), true)), "{got:?}");
+    assert!(
+        got.iter().any(|(s, ok)| s.contains("c.json") && !ok),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|(s, ok)| s.contains("loop") && !ok),
+        "{got:?}"
+    );
+}
+
 #[test]
 fn a_bad_line_is_an_error_of_that_line_and_the_rest_still_loads() {
     let dir = tempfile::tempdir().unwrap();

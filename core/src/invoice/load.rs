@@ -187,11 +187,16 @@ impl Loader {
 }
 
 impl Loader {
-    /// Queues the readable files under `dir` (sorted), in front of what was pending.
+    /// Queues the readable files under `dir` (sorted), in front of what was pending. Links
+    /// are followed (a linked file is read like any other); one that leads nowhere or round
+    /// in a loop is an error naming it.
     fn expand_dir(&mut self, dir: &Path) {
         let mut found = Vec::new();
         let mut errors = VecDeque::new();
-        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(dir)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
             match entry {
                 Ok(e) if e.file_type().is_file() => {
                     if let Some(kind) = kind_of(e.path()) {
