@@ -1,6 +1,7 @@
 //! The text encoding of a CSV file. Never guessed silently:
 //!
 //! * valid UTF-8 (with or without a byte-order mark) is UTF-8;
+//! * a UTF-16 byte-order mark makes it UTF-16 (Excel's «Unicode Text»), little- or big-endian;
 //! * otherwise Windows-1256 (Excel's plain «CSV» on a Persian Windows) only when the *whole*
 //!   file decodes to plausible Persian: at least [`PLAUSIBLE_SHARE`] of its non-ASCII letters
 //!   are Arabic-script letters, and it holds almost no valid UTF-8 sequences (a UTF-8 file with
@@ -25,6 +26,12 @@ pub enum CsvEncoding {
     /// Windows-1256 (Arabic/Persian Windows code page).
     #[value(name = "windows-1256", alias = "cp1256")]
     Windows1256,
+    /// UTF-16, little-endian (Excel's «Unicode Text»); a byte-order mark is removed.
+    #[value(name = "utf-16le")]
+    Utf16Le,
+    /// UTF-16, big-endian; a byte-order mark is removed.
+    #[value(name = "utf-16be")]
+    Utf16Be,
 }
 
 impl CsvEncoding {
@@ -33,6 +40,8 @@ impl CsvEncoding {
         match self {
             CsvEncoding::Utf8 => "UTF-8",
             CsvEncoding::Windows1256 => "Windows-1256",
+            CsvEncoding::Utf16Le => "UTF-16LE",
+            CsvEncoding::Utf16Be => "UTF-16BE",
         }
     }
 }
@@ -126,9 +135,34 @@ pub fn decode(
     bytes: Vec<u8>,
     forced: Option<CsvEncoding>,
 ) -> Result<(String, CsvEncoding), EncodingError> {
-    if forced == Some(CsvEncoding::Windows1256) {
-        let (text, _, _) = encoding_rs::WINDOWS_1256.decode(&bytes);
-        return Ok((text.into_owned(), CsvEncoding::Windows1256));
+    let utf16 = |enc: &'static encoding_rs::Encoding, bytes: &[u8]| {
+        let (text, _) = enc.decode_with_bom_removal(bytes);
+        text.into_owned()
+    };
+    match forced {
+        // (encoding_rs's plain `decode` would follow a byte-order mark instead.)
+        Some(CsvEncoding::Windows1256) => {
+            let (text, _) = encoding_rs::WINDOWS_1256.decode_without_bom_handling(&bytes);
+            return Ok((text.into_owned(), CsvEncoding::Windows1256));
+        }
+        Some(CsvEncoding::Utf16Le) => {
+            return Ok((utf16(encoding_rs::UTF_16LE, &bytes), CsvEncoding::Utf16Le))
+        }
+        Some(CsvEncoding::Utf16Be) => {
+            return Ok((utf16(encoding_rs::UTF_16BE, &bytes), CsvEncoding::Utf16Be))
+        }
+        Some(CsvEncoding::Utf8) | None => {}
+    }
+    if forced.is_none() {
+        match encoding_rs::Encoding::for_bom(&bytes) {
+            Some((enc, _)) if enc == encoding_rs::UTF_16LE => {
+                return Ok((utf16(enc, &bytes), CsvEncoding::Utf16Le))
+            }
+            Some((enc, _)) if enc == encoding_rs::UTF_16BE => {
+                return Ok((utf16(enc, &bytes), CsvEncoding::Utf16Be))
+            }
+            _ => {}
+        }
     }
     let bad = std::str::from_utf8(&bytes).err();
     let Some(e) = bad else {
@@ -141,7 +175,7 @@ pub fn decode(
     if forced == Some(CsvEncoding::Utf8) {
         return Err(first_bad(&bytes, &e, false));
     }
-    let (text, _, _) = encoding_rs::WINDOWS_1256.decode(&bytes);
+    let (text, _) = encoding_rs::WINDOWS_1256.decode_without_bom_handling(&bytes);
     if plausible_1256(&bytes, &text) {
         return Ok((text.into_owned(), CsvEncoding::Windows1256));
     }
@@ -163,6 +197,30 @@ mod tests {
         let mut b = b"\xEF\xBB\xBF".to_vec();
         b.extend_from_slice("شرح\n".as_bytes());
         assert_eq!(decode(b, None).unwrap().0, "شرح\n");
+    }
+
+    /// A file that starts with a UTF-16 byte-order mark (Excel's «Unicode Text») is read and
+    /// named as UTF-16, never as Windows-1256.
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_utf16() {
+        let text = "شرح,مبلغ\nپیچ,1000\n";
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(
+            decode(le, None).unwrap(),
+            (text.into(), CsvEncoding::Utf16Le)
+        );
+        assert_eq!(
+            decode(be, None).unwrap(),
+            (text.into(), CsvEncoding::Utf16Be)
+        );
+        assert_eq!(CsvEncoding::Utf16Le.name(), "UTF-16LE");
     }
 
     #[test]

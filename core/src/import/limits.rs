@@ -44,8 +44,8 @@ impl Default for ReadOptions {
 /// The command-line face of [`ReadOptions`].
 #[derive(Debug, Clone, clap::Args)]
 pub struct InputArgs {
-    /// Encoding of CSV files (detected when unset: UTF-8, or Windows-1256 when the whole file
-    /// is plausible Persian in it).
+    /// Encoding of CSV files (detected when unset: UTF-8; UTF-16 after its byte-order mark; or
+    /// Windows-1256 when the whole file is plausible Persian in it).
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub encoding: Option<CsvEncoding>,
     /// Largest input file read as a whole (a JSON object, CSV, XLSX), and largest JSON Lines
