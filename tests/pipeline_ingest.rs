@@ -297,3 +297,36 @@ fn an_unreadable_input_again_is_the_same_invalid_row() {
         );
     }
 }
+
+/// The same input again, while its invoice's attempt has begun but no answer was recorded (a
+/// run killed mid-POST): the note says an attempt began, not that it was sent.
+#[test]
+fn an_attempt_without_an_answer_is_not_said_to_be_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = MemoryId::parse("A11216").unwrap();
+    let t = TaxId::generate(&mem, INDATIM, 1).unwrap();
+    let path = dir.path().join("one.jsonl");
+    std::fs::write(
+        &path,
+        line(t.as_str(), &inno_for_serial(1), "14003778990") + "\n",
+    )
+    .unwrap();
+    let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
+    let opts = IngestOptions {
+        memory_id: &mem,
+        rules: moadian::rules::Context::at(AT),
+        fill: false,
+        read: Default::default(),
+    };
+    enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
+    let runner = queue.acquire_runner().unwrap();
+    let inv = queue.find_by_taxid(t.as_str()).unwrap().unwrap();
+    use moadian_queue::RunnerStore;
+    runner.begin_attempt(&[inv.key()], "b").unwrap();
+    drop(runner);
+    let again = enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
+    let (report, _) = again.collect(&queue).unwrap();
+    let note = report.invoices[0].note.clone().expect("a note");
+    assert!(!note.en.contains("sent on"), "{note:?}");
+    assert!(note.en.contains("no answer"), "{note:?}");
+}

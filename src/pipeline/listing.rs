@@ -204,6 +204,8 @@ impl<S: Store> Listing for PlacementsListing<'_, S> {
 }
 
 /// "already SUCCESS, sent on … (from …); not sent again" for an input the queue already held.
+/// An attempt with no answer recorded (a run stopped mid-POST) is not said to be sent: it began,
+/// and the next run asks the server what became of it.
 fn already_note(
     queue: &impl Store,
     id: InvoiceId,
@@ -211,21 +213,31 @@ fn already_note(
 ) -> anyhow::Result<crate::lang::Message> {
     let inv = queue.get(id)?;
     let from = inv.as_ref().map(|i| i.source.clone()).unwrap_or_default();
-    let sent = match inv.and_then(|i| i.last_attempt) {
-        Some(uid) => queue.attempt(uid)?.map(|a| a.created_at),
+    let attempt = match inv.and_then(|i| i.last_attempt) {
+        Some(uid) => queue.attempt(uid)?,
         None => None,
     };
-    let when = sent.map(|ms| {
+    let at = |ms: i64| {
         chrono::DateTime::from_timestamp_millis(ms)
             .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
             .unwrap_or_default()
-    });
+    };
     let status = r.status.as_str();
-    Ok(match when {
-        Some(w) => crate::lang::Message::new(
-            format!("پیش‌تر {status} است، ارسال در {w} (از {from})؛ همان صورتحساب است و دوباره ارسال نشد"),
-            format!("already {status}, sent on {w} (from {from}); the same invoice, not sent again"),
-        ),
+    Ok(match attempt {
+        Some(a) if a.sent_at.is_some() || a.reference.is_some() => {
+            let w = at(a.sent_at.unwrap_or(a.created_at));
+            crate::lang::Message::new(
+                format!("پیش‌تر {status} است، ارسال در {w} (از {from})؛ همان صورتحساب است و دوباره ارسال نشد"),
+                format!("already {status}, sent on {w} (from {from}); the same invoice, not sent again"),
+            )
+        }
+        Some(a) => {
+            let w = at(a.created_at);
+            crate::lang::Message::new(
+                format!("پیش‌تر {status} است: ارسالی در {w} آغاز شد و پاسخی از آن ثبت نشده است (از {from})؛ اجرای بعدی از سامانه می‌پرسد. همان صورتحساب است و دوباره ارسال نشد"),
+                format!("already {status}: a send began on {w} and no answer to it was recorded (from {from}); the next run asks the server. The same invoice, not sent again"),
+            )
+        }
         None => crate::lang::Message::new(
             format!("پیش‌تر با وضعیت {status} در صف است (از {from})؛ همان صورتحساب است و دوباره در صف قرار نگرفت"),
             format!("already in the queue as {status} (from {from}); the same invoice, not enqueued again"),
