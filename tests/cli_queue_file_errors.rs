@@ -68,3 +68,50 @@ fn queue_file_problems_are_one_message_in_the_chosen_language() {
         "{en}"
     );
 }
+
+/// `queue check` counts the queue's own statuses; an invoice left SENDING by a run that was
+/// killed is what `status` shows as UNKNOWN, and the check says so beside the count.
+#[test]
+fn queue_check_says_what_sending_is_in_status() {
+    use moadian_queue::{RunnerStore, Store};
+    let home = tempfile::tempdir().unwrap();
+    let q = home.path().join("q.sqlite");
+    let queue = moadian_queue::SqliteQueue::open(&q).unwrap();
+    let placed = queue
+        .enqueue(moadian_queue::NewInvoice {
+            source: "a.json".into(),
+            memory_id: "A11216".into(),
+            indatim: None,
+            kind: None,
+            ins: None,
+            dedup_key: None,
+            content: moadian_queue::Content::Numbered {
+                taxid: "A11216049E8A00000000A2".into(),
+                serial: None,
+                payload: "{}".into(),
+                findings: None,
+                invalid: false,
+            },
+        })
+        .unwrap();
+    let runner = queue.acquire_runner().unwrap();
+    let key = queue
+        .get(placed.placed().unwrap().id)
+        .unwrap()
+        .unwrap()
+        .key();
+    runner.begin_attempt(&[key], "b").unwrap();
+    drop(runner);
+    drop(queue);
+    let out = Command::new(env!("CARGO_BIN_EXE_moadian"))
+        .args(["--lang", "en", "queue", "--queue"])
+        .arg(&q)
+        .arg("check")
+        .env("MOADIAN_HOME", home.path())
+        .env_remove("MOADIAN_LANG")
+        .env_remove("MOADIAN_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 SENDING (UNKNOWN in `status`"), "{text}");
+}

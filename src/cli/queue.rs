@@ -125,10 +125,25 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 }
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                let counts: Vec<String> = InvoiceStatus::ALL
-                    .iter()
-                    .map(|s| format!("{} {}", c.summary.get(*s), s.as_str()))
-                    .collect();
+                // SENDING is the queue's own word; `status` shows those invoices as UNKNOWN
+                // (a send began, no answer recorded), and the check says so.
+                let counts = |fa: bool| -> Vec<String> {
+                    InvoiceStatus::ALL
+                        .iter()
+                        .map(|s| {
+                            let n = c.summary.get(*s);
+                            match (s, n, fa) {
+                                (InvoiceStatus::Sending, 1.., false) => format!(
+                                    "{n} SENDING (UNKNOWN in `status`: a send began, no answer recorded)"
+                                ),
+                                (InvoiceStatus::Sending, 1.., true) => format!(
+                                    "{n} SENDING (در `status`: UNKNOWN؛ ارسالی آغاز شد و پاسخی ثبت نشد)"
+                                ),
+                                _ => format!("{n} {}", s.as_str()),
+                            }
+                        })
+                        .collect()
+                };
                 let prefix = c
                     .serial_prefix
                     .map(|p| format!("{p:05X}"))
@@ -141,7 +156,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                         c.schema_version,
                         c.latest_version,
                         c.summary.total,
-                        counts.join("، "),
+                        counts(true).join("، "),
                         if c.problems.is_empty() { "ندارد".to_string() } else { c.problems.join("\n  ") }
                     ),
                     format!(
@@ -152,7 +167,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                         c.latest_version,
                         c.summary.total,
                         super::plural(c.summary.total),
-                        counts.join(", "),
+                        counts(false).join(", "),
                         if c.problems.is_empty() { "none".to_string() } else { c.problems.join("\n  ") }
                     ),
                 );
