@@ -90,6 +90,20 @@ fn serve(w: &World) -> (Child, String) {
     (child, base)
 }
 
+/// The sandbox taxpayer's flags with a key file.
+fn taxpayer<'a>(key: &'a str, cert: &'a str) -> [&'a str; 8] {
+    [
+        "--memory-id",
+        "A11216",
+        "--national-id",
+        "14003778990",
+        "--key",
+        key,
+        "--cert",
+        cert,
+    ]
+}
+
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/invoices/valid")
@@ -357,22 +371,9 @@ fn a_malformed_endpoint_is_a_usage_error() {
     let w = World::new();
     for bad in ["not a url", "ftp://127.0.0.1:1/", "http://"] {
         for cmd in ["submit", "doctor"] {
-            let out = w.run(&[
-                "--lang",
-                "en",
-                cmd,
-                "--endpoint",
-                bad,
-                "--memory-id",
-                "A11216",
-                "--national-id",
-                "14003778990",
-                "--key",
-                "key.pem",
-                "--cert",
-                "cert.pem",
-                &example("t1-p1-sale.json"),
-            ]);
+            let file = example("t1-p1-sale.json");
+            let head = ["--lang", "en", cmd, "--endpoint", bad];
+            let out = w.run(&[&head[..], &taxpayer("key.pem", "cert.pem"), &[&file]].concat());
             assert_eq!(out.status.code(), Some(2), "{cmd} {bad:?}: {}", text(&out));
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(
@@ -396,22 +397,10 @@ fn an_endpoint_that_is_not_the_tax_api_is_named_as_the_problem() {
     let (_server, base) = serve(&w);
     let wrong = format!("{}/wrong/", base.trim_end_matches('/'));
     let (key, cert) = (id_dir.join("key.pem"), id_dir.join("cert.pem"));
-    let out = w.run(&[
-        "--lang",
-        "en",
-        "submit",
-        "--endpoint",
-        &wrong,
-        "--memory-id",
-        "A11216",
-        "--national-id",
-        "14003778990",
-        "--key",
-        key.to_str().unwrap(),
-        "--cert",
-        cert.to_str().unwrap(),
-        &example("t1-p1-sale.json"),
-    ]);
+    let (key, cert) = (key.to_str().unwrap(), cert.to_str().unwrap());
+    let file = example("t1-p1-sale.json");
+    let head = ["--lang", "en", "submit", "--endpoint", &wrong];
+    let out = w.run(&[&head[..], &taxpayer(key, cert), &[&file]].concat());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     assert!(all.contains("server.not_the_api"), "{all}");
@@ -443,15 +432,8 @@ fn enqueue_takes_the_sending_deadline_like_validate() {
             c.env("MOADIAN_DEADLINE_DAYS", days);
         }
         let out = c
-            .args(["--lang", "en", "enqueue", "--json", "--memory-id", "A11216"])
-            .args([
-                "--national-id",
-                "14003778990",
-                "--key",
-                "k.pem",
-                "--cert",
-                "c.pem",
-            ])
+            .args(["--lang", "en", "enqueue", "--json"])
+            .args(taxpayer("k.pem", "c.pem"))
             .args(["--queue", queue])
             .args(extra)
             .arg(&file)

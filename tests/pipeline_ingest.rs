@@ -27,6 +27,28 @@ fn line(taxid: &str, inno: &str, tins: &str) -> String {
     )
 }
 
+/// How these tests take inputs in: memory ID `mem`, judged at [`AT`], nothing filled.
+fn options(mem: &MemoryId) -> IngestOptions<'_> {
+    IngestOptions {
+        memory_id: mem,
+        rules: moadian::rules::Context::at(AT),
+        fill: false,
+        read: Default::default(),
+    }
+}
+
+/// Every row of a listing, in order.
+fn rows_of(listing: &impl Listing) -> Vec<moadian::pipeline::InvoiceReport> {
+    let mut rows = Vec::new();
+    listing
+        .rows(&mut |r| {
+            rows.push(r);
+            Ok(())
+        })
+        .unwrap();
+    rows
+}
+
 #[test]
 fn duplicates_across_chunks_are_superseded_as_in_one_batch() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,22 +78,11 @@ fn duplicates_across_chunks_are_superseded_as_in_one_batch() {
     drop(f);
 
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
-    let opts = IngestOptions {
-        memory_id: &mem,
-        rules: moadian::rules::Context::at(AT),
-        fill: false,
-        read: Default::default(),
-    };
+    let opts = options(&mem);
     let placements =
         enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
     let listing = placements.listing(&queue);
-    let mut rows = Vec::new();
-    listing
-        .rows(&mut |r| {
-            rows.push(r);
-            Ok(())
-        })
-        .unwrap();
+    let rows = rows_of(&listing);
     assert_eq!(rows.len(), n, "one row per input");
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r.source, format!("{}#{i}", path.display()), "input order");
@@ -105,12 +116,7 @@ fn the_same_invoice_twice_is_one_queue_row() {
     let one = line(t.as_str(), &inno_for_serial(1), "14003778990");
     std::fs::write(&path, format!("{one}\n{one}\n")).unwrap();
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
-    let opts = IngestOptions {
-        memory_id: &mem,
-        rules: moadian::rules::Context::at(AT),
-        fill: false,
-        read: Default::default(),
-    };
+    let opts = options(&mem);
     let placements =
         enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
     let (report, refused) = placements.collect(&queue).unwrap();
@@ -153,22 +159,11 @@ fn inputs_with_the_same_content_are_each_listed() {
     f.flush().unwrap();
     drop(f);
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
-    let opts = IngestOptions {
-        memory_id: &mem,
-        rules: moadian::rules::Context::at(AT),
-        fill: false,
-        read: Default::default(),
-    };
+    let opts = options(&mem);
     let placements =
         enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
     let listing = placements.listing(&queue);
-    let mut rows = Vec::new();
-    listing
-        .rows(&mut |r| {
-            rows.push(r);
-            Ok(())
-        })
-        .unwrap();
+    let rows = rows_of(&listing);
     assert_eq!(rows.len(), n, "one row per input");
     assert_eq!(queue.summary().unwrap().total as usize, n - same.len());
     assert_eq!(rows[0].status, ReportStatus::Queued);
@@ -213,12 +208,7 @@ fn status_streams_every_row_as_json_and_table() {
     std::fs::write(&path, text).unwrap();
     let qpath = dir.path().join("q.sqlite");
     let queue = SqliteQueue::open(&qpath).unwrap();
-    let opts = IngestOptions {
-        memory_id: &mem,
-        rules: moadian::rules::Context::at(AT),
-        fill: false,
-        read: Default::default(),
-    };
+    let opts = options(&mem);
     enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
     drop(queue);
     let run = |args: &[&str]| {
@@ -267,12 +257,7 @@ fn an_unreadable_input_again_is_the_same_invalid_row() {
     let path = dir.path().join("cut.jsonl");
     std::fs::write(&path, format!("{one}\n{{\"header\":7}}\n{}", &one[..40])).unwrap();
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
-    let opts = IngestOptions {
-        memory_id: &mem,
-        rules: moadian::rules::Context::at(AT),
-        fill: false,
-        read: Default::default(),
-    };
+    let opts = options(&mem);
     for round in 0..3 {
         let placements =
             enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
@@ -280,13 +265,7 @@ fn an_unreadable_input_again_is_the_same_invalid_row() {
         let s = listing.summary().unwrap();
         assert_eq!((s.total, s.invalid), (3, 2), "round {round}");
         // Why the cut line was not read, once in each language (not both in one text).
-        let mut rows = Vec::new();
-        listing
-            .rows(&mut |r| {
-                rows.push(r);
-                Ok(())
-            })
-            .unwrap();
+        let rows = rows_of(&listing);
         let m = &rows[2].errors[0].message;
         let persian = |t: &str| t.chars().any(|c| ('\u{600}'..='\u{6ff}').contains(&c));
         assert!(!persian(&m.en) && persian(&m.fa), "{m:?}");
@@ -312,12 +291,7 @@ fn an_attempt_without_an_answer_is_not_said_to_be_sent() {
     )
     .unwrap();
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
-    let opts = IngestOptions {
-        memory_id: &mem,
-        rules: moadian::rules::Context::at(AT),
-        fill: false,
-        read: Default::default(),
-    };
+    let opts = options(&mem);
     enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
     let runner = queue.acquire_runner().unwrap();
     let inv = queue.find_by_taxid(t.as_str()).unwrap().unwrap();
