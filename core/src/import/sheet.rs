@@ -276,12 +276,35 @@ pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<Table, SheetError> {
     }
     let mut grid: Vec<(usize, Vec<Cell>)> = Vec::new();
     let mut width: Option<usize> = None;
+    // A record's line is counted from its byte offset: the csv crate's own line count leaves
+    // out the blank lines it skips (and CRLF ends), so it does not match what an editor or
+    // Excel shows. The offset is where the reader stood, before those blank lines: they are
+    // stepped over here (a record never starts with a line end).
+    let (mut seen_byte, mut seen_line) = (0usize, 1usize);
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| SheetError::Read {
             path: p.clone(),
             message: format!("row {}: {e}", i + 1),
         })?;
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(i + 1);
+        let start = rec.position().map(|p| {
+            let b = text.as_bytes();
+            let mut at = p.byte() as usize;
+            while at < b.len() && (b[at] == b'\r' || b[at] == b'\n') {
+                at += 1;
+            }
+            at
+        });
+        let line = match start {
+            Some(byte) if byte >= seen_byte && byte <= text.len() => {
+                seen_line += text.as_bytes()[seen_byte..byte]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                seen_byte = byte;
+                seen_line
+            }
+            _ => i + 1,
+        };
         let cells: Vec<Cell> = rec
             .iter()
             .map(|s| {
@@ -314,6 +337,23 @@ pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<Table, SheetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Row numbers are the lines a text editor (or Excel) shows, whatever ends the lines:
+    /// Excel writes CRLF.
+    #[test]
+    fn csv_row_numbers_are_the_same_with_crlf() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = Vec::new();
+        for (name, nl) in [("lf.csv", "\n"), ("crlf.csv", "\r\n")] {
+            let p = dir.path().join(name);
+            let text = ["sstt,fee", "a,1", "", "b,2", "\"c\nd\",3"].join(nl) + nl;
+            std::fs::write(&p, text).unwrap();
+            let t = read_csv(&p, &ReadOptions::default()).unwrap();
+            rows.push(t.rows.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+        }
+        assert_eq!(rows[0], [2, 4, 5], "LF");
+        assert_eq!(rows[1], [2, 4, 5], "CRLF");
+    }
 
     #[test]
     fn floats_to_shortest_text() {
