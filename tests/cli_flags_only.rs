@@ -451,3 +451,43 @@ fn enqueue_takes_the_sending_deadline_like_validate() {
     assert!(!late(&["--deadline-days", "12"], None, "b.sqlite"));
     assert!(!late(&[], Some("12"), "c.sqlite"));
 }
+
+/// An address that answers every request with a web page (a login page, a captive portal) is
+/// not the tax API: said at once, not retried for minutes as a network outage.
+#[test]
+fn a_web_page_instead_of_the_api_is_not_an_outage() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let body = "<html>login</html>";
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let w = World::new();
+    let id_dir = w.cwd.join("identity");
+    let made = w.run(&["sandbox", "identity", "--dir", id_dir.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    let (key, cert) = (id_dir.join("key.pem"), id_dir.join("cert.pem"));
+    let (key, cert) = (key.to_str().unwrap(), cert.to_str().unwrap());
+    let head = ["--lang", "en", "doctor", "--endpoint", &url];
+    let out = w
+        .cmd()
+        // (Were it taken for an outage, it would give up after 2 s, not 5 minutes.)
+        .env("MOADIAN_RETRY_BASE_MS", "500")
+        .env("MOADIAN_DEADLINE_MS", "2000")
+        .args([&head[..], &taxpayer(key, cert)].concat())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(all.contains("server.not_the_api"), "{all}");
+    assert!(!all.contains("server.unreachable"), "{all}");
+}

@@ -74,6 +74,10 @@ fn probe_error(e: crate::api::ApiError) -> ProbeError {
 
 impl ServerProbe for crate::api::Client {
     async fn server_time_ms(&self) -> Result<i64, ProbeError> {
+        // The unsigned nonce first: an address that answers, but not as the API (a login
+        // page, a wrong path), is told apart from an outage at once. Inside a signed call a
+        // failed nonce is retried as the network's fault, since nothing was sent yet.
+        self.nonce().await.map_err(probe_error)?;
         self.server_information()
             .await
             .map(|i| i.server_time)
