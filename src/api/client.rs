@@ -196,10 +196,7 @@ impl Client {
         if lasted + wait > policy.deadline {
             if err.is_outage() {
                 tracing::warn!(target: "moadian::retry", "{call} failed ({}): giving up after {:.1} s of failures (deadline {:.0} s) / پس از {:.1} ثانیه خطا، تلاش متوقف شد", err.short(), lasted.as_secs_f64(), policy.deadline.as_secs_f64(), lasted.as_secs_f64());
-                return Err(ApiError::Outage {
-                    last: Box::new(err),
-                    lasted,
-                });
+                return Err(ApiError::outage(err, lasted));
             }
             return Err(err);
         }

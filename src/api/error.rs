@@ -85,6 +85,20 @@ fn describe(codes: &[ServerCode]) -> String {
 }
 
 impl ApiError {
+    /// The outage that `last` ends, after `lasted`. An outage already given up on (a call made
+    /// inside another, e.g. the nonce inside a signed call) is not wrapped again: its own
+    /// failure is the last one.
+    pub fn outage(last: ApiError, lasted: std::time::Duration) -> ApiError {
+        let last = match last {
+            ApiError::Outage { last, .. } => *last,
+            other => other,
+        };
+        ApiError::Outage {
+            last: Box::new(last),
+            lasted,
+        }
+    }
+
     /// The first server code, when the server gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -219,6 +233,20 @@ mod tests {
             trace_id: None,
             body: None,
         }
+    }
+
+    /// An outage given up on inside another call is said once.
+    #[test]
+    fn an_outage_is_not_wrapped_in_another() {
+        let connect = ApiError::Connect {
+            url: "u".into(),
+            detail: "refused".into(),
+        };
+        let inner = ApiError::outage(connect, std::time::Duration::from_secs(2));
+        let outer = ApiError::outage(inner, std::time::Duration::from_secs(3));
+        let text = outer.to_string();
+        assert_eq!(text.matches("gave up").count(), 1, "{text}");
+        assert!(text.contains("after 3 s"), "{text}");
     }
 
     #[test]
