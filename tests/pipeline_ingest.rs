@@ -304,3 +304,34 @@ fn an_attempt_without_an_answer_is_not_said_to_be_sent() {
     assert!(!note.en.contains("sent on"), "{note:?}");
     assert!(note.en.contains("no answer"), "{note:?}");
 }
+
+/// An input whose invoice was already queued, and not yet sent, when it was taken in: the note
+/// says so, and never that it was sent before (the same pass may be the one that sends it).
+#[test]
+fn an_invoice_waiting_in_the_queue_is_not_said_to_be_sent_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = MemoryId::parse("A11216").unwrap();
+    let t = TaxId::generate(&mem, INDATIM, 1).unwrap();
+    let path = dir.path().join("one.jsonl");
+    std::fs::write(
+        &path,
+        line(t.as_str(), &inno_for_serial(1), "14003778990") + "\n",
+    )
+    .unwrap();
+    let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
+    let opts = options(&mem);
+    enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
+    let again = enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
+    // This pass sends it, after the input met it in the queue.
+    let runner = queue.acquire_runner().unwrap();
+    let inv = queue.find_by_taxid(t.as_str()).unwrap().unwrap();
+    use moadian_queue::RunnerStore;
+    let a = runner.begin_attempt(&[inv.key()], "b").unwrap();
+    runner
+        .record_accepted_many(&[(a[0].uid, "r-1".into())])
+        .unwrap();
+    let (report, _) = again.collect(&queue).unwrap();
+    let note = report.invoices[0].note.clone().expect("a note");
+    assert!(!note.en.contains("sent on"), "{note:?}");
+    assert!(note.en.contains("not yet sent"), "{note:?}");
+}

@@ -194,10 +194,16 @@ fn take_chunk(
             // The same content as the earlier input of this run it supersedes: this one is
             // the row.
             Enqueued::Unchanged(p) if replaces => Stored::Queue(p.id),
-            Enqueued::Unchanged(p) => Stored::Already(p.id, input_source.clone()),
+            Enqueued::Unchanged(p) => Stored::Already(
+                p.id,
+                input_source.clone(),
+                p.status == moadian_queue::InvoiceStatus::Queued,
+            ),
             Enqueued::Refused { source, error } => match &error {
                 QueueError::TaxIdSucceeded { invoice, .. }
-                | QueueError::TaxIdInFlight { invoice, .. } => Stored::Already(*invoice, source),
+                | QueueError::TaxIdInFlight { invoice, .. } => {
+                    Stored::Already(*invoice, source, false)
+                }
                 QueueError::TaxIdConflict { .. } => {
                     Stored::Local(Box::new(report::conflict(&source, &error)))
                 }
@@ -211,14 +217,14 @@ fn take_chunk(
             },
         };
         let shown_elsewhere = match &p {
-            Stored::Queue(id) | Stored::Already(id, _) => !spool.claim(*id, ord)?,
+            Stored::Queue(id) | Stored::Already(id, _, _) => !spool.claim(*id, ord)?,
             _ => false,
         };
         if shown_elsewhere {
             // A queue row is shown once, by the first input that placed it; this input has
             // the same content (the queue's identity of an invoice) and gets a row saying so.
             let id = match &p {
-                Stored::Queue(id) | Stored::Already(id, _) => *id,
+                Stored::Queue(id) | Stored::Already(id, _, _) => *id,
                 _ => unreachable!("only queue placements are shown elsewhere"),
             };
             let row = queue.get(id)?;

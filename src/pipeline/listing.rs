@@ -149,7 +149,7 @@ impl<S: Store> Listing for PlacementsListing<'_, S> {
             let ids: Vec<InvoiceId> = page
                 .iter()
                 .filter_map(|p| match p {
-                    Stored::Queue(id) | Stored::Already(id, _) => Some(*id),
+                    Stored::Queue(id) | Stored::Already(id, _, _) => Some(*id),
                     _ => None,
                 })
                 .collect();
@@ -169,9 +169,9 @@ impl<S: Store> Listing for PlacementsListing<'_, S> {
                             f(r)?;
                         }
                     }
-                    Stored::Already(id, source) => {
+                    Stored::Already(id, source, waiting) => {
                         if let Some(mut r) = by_id.remove(&id) {
-                            r.note = Some(already_note(self.queue, id, &r)?);
+                            r.note = Some(already_note(self.queue, id, &r, waiting)?);
                             r.source = source;
                             f(r)?;
                         }
@@ -205,14 +205,22 @@ impl<S: Store> Listing for PlacementsListing<'_, S> {
 
 /// "already SUCCESS, sent on … (from …); not sent again" for an input the queue already held.
 /// An attempt with no answer recorded (a run stopped mid-POST) is not said to be sent: it began,
-/// and the next run asks the server what became of it.
+/// and the next run asks the server what became of it. An invoice that was still `waiting`
+/// (QUEUED) when the input met it is not said to be sent before: this pass may have sent it.
 fn already_note(
     queue: &impl Store,
     id: InvoiceId,
     r: &InvoiceReport,
+    waiting: bool,
 ) -> anyhow::Result<crate::lang::Message> {
     let inv = queue.get(id)?;
     let from = inv.as_ref().map(|i| i.source.clone()).unwrap_or_default();
+    if waiting {
+        return Ok(crate::lang::Message::new(
+            format!("پیش‌تر در صف بود و هنوز ارسال نشده بود (از {from})؛ همان صورتحساب است و یک بار در صف قرار گرفت؛ وضعیت بالا سرانجام آن است"),
+            format!("was already in the queue, not yet sent (from {from}); the same invoice, queued once; the status shown is what became of it"),
+        ));
+    }
     let attempt = match inv.and_then(|i| i.last_attempt) {
         Some(uid) => queue.attempt(uid)?,
         None => None,

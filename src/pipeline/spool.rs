@@ -13,8 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub enum Stored {
     /// A queue row (new, replaced, or the same invoice already there).
     Queue(InvoiceId),
-    /// The same invoice was already in the queue before this run; the input's own source.
-    Already(InvoiceId, String),
+    /// The same invoice was already in the queue before this run; the input's own source, and
+    /// whether the invoice was still waiting to be sent (QUEUED) when this input met it.
+    Already(InvoiceId, String, bool),
     /// A row of its own (invalid and not recorded, superseded, conflicting).
     Local(Box<InvoiceReport>),
     /// The queue refused it.
@@ -35,6 +36,8 @@ const QUEUE: i64 = 0;
 const ALREADY: i64 = 1;
 const LOCAL: i64 = 2;
 const REFUSED: i64 = 3;
+/// `doc` of an ALREADY placement whose invoice was QUEUED when the input met it.
+const WAITING: &str = "waiting";
 
 pub struct Spool {
     conn: Connection,
@@ -73,7 +76,12 @@ impl Spool {
     pub fn set(&self, ord: i64, p: &Stored) -> anyhow::Result<()> {
         let (kind, id, source, doc) = match p {
             Stored::Queue(id) => (QUEUE, Some(id.0), None, None),
-            Stored::Already(id, s) => (ALREADY, Some(id.0), Some(s.as_str()), None),
+            Stored::Already(id, s, waiting) => (
+                ALREADY,
+                Some(id.0),
+                Some(s.as_str()),
+                waiting.then(|| WAITING.to_string()),
+            ),
             Stored::Local(r) => (LOCAL, None, None, Some(serde_json::to_string(r)?)),
             Stored::Refused(r) => (REFUSED, None, None, Some(serde_json::to_string(r)?)),
         };
@@ -194,7 +202,7 @@ impl Spool {
             let doc = doc.unwrap_or_default();
             let p = match kind {
                 QUEUE => Stored::Queue(id),
-                ALREADY => Stored::Already(id, source.unwrap_or_default()),
+                ALREADY => Stored::Already(id, source.unwrap_or_default(), doc == WAITING),
                 LOCAL => Stored::Local(Box::new(serde_json::from_str(&doc)?)),
                 _ => Stored::Refused(serde_json::from_str(&doc)?),
             };
