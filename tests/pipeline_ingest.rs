@@ -95,6 +95,13 @@ fn duplicates_across_chunks_are_superseded_as_in_one_batch() {
                 .any(|e| e.rule.as_deref() == Some("taxid.duplicate_input"))
     };
     assert!(dup(5), "the earlier copy is superseded: {:?}", rows[5]);
+    // ...naming the input that was taken instead.
+    let taken = format!("{}#{later_valid}", path.display());
+    assert!(
+        rows[5].errors.iter().any(|e| e.message.en.contains(&taken)),
+        "{:?}",
+        rows[5]
+    );
     assert_eq!(rows[later_valid].status, ReportStatus::Queued);
     assert!(dup(later_invalid), "{:?}", rows[later_invalid]);
     assert_eq!(rows[10].status, ReportStatus::Queued);

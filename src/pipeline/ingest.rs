@@ -122,7 +122,7 @@ fn take_chunk(
             match prev {
                 Some((h, _)) if !valid && h.valid => {
                     // A valid input holds it: this invalid copy is superseded.
-                    let r = superseded(&item.source, taxid, findings.as_ref());
+                    let r = superseded(&item.source, &h.source, taxid, findings.as_ref());
                     spool.set(ord, &Stored::Local(Box::new(r)))?;
                     continue;
                 }
@@ -142,7 +142,7 @@ fn take_chunk(
                         .findings
                         .as_deref()
                         .and_then(|t| serde_json::from_str(t).ok());
-                    let r = superseded(&h.source, taxid, f.as_ref());
+                    let r = superseded(&h.source, &item.source, taxid, f.as_ref());
                     spool.set(h.ord, &Stored::Local(Box::new(r)))?;
                     replaces = true;
                 }
@@ -265,12 +265,18 @@ fn same_content(source: &str, first: Option<&str>, taxid: Option<&str>) -> Invoi
     r
 }
 
-/// The row of an input whose tax ID another input of the same submission carries.
-fn superseded(source: &str, taxid: &str, findings: Option<&serde_json::Value>) -> InvoiceReport {
+/// The row of an input whose tax ID `taken`, another input of the same submission, carries
+/// and was taken instead.
+fn superseded(
+    source: &str,
+    taken: &str,
+    taxid: &str,
+    findings: Option<&serde_json::Value>,
+) -> InvoiceReport {
     let mut r = report::local_invalid(source, Some(taxid), findings);
     let (fa, en) = (
-        format!("شماره مالیاتی {taxid} در ورودی دیگری از همین ارسال هم آمده است و آن یکی ارسال شد؛ این یکی ارسال نشد. شماره مالیاتی یکتاست."),
-        format!("the tax ID {taxid} is also carried by another input of this submission, which was taken; this one was not sent. A tax ID is unique."),
+        format!("شماره مالیاتی {taxid} در ورودی دیگری از همین ارسال ({taken}) هم آمده است و آن یکی ارسال شد؛ این یکی ارسال نشد. شماره مالیاتی یکتاست."),
+        format!("the tax ID {taxid} is also carried by {taken}, another input of this submission, which was taken; this one was not sent. A tax ID is unique."),
     );
     r.errors.push(report::CodeLine {
         code: None,
