@@ -397,3 +397,46 @@ fn report_out_writes_the_whole_file_or_nothing() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("r.html"), "{err}");
 }
+
+/// An invoice whose send began and got no answer (SENDING in the queue) is UNKNOWN in the
+/// report, as in `status`.
+#[test]
+fn a_send_without_an_answer_is_unknown_in_the_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let q = SqliteQueue::open(dir.path().join("q.sqlite")).expect("queue");
+    let runner = q.acquire_runner().expect("runner");
+    let payload = inv(
+        "A11216049E8A00000000A2",
+        1_709_700_000_000,
+        1,
+        None,
+        100,
+        10,
+    );
+    let item = NewInvoice {
+        source: "a.json".into(),
+        memory_id: "A11216".into(),
+        indatim: payload["header"]["indatim"].as_i64(),
+        kind: Some("1".into()),
+        ins: Some(1),
+        dedup_key: None,
+        content: Content::Numbered {
+            taxid: "A11216049E8A00000000A2".into(),
+            serial: None,
+            payload: payload.to_string(),
+            findings: None,
+            invalid: false,
+        },
+    };
+    let Enqueued::Inserted(p) = runner.queue().enqueue(item).expect("enqueue") else {
+        panic!("not inserted")
+    };
+    let key = moadian_queue::InvoiceKey {
+        id: p.id,
+        revision: p.revision,
+    };
+    runner.begin_attempt(&[key], "b1").expect("attempt");
+    drop(runner);
+    let e = report::entries_from_queue(&q).expect("entries");
+    assert_eq!(e[0].status, "UNKNOWN");
+}

@@ -198,7 +198,10 @@ pub fn for_each_entry<S: Store>(
                 id: r.id.0,
                 source: r.source,
                 taxid: r.taxid,
-                status: r.status.as_str().to_string(),
+                // In `status`'s words: SENDING (a send began, no answer recorded) is UNKNOWN.
+                status: crate::pipeline::ReportStatus::from_queue(r.status)
+                    .as_str()
+                    .to_string(),
                 ins: r.ins,
                 indatim: r.indatim,
                 payload,
