@@ -310,6 +310,8 @@ fn an_attempt_without_an_answer_is_not_said_to_be_sent() {
     let note = report.invoices[0].note.clone().expect("a note");
     assert!(!note.en.contains("sent on"), "{note:?}");
     assert!(note.en.contains("no answer"), "{note:?}");
+    // The row came from this same input in the earlier run: said so, not by its own name.
+    assert!(note.en.contains("this same input, earlier"), "{note:?}");
 }
 
 /// An input whose invoice was already queued, and not yet sent, when it was taken in: the note

@@ -171,7 +171,7 @@ impl<S: Store> Listing for PlacementsListing<'_, S> {
                     }
                     Stored::Already(id, source, waiting) => {
                         if let Some(mut r) = by_id.remove(&id) {
-                            r.note = Some(already_note(self.queue, id, &r, waiting)?);
+                            r.note = Some(already_note(self.queue, id, &r, &source, waiting)?);
                             r.source = source;
                             f(r)?;
                         }
@@ -211,14 +211,24 @@ fn already_note(
     queue: &impl Store,
     id: InvoiceId,
     r: &InvoiceReport,
+    input: &str,
     waiting: bool,
 ) -> anyhow::Result<crate::lang::Message> {
     let inv = queue.get(id)?;
     let from = inv.as_ref().map(|i| i.source.clone()).unwrap_or_default();
+    // Where the queue's row came from: this same input, in an earlier run, or another one.
+    let (from_fa, from_en) = if from == input {
+        (
+            "همین ورودی، پیش‌تر".to_string(),
+            "this same input, earlier".to_string(),
+        )
+    } else {
+        (from.clone(), from)
+    };
     if waiting {
         return Ok(crate::lang::Message::new(
-            format!("پیش‌تر در صف بود و هنوز ارسال نشده بود (از {from})؛ همان صورتحساب است و یک بار در صف قرار گرفت؛ وضعیت بالا سرانجام آن است"),
-            format!("was already in the queue, not yet sent (from {from}); the same invoice, queued once; the status shown is what became of it"),
+            format!("پیش‌تر در صف بود و هنوز ارسال نشده بود (از {from_fa})؛ همان صورتحساب است و یک بار در صف قرار گرفت؛ وضعیت بالا سرانجام آن است"),
+            format!("was already in the queue, not yet sent (from {from_en}); the same invoice, queued once; the status shown is what became of it"),
         ));
     }
     let attempt = match inv.and_then(|i| i.last_attempt) {
@@ -235,20 +245,20 @@ fn already_note(
         Some(a) if a.sent_at.is_some() || a.reference.is_some() => {
             let w = at(a.sent_at.unwrap_or(a.created_at));
             crate::lang::Message::new(
-                format!("پیش‌تر {status} است، ارسال در {w} (از {from})؛ همان صورتحساب است و دوباره ارسال نشد"),
-                format!("already {status}, sent on {w} (from {from}); the same invoice, not sent again"),
+                format!("پیش‌تر {status} است، ارسال در {w} (از {from_fa})؛ همان صورتحساب است و دوباره ارسال نشد"),
+                format!("already {status}, sent on {w} (from {from_en}); the same invoice, not sent again"),
             )
         }
         Some(a) => {
             let w = at(a.created_at);
             crate::lang::Message::new(
-                format!("پیش‌تر {status} است: ارسالی در {w} آغاز شد و پاسخی از آن ثبت نشده است (از {from})؛ اجرای بعدی از سامانه می‌پرسد. همان صورتحساب است و دوباره ارسال نشد"),
-                format!("already {status}: a send began on {w} and no answer to it was recorded (from {from}); the next run asks the server. The same invoice, not sent again"),
+                format!("پیش‌تر {status} است: ارسالی در {w} آغاز شد و پاسخی از آن ثبت نشده است (از {from_fa})؛ اجرای بعدی از سامانه می‌پرسد. همان صورتحساب است و دوباره ارسال نشد"),
+                format!("already {status}: a send began on {w} and no answer to it was recorded (from {from_en}); the next run asks the server. The same invoice, not sent again"),
             )
         }
         None => crate::lang::Message::new(
-            format!("پیش‌تر با وضعیت {status} در صف است (از {from})؛ همان صورتحساب است و دوباره در صف قرار نگرفت"),
-            format!("already in the queue as {status} (from {from}); the same invoice, not enqueued again"),
+            format!("پیش‌تر با وضعیت {status} در صف است (از {from_fa})؛ همان صورتحساب است و دوباره در صف قرار نگرفت"),
+            format!("already in the queue as {status} (from {from_en}); the same invoice, not enqueued again"),
         ),
     })
 }
