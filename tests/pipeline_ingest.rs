@@ -284,10 +284,16 @@ fn an_unreadable_input_again_is_the_same_invalid_row() {
     }
 }
 
-/// The same input again, while its invoice's attempt has begun but no answer was recorded (a
-/// run killed mid-POST): the note says an attempt began, not that it was sent.
-#[test]
-fn an_attempt_without_an_answer_is_not_said_to_be_sent() {
+/// One valid invoice (tax ID `t`) in a file, enqueued once into a fresh queue file.
+struct One {
+    _dir: tempfile::TempDir,
+    mem: MemoryId,
+    t: TaxId,
+    path: std::path::PathBuf,
+    queue: SqliteQueue,
+}
+
+fn one_queued() -> One {
     let dir = tempfile::tempdir().unwrap();
     let mem = MemoryId::parse("A11216").unwrap();
     let t = TaxId::generate(&mem, INDATIM, 1).unwrap();
@@ -298,8 +304,34 @@ fn an_attempt_without_an_answer_is_not_said_to_be_sent() {
     )
     .unwrap();
     let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
+    enqueue_paths(
+        &queue,
+        std::slice::from_ref(&path),
+        &options(&mem),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    One {
+        _dir: dir,
+        mem,
+        t,
+        path,
+        queue,
+    }
+}
+
+/// The same input again, while its invoice's attempt has begun but no answer was recorded (a
+/// run killed mid-POST): the note says an attempt began, not that it was sent.
+#[test]
+fn an_attempt_without_an_answer_is_not_said_to_be_sent() {
+    let One {
+        _dir,
+        mem,
+        t,
+        path,
+        queue,
+    } = one_queued();
     let opts = options(&mem);
-    enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
     let runner = queue.acquire_runner().unwrap();
     let inv = queue.find_by_taxid(t.as_str()).unwrap().unwrap();
     use moadian_queue::RunnerStore;
@@ -318,18 +350,14 @@ fn an_attempt_without_an_answer_is_not_said_to_be_sent() {
 /// says so, and never that it was sent before (the same pass may be the one that sends it).
 #[test]
 fn an_invoice_waiting_in_the_queue_is_not_said_to_be_sent_before() {
-    let dir = tempfile::tempdir().unwrap();
-    let mem = MemoryId::parse("A11216").unwrap();
-    let t = TaxId::generate(&mem, INDATIM, 1).unwrap();
-    let path = dir.path().join("one.jsonl");
-    std::fs::write(
-        &path,
-        line(t.as_str(), &inno_for_serial(1), "14003778990") + "\n",
-    )
-    .unwrap();
-    let queue = SqliteQueue::open(dir.path().join("q.sqlite")).unwrap();
+    let One {
+        _dir,
+        mem,
+        t,
+        path,
+        queue,
+    } = one_queued();
     let opts = options(&mem);
-    enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
     let again = enqueue_paths(&queue, std::slice::from_ref(&path), &opts, &mut |_, _| {}).unwrap();
     // This pass sends it, after the input met it in the queue.
     let runner = queue.acquire_runner().unwrap();
