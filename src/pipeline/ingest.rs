@@ -216,22 +216,21 @@ fn take_chunk(
                 }
             },
         };
-        let shown_elsewhere = match &p {
-            Stored::Queue(id) | Stored::Already(id, _, _) => !spool.claim(*id, ord)?,
-            _ => false,
+        let row_id = match &p {
+            Stored::Queue(id) | Stored::Already(id, _, _) => Some(*id),
+            _ => None,
         };
-        if shown_elsewhere {
+        let shown_elsewhere = match row_id {
+            Some(id) if !spool.claim(id, ord)? => Some(id),
+            _ => None,
+        };
+        if let Some(id) = shown_elsewhere {
             // A queue row is shown once, by the first input that placed it; this input has
             // the same content (the queue's identity of an invoice) and gets a row saying so.
-            let id = match &p {
-                Stored::Queue(id) | Stored::Already(id, _, _) => *id,
-                _ => unreachable!("only queue placements are shown elsewhere"),
-            };
             let row = queue.get(id)?;
-            let first = match spool.claimant_source(id)? {
-                Some(source) => Some(source),
-                None => row.as_ref().map(|r| r.source.clone()),
-            };
+            let first = spool
+                .claimant_source(id)?
+                .or_else(|| row.as_ref().map(|r| r.source.clone()));
             let taxid = row.and_then(|r| r.taxid);
             let r = same_content(&input_source, first.as_deref(), taxid.as_deref());
             spool.set(ord, &Stored::Local(Box::new(r)))?;
