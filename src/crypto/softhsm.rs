@@ -60,10 +60,8 @@ pub struct SoftHsm {
 }
 
 static ACTIVE_CONF: Mutex<Option<PathBuf>> = Mutex::new(None);
-/// Token creation and object import are serialised: SoftHSM renumbers slots on init, so two
-/// threads must not race for the free slot, and creating an object while another thread
-/// initialises a token fails now and then with CKR_GENERAL_ERROR (seen about once in 15 runs
-/// of the SoftHSM tests).
+/// Token creation is serialised: SoftHSM renumbers slots on init, so two threads must not race
+/// for the free slot.
 static INIT: Mutex<()> = Mutex::new(());
 static SHARED: OnceLock<Result<SoftHsm, String>> = OnceLock::new();
 
@@ -203,7 +201,6 @@ impl SoftHsm {
         states_public_of: Option<&PKey<Private>>,
         allowed_mechanisms: Option<Vec<cryptoki::mechanism::MechanismType>>,
     ) -> Result<(), SignError> {
-        let _one_at_a_time = INIT.lock().unwrap_or_else(|p| p.into_inner());
         let session = self.user_session(label, user_pin)?;
         let oerr = |e: openssl::error::ErrorStack| SignError::Other(format!("OpenSSL: {e}"));
         let rsa = key.rsa().map_err(oerr)?;
@@ -261,7 +258,6 @@ impl SoftHsm {
         id: &[u8],
         cert: &X509,
     ) -> Result<(), SignError> {
-        let _one_at_a_time = INIT.lock().unwrap_or_else(|p| p.into_inner());
         let session = self.user_session(label, user_pin)?;
         let oerr = |e: openssl::error::ErrorStack| SignError::Other(format!("OpenSSL: {e}"));
         let name = format!("{label}-{}", super::pkcs11::objects::hex(id));
