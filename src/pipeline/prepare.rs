@@ -117,7 +117,6 @@ pub fn prepare(input: Input, memory_id: &MemoryId, ctx: &rules::Context) -> NewI
     let indatim = header_i64(&value, "indatim");
     let kind = header_i64(&value, "inty").map(|i| i.to_string());
     let ins = header_i64(&value, "ins");
-    let ctx = ctx.clone();
     let mut item = base(Content::Invalid {
         payload: None,
         findings: Value::Null,
@@ -133,7 +132,7 @@ pub fn prepare(input: Input, memory_id: &MemoryId, ctx: &rules::Context) -> NewI
     ));
 
     if let Some(taxid) = header_str(&value, "taxid").map(str::to_string) {
-        let mut findings = rules::validate(&value, &ctx);
+        let mut findings = rules::validate(&value, ctx);
         let serial = match TaxId::parse(&taxid) {
             Ok(t) => {
                 let parts = t.decode();
@@ -172,7 +171,7 @@ pub fn prepare(input: Input, memory_id: &MemoryId, ctx: &rules::Context) -> NewI
     }
 
     let Some(indatim_ms) = indatim else {
-        let mut findings = rules::validate(&value, &ctx);
+        let mut findings = rules::validate(&value, ctx);
         if !findings
             .iter()
             .any(|f| f.field == "header.indatim" && f.is_error())
@@ -192,6 +191,8 @@ pub fn prepare(input: Input, memory_id: &MemoryId, ctx: &rules::Context) -> NewI
     };
 
     let mem = memory_id.clone();
+    // The allocation runs later, inside the queue's transaction: it keeps its own copy.
+    let ctx = ctx.clone();
     item.content = Content::Allocate(Box::new(move |serial: u64| -> Result<Built, CallerError> {
         let taxid = TaxId::generate(&mem, indatim_ms, serial).map_err(|e| e.message().en)?;
         let mut v = value;
