@@ -14,7 +14,7 @@
 
 use super::Pin;
 use sha2::Digest;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const PREFIX: &str = "pin-refused-";
 
@@ -28,11 +28,15 @@ fn dir() -> Option<PathBuf> {
 }
 
 fn file(token_serial: &str) -> Option<PathBuf> {
+    dir().map(|d| file_in(&d, token_serial))
+}
+
+fn file_in(dir: &Path, token_serial: &str) -> PathBuf {
     let safe: String = token_serial
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    dir().map(|d| d.join(format!("{PREFIX}{safe}")))
+    dir.join(format!("{PREFIX}{safe}"))
 }
 
 /// A recorded refusal.
@@ -78,7 +82,10 @@ fn parse(text: &str, serial_from_name: &str) -> Refusal {
 
 /// The recorded refusal for this token, if any.
 pub fn refusal(token_serial: &str) -> Option<Refusal> {
-    let f = file(token_serial)?;
+    refusal_at_path(&file(token_serial)?, token_serial)
+}
+
+fn refusal_at_path(f: &Path, token_serial: &str) -> Option<Refusal> {
     let text = std::fs::read_to_string(f).ok()?;
     Some(parse(&text, token_serial))
 }
@@ -90,7 +97,18 @@ pub fn refused_at(token_serial: &str) -> Option<String> {
 
 /// When this token refused `pin` (as far as the fingerprint tells), if it did.
 pub fn refused_same(token_serial: &str, pin: &Pin) -> Option<String> {
-    let r = refusal(token_serial)?;
+    same(refusal(token_serial)?, pin)
+}
+
+/// [`refused_same`] with the marks in `dir` (another process's state directory).
+pub fn refused_same_in(dir: &Path, token_serial: &str, pin: &Pin) -> Option<String> {
+    same(
+        refusal_at_path(&file_in(dir, token_serial), token_serial)?,
+        pin,
+    )
+}
+
+fn same(r: Refusal, pin: &Pin) -> Option<String> {
     match &r.salt_and_fp {
         Some((salt, fp)) if fingerprint(salt, pin) != *fp => None,
         _ => Some(r.when),
@@ -100,23 +118,32 @@ pub fn refused_same(token_serial: &str, pin: &Pin) -> Option<String> {
 /// Records that the stored `pin` was refused by this token now.
 pub fn record_refusal(token_serial: &str, pin: &Pin) {
     if let Some(f) = file(token_serial) {
-        if let Some(parent) = f.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let when = super::jws::sig_t_now();
-        let salt: String = {
-            use rand::Rng;
-            let b: [u8; 16] = rand::thread_rng().gen();
-            b.iter().map(|x| format!("{x:02x}")).collect()
-        };
-        let fp = fingerprint(&salt, pin);
-        let text = format!("when={when}\nserial={token_serial}\nsalt={salt}\nfp={fp:02x}\n");
-        if let Err(e) = std::fs::write(&f, text) {
-            tracing::warn!(
-                "could not record the refused stored PIN at {}: {e}",
-                f.display()
-            );
-        }
+        write_refusal(&f, token_serial, pin);
+    }
+}
+
+/// [`record_refusal`] with the marks in `dir` (another process's state directory).
+pub fn record_refusal_in(dir: &Path, token_serial: &str, pin: &Pin) {
+    write_refusal(&file_in(dir, token_serial), token_serial, pin);
+}
+
+fn write_refusal(f: &Path, token_serial: &str, pin: &Pin) {
+    if let Some(parent) = f.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let when = super::jws::sig_t_now();
+    let salt: String = {
+        use rand::Rng;
+        let b: [u8; 16] = rand::thread_rng().gen();
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    };
+    let fp = fingerprint(&salt, pin);
+    let text = format!("when={when}\nserial={token_serial}\nsalt={salt}\nfp={fp:02x}\n");
+    if let Err(e) = std::fs::write(f, text) {
+        tracing::warn!(
+            "could not record the refused stored PIN at {}: {e}",
+            f.display()
+        );
     }
 }
 
