@@ -6,7 +6,9 @@
 use moadian::crypto::softhsm::SoftHsm;
 use moadian::crypto::testcert::{make_identity, IdentityOptions, TestIdentity};
 use moadian::crypto::SignerConfig;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 pub const USER_PIN: &str = "1234";
 pub const SO_PIN: &str = "87654321";
@@ -24,8 +26,31 @@ pub fn hsm() -> &'static SoftHsm {
 
 static N: AtomicU32 = AtomicU32::new(0);
 
+/// SoftHSM 2.6 is not safe for tests that make tokens in several threads of one process at
+/// once: one thread's search (C_FindObjectsInit) was seen reading the object files of another
+/// thread's token while they were being written, and marking them invalid. The writer then got
+/// CKR_GENERAL_ERROR from C_CreateObject, or its token lacked the certificate just written
+/// (about once in 40 runs of `softhsm_signer`). So the tests of a binary take turns: a test
+/// holds the turn from its first new token until its thread ends. Threads that a test starts
+/// itself (concurrent sessions on its token) share its turn.
+static TURN: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    static HOLDING: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
+}
+
+fn take_turn() {
+    HOLDING.with(|h| {
+        let mut h = h.borrow_mut();
+        if h.is_none() {
+            *h = Some(TURN.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+    });
+}
+
 /// A new, empty token with a unique label.
 pub fn new_token(prefix: &str) -> String {
+    take_turn();
     let label = format!("{prefix}-{}", N.fetch_add(1, Ordering::SeqCst));
     hsm()
         .init_token(&label, SO_PIN, USER_PIN)
