@@ -81,9 +81,27 @@ fn submit_sandbox_examples_valid_success_invalid_never_sent_twice_nothing() {
     assert!(valid >= 2, "the examples hold valid invoices");
     assert_eq!(rejected, 1, "one example is refused by the server");
     assert!(first["summary"]["invalid"].as_u64().unwrap() > 0);
+    // The process's CPU time: until the server had accepted what this pass sent, and in all.
+    let cpu = &first["cpu_ms"];
+    let (until, total) = (cpu["until_accepted"].as_u64(), cpu["total"].as_u64());
+    assert!(
+        matches!((until, total), (Some(u), Some(t)) if u > 0 && u <= t),
+        "{cpu:#}"
+    );
 
     let (_, second, err) = submit(home.path());
     assert_eq!(first["summary"], second["summary"], "{err}");
+    // Nothing was sent, so nothing was accepted.
+    assert!(
+        second["cpu_ms"]["until_accepted"].is_null(),
+        "{:#}",
+        second["cpu_ms"]
+    );
+    assert!(
+        second["cpu_ms"]["total"].as_u64().is_some(),
+        "{:#}",
+        second["cpu_ms"]
+    );
     for (a, b) in rows.iter().zip(second["invoices"].as_array().unwrap()) {
         assert_eq!(a["source"], b["source"]);
         assert_eq!(a["uid"], b["uid"], "nothing is sent a second time");

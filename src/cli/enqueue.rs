@@ -39,6 +39,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         all: args.all,
         only: None,
         timing: None,
+        cpu: None,
         lang,
     };
     let s = super::status::print_listing(&placements.listing(&queue), None, &out)?;

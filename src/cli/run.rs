@@ -69,8 +69,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                     .await??;
             taken = inbox::take(&session, &runner.queue(), files, lang)?;
         }
-        let (stopped, timing): (Option<Stop>, _) =
+        let pass =
             send_and_poll_timed(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
+        let stopped: Option<Stop> = pass.stop;
         let refused = match &args.inbox {
             Some(dir) => inbox::settle(dir, &runner.queue(), taken, lang)?,
             None => Vec::new(),
@@ -89,7 +90,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 json: args.json,
                 all: args.all,
                 only: None,
-                timing,
+                timing: pass.timing,
+                cpu: Some(pass.cpu),
                 lang,
             };
             let summary = super::status::print_listing(&listing, message, &out)?;

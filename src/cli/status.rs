@@ -42,6 +42,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         all: args.all || args.only.is_some(),
         only: args.only.clone(),
         timing: None,
+        cpu: None,
         lang,
     };
     let (summary, leases) = super::session::with_read_only_queue(&path, |queue| {
@@ -182,7 +183,17 @@ pub struct Output {
     pub only: Option<String>,
     /// How long this run's invoices took from acceptance to a final answer.
     pub timing: Option<pipeline::Timing>,
+    /// The CPU time a pass took (`submit`, `run`), shown in JSON.
+    pub cpu: Option<Cpu>,
     pub lang: Langs,
+}
+
+/// The CPU time a pass took.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cpu {
+    /// The process's CPU time when the server had answered the pass's last POST (none when
+    /// nothing was sent).
+    pub until_accepted: Option<std::time::Duration>,
 }
 
 /// "final 1.2 s after acceptance (median of 1000; slowest 2.0 s)".
@@ -212,6 +223,7 @@ pub fn print_report(
         all,
         only: None,
         timing: None,
+        cpu: None,
         lang,
     };
     let listing = WithRefused {
@@ -261,7 +273,7 @@ pub fn print_listing(
     let want = out.only.as_ref().map(|o| o.to_ascii_uppercase());
     let wanted = |i: &InvoiceReport| want.as_deref().is_none_or(|o| i.status.as_str() == o);
     if out.json {
-        let s = print_json(listing, stopped, out.timing.as_ref(), &wanted, &mut w)?;
+        let s = print_json(listing, stopped, out, &wanted, &mut w)?;
         w.flush()?;
         return Ok(s);
     }
@@ -386,12 +398,12 @@ fn header_table(lang: Langs) -> comfy_table::Table {
 }
 
 /// The JSON form, written as read: `{"invoices": [...], "summary": {...}, "refused": [...],
-/// "stopped": {...}}`, pretty-printed as one document. The summary counts every row, the
-/// list holds the `wanted` ones.
+/// "to_final": {...}, "cpu_ms": {...}, "stopped": {...}}`, pretty-printed as one document. The
+/// summary counts every row, the list holds the `wanted` ones.
 fn print_json(
     listing: &dyn pipeline::Listing,
     stopped: Option<&Message>,
-    timing: Option<&pipeline::Timing>,
+    out: &Output,
     wanted: &dyn Fn(&InvoiceReport) -> bool,
     w: &mut dyn Write,
 ) -> anyhow::Result<pipeline::Summary> {
@@ -425,13 +437,22 @@ fn print_json(
         })?;
         write!(w, "\n  ]")?;
     }
-    if let Some(t) = timing {
+    if let Some(t) = &out.timing {
         let v = serde_json::json!({
             "finalized": t.finalized,
             "median_ms": t.median_ms,
             "max_ms": t.max_ms,
         });
         write!(w, ",\n  \"to_final\": ")?;
+        write_indented_rest(w, &serde_json::to_string_pretty(&v)?, 2)?;
+    }
+    if let Some(c) = &out.cpu {
+        let ms = |d: std::time::Duration| d.as_millis() as u64;
+        let v = serde_json::json!({
+            "until_accepted": c.until_accepted.map(ms),
+            "total": pipeline::process_cpu().map(ms),
+        });
+        write!(w, ",\n  \"cpu_ms\": ")?;
         write_indented_rest(w, &serde_json::to_string_pretty(&v)?, 2)?;
     }
     if let Some(m) = stopped {

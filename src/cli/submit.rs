@@ -49,9 +49,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         Arc::new(queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id))?);
     let placements = enqueue_paths(&session, &runner.queue(), &args.paths, args.fill, lang)?;
     let progress = super::status::Progress::new(!args.json);
-    let (stopped, timing) =
-        send_and_poll_timed(&session, runner.clone(), args.wait, &progress).await?;
+    let pass = send_and_poll_timed(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
+    let stopped = pass.stop;
     let queue = runner.queue();
     let listing = placements.listing(&queue);
     let message = stopped.as_ref().map(|s| &s.message);
@@ -59,7 +59,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         json: args.json,
         all: args.all,
         only: None,
-        timing,
+        timing: pass.timing,
+        cpu: Some(pass.cpu),
         lang,
     };
     let summary = super::status::print_listing(&listing, message, &out)?;
@@ -143,17 +144,28 @@ pub async fn send_and_poll(
     wait: Duration,
     obs: &dyn pipeline::Observer,
 ) -> anyhow::Result<Option<Stop>> {
-    Ok(send_and_poll_timed(session, runner, wait, obs).await?.0)
+    Ok(send_and_poll_timed(session, runner, wait, obs).await?.stop)
+}
+
+/// What a pass leaves to show.
+#[derive(Default)]
+pub struct PassShown {
+    /// Why it stopped early, if it did.
+    pub stop: Option<Stop>,
+    /// How long its invoices took from acceptance to a final answer (when some became final).
+    pub timing: Option<pipeline::Timing>,
+    /// The CPU it took.
+    pub cpu: super::status::Cpu,
 }
 
 /// [`send_and_poll`], with how long the invoices of the pass took from acceptance to a final
-/// answer (when some became final).
+/// answer and what CPU time getting them accepted took.
 pub async fn send_and_poll_timed(
     session: &Session,
     runner: Arc<moadian_queue::AnyRunner>,
     wait: Duration,
     obs: &dyn pipeline::Observer,
-) -> anyhow::Result<(Option<Stop>, Option<pipeline::Timing>)> {
+) -> anyhow::Result<PassShown> {
     let out = one_pass(session, runner.clone(), wait, obs).await;
     let done = tokio::task::spawn_blocking(move || match runner.queue().as_sqlite() {
         Some(q) => q.checkpoint(),
@@ -172,7 +184,7 @@ async fn one_pass(
     runner: Arc<moadian_queue::AnyRunner>,
     wait: Duration,
     obs: &dyn pipeline::Observer,
-) -> anyhow::Result<(Option<Stop>, Option<pipeline::Timing>)> {
+) -> anyhow::Result<PassShown> {
     let memory_id = session.profile.memory_id.clone();
     let work = {
         let r = runner.clone();
@@ -185,18 +197,18 @@ async fn one_pass(
         .await??
     };
     if !work {
-        return Ok((None, None));
+        return Ok(PassShown::default());
     }
     let (signer, client) = match session.connect_checked().await? {
         Ok(sc) => sc,
         Err(f) => {
-            return Ok((
-                Some(Stop {
+            return Ok(PassShown {
+                stop: Some(Stop {
                     message: f.message,
                     outage: f.outage,
                 }),
-                None,
-            ))
+                ..PassShown::default()
+            })
         }
     };
     let opts = PassOptions {
@@ -214,12 +226,16 @@ async fn one_pass(
         rounds = stats.poll.rounds,
         "pass done"
     );
-    let timing = stats.poll.learned.timing();
-    let stop = stats.stopped.map(|s| Stop {
-        message: s.message(),
-        outage: s.is_outage(),
-    });
-    Ok((stop, timing))
+    Ok(PassShown {
+        timing: stats.poll.learned.timing(),
+        cpu: super::status::Cpu {
+            until_accepted: stats.accepted_cpu,
+        },
+        stop: stats.stopped.map(|s| Stop {
+            message: s.message(),
+            outage: s.is_outage(),
+        }),
+    })
 }
 
 /// Polling pace: quick against the local sandbox, patient against the real server; the

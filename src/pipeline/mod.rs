@@ -23,7 +23,7 @@ pub mod verdict;
 pub use ingest::{IngestOptions, Placements};
 pub use listing::Listing;
 pub use pace::Timing;
-pub use pass::{run_pass, PassOptions, PassStats};
+pub use pass::{process_cpu, run_pass, PassOptions, PassStats};
 pub use poll::{PollOptions, PollStats};
 pub use prepare::{load_inputs, load_inputs_with, prepare, Input};
 pub use report::{InvoiceReport, Report, ReportStatus, Summary};

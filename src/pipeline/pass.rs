@@ -47,6 +47,25 @@ pub struct PassStats {
     pub poll: PollStats,
     /// Why the pass stopped early (queue intact), if it did.
     pub stopped: Option<StopReason>,
+    /// The process's CPU time when the server had answered the last POST of the pass (none
+    /// when nothing was sent): what getting these invoices accepted cost, polling aside.
+    pub accepted_cpu: Option<Duration>,
+}
+
+/// CPU time (user + system) this process has used so far, all its threads counted.
+pub fn process_cpu() -> Option<Duration> {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct it is given and returns 0, or fails and leaves it.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: initialised by the successful call above.
+    let u = unsafe { u.assume_init() };
+    let t = |tv: libc::timeval| {
+        Duration::from_secs(tv.tv_sec.max(0) as u64)
+            + Duration::from_micros(tv.tv_usec.max(0) as u64)
+    };
+    Some(t(u.ru_utime) + t(u.ru_stime))
 }
 
 fn add(total: &mut SendStats, s: SendStats) {
@@ -121,6 +140,9 @@ pub async fn run_pass(
             )
             .await?;
             posted = s.posted;
+            if posted > 0 {
+                stats.accepted_cpu = process_cpu();
+            }
             let stopped = s.stopped.take();
             add(&mut stats.send, s);
             if let Some(reason) = stopped {
