@@ -188,6 +188,37 @@ fn fill_lists_what_it_filled() {
 }
 
 #[test]
+fn a_fill_conflict_is_shown_in_the_chosen_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(OFFICIAL).unwrap();
+    v["body"][0]["vam"] = serde_json::json!(1);
+    std::fs::write(dir.path().join("conflict.json"), v.to_string()).unwrap();
+    let out = moadian(dir.path())
+        .args([
+            "--lang",
+            "en",
+            "validate",
+            "--fill",
+            "--at",
+            "2023-05-13",
+            "conflict.json",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("--fill could not complete"))
+        .unwrap_or_else(|| panic!("no fill error: {text}"));
+    assert!(
+        line.contains("body[0].vam") && line.contains("given 1"),
+        "{line}"
+    );
+    let persian = |t: &str| t.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c));
+    assert!(!persian(line), "English was asked for: {line}");
+}
+
+#[test]
 fn human_output_groups_findings_per_invoice() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -63,8 +63,7 @@ pub fn enqueue_paths(
                 match crate::import::fill::fill_invoice(v) {
                     Ok(f) if !f.is_empty() => filled(&input.source, &f),
                     Ok(_) => {}
-                    // (fill's reasons are written in both languages in one text.)
-                    Err(e) => input.value = Err(crate::lang::Message::new(e.clone(), e)),
+                    Err(e) => input.value = Err(crate::pipeline::verdict::fill_failed(&e)),
                 }
             }
         }

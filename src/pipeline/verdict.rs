@@ -11,6 +11,14 @@ use crate::rules::{Context, Finding, Severity};
 use serde::Serialize;
 use std::io::{self, Write};
 
+/// Why `--fill` could not complete an invoice, in each language.
+pub fn fill_failed(why: &Message) -> Message {
+    Message::new(
+        format!("تکمیل خودکار (--fill) انجام نشد: {}", why.fa),
+        format!("--fill could not complete the invoice: {}", why.en),
+    )
+}
+
 /// One finding as `--json` shows it.
 #[derive(Serialize)]
 pub struct JsonFinding<'a> {
@@ -105,14 +113,7 @@ pub fn check_one(
                 match fill_invoice(&mut v) {
                     Ok(f) => Some(f),
                     Err(msg) => {
-                        findings.push(Finding::error(
-                            "fill.conflict",
-                            "",
-                            Message::new(
-                                format!("تکمیل خودکار انجام نشد: {msg}"),
-                                format!("--fill could not complete the invoice: {msg}"),
-                            ),
-                        ));
+                        findings.push(Finding::error("fill.conflict", "", fill_failed(&msg)));
                         Some(Vec::new())
                     }
                 }

@@ -9,6 +9,7 @@
 //! serial counter.
 
 use crate::invoice::money::{decimal_of, to_json_number};
+use crate::lang::Message;
 use crate::rules::arith::{self, ArithError, LineInput, Rates};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -23,7 +24,7 @@ pub struct Filled {
 /// Accumulates filled fields and conflicts.
 struct Filler {
     filled: Vec<Filled>,
-    conflicts: Vec<String>,
+    conflicts: Vec<Message>,
 }
 
 impl Filler {
@@ -41,12 +42,13 @@ impl Filler {
             }
             Some(given) => match decimal_of(given) {
                 Some(g) if g == value => {}
-                _ => self.conflicts.push(format!(
-                    "{field}: given {given}, computed {} — fix or remove the value / \
-                     مقدار داده‌شده {given} است اما مقدار محاسبه‌شده {} است؛ آن را اصلاح یا حذف کنید",
-                    value.normalize(),
-                    value.normalize()
-                )),
+                _ => {
+                    let computed = value.normalize();
+                    self.conflicts.push(Message::new(
+                        format!("{field}: مقدار داده‌شده {given} است اما مقدار محاسبه‌شده {computed} است؛ آن را اصلاح یا حذف کنید"),
+                        format!("{field}: given {given}, computed {computed}; fix or remove the value"),
+                    ))
+                }
             },
         }
     }
@@ -77,29 +79,38 @@ fn line_input(item: &Map<String, Value>) -> LineInput {
     }
 }
 
-fn arith_message(i: usize, e: &ArithError) -> String {
+fn arith_message(i: usize, e: &ArithError) -> Message {
+    let row = i + 1;
     match e {
-        ArithError::Missing(f, inp) => format!(
-            "body[{i}].{f} is missing: --fill needs it to compute the line in pattern {inp} / \
-             فیلد {f} در ردیف {} خالی است و برای محاسبه لازم است",
-            i + 1
+        ArithError::Missing(f, inp) => Message::new(
+            format!("body[{i}].{f}: فیلد {f} در ردیف {row} خالی است و برای محاسبهٔ ردیف در الگوی {inp} لازم است"),
+            format!("body[{i}].{f} is missing: --fill needs it to compute the line in pattern {inp}"),
         ),
-        ArithError::Overflow(f) => format!(
-            "body[{i}]: the amount {f} is too large to compute / مبلغ {f} در ردیف {} بیش از حد بزرگ است",
-            i + 1
+        ArithError::Overflow(f) => Message::new(
+            format!("body[{i}]: مبلغ {f} در ردیف {row} بیش از حد بزرگ است"),
+            format!("body[{i}]: the amount {f} is too large to compute"),
         ),
     }
 }
 
+/// Several messages as one, a line each.
+fn joined(messages: &[Message]) -> Message {
+    let lines = |get: fn(&Message) -> &str| messages.iter().map(get).collect::<Vec<_>>().join("\n");
+    Message::new(lines(|m| &m.fa), lines(|m| &m.en))
+}
+
 /// Fills the computable fields of one invoice in place.
-pub fn fill_invoice(invoice: &mut serde_json::Value) -> Result<Vec<Filled>, String> {
+pub fn fill_invoice(invoice: &mut serde_json::Value) -> Result<Vec<Filled>, Message> {
     fill_invoice_with(invoice, &Rates::default())
 }
 
 /// [`fill_invoice`] with explicit configuration rates (the gold VAT rate).
-pub fn fill_invoice_with(invoice: &mut Value, rates: &Rates) -> Result<Vec<Filled>, String> {
+pub fn fill_invoice_with(invoice: &mut Value, rates: &Rates) -> Result<Vec<Filled>, Message> {
     let Some(root) = invoice.as_object_mut() else {
-        return Err("the invoice is not a JSON object / صورتحساب یک شیء JSON نیست".into());
+        return Err(Message::new(
+            "صورتحساب یک شیء JSON نیست",
+            "the invoice is not a JSON object",
+        ));
     };
     let header = root
         .get("header")
@@ -111,10 +122,10 @@ pub fn fill_invoice_with(invoice: &mut Value, rates: &Rates) -> Result<Vec<Fille
         return Ok(Vec::new());
     }
     let Some(inp) = header.get("inp").and_then(Value::as_u64) else {
-        return Err(
-            "header.inp (pattern) is needed to compute amounts / الگوی صورتحساب (inp) برای محاسبه لازم است"
-                .into(),
-        );
+        return Err(Message::new(
+            "header.inp: الگوی صورتحساب (inp) برای محاسبهٔ مبالغ لازم است",
+            "header.inp (pattern) is needed to compute amounts",
+        ));
     };
     let inp = inp as u8;
     let mut f = Filler {
@@ -128,9 +139,9 @@ pub fn fill_invoice_with(invoice: &mut Value, rates: &Rates) -> Result<Vec<Fille
     if let Some(Value::Array(body)) = root.get_mut("body") {
         for (i, item) in body.iter_mut().enumerate() {
             let Some(item) = item.as_object_mut() else {
-                errors.push(format!(
-                    "body[{i}] is not an object / ردیف {} شیء نیست",
-                    i + 1
+                errors.push(Message::new(
+                    format!("body[{i}]: ردیف {} شیء JSON نیست", i + 1),
+                    format!("body[{i}] is not an object"),
                 ));
                 continue;
             };
@@ -175,16 +186,22 @@ pub fn fill_invoice_with(invoice: &mut Value, rates: &Rates) -> Result<Vec<Fille
         }
     }
     if !errors.is_empty() {
-        return Err(errors.join("\n"));
+        return Err(joined(&errors));
     }
     let Some(t) = arith::compute_totals(inp, &lines) else {
-        return Err("the totals are too large to compute / جمع‌ها بیش از حد بزرگ‌اند".into());
+        return Err(Message::new(
+            "جمع‌های صورتحساب بیش از حد بزرگ‌اند و محاسبه نمی‌شوند",
+            "the totals are too large to compute",
+        ));
     };
     let hdr = root
         .entry("header")
         .or_insert_with(|| Value::Object(Map::new()));
     let Some(hdr) = hdr.as_object_mut() else {
-        return Err("header is not an object / سرآمد شیء نیست".into());
+        return Err(Message::new(
+            "header: سرآمد صورتحساب شیء JSON نیست",
+            "header is not an object",
+        ));
     };
     let p = "header.";
     if let Some(v) = t.tprdis {
@@ -218,7 +235,7 @@ pub fn fill_invoice_with(invoice: &mut Value, rates: &Rates) -> Result<Vec<Fille
         }
     }
     if !f.conflicts.is_empty() {
-        return Err(f.conflicts.join("\n"));
+        return Err(joined(&f.conflicts));
     }
     Ok(f.filled)
 }
@@ -272,10 +289,30 @@ mod tests {
         v["body"][0]["vam"] = json!(1800);
         let before = v.clone();
         let e = fill_invoice(&mut v).unwrap_err();
-        assert!(e.contains("body[0].vam"), "{e}");
-        assert!(e.contains("given 1800"), "{e}");
-        assert!(e.contains("computed 1755"), "{e}");
+        assert!(e.en.contains("body[0].vam"), "{e:?}");
+        assert!(e.en.contains("given 1800"), "{e:?}");
+        assert!(e.en.contains("computed 1755"), "{e:?}");
+        assert!(
+            e.fa.contains("body[0].vam") && e.fa.contains("1755"),
+            "{e:?}"
+        );
         let _ = before;
+    }
+
+    #[test]
+    fn each_language_has_its_own_text() {
+        let persian = |t: &str| t.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c));
+        let mut conflict = canonical();
+        conflict["body"][0]["vam"] = json!(1800);
+        let mut missing = canonical();
+        missing["body"][0].as_object_mut().unwrap().remove("fee");
+        let mut no_pattern = canonical();
+        no_pattern["header"].as_object_mut().unwrap().remove("inp");
+        for mut v in [conflict, missing, no_pattern, json!([1])] {
+            let e = fill_invoice(&mut v).unwrap_err();
+            assert!(!persian(&e.en), "English text with Persian in it: {e:?}");
+            assert!(persian(&e.fa), "Persian text without Persian: {e:?}");
+        }
     }
 
     #[test]
@@ -290,7 +327,7 @@ mod tests {
         let mut v = canonical();
         v["body"][0].as_object_mut().unwrap().remove("fee");
         let e = fill_invoice(&mut v).unwrap_err();
-        assert!(e.contains("body[0].fee"), "{e}");
+        assert!(e.en.contains("body[0].fee"), "{e:?}");
     }
 
     #[test]

@@ -235,8 +235,8 @@ fn refill(inv: &mut Value) -> Result<(), Vec<Finding>> {
         vec![err(
             "referral.amounts",
             "",
-            format!("مبالغ صورتحساب ارجاعی محاسبه نشد: {e}"),
-            format!("the referral's amounts could not be computed: {e}"),
+            format!("مبالغ صورتحساب ارجاعی محاسبه نشد: {}", e.fa),
+            format!("the referral's amounts could not be computed: {}", e.en),
         )]
     })
 }
