@@ -130,6 +130,7 @@ mod answer;
 pub mod any;
 pub mod error;
 pub mod fingerprint;
+mod placing;
 pub mod postgres;
 pub mod sqlite;
 pub mod store;

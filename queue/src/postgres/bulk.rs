@@ -16,11 +16,11 @@
 
 use std::collections::HashSet;
 
-use super::enqueue::{by_taxid, enqueue_one, next_serial, SerialCache};
+use super::enqueue::{by_taxid, next_serial, Pg, SerialCache};
 use super::pool::Tx;
 use super::Millis;
 use crate::error::{QueueError, Result};
-use crate::sqlite::enqueue::{check_json, json_str, json_text, status_of, to_i64};
+use crate::placing::{check_json, enqueue_one, json_str, json_text, status_of, to_i64};
 use crate::types::*;
 
 /// A new row waiting for the batch's multi-row `INSERT`, and where its answer goes.
@@ -226,7 +226,11 @@ pub(crate) fn enqueue_batch(
         if seen {
             b.flush(tx, &mut out)?;
             let key = item.dedup_key.clone();
-            let r = enqueue_one(tx, &mut serials, item, now, pid)?;
+            let mut p = Pg {
+                tx,
+                serials: &mut serials,
+            };
+            let r = enqueue_one(&mut p, item, now, pid)?;
             note_placed(&mut b, &r, key);
             out[i] = Some(r);
             continue;

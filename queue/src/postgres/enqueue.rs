@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::pool::Tx;
 use super::{log_event, Millis, PgQueue};
 use crate::error::{QueueError, Result};
-use crate::sqlite::enqueue::{changed_fields, check_json, json_str, json_text, status_of, to_i64};
+use crate::placing::{to_i64, Existing, Kept, Placing, Row, EXISTING_COLS};
 use crate::sqlite::serials::{draw_prefix, BLOCK_BITS};
 use crate::types::*;
 
@@ -163,31 +163,6 @@ impl SerialCache {
     }
 }
 
-pub(crate) struct Existing {
-    pub(crate) id: InvoiceId,
-    status: InvoiceStatus,
-    serial: Option<u64>,
-    taxid: Option<String>,
-    revision: i64,
-    payload: Option<String>,
-    findings: Option<String>,
-}
-
-impl Existing {
-    fn placed(&self) -> Placed {
-        Placed {
-            id: self.id,
-            taxid: self.taxid.clone(),
-            serial: self.serial,
-            status: self.status,
-            revision: self.revision,
-        }
-    }
-}
-
-const EXISTING_COLS: &str =
-    "SELECT id, status, serial, taxid, revision, payload, findings FROM invoices";
-
 pub(crate) fn existing_by(tx: &mut Tx<'_>, sql: &str, key: &str) -> Result<Option<Existing>> {
     let Some(r) = tx.opt(sql, &[&key])? else {
         return Ok(None);
@@ -210,22 +185,6 @@ pub(crate) fn by_taxid(tx: &mut Tx<'_>, taxid: &str) -> Result<Option<Existing>>
         &format!("{EXISTING_COLS} WHERE taxid = $1 FOR UPDATE"),
         taxid,
     )
-}
-
-/// The stored fields of one new row.
-pub(crate) struct Row<'a> {
-    pub(crate) source: &'a str,
-    pub(crate) memory_id: &'a str,
-    pub(crate) indatim: Option<i64>,
-    pub(crate) kind: Option<&'a str>,
-    pub(crate) ins: Option<i64>,
-    pub(crate) dedup_key: Option<&'a str>,
-    pub(crate) taxid: Option<&'a str>,
-    pub(crate) serial: Option<u64>,
-    pub(crate) payload: Option<&'a str>,
-    pub(crate) findings: Option<String>,
-    pub(crate) status: InvoiceStatus,
-    pub(crate) resubmission_of: Option<InvoiceId>,
 }
 
 pub(crate) fn insert(tx: &mut Tx<'_>, row: &Row<'_>, now: Millis, pid: u32) -> Result<Placed> {
@@ -255,14 +214,7 @@ pub(crate) fn insert(tx: &mut Tx<'_>, row: &Row<'_>, now: Millis, pid: u32) -> R
         )?
         .get(0);
     let id = InvoiceId(id);
-    let detail = match row.resubmission_of {
-        Some(old) => format!(
-            r#"{{"source":{},"resubmission_of":{}}}"#,
-            json_str(row.source),
-            old.0
-        ),
-        None => format!(r#"{{"source":{}}}"#, json_str(row.source)),
-    };
+    let detail = row.enqueued_detail();
     log_event(
         tx,
         id,
@@ -274,229 +226,120 @@ pub(crate) fn insert(tx: &mut Tx<'_>, row: &Row<'_>, now: Millis, pid: u32) -> R
         Some(&detail),
         pid,
     )?;
-    Ok(Placed {
-        id,
-        taxid: row.taxid.map(str::to_string),
-        serial: row.serial,
-        status: row.status,
-        revision: 1,
-    })
+    Ok(row.placed(id))
 }
 
-fn refused(source: &str, error: QueueError) -> Enqueued {
-    Enqueued::Refused {
-        source: source.to_string(),
-        error,
+/// A PostgreSQL transaction as [`Placing`], with the serial counters it has locked.
+pub(crate) struct Pg<'a, 'b> {
+    pub(crate) tx: &'a mut Tx<'b>,
+    pub(crate) serials: &'a mut SerialCache,
+}
+
+impl Placing for Pg<'_, '_> {
+    fn by_dedup_key(&mut self, key: &str) -> Result<Option<Existing>> {
+        let sql = format!("{EXISTING_COLS} WHERE dedup_key = $1 ORDER BY id DESC LIMIT 1");
+        existing_by(self.tx, &sql, key)
     }
-}
 
-/// A tax ID already in the queue: refuse, keep, or replace the payload.
-fn numbered_existing(
-    tx: &mut Tx<'_>,
-    row: &Row<'_>,
-    ex: Existing,
-    now: Millis,
-    pid: u32,
-) -> Result<Enqueued> {
-    let taxid = row.taxid.unwrap_or_default();
-    if ex.status == InvoiceStatus::Success || ex.status.is_in_flight() {
-        let fields = changed_fields(ex.payload.as_deref(), row.payload);
-        if fields.is_empty() {
-            return Ok(Enqueued::Unchanged(ex.placed()));
-        }
-        let sent = tx.opt(
+    fn by_taxid(&mut self, taxid: &str) -> Result<Option<Existing>> {
+        by_taxid(self.tx, taxid)
+    }
+
+    fn next_serial(&mut self, memory_id: &str) -> Result<u64> {
+        let last = self.serials.last(self.tx, memory_id)?;
+        next_serial(self.tx, memory_id, last)
+    }
+
+    fn advance_serial(&mut self, memory_id: &str, serial: u64) -> Result<()> {
+        self.serials.advance(self.tx, memory_id, serial)
+    }
+
+    fn insert(&mut self, row: &Row<'_>, now: Millis, pid: u32) -> Result<Placed> {
+        insert(self.tx, row, now, pid)
+    }
+
+    fn sent_by(&mut self, id: InvoiceId) -> Result<(String, Option<i64>)> {
+        let sent = self.tx.opt(
             "SELECT i.source, a.created_at FROM invoices i
              LEFT JOIN attempts a ON a.uid = i.last_attempt WHERE i.id = $1",
-            &[&ex.id.0],
+            &[&id.0],
         )?;
-        let (sent_source, sent_at) = sent
+        Ok(sent
             .map(|r| (r.get::<_, String>(0), r.get::<_, Option<i64>>(1)))
-            .unwrap_or_default();
-        let detail = serde_json::json!({"source": row.source, "fields": fields});
-        log_event(
-            tx,
-            ex.id,
-            None,
-            now,
-            "conflict",
-            Some(ex.status.as_str()),
-            Some(ex.status.as_str()),
-            Some(&detail.to_string()),
-            pid,
-        )?;
-        let e = QueueError::TaxIdConflict {
-            taxid: taxid.into(),
-            invoice: ex.id,
-            status: ex.status,
-            sent_source,
-            sent_at,
-            fields,
-        };
-        return Ok(refused(row.source, e));
+            .unwrap_or_default())
     }
-    let same = ex.payload.as_deref() == row.payload && ex.findings == row.findings;
-    if same && (ex.status == row.status || ex.status == InvoiceStatus::Failed) {
-        return Ok(Enqueued::Unchanged(ex.placed()));
-    }
-    let serial = row.serial.or(ex.serial);
-    let serial_i = serial.map(|s| to_i64(s, "serial")).transpose()?;
-    tx.exec(
-        "UPDATE invoices SET source = $2, memory_id = $3, serial = $4, indatim = $5, kind = $6,
-                ins = $7, payload = $8, status = $9, findings = $10, dedup_key = $11,
-                revision = revision + 1, updated_at = $12
-         WHERE id = $1 AND status IN ('QUEUED','INVALID','FAILED')",
-        &[
-            &ex.id.0,
-            &row.source,
-            &row.memory_id,
-            &serial_i,
-            &row.indatim,
-            &row.kind,
-            &row.ins,
-            &row.payload,
-            &row.status.as_str(),
-            &row.findings,
-            &row.dedup_key,
-            &now,
-        ],
-    )?;
-    log_event(
-        tx,
-        ex.id,
-        None,
-        now,
-        "replaced",
-        Some(ex.status.as_str()),
-        Some(row.status.as_str()),
-        Some(&format!(r#"{{"source":{}}}"#, json_str(row.source))),
-        pid,
-    )?;
-    Ok(Enqueued::Replaced(Placed {
-        id: ex.id,
-        taxid: Some(taxid.to_string()),
-        serial,
-        status: row.status,
-        revision: ex.revision + 1,
-    }))
-}
 
-pub(crate) fn enqueue_one(
-    tx: &mut Tx<'_>,
-    serials: &mut SerialCache,
-    item: NewInvoice<'_>,
-    now: Millis,
-    pid: u32,
-) -> Result<Enqueued> {
-    let NewInvoice {
-        source,
-        memory_id,
-        indatim,
-        kind,
-        ins,
-        dedup_key,
-        content,
-    } = item;
-    let mut content = content;
-    if let (Some(key), false) = (
-        dedup_key.as_deref(),
-        matches!(content, Content::Numbered { .. }),
-    ) {
-        let sql = format!("{EXISTING_COLS} WHERE dedup_key = $1 ORDER BY id DESC LIMIT 1");
-        if let Some(ex) = existing_by(tx, &sql, key)? {
-            let (Content::Allocate(build), InvoiceStatus::Invalid, Some(serial), Some(taxid)) =
-                (content, ex.status, ex.serial, ex.taxid.clone())
-            else {
-                return Ok(Enqueued::Unchanged(ex.placed()));
-            };
-            let built = match build(serial) {
-                Ok(b) if b.taxid == taxid && check_json(&b.payload).is_ok() => b,
-                _ => return Ok(Enqueued::Unchanged(ex.placed())),
-            };
-            content = Content::Numbered {
-                taxid: built.taxid,
-                serial: Some(serial),
-                payload: built.payload,
-                findings: built.findings,
-                invalid: built.invalid,
-            };
-        }
+    fn replace(
+        &mut self,
+        id: InvoiceId,
+        row: &Row<'_>,
+        serial: Option<u64>,
+        now: Millis,
+    ) -> Result<()> {
+        let serial = serial.map(|s| to_i64(s, "serial")).transpose()?;
+        self.tx.exec(
+            "UPDATE invoices SET source = $2, memory_id = $3, serial = $4, indatim = $5,
+                    kind = $6, ins = $7, payload = $8, status = $9, findings = $10,
+                    dedup_key = $11, revision = revision + 1, updated_at = $12
+             WHERE id = $1 AND status IN ('QUEUED','INVALID','FAILED')",
+            &[
+                &id.0,
+                &row.source,
+                &row.memory_id,
+                &serial,
+                &row.indatim,
+                &row.kind,
+                &row.ins,
+                &row.payload,
+                &row.status.as_str(),
+                &row.findings,
+                &row.dedup_key,
+                &now,
+            ],
+        )?;
+        Ok(())
     }
-    let base = |taxid, serial, payload, findings, status| Row {
-        source: &source,
-        memory_id: &memory_id,
-        indatim,
-        kind: kind.as_deref(),
-        ins,
-        dedup_key: dedup_key.as_deref(),
-        taxid,
-        serial,
-        payload,
-        findings,
-        status,
-        resubmission_of: None,
-    };
-    match content {
-        Content::Numbered {
-            taxid,
-            serial,
-            payload,
-            findings,
-            invalid,
-        } => {
-            if let Err(e) = check_json(&payload) {
-                return Ok(refused(&source, e));
-            }
-            let findings = json_text(&findings)?;
-            if let Some(s) = serial {
-                serials.advance(tx, &memory_id, s)?;
-            }
-            let row = base(
-                Some(&taxid),
-                serial,
-                Some(&payload),
-                findings,
-                status_of(invalid),
-            );
-            if let Some(ex) = by_taxid(tx, &taxid)? {
-                return numbered_existing(tx, &row, ex, now, pid);
-            }
-            Ok(Enqueued::Inserted(insert(tx, &row, now, pid)?))
-        }
-        Content::Invalid { payload, findings } => {
-            let payload = payload.as_deref().filter(|p| check_json(p).is_ok());
-            let findings = json_text(&Some(findings))?;
-            let row = base(None, None, payload, findings, InvoiceStatus::Invalid);
-            Ok(Enqueued::Inserted(insert(tx, &row, now, pid)?))
-        }
-        Content::Allocate(build) => {
-            let last = serials.last(tx, &memory_id)?;
-            let serial = next_serial(tx, &memory_id, last)?;
-            let built = match build(serial) {
-                Ok(b) => b,
-                Err(e) => return Ok(refused(&source, QueueError::Caller(e))),
-            };
-            if let Err(e) = check_json(&built.payload) {
-                return Ok(refused(&source, e));
-            }
-            if let Some(ex) = by_taxid(tx, &built.taxid)? {
-                let e = QueueError::TaxIdReused {
-                    taxid: built.taxid,
-                    invoice: ex.id,
-                };
-                return Ok(refused(&source, e));
-            }
-            serials.advance(tx, &memory_id, serial)?;
-            let findings = json_text(&built.findings)?;
-            let mut row = base(
-                Some(&built.taxid),
-                Some(serial),
-                Some(&built.payload),
-                findings,
-                status_of(built.invalid),
-            );
-            row.indatim = built.indatim.or(indatim);
-            Ok(Enqueued::Inserted(insert(tx, &row, now, pid)?))
-        }
+
+    fn kept_for_resubmission(&mut self, id: InvoiceId) -> Result<Option<Kept>> {
+        let Some(r) = self.tx.opt(
+            "SELECT status, source, memory_id, indatim, kind, ins, dedup_key
+             FROM invoices WHERE id = $1 FOR UPDATE",
+            &[&id.0],
+        )?
+        else {
+            return Ok(None);
+        };
+        let status: String = r.get(0);
+        Ok(Some(Kept {
+            status: status.parse()?,
+            source: r.get(1),
+            memory_id: r.get(2),
+            indatim: r.get(3),
+            kind: r.get(4),
+            ins: r.get(5),
+            dedup_key: r.get(6),
+        }))
+    }
+
+    fn resubmitted_by(&mut self, id: InvoiceId) -> Result<Option<InvoiceId>> {
+        let by = self.tx.opt(
+            "SELECT id FROM invoices WHERE resubmission_of = $1",
+            &[&id.0],
+        )?;
+        Ok(by.map(|r| InvoiceId(r.get(0))))
+    }
+
+    fn log_event(
+        &mut self,
+        invoice: InvoiceId,
+        now: Millis,
+        kind: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        detail: Option<&str>,
+        pid: u32,
+    ) -> Result<()> {
+        log_event(self.tx, invoice, None, now, kind, from, to, detail, pid)
     }
 }
 
@@ -525,81 +368,13 @@ impl PgQueue {
         let now = self.now();
         let pid = self.pid;
         self.write(|tx| {
-            let r = tx
-                .opt(
-                    "SELECT status, source, memory_id, indatim, kind, ins, dedup_key
-                     FROM invoices WHERE id = $1 FOR UPDATE",
-                    &[&old.0],
-                )?
-                .ok_or(QueueError::UnknownInvoice(old))?;
-            let status: String = r.get(0);
-            let source: String = r.get(1);
-            let memory_id: String = r.get(2);
-            let indatim: Option<i64> = r.get(3);
-            let kind: Option<String> = r.get(4);
-            let ins: Option<i64> = r.get(5);
-            let dedup_key: Option<String> = r.get(6);
-            let status: InvoiceStatus = status.parse()?;
-            if status != InvoiceStatus::Failed {
-                return Err(QueueError::NotResubmittable {
-                    invoice: old,
-                    status,
-                });
-            }
-            let by: Option<i64> = tx
-                .opt(
-                    "SELECT id FROM invoices WHERE resubmission_of = $1",
-                    &[&old.0],
-                )?
-                .map(|r| r.get(0));
-            if let Some(by) = by {
-                return Err(QueueError::AlreadyResubmitted {
-                    invoice: old,
-                    by: InvoiceId(by),
-                });
-            }
-            let last = last_serial(tx, &memory_id, true)?;
-            let serial = next_serial(tx, &memory_id, last)?;
-            let built = build(serial).map_err(QueueError::Caller)?;
-            check_json(&built.payload)?;
-            if let Some(ex) = by_taxid(tx, &built.taxid)? {
-                return Err(QueueError::TaxIdReused {
-                    taxid: built.taxid,
-                    invoice: ex.id,
-                });
-            }
-            note_serial(tx, &memory_id, serial)?;
-            let row = Row {
-                source: &source,
-                memory_id: &memory_id,
-                indatim: built.indatim.or(indatim),
-                kind: kind.as_deref(),
-                ins,
-                dedup_key: dedup_key.as_deref(),
-                taxid: Some(&built.taxid),
-                serial: Some(serial),
-                payload: Some(&built.payload),
-                findings: json_text(&built.findings)?,
-                status: status_of(built.invalid),
-                resubmission_of: Some(old),
-            };
-            let placed = insert(tx, &row, now, pid)?;
-            let detail = format!(
-                r#"{{"by":{},"taxid":{},"serial":{serial}}}"#,
-                placed.id.0,
-                json_str(&built.taxid)
-            );
-            log_event(
+            let mut serials = SerialCache::default();
+            let mut p = Pg {
                 tx,
-                old,
-                None,
-                now,
-                "resubmitted",
-                Some("FAILED"),
-                Some("FAILED"),
-                Some(&detail),
-                pid,
-            )?;
+                serials: &mut serials,
+            };
+            let placed = crate::placing::resubmit(&mut p, old, build, now, pid)?;
+            serials.flush(tx)?;
             Ok(placed)
         })
     }
