@@ -143,3 +143,103 @@ async fn a_done_directory_that_is_a_link_is_refused() {
     assert!(inbox.join("inv-000001.json").exists(), "nothing moved");
     assert_eq!(env.sandbox.ledger().packets_received, 0);
 }
+
+/// Waits until the sandbox has received the invoice `taxid`.
+async fn until_received(env: &Env, taxid: &str) {
+    while env.sandbox.ledger().received(taxid) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_replaced_during_the_pass_is_left_for_the_next_pass_not_archived() {
+    let faults = moadian::sandbox::Faults {
+        processing_delay_ms: 1500,
+        ..Default::default()
+    };
+    let env = Env::new(faults, 1000).await;
+    let inbox = env.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let file = inbox.join("day.json");
+    let (first, v1) = invoice(1, indatim());
+    std::fs::write(&file, v1.to_string()).unwrap();
+    let (second, v2) = invoice(2, indatim());
+    let inbox_s = inbox.to_str().unwrap().to_string();
+    // Once the first file's invoice has reached the server, the exporter writes the next
+    // file under the same name, as the README says: a temporary name, then a rename.
+    let replace = async {
+        until_received(&env, &first).await;
+        let part = inbox.join(".day.json.part");
+        std::fs::write(&part, v2.to_string()).unwrap();
+        std::fs::rename(&part, &file).unwrap();
+    };
+    let args = [
+        "run", "--inbox", &inbox_s, "--settle", "200ms", "--wait", "20s",
+    ];
+    let ((code, report, err), ()) = tokio::join!(env.run_json(&args), replace);
+    assert_eq!(statuses(&report)[&first], "SUCCESS", "{report:#}\n{err}");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !inbox.join("done").join("day.json").exists(),
+        "the file in done/ would hold an invoice that was never sent\n{err}"
+    );
+    let left = std::fs::read_to_string(&file).expect("the new file stays in the inbox");
+    assert!(left.contains(&second), "{left}");
+    assert!(
+        err.contains("day.json") && err.contains("replaced"),
+        "{err}"
+    );
+    assert_eq!(env.sandbox.ledger().received(&second), 0);
+    // The next pass reads the new file, sends it, and archives it.
+    let (code, report, err) = env.run_json(&args).await;
+    assert_eq!(statuses(&report)[&second], "SUCCESS", "{report:#}\n{err}");
+    assert_eq!(code, 0, "{err}");
+    let done = std::fs::read_to_string(inbox.join("done").join("day.json")).unwrap();
+    assert!(done.contains(&second), "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_removed_during_the_pass_is_named_and_the_others_are_settled() {
+    let faults = moadian::sandbox::Faults {
+        processing_delay_ms: 1500,
+        ..Default::default()
+    };
+    let env = Env::new(faults, 1000).await;
+    let inbox = env.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let (gone, v1) = invoice(1, indatim());
+    std::fs::write(inbox.join("a.json"), v1.to_string()).unwrap();
+    let (kept, v2) = invoice(2, indatim());
+    std::fs::write(inbox.join("b.json"), v2.to_string()).unwrap();
+    let inbox_s = inbox.to_str().unwrap().to_string();
+    let remove = async {
+        until_received(&env, &gone).await;
+        std::fs::remove_file(inbox.join("a.json")).unwrap();
+    };
+    let args = [
+        "run", "--inbox", &inbox_s, "--settle", "200ms", "--wait", "20s",
+    ];
+    let ((code, report, err), ()) = tokio::join!(env.run_json(&args), remove);
+    assert_eq!(statuses(&report)[&gone], "SUCCESS", "{report:#}\n{err}");
+    assert_eq!(statuses(&report)[&kept], "SUCCESS", "{report:#}\n{err}");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("a.json"), "the vanished file is named: {err}");
+    assert!(inbox.join("done").join("b.json").exists(), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_that_does_not_exist_is_a_usage_error_and_is_not_created() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let missing = env.path("no-such-inbox");
+    let (code, _, err) = env
+        .run(&["run", "--inbox", missing.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no-such-inbox"), "{err}");
+    assert!(!missing.exists(), "a mistyped inbox is not created");
+    let file = env.path("plain.json");
+    std::fs::write(&file, "{}").unwrap();
+    let (code, _, err) = env.run(&["run", "--inbox", file.to_str().unwrap()]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("plain.json"), "{err}");
+}

@@ -23,6 +23,54 @@ use std::time::{Duration, SystemTime};
 pub struct Taken {
     pub path: PathBuf,
     pub placements: Placements,
+    /// The file that was read: the same before and after reading (`None`: it changed while
+    /// it was read, and is never moved on what was read of it).
+    pub seen: Option<Identity>,
+}
+
+/// Which file a name held: device, inode, size and modification time. A file written anew
+/// under the same name (a new file renamed over it, or rewritten in place) has another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: SystemTime,
+}
+
+/// The identity of the regular file at `p`, without following links.
+fn identity(p: &Path) -> Option<Identity> {
+    let m = std::fs::symlink_metadata(p).ok()?;
+    if !m.file_type().is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    let (dev, ino) = {
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino())
+    };
+    #[cfg(not(unix))]
+    let (dev, ino) = (0, 0);
+    Some(Identity {
+        dev,
+        ino,
+        len: m.len(),
+        modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    })
+}
+
+/// `--inbox DIR`: DIR must be an existing directory (a mistyped one is not created).
+pub fn inbox_dir(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    match std::fs::metadata(&p) {
+        Ok(m) if m.is_dir() => Ok(p),
+        Ok(_) => Err(format!(
+            "{s} is not a directory; give the inbox directory / {s} پوشه نیست؛ پوشهٔ صندوق ورودی را بدهید"
+        )),
+        Err(e) => Err(format!(
+            "{s}: {e}; the inbox must be an existing directory (it is not created, so that a mistyped path is not watched in vain) / {s} وجود ندارد؛ صندوق ورودی باید پوشه‌ای موجود باشد"
+        )),
+    }
 }
 
 /// What happened to one file after the pass.
@@ -54,7 +102,16 @@ fn subdir(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
             p.display()
         ),
         Ok(_) => {}
-        Err(_) => std::fs::create_dir_all(&p)?,
+        // Only the subdirectory: an inbox that is gone is not made again.
+        Err(_) => std::fs::create_dir(&p).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e} (is the inbox {} still there?) / پوشهٔ {} ساخته نشد؛ آیا صندوق ورودی {} هنوز وجود دارد؟",
+                p.display(),
+                dir.display(),
+                p.display(),
+                dir.display()
+            )
+        })?,
     }
     Ok(p)
 }
@@ -72,7 +129,14 @@ pub fn finished_files(dir: &Path, settle: Duration, lang: Langs) -> anyhow::Resu
     subdir(dir, "done")?;
     subdir(dir, "failed")?;
     let mut first = Vec::new();
-    for e in std::fs::read_dir(dir)?.filter_map(Result::ok) {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "the inbox {}: {e} / صندوق ورودی {} خوانده نشد",
+            dir.display(),
+            dir.display()
+        )
+    })?;
+    for e in entries.filter_map(Result::ok) {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         let ext = p
@@ -138,10 +202,13 @@ pub fn take(
 ) -> anyhow::Result<Vec<Taken>> {
     let mut out = Vec::new();
     for f in files {
+        let before = identity(&f);
         let placements = enqueue_paths(session, queue, std::slice::from_ref(&f), false, lang)?;
+        let after = identity(&f);
         out.push(Taken {
             path: f,
             placements,
+            seen: before.filter(|b| Some(*b) == after),
         });
     }
     Ok(out)
@@ -174,27 +241,73 @@ pub fn judge(report: &Report, refused: &[Refusal]) -> Settled {
     }
 }
 
+/// Moves the file that was read (`seen`) from `from` to `to`. `Ok(false)`: the name now holds
+/// another file (or none), which is left where it is. A file that slipped in under the name
+/// between the look and the move is put back.
+fn move_seen(from: &Path, to: &Path, seen: Option<Identity>) -> std::io::Result<bool> {
+    let Some(seen) = seen else {
+        return Ok(false);
+    };
+    if identity(from) != Some(seen) {
+        return Ok(false);
+    }
+    std::fs::rename(from, to)?;
+    if identity(to) == Some(seen) {
+        return Ok(true);
+    }
+    // Replaced in the instant between the look and the move: the moved file is the new one.
+    let back = if std::fs::symlink_metadata(from).is_err() {
+        from.to_path_buf()
+    } else {
+        let name = from.file_name().unwrap_or_default().to_string_lossy();
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f");
+        from.with_file_name(format!("{stamp}-{name}"))
+    };
+    std::fs::rename(to, back)?;
+    Ok(false)
+}
+
+/// Why a taken file was not moved.
+fn not_moved(lang: Langs, t: &Taken, name: &str) {
+    if identity(&t.path).is_none() {
+        say(
+            lang,
+            format!("{name} در این اجرا از صندوق ورودی برداشته یا جابه‌جا شد؛ صورتحساب‌های آن در صف می‌مانند و به done/ یا failed/ نمی‌رود."),
+            format!("{name} was removed or moved from the inbox during the pass; its invoices stay in the queue, and it is not moved to done/ or failed/."),
+        );
+    } else {
+        say(
+            lang,
+            format!("{name} در این اجرا با پرونده‌ای تازه جایگزین یا بازنویسی شد؛ پروندهٔ تازه در اجرای بعدی خوانده می‌شود و پیش از آن جابه‌جا نمی‌شود."),
+            format!("{name} was replaced or rewritten during the pass; the new file is read in the next pass and is not moved before that."),
+        );
+    }
+}
+
 /// After the pass: moves each taken file to `done/` or `failed/` (with `NAME.why.json`), or
-/// leaves it. Returns the refusals of all files.
+/// leaves it; only the file that was read is ever moved. Returns the refusals of all files and
+/// how many files could not be moved for an error (each said, naming the file).
 pub fn settle(
     dir: &Path,
     queue: &impl moadian_queue::Store,
     taken: Vec<Taken>,
     lang: Langs,
-) -> anyhow::Result<Vec<Refusal>> {
+) -> anyhow::Result<(Vec<Refusal>, usize)> {
     let done = subdir(dir, "done")?;
     let failed = subdir(dir, "failed")?;
     let mut all_refused = Vec::new();
+    let mut errors = 0;
     for t in taken {
         let (report, refused) = t.placements.collect(queue)?;
+        all_refused.extend(refused.iter().cloned());
         let name = t
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match judge(&report, &refused) {
-            Settled::Pending => {}
-            Settled::Done => std::fs::rename(&t.path, free_name(&done, &name))?,
+        let moved = match judge(&report, &refused) {
+            Settled::Pending => continue,
+            Settled::Done => move_seen(&t.path, &free_name(&done, &name), t.seen),
             Settled::Failed => {
                 let target = free_name(&failed, &name);
                 let why_name = format!(
@@ -209,17 +322,33 @@ pub fn settle(
                 });
                 // The explanation is complete on disk before the file moves.
                 let tmp = failed.join(format!(".{why_name}.part"));
-                std::fs::write(&tmp, serde_json::to_vec_pretty(&why)?)?;
-                std::fs::rename(&tmp, failed.join(&why_name))?;
-                std::fs::rename(&t.path, &target)?;
+                let moved = std::fs::write(&tmp, serde_json::to_vec_pretty(&why)?)
+                    .and_then(|()| std::fs::rename(&tmp, failed.join(&why_name)))
+                    .and_then(|()| move_seen(&t.path, &target, t.seen));
+                if matches!(moved, Ok(true)) {
+                    say(
+                        lang,
+                        format!("{name}: صورتحساب نامعتبر، ناموفق، متعارض یا نیازمند بررسی دارد؛ به failed/ رفت، دلیل در failed/{why_name}"),
+                        format!("{name}: has INVALID, FAILED, CONFLICT or NEEDS_ATTENTION invoices; moved to failed/, reasons in failed/{why_name}"),
+                    );
+                } else {
+                    let _ = std::fs::remove_file(failed.join(&why_name));
+                }
+                moved
+            }
+        };
+        match moved {
+            Ok(true) => {}
+            Ok(false) => not_moved(lang, &t, &name),
+            Err(e) => {
+                errors += 1;
                 say(
                     lang,
-                    format!("{name}: صورتحساب نامعتبر، ناموفق، متعارض یا نیازمند بررسی دارد؛ به failed/ رفت، دلیل در failed/{why_name}"),
-                    format!("{name}: has INVALID, FAILED, CONFLICT or NEEDS_ATTENTION invoices; moved to failed/, reasons in failed/{why_name}"),
+                    format!("{name} جابه‌جا نشد: {e}؛ در صندوق ورودی می‌ماند و در اجرای بعدی دوباره بررسی می‌شود."),
+                    format!("{name} could not be moved: {e}; it stays in the inbox and is looked at again in the next pass."),
                 );
             }
         }
-        all_refused.extend(refused);
     }
-    Ok(all_refused)
+    Ok((all_refused, errors))
 }

@@ -24,7 +24,7 @@ pub struct Args {
     /// Enqueue every finished *.json / *.jsonl / *.csv / *.xlsx in DIR first; files move to
     /// DIR/done when all their invoices are SUCCESS, to DIR/failed (with NAME.why.json) when any
     /// is INVALID, FAILED or needs attention, and stay while any is on its way.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = inbox::inbox_dir)]
     pub inbox: Option<PathBuf>,
     /// An inbox file is taken only when its size and time are the same at two looks this far
     /// apart.
@@ -72,9 +72,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         let pass =
             send_and_poll_timed(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
         let stopped: Option<Stop> = pass.stop;
-        let refused = match &args.inbox {
+        let (refused, unmoved) = match &args.inbox {
             Some(dir) => inbox::settle(dir, &runner.queue(), taken, lang)?,
-            None => Vec::new(),
+            None => (Vec::new(), 0),
         };
         let queue = runner.queue();
         let listing = super::status::WithRefused {
@@ -95,7 +95,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 lang,
             };
             let summary = super::status::print_listing(&listing, message, &out)?;
-            return Ok(exit_code(&summary, refused.len(), stopped.as_ref()));
+            let code = exit_code(&summary, refused.len(), stopped.as_ref());
+            // A file that could not be moved (each said above) is not a clean pass either.
+            return Ok(if unmoved > 0 { code.max(1) } else { code });
         };
         let when = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
         let line = super::status::summary_line(&pipeline::Listing::summary(&listing)?);
