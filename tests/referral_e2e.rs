@@ -156,3 +156,70 @@ async fn correction_return_and_cancellation_reach_success_and_bad_ones_stop_loca
         "{page}"
     );
 }
+
+/// The referrals of `reference` in the queue that are not FAILED or INVALID: (ins, status).
+fn live_referrals(env: &Env, reference: &str) -> Vec<(i64, String)> {
+    let q = SqliteQueue::open_read_only(&env.queue).expect("queue");
+    q.list(&Default::default())
+        .expect("list")
+        .into_iter()
+        .filter(|r| matches!(r.ins, Some(2..=4)))
+        .filter_map(|r| {
+            let inv = q.get(r.id).ok()??;
+            let v: Value = serde_json::from_str(inv.payload.as_deref()?).ok()?;
+            (v["header"]["irtaxid"] == reference
+                && !matches!(r.status.as_str(), "FAILED" | "INVALID"))
+            .then(|| (r.ins.unwrap_or_default(), r.status.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrals_made_at_once_for_one_reference_are_queued_once() {
+    let env = Env::new(quick_faults(), 100).await;
+    let inbox = env.path("invoices");
+    let originals = write_invoices(&inbox, 1, 2);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "60s", inbox.to_str().expect("path")])
+        .await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    let (first, second) = (originals[0].clone(), originals[1].clone());
+
+    // Four cancellations of one invoice at once (each its own process, none sending).
+    let cancel = ["cancel", first.as_str()];
+    let (a, b, c, d) = tokio::join!(
+        env.run(&cancel),
+        env.run(&cancel),
+        env.run(&cancel),
+        env.run(&cancel)
+    );
+    let results = [a, b, c, d];
+    let live = live_referrals(&env, &first);
+    assert_eq!(
+        live.len(),
+        1,
+        "one cancellation queued: {live:?}\n{results:#?}"
+    );
+    let refused = results.iter().filter(|(code, _, _)| *code != 0).count();
+    assert_eq!(refused, 3, "{results:#?}");
+
+    // Two corrections of the other at once.
+    let corr = env.path("correction.json");
+    std::fs::write(
+        &corr,
+        json!({"header": {}, "body": [{"sstid": "2710000138624", "sstt": "قطعات سرسیلندر",
+            "mu": "164", "am": 2, "fee": 11000, "dis": 500, "vra": 9}]})
+        .to_string(),
+    )
+    .expect("write");
+    let corr = corr.to_str().expect("path");
+    let correct = ["correct", second.as_str(), corr];
+    let (a, b, c) = tokio::join!(env.run(&correct), env.run(&correct), env.run(&correct));
+    let results = [a, b, c];
+    let live = live_referrals(&env, &second);
+    assert_eq!(
+        live.len(),
+        1,
+        "one correction queued: {live:?}\n{results:#?}"
+    );
+}

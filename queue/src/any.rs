@@ -205,6 +205,10 @@ macro_rules! store_by_backend {
                 $each!(self, q => q.enqueue_batch(items))
             }
 
+            fn enqueue_referral(&self, item: NewInvoice<'_>, reference: &str) -> Result<Enqueued> {
+                $each!(self, q => q.enqueue_referral(item, reference))
+            }
+
             fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
                 $each!(self, q => q.resubmit(invoice, build))
             }

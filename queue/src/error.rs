@@ -99,6 +99,17 @@ pub enum QueueError {
     #[error("tax ID {taxid} is already used by invoice {invoice}; a tax ID is never reused")]
     TaxIdReused { taxid: String, invoice: InvoiceId },
 
+    #[error("{}", reference_taken_en(reference, by, *by_ins, *status))]
+    ReferenceTaken {
+        /// The tax ID the new referral refers to (`irtaxid`).
+        reference: String,
+        /// The referral already in the queue for it: its tax ID (or row id).
+        by: String,
+        /// That referral's kind: 2 correction, 3 cancellation, 4 sales return.
+        by_ins: i64,
+        status: InvoiceStatus,
+    },
+
     #[error("invoice {invoice} is {status}; only a FAILED invoice can be resubmitted")]
     NotResubmittable {
         invoice: InvoiceId,
@@ -271,6 +282,13 @@ impl QueueError {
                 "فایل صف {} خالی است ({size} بایت، بدون جدول‌های صف): صفی در آن نیست و moadian آن را صف تازه فرض نمی‌کند (صفی که محتوایش از دست رفته شماره‌های مالیاتی را دوباره می‌دهد). برای شروع صف تازه فایل را پاک کنید یا مسیری بدهید که وجود ندارد؛ اگر باید فاکتورهای شما در آن باشد، از نسخهٔ پشتیبان بازیابی کنید (`moadian queue backup`)",
                 path.display()
             ),
+            QueueError::ReferenceTaken { reference, by, by_ins, status } => {
+                if *by_ins == 3 {
+                    format!("صورتحساب {reference} با صورتحساب ابطالی {by} ({status}) ابطال شده است و دیگر نمی‌تواند مرجع باشد؛ چیزی در صف قرار نگرفت")
+                } else {
+                    format!("صورتحساب {reference} مرجع صورتحساب ارجاعی {by} ({status}) است؛ یک مرجع همزمان فقط یک اصلاحی/برگشت از فروش دارد. صورتحساب بعدی را بر {by} صادر کنید؛ چیزی در صف قرار نگرفت")
+                }
+            }
             QueueError::TaxIdReused { taxid, invoice } => format!(
                 "شمارهٔ مالیاتی {taxid} قبلاً برای صورتحساب {invoice} به کار رفته است؛ شمارهٔ مالیاتی هرگز تکرار نمی‌شود"
             ),
@@ -487,5 +505,13 @@ mod tests {
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+    }
+}
+
+fn reference_taken_en(reference: &str, by: &str, by_ins: i64, status: InvoiceStatus) -> String {
+    if by_ins == 3 {
+        format!("{reference} is cancelled by {by} ({status}); it cannot be a reference again (V7.8 §5-3); nothing was queued")
+    } else {
+        format!("{reference} is already the reference of {by} ({status}); a reference carries one live correction/return at a time (V7.8 §5); make the next one on {by}; nothing was queued")
     }
 }

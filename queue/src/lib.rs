@@ -166,6 +166,10 @@ macro_rules! store_by_inherent_methods {
                 self.do_enqueue_batch(items)
             }
 
+            fn enqueue_referral(&self, item: NewInvoice<'_>, reference: &str) -> Result<Enqueued> {
+                self.do_enqueue_referral(item, reference)
+            }
+
             fn resubmit(&self, invoice: InvoiceId, build: BuildFn<'_>) -> Result<Placed> {
                 self.do_resubmit(invoice, build)
             }

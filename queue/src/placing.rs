@@ -31,6 +31,10 @@ pub(crate) trait Placing {
         serial: Option<u64>,
         now: Millis,
     ) -> Result<()>;
+    /// The referrals (`ins` 2–4) of the tax ID `reference` that are not FAILED or INVALID,
+    /// read after locking the reference's row where the store locks rows (so that two
+    /// transactions placing referrals of one reference take turns).
+    fn live_referrals(&mut self, reference: &str) -> Result<Vec<Referring>>;
     /// What a resubmission keeps of the invoice `id` (locked where the store locks rows).
     fn kept_for_resubmission(&mut self, id: InvoiceId) -> Result<Option<Kept>>;
     /// The invoice that resubmitted `id`, if one did.
@@ -115,6 +119,14 @@ impl Row<'_> {
             revision: 1,
         }
     }
+}
+
+/// A referral in the queue: its row, tax ID, kind (`ins`) and status.
+pub(crate) struct Referring {
+    pub(crate) id: InvoiceId,
+    pub(crate) taxid: Option<String>,
+    pub(crate) ins: i64,
+    pub(crate) status: InvoiceStatus,
 }
 
 /// What a resubmission keeps of the invoice it replaces, and its status.
@@ -295,6 +307,39 @@ pub(crate) fn enqueue_one(
             Ok(Enqueued::Inserted(p.insert(&row, now, pid)?))
         }
     }
+}
+
+/// Places a referral of `reference` ([`crate::Store::enqueue_referral`]): refused while the
+/// reference is cancelled, or (unless this one cancels it) has another live correction or
+/// return; else as [`enqueue_one`].
+pub(crate) fn enqueue_referral(
+    p: &mut impl Placing,
+    item: NewInvoice<'_>,
+    reference: &str,
+    now: Millis,
+    pid: u32,
+) -> Result<Enqueued> {
+    let live = p.live_referrals(reference)?;
+    // The same referral again is the row it already has.
+    let same = match item.dedup_key.as_deref() {
+        Some(k) => p.by_dedup_key(k)?.map(|e| e.id),
+        None => None,
+    };
+    let cancels = item.ins == Some(3);
+    let taken = live
+        .into_iter()
+        .filter(|r| Some(r.id) != same)
+        .find(|r| r.ins == 3 || !cancels);
+    if let Some(r) = taken {
+        let e = QueueError::ReferenceTaken {
+            reference: reference.to_string(),
+            by: r.taxid.unwrap_or_else(|| r.id.to_string()),
+            by_ins: r.ins,
+            status: r.status,
+        };
+        return Ok(refused(&item.source, e));
+    }
+    enqueue_one(p, item, now, pid)
 }
 
 /// A tax ID already in the queue: refuse, keep, or replace the payload.

@@ -45,6 +45,15 @@ pub trait Store: Send + Sync {
             .ok_or_else(|| crate::QueueError::Corrupt("enqueue returned nothing".into()))
     }
 
+    /// Enqueue a referral of the invoice `reference` (a correction, cancellation or return:
+    /// `ins` 2, 3 or 4) in one transaction with the check that `reference` is not cancelled by
+    /// a referral in the queue and, unless this one cancels it, carries no other live
+    /// correction or return (FAILED and INVALID ones do not count). Two referrals made at once
+    /// for one reference, by two processes, are not both queued: the second is
+    /// [`Enqueued::Refused`] with [`crate::QueueError::ReferenceTaken`]. The same referral
+    /// again is the same row, as with [`Store::enqueue`].
+    fn enqueue_referral(&self, item: NewInvoice<'_>, reference: &str) -> Result<Enqueued>;
+
     /// Resubmit a FAILED invoice under a NEW serial and tax ID (invariant 4): allocates the
     /// next serial of its memory ID, calls `build(serial)` inside the transaction, stores the
     /// result linked to the old invoice (`resubmission_of`). An invoice is resubmitted at most

@@ -337,6 +337,53 @@ fn invariant_4_same_input_twice_gets_no_second_taxid() {
     assert_eq!(f.queue.summary().unwrap().total, 2);
 }
 
+/// A referral of `reference` (`ins`), numbered by the queue; `key` is its content.
+fn referral(reference: &str, ins: i64, key: &str) -> NewInvoice<'static> {
+    let reference = reference.to_string();
+    NewInvoice {
+        ins: Some(ins),
+        dedup_key: Some(key.into()),
+        content: Content::Allocate(Box::new(move |serial| {
+            let taxid = taxid_for(MEM, serial);
+            Ok(Built {
+                payload: format!(
+                    r#"{{"header":{{"taxid":"{taxid}","ins":{ins},"irtaxid":"{reference}"}},"body":[]}}"#
+                ),
+                taxid,
+                findings: None,
+                invalid: false,
+                indatim: None,
+            })
+        })),
+        ..alloc(&format!("{key}.json"))
+    }
+}
+
+fn referrals_of_one_reference_are_checked_in_the_transaction_that_stores_them() {
+    let f = Fixture::new();
+    let (x, y) = ("A111110000000000000400", "A111110000000000000401");
+    let taken = |e: &Enqueued, by_ins: i64| matches!(e, Enqueued::Refused { error: QueueError::ReferenceTaken { by_ins: b, .. }, .. } if *b == by_ins);
+    // One live correction per reference; the same correction again is its own row.
+    let first = placed(&f.queue.enqueue_referral(referral(x, 2, "c1"), x).unwrap());
+    let again = f.queue.enqueue_referral(referral(x, 2, "c1"), x).unwrap();
+    assert!(
+        matches!(again, Enqueued::Unchanged(ref p) if p.id == first.id),
+        "{again:?}"
+    );
+    let second = f.queue.enqueue_referral(referral(x, 2, "c2"), x).unwrap();
+    assert!(taken(&second, 2), "{second:?}");
+    let ret = f.queue.enqueue_referral(referral(x, 4, "r1"), x).unwrap();
+    assert!(taken(&ret, 2), "{ret:?}");
+    // A cancellation may follow a live correction; after it, nothing more.
+    placed(&f.queue.enqueue_referral(referral(x, 3, "x1"), x).unwrap());
+    let twice = f.queue.enqueue_referral(referral(x, 3, "x2"), x).unwrap();
+    assert!(taken(&twice, 3), "{twice:?}");
+    // Another reference is not affected; nothing refused consumed a serial.
+    placed(&f.queue.enqueue_referral(referral(y, 2, "c3"), y).unwrap());
+    assert_eq!(f.queue.last_serial(MEM).unwrap(), base(&f.queue) + 3);
+    assert_consistent(&f.queue);
+}
+
 fn invalid_invoices_are_recorded_and_never_sendable() {
     let f = Fixture::new();
     let runner = f.queue.acquire_runner().unwrap();
@@ -570,6 +617,7 @@ on_both_backends!(
     invariant_4_input_taxid_with_other_content_is_a_conflict_when_already_success,
     invariant_4_input_taxid_refused_while_in_flight,
     invariant_4_same_input_twice_gets_no_second_taxid,
+    referrals_of_one_reference_are_checked_in_the_transaction_that_stores_them,
     invalid_invoices_are_recorded_and_never_sendable,
     list_filters_and_pages,
     one_batch_with_repeats_answers_as_one_at_a_time,

@@ -221,7 +221,9 @@ pub enum Queued {
     Refused { source: String, error: Message },
 }
 
-/// Numbers and queues a made referral.
+/// Numbers and queues a made referral. The queue checks its reference again inside the
+/// transaction that stores it ([`Store::enqueue_referral`]): two referrals made at once for
+/// one reference, by two processes, are not both queued.
 pub fn enqueue(
     queue: &impl Store,
     memory_id: &crate::invoice::MemoryId,
@@ -229,6 +231,7 @@ pub fn enqueue(
     invoice: Value,
     now: i64,
 ) -> Result<Queued, QueueError> {
+    let reference = invoice["header"]["irtaxid"].as_str().map(str::to_string);
     let item = super::prepare(
         super::Input {
             source,
@@ -237,7 +240,11 @@ pub fn enqueue(
         memory_id,
         &crate::rules::Context::at(now),
     );
-    Ok(match queue.enqueue(item)? {
+    let placed = match reference {
+        Some(r) => queue.enqueue_referral(item, &r)?,
+        None => queue.enqueue(item)?,
+    };
+    Ok(match placed {
         Enqueued::Inserted(p) | Enqueued::Replaced(p) | Enqueued::Unchanged(p) => {
             Queued::Invoice(p.id)
         }

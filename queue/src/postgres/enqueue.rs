@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use super::pool::Tx;
 use super::{log_event, Millis, PgQueue};
 use crate::error::{QueueError, Result};
-use crate::placing::{to_i64, Existing, Kept, Placing, Row, EXISTING_COLS};
+use crate::placing::{
+    enqueue_referral, to_i64, Existing, Kept, Placing, Referring, Row, EXISTING_COLS,
+};
 use crate::sqlite::serials::{draw_prefix, BLOCK_BITS};
 use crate::types::*;
 
@@ -300,6 +302,31 @@ impl Placing for Pg<'_, '_> {
         Ok(())
     }
 
+    fn live_referrals(&mut self, reference: &str) -> Result<Vec<Referring>> {
+        // Referrals of one reference take turns: each transaction first locks its row.
+        self.tx.opt(
+            "SELECT id FROM invoices WHERE taxid = $1 FOR UPDATE",
+            &[&reference],
+        )?;
+        let rows = self.tx.query(
+            "SELECT id, taxid, ins, status FROM invoices
+             WHERE ins IN (2, 3, 4) AND status NOT IN ('FAILED', 'INVALID')
+               AND payload IS NOT NULL AND (payload::jsonb -> 'header' ->> 'irtaxid') = $1",
+            &[&reference],
+        )?;
+        rows.into_iter()
+            .map(|r| {
+                let status: String = r.get(3);
+                Ok(Referring {
+                    id: InvoiceId(r.get(0)),
+                    taxid: r.get(1),
+                    ins: r.get(2),
+                    status: status.parse()?,
+                })
+            })
+            .collect()
+    }
+
     fn kept_for_resubmission(&mut self, id: InvoiceId) -> Result<Option<Kept>> {
         let Some(r) = self.tx.opt(
             "SELECT status, source, memory_id, indatim, kind, ins, dedup_key
@@ -349,6 +376,25 @@ impl PgQueue {
         let pid = self.pid;
         // One transaction; new rows written together (see `bulk`).
         self.write(|tx| super::bulk::enqueue_batch(tx, items, now, pid))
+    }
+
+    pub(crate) fn do_enqueue_referral(
+        &self,
+        item: NewInvoice<'_>,
+        reference: &str,
+    ) -> Result<Enqueued> {
+        let now = self.now();
+        let pid = self.pid;
+        self.write(|tx| {
+            let mut serials = SerialCache::default();
+            let mut p = Pg {
+                tx,
+                serials: &mut serials,
+            };
+            let placed = enqueue_referral(&mut p, item, reference, now, pid)?;
+            serials.flush(tx)?;
+            Ok(placed)
+        })
     }
 
     pub(crate) fn do_note_serial(&self, memory_id: &str, serial: u64) -> Result<u64> {

@@ -5,7 +5,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{log_event, Millis, SqliteQueue};
 use crate::error::Result;
-use crate::placing::{enqueue_one, to_i64, Existing, Kept, Placing, Row, EXISTING_COLS};
+use crate::placing::{
+    enqueue_one, enqueue_referral, to_i64, Existing, Kept, Placing, Referring, Row, EXISTING_COLS,
+};
 use crate::types::*;
 
 pub(super) use super::serials::next_serial;
@@ -207,6 +209,34 @@ impl Placing for Sqlite<'_> {
         Ok(())
     }
 
+    fn live_referrals(&mut self, reference: &str) -> Result<Vec<Referring>> {
+        // (A write transaction of the file is already exclusive: nothing to lock.)
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, taxid, ins, status FROM invoices
+             WHERE ins IN (2, 3, 4) AND status NOT IN ('FAILED', 'INVALID')
+               AND json_valid(payload) AND json_extract(payload, '$.header.irtaxid') = ?1",
+        )?;
+        let rows = stmt.query_map([reference], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, taxid, ins, status) = row?;
+            out.push(Referring {
+                id: InvoiceId(id),
+                taxid,
+                ins,
+                status: status.parse()?,
+            });
+        }
+        Ok(out)
+    }
+
     fn kept_for_resubmission(&mut self, id: InvoiceId) -> Result<Option<Kept>> {
         type Columns = (
             String,
@@ -286,6 +316,21 @@ impl SqliteQueue {
             }
             p.finish()?;
             Ok(out)
+        })
+    }
+
+    pub(crate) fn do_enqueue_referral(
+        &self,
+        item: NewInvoice<'_>,
+        reference: &str,
+    ) -> Result<Enqueued> {
+        let now = self.now();
+        let pid = self.pid;
+        self.write(|tx| {
+            let mut p = Sqlite::new(tx);
+            let placed = enqueue_referral(&mut p, item, reference, now, pid)?;
+            p.finish()?;
+            Ok(placed)
         })
     }
 
