@@ -491,3 +491,49 @@ fn a_web_page_instead_of_the_api_is_not_an_outage() {
     assert!(all.contains("server.not_the_api"), "{all}");
     assert!(!all.contains("server.unreachable"), "{all}");
 }
+
+#[test]
+fn init_writes_the_key_and_certificate_paths_so_they_work_from_anywhere() {
+    let w = World::new();
+    let made = w.run(&["sandbox", "identity", "--dir", "identity"]);
+    assert!(made.status.success(), "{}", text(&made));
+    let file = w.cwd.join("moadian.toml");
+    let out = w.run(&[
+        "--lang",
+        "en",
+        "init",
+        "--memory-id",
+        "A11216",
+        "--national-id",
+        "14003778990",
+        "--key",
+        "./identity/key.pem",
+        "--cert",
+        "identity/cert.pem",
+        "--no-doctor",
+        "--out",
+        "moadian.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let written = std::fs::read_to_string(&file).unwrap();
+    let key = w.cwd.join("identity").join("key.pem");
+    let cert = w.cwd.join("identity").join("cert.pem");
+    assert!(
+        written.contains(&format!("key_file = \"{}\"", key.display()))
+            && written.contains(&format!("cert_file = \"{}\"", cert.display())),
+        "a relative path would break under cron or from another directory:\n{written}"
+    );
+    // From another directory, the profile's key and certificate are found.
+    let out = w
+        .cmd()
+        .current_dir(&w.home)
+        .args(["--lang", "en", "doctor", "--offline", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert!(
+        shown.contains("[ok  ] key.file") && shown.contains("[ok  ] key.matches"),
+        "{shown}"
+    );
+}

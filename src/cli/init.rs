@@ -232,6 +232,25 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             signer.token_label = (!label.is_empty()).then_some(label);
         }
     }
+    // The profile is read later from anywhere (cron, systemd, another directory): a path given
+    // relative to here is written as the absolute path it names now. A module named without a
+    // directory is left to the system's library search.
+    let absolute = |p: &mut Option<PathBuf>| -> anyhow::Result<()> {
+        if let Some(path) = p.as_mut().filter(|p| p.is_relative()) {
+            *path = std::path::absolute(&*path)
+                .with_context(|| format!("cannot make {} absolute", path.display()))?;
+        }
+        Ok(())
+    };
+    absolute(&mut signer.key_file)?;
+    absolute(&mut signer.cert_file)?;
+    if signer
+        .pkcs11_module
+        .as_ref()
+        .is_some_and(|m| m.components().count() > 1)
+    {
+        absolute(&mut signer.pkcs11_module)?;
+    }
     let text = render(
         &args.name,
         m.as_str(),
