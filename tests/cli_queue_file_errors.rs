@@ -115,3 +115,35 @@ fn queue_check_says_what_sending_is_in_status() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("1 SENDING (UNKNOWN in `status`"), "{text}");
 }
+
+#[test]
+fn another_programs_sqlite_file_is_not_a_queue_to_migrate() {
+    let home = tempfile::tempdir().unwrap();
+    let q = home.path().join("other.sqlite");
+    let conn = rusqlite::Connection::open(&q).unwrap();
+    conn.execute_batch("CREATE TABLE x(a); INSERT INTO x VALUES (1);")
+        .unwrap();
+    drop(conn);
+    let (code, en) = status(home.path(), &q, Some("en"));
+    assert_eq!(code, 1, "{en}");
+    assert!(en.contains("not a moadian queue file"), "{en}");
+    assert!(!en.contains("migrat"), "never advice to migrate it: {en}");
+    let out = Command::new(env!("CARGO_BIN_EXE_moadian"))
+        .args(["--lang", "en", "queue", "--queue"])
+        .arg(&q)
+        .arg("check")
+        .env("MOADIAN_HOME", home.path())
+        .env_remove("MOADIAN_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("not a moadian queue file"), "{err}");
+    assert!(!err.contains("migrat"), "{err}");
+    // Untouched.
+    let conn = rusqlite::Connection::open(&q).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}

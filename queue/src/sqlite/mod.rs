@@ -336,6 +336,10 @@ impl SqliteQueue {
                 supported: LATEST_VERSION,
             });
         }
+        if found == 0 {
+            // Tables without a queue's version: another program's database, not an old queue.
+            refuse_foreign(&conn, &path)?;
+        }
         if found < LATEST_VERSION {
             return Err(QueueError::NeedsMigration {
                 path,
