@@ -174,6 +174,17 @@ async fn invariant_8_second_runner_gets_queue_busy() {
     let (code, _out, err) = env.run(&["run"]).await;
     assert_eq!(code, 1);
     assert!(err.contains("busy"), "{err}");
+    // A second `submit` stops with the same error, in Persian first under --lang fa (an
+    // error that stops a command is written in both languages).
+    let (code, _out, err) = env
+        .run(&["submit", "--lang", "fa", inbox.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 1, "{err}");
+    let (fa, en) = (err.find("مشغول است"), err.find("busy"));
+    assert!(
+        matches!((fa, en), (Some(f), Some(e)) if f < e),
+        "Persian, then English: {err}"
+    );
     let out = first.wait_with_output().await.unwrap();
     assert_eq!(
         out.status.code(),

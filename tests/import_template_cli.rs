@@ -50,6 +50,9 @@ fn template_refuses_to_overwrite_without_force() {
         err.contains("--force") && err.contains("book.xlsx"),
         "{err}"
     );
+    // An error that stops a command: both languages, the chosen (English) first.
+    let (en, fa) = (err.find("already exists"), err.find("وجود دارد"));
+    assert!(matches!((en, fa), (Some(e), Some(f)) if e < f), "{err}");
     assert_eq!(
         std::fs::read(&out).expect("read"),
         b"my accounts",

@@ -44,7 +44,7 @@ pub enum SandboxError {
     Key(String),
     #[error("cannot listen on 127.0.0.1:{port}: {source} / پورت در دسترس نیست؛ پورت دیگری بدهید")]
     Bind { port: u16, source: std::io::Error },
-    #[error("{0} / فایل وضعیت سندباکس خوانده یا نوشته نشد؛ با moadian sandbox reset پاکش کنید")]
+    #[error("{0}; the sandbox's state file could not be read or written: fix its permissions, or remove it (and the sandbox's queue) with `moadian sandbox reset` / فایل وضعیت سندباکس خوانده یا نوشته نشد: دسترسی آن را درست کنید، یا آن را (با صف سندباکس) با moadian sandbox reset پاک کنید")]
     State(#[from] super::persist::PersistError),
 }
 

@@ -144,7 +144,20 @@ pub fn main() -> ExitCode {
                     Langs::Fa => eprintln!("خطا: {}", q.persian()),
                     Langs::Both => eprintln!("خطا: {}\nerror: {q}", q.persian()),
                 },
-                None => eprintln!("error: {e:#}"),
+                None => match e
+                    .chain()
+                    .find_map(|c| c.downcast_ref::<moadian_queue::QueueError>())
+                {
+                    // A queue's refusal (busy, conflict…) has its Persian text: both languages,
+                    // the chosen one first.
+                    Some(q) => match lang {
+                        Langs::En => eprintln!("error: {e:#}\nخطا: {}", q.persian()),
+                        Langs::Fa | Langs::Both => {
+                            eprintln!("خطا: {}\nerror: {e:#}", q.persian())
+                        }
+                    },
+                    None => eprintln!("error: {e:#}"),
+                },
             }
             ExitCode::from(1)
         }

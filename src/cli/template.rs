@@ -42,7 +42,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             format!("فایل {list} از قبل وجود دارد و بازنویسی نشد؛ برای جایگزینی آن --force بدهید یا نام دیگری انتخاب کنید."),
             format!("{list} already exists and was left untouched; pass --force to replace it, or choose another name"),
         );
-        eprintln!("{}", lang.text(&m));
+        // A refusal that stops the command: both languages, the chosen one first.
+        eprintln!("{}", super::status::stopped_text(lang, &m));
         return Ok(1);
     }
     let now = chrono::Utc::now().timestamp_millis();
