@@ -40,6 +40,20 @@ fn template_command_writes_blank_files() {
 }
 
 #[test]
+fn template_under_another_extension_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("t.json");
+    let a = template(&[], &out).code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("t.json") && err.contains(".xlsx"), "{err}");
+    assert!(
+        !out.exists(),
+        "a workbook named .json would be read as JSON later"
+    );
+    template(&["--format", "csv"], &out).success();
+}
+
+#[test]
 fn template_refuses_to_overwrite_without_force() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("book.xlsx");

@@ -440,3 +440,38 @@ fn a_send_without_an_answer_is_unknown_in_the_report() {
     let e = report::entries_from_queue(&q).expect("entries");
     assert_eq!(e[0].status, "UNKNOWN");
 }
+
+#[test]
+fn report_dates_out_of_order_are_refused_and_out_dash_is_standard_output() {
+    let dir = tempfile::tempdir().expect("tmp");
+    drop(queue_with_fixture(dir.path()));
+    let q = dir.path().join("q.sqlite");
+    let report = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("moadian")
+            .expect("bin")
+            .current_dir(dir.path())
+            .args(["--lang", "en", "report", "--queue"])
+            .arg(&q)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    // --from after --to: a usage error naming both, not an empty report.
+    let run = report(&["--from", "1405/09/01", "--to", "1405/08/01"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("1405/09/01") && err.contains("1405/08/01"),
+        "{err}"
+    );
+    // --out - is standard output (and no file named "-").
+    let run = report(&["--format", "csv", "--out", "-"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let csv = String::from_utf8_lossy(&run.stdout);
+    assert!(csv.contains("total,7,6,1,0,110000,11000,121000"), "{csv}");
+    assert!(!dir.path().join("-").exists());
+}

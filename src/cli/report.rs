@@ -22,11 +22,11 @@ pub struct Args {
     #[command(flatten)]
     pub target: QueueTarget,
     /// First issue date to include: Jalali (1405/09/01) or Gregorian (2026-11-22), Tehran time.
-    #[arg(long, value_name = "DATE", value_parser = dates::arg)]
-    pub from: Option<When>,
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub from: Option<DateArg>,
     /// Last issue date to include (the whole day when no time is given).
-    #[arg(long, value_name = "DATE", value_parser = dates::arg)]
-    pub to: Option<When>,
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub to: Option<DateArg>,
     /// Output format (default: html when --out ends in .html, csv for .csv, json for .json,
     /// else table).
     #[arg(long, value_enum)]
@@ -34,15 +34,41 @@ pub struct Args {
     /// Totals per Jalali month or per season (فصل, the VAT return period).
     #[arg(long, value_enum, default_value = "month")]
     pub period: report::Grouping,
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
+/// A date as given and as read.
+#[derive(Debug, Clone)]
+pub struct DateArg {
+    raw: String,
+    when: When,
+}
+
+fn date_arg(s: &str) -> Result<DateArg, String> {
+    dates::arg(s).map(|when| DateArg {
+        raw: s.to_string(),
+        when,
+    })
+}
+
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang.primary();
-    let from = args.from.map(When::tehran_start);
-    let to = args.to.map(When::tehran_end);
+    let from = args.from.as_ref().map(|d| d.when.tehran_start());
+    let to = args.to.as_ref().map(|d| d.when.tehran_end());
+    if let (Some(f), Some(t), Some(a), Some(b)) = (from, to, &args.from, &args.to) {
+        if f > t {
+            let m = crate::lang::Message::new(
+                format!("--from {} پس از --to {} است؛ گزارش این بازه خالی می‌بود. ترتیب تاریخ‌ها را درست کنید.", a.raw, b.raw),
+                format!("--from {} is after --to {}; the report of that range would be empty. Put the dates in order.", a.raw, b.raw),
+            );
+            eprintln!("{}", super::status::stopped_text(global.lang, &m));
+            return Ok(2);
+        }
+    }
+    // `--out -`: standard output.
+    let out = args.out.clone().filter(|p| p.as_os_str() != "-");
     // Reading the queue needs no server: only the queue path of the profile (or --queue).
     let queue_path = args.target.queue_path()?;
     if !super::session::is_postgres(&queue_path) && !queue_path.exists() {
@@ -53,8 +79,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         );
     }
     let format = args.format.unwrap_or_else(|| {
-        match args
-            .out
+        match out
             .as_ref()
             .and_then(|p| p.extension())
             .and_then(|e| e.to_str())
@@ -90,7 +115,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             out.flush()?;
             Ok(())
         };
-        match &args.out {
+        match &out {
             Some(p) => {
                 let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
                 let part = p.with_file_name(format!(".{}.part", name.unwrap_or_default()));

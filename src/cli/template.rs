@@ -24,13 +24,24 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let format =
-        args.format
-            .unwrap_or_else(|| match args.out.extension().and_then(|e| e.to_str()) {
-                Some(e) if e.eq_ignore_ascii_case("csv") => Format_::Csv,
-                _ => Format_::Xlsx,
-            });
     let lang = global.lang;
+    let ext = args.out.extension().and_then(|e| e.to_str());
+    let format = match (args.format, ext) {
+        (Some(f), _) => f,
+        (None, Some(e)) if e.eq_ignore_ascii_case("csv") => Format_::Csv,
+        (None, Some(e)) if e.eq_ignore_ascii_case("xlsx") => Format_::Xlsx,
+        (None, None) => Format_::Xlsx,
+        (None, Some(_)) => {
+            // A workbook under another name (t.json) would be read later as that format.
+            let shown = args.out.display();
+            let m = Message::new(
+                format!("{shown}: الگو با پسوند .xlsx یا .csv نوشته می‌شود؛ یکی از این دو را بدهید (یا --format)."),
+                format!("{shown}: a template is written as .xlsx or .csv; give one of those extensions (or --format)."),
+            );
+            eprintln!("{}", super::status::stopped_text(lang, &m));
+            return Ok(2);
+        }
+    };
     let existing: Vec<String> = template_files(&args.out, args.layout, format)
         .into_iter()
         .filter(|p| p.exists())
