@@ -112,3 +112,22 @@ async fn watch_picks_up_files_dropped_while_running() {
     watcher.kill().await.expect("the watcher stops");
     assert_exactly_once(&env.sandbox, &taxids);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_with_nothing_to_do_exits_zero() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let inbox = env.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // Cron's first pass on an empty inbox and a new queue: nothing is wrong.
+    let (code, report, err) = env
+        .run_json(&[
+            "run",
+            "--inbox",
+            inbox.to_str().unwrap(),
+            "--settle",
+            "100ms",
+        ])
+        .await;
+    assert_eq!(report["summary"]["total"], 0, "{report:#}");
+    assert_eq!(code, 0, "{err}");
+}

@@ -2,7 +2,7 @@
 //! pending, reconcile what is unknown. Safe from cron: a second concurrent run gets "queue
 //! busy" and changes nothing. `--watch` repeats the pass until interrupted.
 //!
-//! Exit codes: 0 every invoice of the memory ID is SUCCESS; 1 some invoice is INVALID, FAILED,
+//! Exit codes: 0 every invoice of the memory ID is SUCCESS (or the queue holds none); 1 some invoice is INVALID, FAILED,
 //! needs attention or is not final yet (or the signer stopped the run); 3 the tax server could
 //! not be reached (network down, or failing past `--deadline`): the queue is intact.
 
@@ -95,7 +95,13 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 lang,
             };
             let summary = super::status::print_listing(&listing, message, &out)?;
-            let code = exit_code(&summary, refused.len(), stopped.as_ref());
+            // A pass on a queue with nothing in it (cron on an empty inbox) has nothing wrong.
+            let idle = summary.total == 0 && refused.is_empty() && stopped.is_none();
+            let code = if idle {
+                0
+            } else {
+                exit_code(&summary, refused.len(), stopped.as_ref())
+            };
             // A file that could not be moved (each said above) is not a clean pass either.
             return Ok(if unmoved > 0 { code.max(1) } else { code });
         };
