@@ -22,7 +22,7 @@ use std::sync::Arc;
 use super::query_param as param;
 
 fn flag(uri: &Uri, name: &str) -> Result<bool, Problem> {
-    match param(uri, name).as_deref() {
+    match param(uri, name)?.as_deref() {
         None | Some("false") | Some("0") => Ok(false),
         Some("") | Some("true") | Some("1") => Ok(true),
         Some(other) => Err(Problem::bad_request(Message::new(
@@ -107,7 +107,7 @@ pub async fn validate(
 ) -> Result<Response, Problem> {
     let uri = req.uri().clone();
     let fill = flag(&uri, "fill")?;
-    let at = match param(&uri, "at") {
+    let at = match param(&uri, "at")? {
         Some(a) => crate::dates::parse_at(&a).map_err(|e| {
             Problem::bad_request(Message::new(
                 format!("زمان «{a}» خوانده نشد: {e}"),
@@ -239,7 +239,7 @@ pub fn enqueue_staged(
 /// The list filters of a request: `status`, `from` and `to` (issue days, Jalali or Gregorian,
 /// Tehran time), `buyer` (part of `tinb` or `bid`), `after` (the previous page's `next_after`) and `limit` (1..=1000).
 pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Browse, Problem> {
-    let status = match param(uri, "status") {
+    let status = match param(uri, "status")? {
         Some(v) if !v.is_empty() => Some(InvoiceStatus::from_str(&v.to_ascii_uppercase()).map_err(|_| {
             Problem::bad_request(Message::new(
                 format!("وضعیت «{v}» شناخته نیست: INVALID، QUEUED، SENDING، IN_PROGRESS، SUCCESS، FAILED یا UNKNOWN."),
@@ -249,7 +249,7 @@ pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Br
         _ => None,
     };
     let number = |name: &str| -> Result<Option<i64>, Problem> {
-        match param(uri, name).filter(|v| !v.is_empty()) {
+        match param(uri, name)?.filter(|v| !v.is_empty()) {
             None => Ok(None),
             Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
                 Problem::bad_request(Message::new(
@@ -271,7 +271,7 @@ pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Br
         status,
         from_ms: super::reports::date(uri, "from")?.map(crate::dates::When::tehran_start),
         to_ms: super::reports::date(uri, "to")?.map(crate::dates::When::tehran_end),
-        buyer: param(uri, "buyer")
+        buyer: param(uri, "buyer")?
             .filter(|b| !b.trim().is_empty())
             .map(|b| b.trim().to_string()),
         after: after.map(InvoiceId),

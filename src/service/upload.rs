@@ -106,7 +106,7 @@ pub async fn read_form(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let name_query = super::query_param(req.uri(), "name");
+    let name_query = super::query_param(req.uri(), "name")?;
     if content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")

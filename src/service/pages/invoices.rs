@@ -15,14 +15,26 @@ use std::sync::Arc;
 
 const PAGE: usize = 100;
 
-fn param(uri: &Uri, name: &str) -> Option<String> {
-    crate::service::query_param(uri, name).filter(|v| !v.is_empty())
+fn param(uri: &Uri, name: &str) -> Result<Option<String>, Problem> {
+    Ok(crate::service::query_param(uri, name)?.filter(|v| !v.is_empty()))
+}
+
+/// A parameter [`crate::service::handlers::browse_of`] already read, to show in the form.
+fn given(uri: &Uri, name: &str) -> String {
+    crate::service::query_param(uri, name)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
     let lang = lang_of(&uri);
     // A tax ID typed in the search box opens that invoice.
-    if let Some(tx) = param(&uri, "taxid") {
+    let taxid = match param(&uri, "taxid") {
+        Ok(t) => t,
+        Err(p) => return error_page(lang, &uri, p),
+    };
+    if let Some(tx) = taxid {
         let tx = tx.trim().to_ascii_uppercase();
         return Redirect::to(&href(&format!("/invoices/{tx}"), lang)).into_response();
     }
@@ -45,11 +57,7 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         Ok(Err(p)) => return error_page(lang, &uri, p),
         Err(e) => return error_page(lang, &uri, Problem::internal(e)),
     };
-    let (from, to, buyer) = (
-        crate::service::query_param(&uri, "from").unwrap_or_default(),
-        crate::service::query_param(&uri, "to").unwrap_or_default(),
-        crate::service::query_param(&uri, "buyer").unwrap_or_default(),
-    );
+    let (from, to, buyer) = (given(&uri, "from"), given(&uri, "to"), given(&uri, "buyer"));
     let statuses = [
         "",
         "SUCCESS",
