@@ -600,3 +600,74 @@ async fn query_parameters_are_decoded_as_a_browser_encodes_them() {
     assert_problem(code, &ctype, &v, 400);
     assert!(v["detail"].as_str().unwrap().contains("to"), "{v:#}");
 }
+
+/// Every status name `status --only` and the API's `status=` know, as the README writes them.
+const STATUS_NAMES: [&str; 8] = [
+    "SUCCESS",
+    "FAILED",
+    "INVALID",
+    "QUEUED",
+    "IN_PROGRESS",
+    "UNKNOWN",
+    "CONFLICT",
+    "NEEDS_ATTENTION",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_filters_accept_the_same_names_in_the_cli_and_the_api_and_refuse_others() {
+    let s = Server::start(&[]);
+    let (code, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200, "{v:#}");
+    let sale = v["invoices"][0]["taxid"].as_str().unwrap().to_string();
+    s.until_final(&sale).await;
+    let queue = s.home.path().join("queue.sqlite");
+    let status = |only: &str| {
+        Command::new(env!("CARGO_BIN_EXE_moadian"))
+            .args(["--lang", "en", "status", "--queue"])
+            .arg(&queue)
+            .args(["--only", only])
+            .env_remove("MOADIAN_CONFIG")
+            .env_remove("MOADIAN_LANG")
+            .output()
+            .unwrap()
+    };
+    for name in STATUS_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .chain(["conflict".to_string(), "needs_attention".to_string()])
+    {
+        let out = status(&name);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--only {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listed = String::from_utf8_lossy(&out.stdout).contains(&sale[..10]);
+        assert_eq!(listed, name == "SUCCESS", "--only {name}");
+        let (code, _, page) = s.get(&format!("/invoices?status={name}")).await;
+        assert_eq!(code, 200, "status={name}: {page:#}");
+        let found = page["invoices"].as_array().unwrap().len();
+        assert_eq!(
+            found,
+            usize::from(name == "SUCCESS"),
+            "status={name}: {page:#}"
+        );
+    }
+    for bad in ["bogus", "DONE", "SENDING"] {
+        let out = status(bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--only {bad}: {err}");
+        assert!(out.stdout.is_empty(), "--only {bad}");
+        assert!(err.contains(bad), "{err}");
+        assert!(
+            STATUS_NAMES.iter().all(|n| err.contains(n)),
+            "--only {bad}: {err}"
+        );
+        let (code, ctype, v) = s.get(&format!("/invoices?status={bad}")).await;
+        assert_problem(code, &ctype, &v, 400);
+        let detail = v["detail"].as_str().unwrap();
+        assert!(detail.contains(bad), "{v:#}");
+        assert!(STATUS_NAMES.iter().all(|n| detail.contains(n)), "{v:#}");
+    }
+}

@@ -50,6 +50,41 @@ impl ReportStatus {
         }
     }
 
+    /// Every status, as the README lists them: the names `status --only` and the service's
+    /// `status=` filter accept, and nothing else.
+    pub const ALL: [ReportStatus; 8] = [
+        Self::Success,
+        Self::Failed,
+        Self::Invalid,
+        Self::Queued,
+        Self::InProgress,
+        Self::Unknown,
+        Self::Conflict,
+        Self::NeedsAttention,
+    ];
+
+    /// The status named `name` (`NEEDS_ATTENTION`, in any case); any other name is refused with
+    /// a message naming it and every accepted one.
+    pub fn parse(name: &str) -> Result<Self, Message> {
+        let upper = name.trim().to_ascii_uppercase();
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == upper)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                Message::new(
+                    format!(
+                        "وضعیت «{name}» شناخته نیست؛ یکی از این‌ها را بنویسید: {}.",
+                        names.join("، ")
+                    ),
+                    format!(
+                        "status \"{name}\" is unknown; write one of {}.",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+
     /// What the status means for a person, in both languages.
     pub fn label(self) -> Message {
         let fa = match self {
@@ -220,25 +255,49 @@ pub fn rows_reports<S: Store>(
     let mut invoices = Vec::with_capacity(rows.len());
     for r in rows {
         let mut rep = row_report(r);
-        // Acknowledged and answered NOT_FOUND for longer than the grace period.
-        if r.status == InvoiceStatus::InProgress {
-            let last = r
-                .last_attempt
-                .as_ref()
-                .map(|a| store.attempt(a.uid))
-                .transpose()?
-                .flatten();
-            if let Some(a) = last.filter(|a| a.server_status.as_deref() == Some("NOT_FOUND")) {
-                let since = a.sent_at.unwrap_or(a.created_at);
-                if now - since >= grace {
-                    rep.status = ReportStatus::NeedsAttention;
-                    rep.next = next_step(&rep, Some(since));
-                }
-            }
+        if let Some(since) = attention_since(store, r, grace, now)? {
+            rep.status = ReportStatus::NeedsAttention;
+            rep.next = next_step(&rep, Some(since));
         }
         invoices.push(rep);
     }
     Ok(invoices)
+}
+
+/// When an acknowledged invoice was sent, if it has been answered NOT_FOUND for longer than
+/// the grace period since (it NEEDS ATTENTION).
+fn attention_since<S: Store>(
+    store: &S,
+    r: &InvoiceRow,
+    grace: i64,
+    now: i64,
+) -> Result<Option<i64>, moadian_queue::QueueError> {
+    if r.status != InvoiceStatus::InProgress {
+        return Ok(None);
+    }
+    let last = r
+        .last_attempt
+        .as_ref()
+        .map(|a| store.attempt(a.uid))
+        .transpose()?
+        .flatten();
+    Ok(last
+        .filter(|a| a.server_status.as_deref() == Some("NOT_FOUND"))
+        .map(|a| a.sent_at.unwrap_or(a.created_at))
+        .filter(|since| now - since >= grace))
+}
+
+/// The status a queue row is reported with (what [`rows_reports`] gives it).
+pub fn status_of<S: Store>(
+    store: &S,
+    r: &InvoiceRow,
+) -> Result<ReportStatus, moadian_queue::QueueError> {
+    let grace = attention_grace().as_millis() as i64;
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok(match attention_since(store, r, grace, now)? {
+        Some(_) => ReportStatus::NeedsAttention,
+        None => ReportStatus::from_queue(r.status),
+    })
 }
 
 /// A report of these rows, with its summary.

@@ -13,10 +13,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use moadian_queue::{InvoiceId, InvoiceStatus, Store};
+use moadian_queue::{InvoiceId, Store};
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use super::query_param as param;
@@ -240,12 +239,9 @@ pub fn enqueue_staged(
 /// Tehran time), `buyer` (part of `tinb` or `bid`), `after` (the previous page's `next_after`) and `limit` (1..=1000).
 pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Browse, Problem> {
     let status = match param(uri, "status")? {
-        Some(v) if !v.is_empty() => Some(InvoiceStatus::from_str(&v.to_ascii_uppercase()).map_err(|_| {
-            Problem::bad_request(Message::new(
-                format!("وضعیت «{v}» شناخته نیست: INVALID، QUEUED، SENDING، IN_PROGRESS، SUCCESS، FAILED یا UNKNOWN."),
-                format!("status \"{v}\" is unknown: INVALID, QUEUED, SENDING, IN_PROGRESS, SUCCESS, FAILED or UNKNOWN."),
-            ))
-        })?),
+        Some(v) if !v.is_empty() => {
+            Some(pipeline::report::ReportStatus::parse(&v).map_err(Problem::bad_request)?)
+        }
         _ => None,
     };
     let number = |name: &str| -> Result<Option<i64>, Problem> {
@@ -293,7 +289,7 @@ pub struct InvoicePage {
 }
 
 #[utoipa::path(get, path = "/api/v1/invoices", tag = "invoices",
-    params(("status" = Option<String>, Query, description = "INVALID, QUEUED, SENDING, IN_PROGRESS, SUCCESS, FAILED or UNKNOWN"),
+    params(("status" = Option<String>, Query, description = "SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS, UNKNOWN, CONFLICT or NEEDS_ATTENTION (any case)"),
            ("from" = Option<String>, Query, description = "First issue day: Jalali (1405/09/01) or Gregorian (2026-11-22), Tehran time"),
            ("to" = Option<String>, Query, description = "Last issue day (whole day)"),
            ("buyer" = Option<String>, Query, description = "Part of the buyer's economic number (tinb) or national ID (bid)"),

@@ -58,16 +58,10 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         Err(e) => return error_page(lang, &uri, Problem::internal(e)),
     };
     let (from, to, buyer) = (given(&uri, "from"), given(&uri, "to"), given(&uri, "buyer"));
-    let statuses = [
-        "",
-        "SUCCESS",
-        "FAILED",
-        "INVALID",
-        "QUEUED",
-        "IN_PROGRESS",
-        "UNKNOWN",
-    ];
-    let chosen = status.map(|s| s.to_string()).unwrap_or_default();
+    let statuses = std::iter::once("")
+        .chain(pipeline::report::ReportStatus::ALL.map(|s| s.as_str()))
+        .collect::<Vec<_>>();
+    let chosen = status.map(|s| s.as_str()).unwrap_or_default();
     let body = html! {
         form.filters method="get" action="/invoices" {
             @if lang == crate::Lang::En { input type="hidden" name="lang" value="en"; }
