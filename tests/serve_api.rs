@@ -671,3 +671,45 @@ async fn status_filters_accept_the_same_names_in_the_cli_and_the_api_and_refuse_
         assert!(STATUS_NAMES.iter().all(|n| detail.contains(n)), "{v:#}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_body_is_named_as_what_was_sent_not_a_staging_file() {
+    let s = Server::start(&[]);
+    for path in ["/invoices", "/validate"] {
+        let (code, _, v) = s
+            .post(
+                path,
+                "application/json",
+                b"{\"header\":\n {\"inty\": 1,".to_vec(),
+            )
+            .await;
+        let text = v.to_string();
+        assert!(!text.contains(".staging-"), "{path}: {v:#}");
+        assert!(!text.contains("uploads"), "{path}: {v:#}");
+        assert!(!text.contains("-request.json"), "{path}: {v:#}");
+        assert!(text.contains("the request body"), "{path}: {v:#}");
+        assert!(text.contains("line 2"), "{path}: {v:#}");
+        if path == "/invoices" {
+            assert_problem(code, "application/problem+json", &v, 422);
+        } else {
+            assert_eq!(code, 200, "{v:#}");
+        }
+    }
+    // A file of a multipart upload is named by its own name.
+    let boundary = "b0undary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"march.json\"\r\n\r\n{{\"header\": 1\r\n--{boundary}--\r\n"
+    );
+    let (code, ctype, v) = s
+        .post(
+            "/invoices",
+            &format!("multipart/form-data; boundary={boundary}"),
+            body.into_bytes(),
+        )
+        .await;
+    assert_problem(code, &ctype, &v, 422);
+    let text = v.to_string();
+    assert!(!text.contains(".staging-"), "{v:#}");
+    assert!(text.contains("march.json"), "{v:#}");
+    assert!(s.uploads().is_empty(), "{:?}", s.uploads());
+}
