@@ -713,3 +713,59 @@ async fn an_unreadable_body_is_named_as_what_was_sent_not_a_staging_file() {
     assert!(text.contains("march.json"), "{v:#}");
     assert!(s.uploads().is_empty(), "{:?}", s.uploads());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_a_problem_document_and_an_unknown_invoice_page_is_html() {
+    let s = Server::start(&[]);
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/invoices", "GET"),
+        (reqwest::Method::PUT, "/health", "GET"),
+        (reqwest::Method::GET, "/validate", "POST"),
+    ] {
+        let r = s
+            .http
+            .request(method.clone(), s.url(path))
+            .send()
+            .await
+            .unwrap();
+        let allowed = r
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            allowed.contains(allow),
+            "{method} {path}: allow {allowed:?}"
+        );
+        let (code, ctype, v) = answer(r).await;
+        assert_problem(code, &ctype, &v, 405);
+        assert!(v["detail"].as_str().unwrap().contains(allow), "{v:#}");
+    }
+    // The dashboard answers a browser with a page, in its language.
+    let r = s
+        .http
+        .delete(format!("{}/report?lang=en", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
+    let ctype = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"problem\""), "{page}");
+    for (lang, words) in [("", "A1121604C220002F095099"), ("?lang=en", "no invoice")] {
+        let r = s
+            .http
+            .get(format!("{}/invoices/A1121604C220002F095099{lang}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+        let ctype = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ctype.starts_with("text/html"), "{ctype}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("id=\"problem\""), "{page}");
+        assert!(page.contains(words), "{page}");
+    }
+}

@@ -399,6 +399,46 @@ pub async fn no_such_endpoint(
     ))
 }
 
+/// A method the endpoint does not take (405), said as every other error is: a problem document
+/// under `/api`, a page on the dashboard, naming the methods it takes; the `Allow` header stays.
+pub async fn method_not_allowed(req: Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().clone();
+    let res = next.run(req).await;
+    if res.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let methods = allow
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .replace(',', ", ");
+    let problem = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        Message::new(
+            format!(
+                "نشانی «{}» این روش (method) را نمی‌پذیرد؛ روش‌های پذیرفته: {methods}.",
+                uri.path()
+            ),
+            format!(
+                "\"{}\" does not take this method; it takes {methods}.",
+                uri.path()
+            ),
+        ),
+    );
+    let mut answer = if uri.path().starts_with("/api/") {
+        problem.into_response()
+    } else {
+        super::pages::error_page(super::pages::lang_of(&uri), &uri, problem)
+    };
+    if let Some(v) = allow {
+        answer.headers_mut().insert(header::ALLOW, v);
+    }
+    answer
+}
+
 /// The answer to an enqueue of `ids` (in this order): their rows with explained findings, the
 /// counts, and what the queue refused.
 pub fn enqueue_answer(

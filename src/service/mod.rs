@@ -152,11 +152,15 @@ pub fn router(state: Arc<ServiceState>) -> Router {
             state.clone(),
             pages::require_cookie,
         ));
-    Router::new()
+    let app = Router::new()
         .merge(pages)
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state);
+    // Around the whole app: a 405's `Allow` header is added outside any route's own layers.
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::from_fn(handlers::method_not_allowed))
 }
 
 /// Two secrets compared in constant time (tokens, CSRF).

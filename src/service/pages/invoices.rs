@@ -161,7 +161,17 @@ fn cell(v: &Value, key: &str) -> String {
     }
 }
 
-pub async fn one(
+/// One invoice's page; an unknown tax ID (or any failure) is a page too, as everywhere on the
+/// dashboard.
+pub async fn one(s: State<Arc<ServiceState>>, uri: Uri, taxid: Path<String>) -> Response {
+    let lang = lang_of(&uri);
+    match invoice_page(s, uri.clone(), taxid).await {
+        Ok(page) => page.into_response(),
+        Err(p) => error_page(lang, &uri, p),
+    }
+}
+
+async fn invoice_page(
     State(s): State<Arc<ServiceState>>,
     uri: Uri,
     Path(taxid): Path<String>,
