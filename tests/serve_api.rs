@@ -769,3 +769,44 @@ async fn a_wrong_method_is_a_problem_document_and_an_unknown_invoice_page_is_htm
         assert!(page.contains(words), "{page}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_step_under_serve_names_the_services_runner_not_moadian_run() {
+    let s = Server::start(&[]);
+    let (code, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200, "{v:#}");
+    let row = &v["invoices"][0];
+    assert_eq!(row["status"], "QUEUED", "{v:#}");
+    for lang in ["fa", "en"] {
+        let next = row["next"][lang].as_str().unwrap();
+        assert!(!next.contains("moadian run"), "{lang}: {next}");
+    }
+    assert!(
+        row["next"]["en"].as_str().unwrap().contains("service"),
+        "{v:#}"
+    );
+    assert!(
+        row["next"]["fa"].as_str().unwrap().contains("سرویس"),
+        "{v:#}"
+    );
+    // The same in the list and in the invoice's own answer while it is on its way.
+    let taxid = row["taxid"].as_str().unwrap();
+    for _ in 0..40 {
+        let (_, _, one) = s.get(&format!("/invoices/{taxid}")).await;
+        let (_, _, page) = s.get("/invoices").await;
+        for r in [&one, &page["invoices"][0]] {
+            if let Some(next) = r["next"].as_object() {
+                for (lang, text) in next {
+                    assert!(
+                        !text.as_str().unwrap().contains("moadian run"),
+                        "{lang}: {r:#}"
+                    );
+                }
+            }
+        }
+        if one["status"] == "SUCCESS" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

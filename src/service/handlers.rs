@@ -232,7 +232,9 @@ pub fn enqueue_staged(
     let queue = st.queue();
     // What --fill computed is in each invoice's findings; nothing to print here.
     let placements = pipeline::ingest::enqueue_paths(&queue, &paths, &opts, &mut |_, _| {})?;
-    Ok(placements.collect(&queue)?)
+    let (mut report, refused) = placements.collect(&queue)?;
+    pipeline::report::under_service(&mut report.invoices);
+    Ok((report, refused))
 }
 
 /// The list filters of a request: `status`, `from` and `to` (issue days, Jalali or Gregorian,
@@ -308,7 +310,7 @@ pub async fn list_invoices(
         let (rows, next) = pipeline::browse::page(q, &browse)?;
         let next_after = next.map(|n| n.0);
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
-        let report = pipeline::report::build(q, Some(ids), None)?;
+        let report = crate::service::report_of(q, Some(ids), None)?;
         let invoices = report
             .invoices
             .iter()
@@ -347,7 +349,7 @@ pub async fn get_invoice(
         let inv = q
             .find_by_taxid(&taxid)?
             .ok_or_else(|| unknown_taxid(&taxid))?;
-        let report = pipeline::report::build(q, Some(vec![inv.id]), None)?;
+        let report = crate::service::report_of(q, Some(vec![inv.id]), None)?;
         let row = report
             .invoices
             .into_iter()
@@ -446,7 +448,7 @@ pub fn enqueue_answer(
     ids: Vec<InvoiceId>,
     refused: Vec<Value>,
 ) -> Result<Value, Problem> {
-    let report = pipeline::report::build(queue, Some(ids), None)?;
+    let report = crate::service::report_of(queue, Some(ids), None)?;
     let mut v = serde_json::to_value(&report).map_err(Problem::internal)?;
     if let Some(o) = v.as_object_mut() {
         o.insert("refused".into(), Value::Array(refused));

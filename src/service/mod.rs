@@ -163,6 +163,18 @@ pub fn router(state: Arc<ServiceState>) -> Router {
         .layer(axum::middleware::from_fn(handlers::method_not_allowed))
 }
 
+/// [`crate::pipeline::report::build`] as the service tells it: its own runner sends and asks
+/// again (a `moadian run` meanwhile is told the queue is busy).
+pub fn report_of<S: moadian_queue::Store>(
+    store: &S,
+    ids: Option<Vec<moadian_queue::InvoiceId>>,
+    memory_id: Option<&str>,
+) -> Result<crate::pipeline::Report, moadian_queue::QueueError> {
+    let mut report = crate::pipeline::report::build(store, ids, memory_id)?;
+    crate::pipeline::report::under_service(&mut report.invoices);
+    Ok(report)
+}
+
 /// Two secrets compared in constant time (tokens, CSRF).
 pub fn same_secret(given: &str, secret: &str) -> bool {
     given.len() == secret.len() && openssl::memcmp::eq(given.as_bytes(), secret.as_bytes())

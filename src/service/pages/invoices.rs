@@ -48,7 +48,7 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         let q = &st.queue();
         let (rows, next) = pipeline::browse::page(q, &browse)?;
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
-        let report = pipeline::report::build(q, Some(ids), None)?.invoices;
+        let report = crate::service::report_of(q, Some(ids), None)?.invoices;
         Ok((report, next.map(|n| n.0)))
     })
     .await;
@@ -184,7 +184,7 @@ async fn invoice_page(
         let Some(inv) = q.find_by_taxid(&tx)? else {
             return Ok(None);
         };
-        let report = pipeline::report::build(q, Some(vec![inv.id]), None)?;
+        let report = crate::service::report_of(q, Some(vec![inv.id]), None)?;
         let attempts = q.attempts(inv.id)?;
         let payload: Value = inv
             .payload
