@@ -298,3 +298,101 @@ async fn the_upload_forms_refuse_a_post_without_their_csrf_token() {
     assert!(s.uploads().is_empty(), "{:?}", s.uploads());
     assert_eq!(s.get("/invoices").await.2["counts"]["total"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirming_an_upload_twice_at_once_queues_it_once_and_the_late_click_is_told_it_is_gone() {
+    let s = Server::start(&[]);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http
+        .get(format!("{}/upload?lang=en", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = form.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    let csrf = form[at..form[at..].find('"').unwrap() + at].to_string();
+    let boundary = "b0undary";
+    // Rounds of uploads, each confirmed by several clicks at once.
+    let rounds = 8;
+    for round in 0..rounds {
+        // Each round a different invoice (issued a minute later, with a tax ID of its own).
+        let mut sale: serde_json::Value = serde_json::from_slice(&read(SALE)).unwrap();
+        sale["header"]["taxid"] = serde_json::Value::Null;
+        let issued = sale["header"]["indatim"].as_i64().unwrap() + round as i64 * 60_000;
+        sale["header"]["indatim"] = issued.into();
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sale.json\"\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend(serde_json::to_vec(&sale).unwrap());
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        let r = http
+            .post(format!("{}/upload?lang=en", s.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303);
+        let preview = r.headers()["location"].to_str().unwrap().to_string();
+        let id = preview
+            .trim_start_matches("/upload/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+        // A double click (and then some): confirms at once.
+        let confirm = || {
+            http.post(format!("{}/upload/{id}/confirm?lang=en", s.base))
+                .form(&[("csrf", csrf.as_str())])
+                .send()
+        };
+        let answers = futures_join((0..4).map(|_| confirm()).collect::<Vec<_>>()).await;
+        let mut codes = Vec::new();
+        for r in answers {
+            let r = r.unwrap();
+            let code = r.status().as_u16();
+            let page = r.text().await.unwrap();
+            if code != 200 {
+                assert!(page.contains("no longer waiting"), "{code}: {page}");
+            }
+            codes.push(code);
+        }
+        codes.sort();
+        assert_eq!(codes, [200, 404, 404, 404], "round {round}: {codes:?}");
+        // A later click gets the same answer.
+        let r = confirm().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+    }
+    let (_, _, page) = s.get("/invoices").await;
+    assert_eq!(page["counts"]["total"], rounds, "{page:#}");
+    let kept: Vec<_> = s
+        .uploads()
+        .into_iter()
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(kept.len(), rounds, "{kept:?}");
+    assert_eq!(s.uploads().len(), rounds, "{:?}", s.uploads());
+}
+
+/// Awaits every future at once (on this runtime's threads), answers in order.
+async fn futures_join<F>(fs: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

@@ -517,3 +517,296 @@ async fn sigterm_stops_the_service_cleanly_with_exit_0() {
     assert_eq!(code, 200, "{page:#}");
     assert_eq!(page["counts"]["total"], 1, "{page:#}");
 }
+
+/// A query value as a browser's form sends it (application/x-www-form-urlencoded): every byte
+/// but ASCII letters and digits percent-encoded, a space as `+`.
+fn form_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b' ' => "+".to_string(),
+            b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_parameters_are_decoded_as_a_browser_encodes_them() {
+    let s = Server::start(&[]);
+    let (code, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200, "{v:#}");
+    let sale = v["invoices"][0]["taxid"].as_str().unwrap().to_string();
+    // Issued 1405/08/29 12:00 Tehran time (2026-11-20T08:30:00Z).
+    for (query, found) in [
+        ("from=۱۴۰۵/۰۸/۲۹", 1),
+        ("from=۱۴۰۵/۰۸/۳۰", 0),
+        ("from=1405/08/29 11:00", 1),
+        ("from=1405/08/29 13:00", 0),
+        ("to=2026-11-20T08:00:00Z", 0),
+        ("to=2026-11-20T09:00:00Z", 1),
+        ("buyer=0030274&to=۱۴۰۵/۰۸/۲۹", 1),
+    ] {
+        let encoded = query
+            .split('&')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap();
+                format!("{k}={}", form_encode(v))
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let (code, _, page) = s.get(&format!("/invoices?{encoded}")).await;
+        assert_eq!(code, 200, "{query} ({encoded}): {page:#}");
+        assert_eq!(
+            page["invoices"].as_array().unwrap().len(),
+            found,
+            "{query} ({encoded}): {page:#}"
+        );
+        let (code, _, r) = s.get(&format!("/report?{encoded}")).await;
+        assert_eq!(code, 200, "{query} ({encoded}): {r:#}");
+        assert_eq!(r["total"]["invoices"], found, "{query} ({encoded}): {r:#}");
+        // The dashboard's filter reads the same, and shows the value as typed.
+        let r = s
+            .http
+            .get(format!("{}/invoices?{encoded}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{query} ({encoded})");
+        let html = r.text().await.unwrap();
+        assert_eq!(
+            html.contains(&sale),
+            found == 1,
+            "{query} ({encoded}): {html}"
+        );
+        let (_, typed) = query.rsplit('&').next().unwrap().split_once('=').unwrap();
+        assert!(html.contains(typed), "{query} ({encoded}): {html}");
+    }
+    // Bytes that are not UTF-8 once decoded: a 400 naming the parameter, in the API and on the
+    // dashboard.
+    for name in ["from", "buyer", "status"] {
+        let (code, ctype, v) = s.get(&format!("/invoices?{name}=%FF%FE")).await;
+        assert_problem(code, &ctype, &v, 400);
+        assert!(v["detail"].as_str().unwrap().contains(name), "{v:#}");
+        let r = s
+            .http
+            .get(format!("{}/invoices?{name}=%FF%FE", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{name}");
+        assert!(r.text().await.unwrap().contains(name), "{name}");
+    }
+    let (code, ctype, v) = s.get("/report?to=%C3").await;
+    assert_problem(code, &ctype, &v, 400);
+    assert!(v["detail"].as_str().unwrap().contains("to"), "{v:#}");
+}
+
+/// Every status name `status --only` and the API's `status=` know, as the README writes them.
+const STATUS_NAMES: [&str; 8] = [
+    "SUCCESS",
+    "FAILED",
+    "INVALID",
+    "QUEUED",
+    "IN_PROGRESS",
+    "UNKNOWN",
+    "CONFLICT",
+    "NEEDS_ATTENTION",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_filters_accept_the_same_names_in_the_cli_and_the_api_and_refuse_others() {
+    let s = Server::start(&[]);
+    let (code, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200, "{v:#}");
+    let sale = v["invoices"][0]["taxid"].as_str().unwrap().to_string();
+    s.until_final(&sale).await;
+    let queue = s.home.path().join("queue.sqlite");
+    let status = |only: &str| {
+        Command::new(env!("CARGO_BIN_EXE_moadian"))
+            .args(["--lang", "en", "status", "--queue"])
+            .arg(&queue)
+            .args(["--only", only])
+            .env_remove("MOADIAN_CONFIG")
+            .env_remove("MOADIAN_LANG")
+            .output()
+            .unwrap()
+    };
+    for name in STATUS_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .chain(["conflict".to_string(), "needs_attention".to_string()])
+    {
+        let out = status(&name);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--only {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listed = String::from_utf8_lossy(&out.stdout).contains(&sale[..10]);
+        assert_eq!(listed, name == "SUCCESS", "--only {name}");
+        let (code, _, page) = s.get(&format!("/invoices?status={name}")).await;
+        assert_eq!(code, 200, "status={name}: {page:#}");
+        let found = page["invoices"].as_array().unwrap().len();
+        assert_eq!(
+            found,
+            usize::from(name == "SUCCESS"),
+            "status={name}: {page:#}"
+        );
+    }
+    for bad in ["bogus", "DONE", "SENDING"] {
+        let out = status(bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--only {bad}: {err}");
+        assert!(out.stdout.is_empty(), "--only {bad}");
+        assert!(err.contains(bad), "{err}");
+        assert!(
+            STATUS_NAMES.iter().all(|n| err.contains(n)),
+            "--only {bad}: {err}"
+        );
+        let (code, ctype, v) = s.get(&format!("/invoices?status={bad}")).await;
+        assert_problem(code, &ctype, &v, 400);
+        let detail = v["detail"].as_str().unwrap();
+        assert!(detail.contains(bad), "{v:#}");
+        assert!(STATUS_NAMES.iter().all(|n| detail.contains(n)), "{v:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_body_is_named_as_what_was_sent_not_a_staging_file() {
+    let s = Server::start(&[]);
+    for path in ["/invoices", "/validate"] {
+        let (code, _, v) = s
+            .post(
+                path,
+                "application/json",
+                b"{\"header\":\n {\"inty\": 1,".to_vec(),
+            )
+            .await;
+        let text = v.to_string();
+        assert!(!text.contains(".staging-"), "{path}: {v:#}");
+        assert!(!text.contains("uploads"), "{path}: {v:#}");
+        assert!(!text.contains("-request.json"), "{path}: {v:#}");
+        assert!(text.contains("the request body"), "{path}: {v:#}");
+        assert!(text.contains("line 2"), "{path}: {v:#}");
+        if path == "/invoices" {
+            assert_problem(code, "application/problem+json", &v, 422);
+        } else {
+            assert_eq!(code, 200, "{v:#}");
+        }
+    }
+    // A file of a multipart upload is named by its own name.
+    let boundary = "b0undary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"march.json\"\r\n\r\n{{\"header\": 1\r\n--{boundary}--\r\n"
+    );
+    let (code, ctype, v) = s
+        .post(
+            "/invoices",
+            &format!("multipart/form-data; boundary={boundary}"),
+            body.into_bytes(),
+        )
+        .await;
+    assert_problem(code, &ctype, &v, 422);
+    let text = v.to_string();
+    assert!(!text.contains(".staging-"), "{v:#}");
+    assert!(text.contains("march.json"), "{v:#}");
+    assert!(s.uploads().is_empty(), "{:?}", s.uploads());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_a_problem_document_and_an_unknown_invoice_page_is_html() {
+    let s = Server::start(&[]);
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/invoices", "GET"),
+        (reqwest::Method::PUT, "/health", "GET"),
+        (reqwest::Method::GET, "/validate", "POST"),
+    ] {
+        let r = s
+            .http
+            .request(method.clone(), s.url(path))
+            .send()
+            .await
+            .unwrap();
+        let allowed = r
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            allowed.contains(allow),
+            "{method} {path}: allow {allowed:?}"
+        );
+        let (code, ctype, v) = answer(r).await;
+        assert_problem(code, &ctype, &v, 405);
+        assert!(v["detail"].as_str().unwrap().contains(allow), "{v:#}");
+    }
+    // The dashboard answers a browser with a page, in its language.
+    let r = s
+        .http
+        .delete(format!("{}/report?lang=en", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
+    let ctype = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"problem\""), "{page}");
+    for (lang, words) in [("", "A1121604C220002F095099"), ("?lang=en", "no invoice")] {
+        let r = s
+            .http
+            .get(format!("{}/invoices/A1121604C220002F095099{lang}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+        let ctype = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ctype.starts_with("text/html"), "{ctype}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("id=\"problem\""), "{page}");
+        assert!(page.contains(words), "{page}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_step_under_serve_names_the_services_runner_not_moadian_run() {
+    let s = Server::start(&[]);
+    let (code, _, v) = s.post("/invoices", "application/json", read(SALE)).await;
+    assert_eq!(code, 200, "{v:#}");
+    let row = &v["invoices"][0];
+    assert_eq!(row["status"], "QUEUED", "{v:#}");
+    for lang in ["fa", "en"] {
+        let next = row["next"][lang].as_str().unwrap();
+        assert!(!next.contains("moadian run"), "{lang}: {next}");
+    }
+    assert!(
+        row["next"]["en"].as_str().unwrap().contains("service"),
+        "{v:#}"
+    );
+    assert!(
+        row["next"]["fa"].as_str().unwrap().contains("سرویس"),
+        "{v:#}"
+    );
+    // The same in the list and in the invoice's own answer while it is on its way.
+    let taxid = row["taxid"].as_str().unwrap();
+    for _ in 0..40 {
+        let (_, _, one) = s.get(&format!("/invoices/{taxid}")).await;
+        let (_, _, page) = s.get("/invoices").await;
+        for r in [&one, &page["invoices"][0]] {
+            if let Some(next) = r["next"].as_object() {
+                for (lang, text) in next {
+                    assert!(
+                        !text.as_str().unwrap().contains("moadian run"),
+                        "{lang}: {r:#}"
+                    );
+                }
+            }
+        }
+        if one["status"] == "SUCCESS" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

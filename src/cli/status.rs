@@ -20,10 +20,17 @@ pub struct Args {
     /// List every invoice, not only those that need attention (all but SUCCESS).
     #[arg(long)]
     pub all: bool,
-    /// Show only invoices with this status (SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS,
-    /// UNKNOWN, NEEDS_ATTENTION).
-    #[arg(long, value_name = "STATUS")]
+    /// Show only invoices with this status: SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS,
+    /// UNKNOWN, CONFLICT or NEEDS_ATTENTION (any case).
+    #[arg(long, value_name = "STATUS", value_parser = parse_only)]
     pub only: Option<String>,
+}
+
+/// A status name `--only` accepts, as the library names it; anything else is a usage error.
+fn parse_only(raw: &str) -> Result<String, String> {
+    pipeline::ReportStatus::parse(raw)
+        .map(|s| s.as_str().to_string())
+        .map_err(|m| format!("{} / {}", m.en, m.fa))
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {

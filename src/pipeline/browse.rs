@@ -3,12 +3,14 @@
 //! what it skips, never the whole queue in memory. Used by the service's invoice list (API and
 //! dashboard).
 
+use super::report::{self, ReportStatus};
 use moadian_queue::{InvoiceId, InvoiceRow, InvoiceStatus, ListFilter, QueueError, Store};
 
 /// What to list.
 #[derive(Debug, Clone, Default)]
 pub struct Browse {
-    pub status: Option<InvoiceStatus>,
+    /// The status as reported (`NEEDS_ATTENTION` included).
+    pub status: Option<ReportStatus>,
     /// Issue time (`indatim`, Unix ms) at or after this.
     pub from_ms: Option<i64>,
     /// Issue time at or before this.
@@ -44,6 +46,30 @@ impl Browse {
         }))
     }
 
+    /// The queue status that holds every row of the wanted status, when one does (`None`:
+    /// look at every row). `Err(())`: no row of the queue can have it (CONFLICT is an input
+    /// refused, never a row).
+    fn stored_status(&self) -> Result<Option<InvoiceStatus>, ()> {
+        Ok(match self.status {
+            None | Some(ReportStatus::Unknown) => None,
+            Some(ReportStatus::Conflict) => return Err(()),
+            Some(ReportStatus::Success) => Some(InvoiceStatus::Success),
+            Some(ReportStatus::Failed) => Some(InvoiceStatus::Failed),
+            Some(ReportStatus::Invalid) => Some(InvoiceStatus::Invalid),
+            Some(ReportStatus::Queued) => Some(InvoiceStatus::Queued),
+            Some(ReportStatus::InProgress | ReportStatus::NeedsAttention) => {
+                Some(InvoiceStatus::InProgress)
+            }
+        })
+    }
+
+    fn status_matches<S: Store>(&self, store: &S, r: &InvoiceRow) -> Result<bool, QueueError> {
+        match self.status {
+            None => Ok(true),
+            Some(want) => Ok(report::status_of(store, r)? == want),
+        }
+    }
+
     fn keeps(&self, r: &InvoiceRow) -> bool {
         let t = r.indatim;
         let after_from = self.from_ms.is_none_or(|f| t.is_some_and(|t| t >= f));
@@ -59,11 +85,14 @@ pub fn page<S: Store>(
 ) -> Result<(Vec<InvoiceRow>, Option<InvoiceId>), QueueError> {
     const CHUNK: usize = 500;
     let limit = b.limit.max(1);
+    let Ok(status) = b.stored_status() else {
+        return Ok((Vec::new(), None));
+    };
     let mut out = Vec::new();
     let mut after = b.after;
     loop {
         let rows = store.list(&ListFilter {
-            status: b.status,
+            status,
             after,
             limit: Some(CHUNK),
             ..ListFilter::default()
@@ -71,7 +100,7 @@ pub fn page<S: Store>(
         let end = rows.len() < CHUNK;
         for r in rows {
             after = Some(r.id);
-            if b.keeps(&r) && b.buyer_matches(store, &r)? {
+            if b.keeps(&r) && b.status_matches(store, &r)? && b.buyer_matches(store, &r)? {
                 out.push(r);
                 if out.len() == limit {
                     // More may follow: the next page starts after this row.

@@ -50,6 +50,41 @@ impl ReportStatus {
         }
     }
 
+    /// Every status, as the README lists them: the names `status --only` and the service's
+    /// `status=` filter accept, and nothing else.
+    pub const ALL: [ReportStatus; 8] = [
+        Self::Success,
+        Self::Failed,
+        Self::Invalid,
+        Self::Queued,
+        Self::InProgress,
+        Self::Unknown,
+        Self::Conflict,
+        Self::NeedsAttention,
+    ];
+
+    /// The status named `name` (`NEEDS_ATTENTION`, in any case); any other name is refused with
+    /// a message naming it and every accepted one.
+    pub fn parse(name: &str) -> Result<Self, Message> {
+        let upper = name.trim().to_ascii_uppercase();
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == upper)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                Message::new(
+                    format!(
+                        "وضعیت «{name}» شناخته نیست؛ یکی از این‌ها را بنویسید: {}.",
+                        names.join("، ")
+                    ),
+                    format!(
+                        "status \"{name}\" is unknown; write one of {}.",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+
     /// What the status means for a person, in both languages.
     pub fn label(self) -> Message {
         let fa = match self {
@@ -220,25 +255,49 @@ pub fn rows_reports<S: Store>(
     let mut invoices = Vec::with_capacity(rows.len());
     for r in rows {
         let mut rep = row_report(r);
-        // Acknowledged and answered NOT_FOUND for longer than the grace period.
-        if r.status == InvoiceStatus::InProgress {
-            let last = r
-                .last_attempt
-                .as_ref()
-                .map(|a| store.attempt(a.uid))
-                .transpose()?
-                .flatten();
-            if let Some(a) = last.filter(|a| a.server_status.as_deref() == Some("NOT_FOUND")) {
-                let since = a.sent_at.unwrap_or(a.created_at);
-                if now - since >= grace {
-                    rep.status = ReportStatus::NeedsAttention;
-                    rep.next = next_step(&rep, Some(since));
-                }
-            }
+        if let Some(since) = attention_since(store, r, grace, now)? {
+            rep.status = ReportStatus::NeedsAttention;
+            rep.next = next_step(&rep, Some(since));
         }
         invoices.push(rep);
     }
     Ok(invoices)
+}
+
+/// When an acknowledged invoice was sent, if it has been answered NOT_FOUND for longer than
+/// the grace period since (it NEEDS ATTENTION).
+fn attention_since<S: Store>(
+    store: &S,
+    r: &InvoiceRow,
+    grace: i64,
+    now: i64,
+) -> Result<Option<i64>, moadian_queue::QueueError> {
+    if r.status != InvoiceStatus::InProgress {
+        return Ok(None);
+    }
+    let last = r
+        .last_attempt
+        .as_ref()
+        .map(|a| store.attempt(a.uid))
+        .transpose()?
+        .flatten();
+    Ok(last
+        .filter(|a| a.server_status.as_deref() == Some("NOT_FOUND"))
+        .map(|a| a.sent_at.unwrap_or(a.created_at))
+        .filter(|since| now - since >= grace))
+}
+
+/// The status a queue row is reported with (what [`rows_reports`] gives it).
+pub fn status_of<S: Store>(
+    store: &S,
+    r: &InvoiceRow,
+) -> Result<ReportStatus, moadian_queue::QueueError> {
+    let grace = attention_grace().as_millis() as i64;
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok(match attention_since(store, r, grace, now)? {
+        Some(_) => ReportStatus::NeedsAttention,
+        None => ReportStatus::from_queue(r.status),
+    })
 }
 
 /// A report of these rows, with its summary.
@@ -292,8 +351,47 @@ pub fn local_invalid(source: &str, taxid: Option<&str>, findings: Option<&Value>
     }
 }
 
+/// Who sends the queue's invoices: `moadian run`, or the runner inside `moadian serve` (which
+/// holds the queue, so a `run` meanwhile is told the queue is busy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Run,
+    Service,
+}
+
 /// What the tool waits for and what the user can do, for a status that is not final.
 pub fn next_step(r: &InvoiceReport, since: Option<i64>) -> Option<Message> {
+    next_step_by(r, since, Sender::Run)
+}
+
+/// The next steps of these rows as told by `moadian serve`: its own runner sends and asks.
+pub fn under_service(rows: &mut [InvoiceReport]) {
+    for r in rows {
+        if matches!(
+            r.status,
+            ReportStatus::Queued | ReportStatus::InProgress | ReportStatus::Unknown
+        ) {
+            r.next = next_step_by(r, None, Sender::Service);
+        }
+    }
+}
+
+/// [`next_step`] for the given sender.
+pub fn next_step_by(r: &InvoiceReport, since: Option<i64>, who: Sender) -> Option<Message> {
+    let (sends_fa, sends_en, asks_fa, asks_en) = match who {
+        Sender::Run => (
+            "اجرای بعدی `moadian run` آن را می‌فرستد",
+            "the next `moadian run` sends it",
+            "`moadian run` دوباره استعلام می‌کند",
+            "`moadian run` asks again",
+        ),
+        Sender::Service => (
+            "اجراکنندهٔ داخل سرویس (`moadian serve`) آن را می‌فرستد",
+            "the service's runner (`moadian serve`) sends it",
+            "اجراکنندهٔ داخل سرویس دوباره استعلام می‌کند",
+            "The service's runner asks again",
+        ),
+    };
     let taxid = r.taxid.as_deref().unwrap_or("TAXID");
     let when = since
         .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
@@ -301,16 +399,16 @@ pub fn next_step(r: &InvoiceReport, since: Option<i64>) -> Option<Message> {
         .unwrap_or_default();
     let (fa, en) = match r.status {
         ReportStatus::Queued => (
-            "در انتظار ارسال؛ اجرای بعدی `moadian run` آن را می‌فرستد.".to_string(),
-            "waiting to be sent; the next `moadian run` sends it.".to_string(),
+            format!("در انتظار ارسال؛ {sends_fa}."),
+            format!("waiting to be sent; {sends_en}."),
         ),
         ReportStatus::InProgress => (
-            "سامانه دریافت آن را تأیید کرده است؛ در انتظار وضعیت نهایی. `moadian run` دوباره استعلام می‌کند.".to_string(),
-            "acknowledged by the server; waiting for its final status. `moadian run` asks again.".to_string(),
+            format!("سامانه دریافت آن را تأیید کرده است؛ در انتظار وضعیت نهایی. {asks_fa}."),
+            format!("acknowledged by the server; waiting for its final status. {asks_en}."),
         ),
         ReportStatus::Unknown => (
-            "معلوم نیست سامانه آن را دریافت کرده یا نه؛ تا استعلام روشن نکند دوباره فرستاده نمی‌شود. `moadian run` دوباره استعلام می‌کند.".to_string(),
-            "not known whether the server received it; it is not sent again until an inquiry tells. `moadian run` asks again.".to_string(),
+            format!("معلوم نیست سامانه آن را دریافت کرده یا نه؛ تا استعلام روشن نکند دوباره فرستاده نمی‌شود. {asks_fa}."),
+            format!("not known whether the server received it; it is not sent again until an inquiry tells. {asks_en}."),
         ),
         ReportStatus::NeedsAttention => (
             format!("سامانه دریافت آن را در {when} تأیید کرد ولی از آن پس در استعلام «یافت نشد» (NOT_FOUND) پاسخ می‌دهد. اگر مطمئنید، با `moadian resend {taxid} --yes` با همان شماره مالیاتی دوباره فرستاده می‌شود (پس از استعلامی که نبودنش را نشان دهد)."),

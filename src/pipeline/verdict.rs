@@ -79,7 +79,7 @@ impl Checked {
 
 /// Turns a loading problem into a finding of that file (or line).
 fn load_finding(e: &LoadError) -> Finding {
-    let (rule, code) = match e {
+    let (rule, code) = match e.kind() {
         LoadError::Io { .. } => ("load.io", None),
         // EC_V02: structure check, field 000, detail 10 = invalid JSON.
         LoadError::Syntax { .. } => ("load.json", Some("0100010")),
@@ -90,6 +90,7 @@ fn load_finding(e: &LoadError) -> Finding {
         LoadError::TooLarge { .. } => ("load.too_large", None),
         LoadError::FieldTooLong { .. } => ("load.field_too_long", None),
         LoadError::Import(_) => ("load.import", None),
+        LoadError::Named { .. } => ("load.io", None), // kind() looked past it
     };
     // The file, line and column are in the message (and the source names the file).
     let f = Finding::error(rule, "", e.message());

@@ -13,16 +13,15 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use moadian_queue::{InvoiceId, InvoiceStatus, Store};
+use moadian_queue::{InvoiceId, Store};
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use super::query_param as param;
 
 fn flag(uri: &Uri, name: &str) -> Result<bool, Problem> {
-    match param(uri, name).as_deref() {
+    match param(uri, name)?.as_deref() {
         None | Some("false") | Some("0") => Ok(false),
         Some("") | Some("true") | Some("1") => Ok(true),
         Some(other) => Err(Problem::bad_request(Message::new(
@@ -107,7 +106,7 @@ pub async fn validate(
 ) -> Result<Response, Problem> {
     let uri = req.uri().clone();
     let fill = flag(&uri, "fill")?;
-    let at = match param(&uri, "at") {
+    let at = match param(&uri, "at")? {
         Some(a) => crate::dates::parse_at(&a).map_err(|e| {
             Problem::bad_request(Message::new(
                 format!("زمان «{a}» خوانده نشد: {e}"),
@@ -233,23 +232,22 @@ pub fn enqueue_staged(
     let queue = st.queue();
     // What --fill computed is in each invoice's findings; nothing to print here.
     let placements = pipeline::ingest::enqueue_paths(&queue, &paths, &opts, &mut |_, _| {})?;
-    Ok(placements.collect(&queue)?)
+    let (mut report, refused) = placements.collect(&queue)?;
+    pipeline::report::under_service(&mut report.invoices);
+    Ok((report, refused))
 }
 
 /// The list filters of a request: `status`, `from` and `to` (issue days, Jalali or Gregorian,
 /// Tehran time), `buyer` (part of `tinb` or `bid`), `after` (the previous page's `next_after`) and `limit` (1..=1000).
 pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Browse, Problem> {
-    let status = match param(uri, "status") {
-        Some(v) if !v.is_empty() => Some(InvoiceStatus::from_str(&v.to_ascii_uppercase()).map_err(|_| {
-            Problem::bad_request(Message::new(
-                format!("وضعیت «{v}» شناخته نیست: INVALID، QUEUED، SENDING، IN_PROGRESS، SUCCESS، FAILED یا UNKNOWN."),
-                format!("status \"{v}\" is unknown: INVALID, QUEUED, SENDING, IN_PROGRESS, SUCCESS, FAILED or UNKNOWN."),
-            ))
-        })?),
+    let status = match param(uri, "status")? {
+        Some(v) if !v.is_empty() => {
+            Some(pipeline::report::ReportStatus::parse(&v).map_err(Problem::bad_request)?)
+        }
         _ => None,
     };
     let number = |name: &str| -> Result<Option<i64>, Problem> {
-        match param(uri, name).filter(|v| !v.is_empty()) {
+        match param(uri, name)?.filter(|v| !v.is_empty()) {
             None => Ok(None),
             Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
                 Problem::bad_request(Message::new(
@@ -271,7 +269,7 @@ pub fn browse_of(uri: &Uri, default_limit: usize) -> Result<pipeline::browse::Br
         status,
         from_ms: super::reports::date(uri, "from")?.map(crate::dates::When::tehran_start),
         to_ms: super::reports::date(uri, "to")?.map(crate::dates::When::tehran_end),
-        buyer: param(uri, "buyer")
+        buyer: param(uri, "buyer")?
             .filter(|b| !b.trim().is_empty())
             .map(|b| b.trim().to_string()),
         after: after.map(InvoiceId),
@@ -293,7 +291,7 @@ pub struct InvoicePage {
 }
 
 #[utoipa::path(get, path = "/api/v1/invoices", tag = "invoices",
-    params(("status" = Option<String>, Query, description = "INVALID, QUEUED, SENDING, IN_PROGRESS, SUCCESS, FAILED or UNKNOWN"),
+    params(("status" = Option<String>, Query, description = "SUCCESS, FAILED, INVALID, QUEUED, IN_PROGRESS, UNKNOWN, CONFLICT or NEEDS_ATTENTION (any case)"),
            ("from" = Option<String>, Query, description = "First issue day: Jalali (1405/09/01) or Gregorian (2026-11-22), Tehran time"),
            ("to" = Option<String>, Query, description = "Last issue day (whole day)"),
            ("buyer" = Option<String>, Query, description = "Part of the buyer's economic number (tinb) or national ID (bid)"),
@@ -312,7 +310,7 @@ pub async fn list_invoices(
         let (rows, next) = pipeline::browse::page(q, &browse)?;
         let next_after = next.map(|n| n.0);
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
-        let report = pipeline::report::build(q, Some(ids), None)?;
+        let report = crate::service::report_of(q, Some(ids), None)?;
         let invoices = report
             .invoices
             .iter()
@@ -351,7 +349,7 @@ pub async fn get_invoice(
         let inv = q
             .find_by_taxid(&taxid)?
             .ok_or_else(|| unknown_taxid(&taxid))?;
-        let report = pipeline::report::build(q, Some(vec![inv.id]), None)?;
+        let report = crate::service::report_of(q, Some(vec![inv.id]), None)?;
         let row = report
             .invoices
             .into_iter()
@@ -403,6 +401,46 @@ pub async fn no_such_endpoint(
     ))
 }
 
+/// A method the endpoint does not take (405), said as every other error is: a problem document
+/// under `/api`, a page on the dashboard, naming the methods it takes; the `Allow` header stays.
+pub async fn method_not_allowed(req: Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().clone();
+    let res = next.run(req).await;
+    if res.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let methods = allow
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .replace(',', ", ");
+    let problem = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        Message::new(
+            format!(
+                "نشانی «{}» این روش (method) را نمی‌پذیرد؛ روش‌های پذیرفته: {methods}.",
+                uri.path()
+            ),
+            format!(
+                "\"{}\" does not take this method; it takes {methods}.",
+                uri.path()
+            ),
+        ),
+    );
+    let mut answer = if uri.path().starts_with("/api/") {
+        problem.into_response()
+    } else {
+        super::pages::error_page(super::pages::lang_of(&uri), &uri, problem)
+    };
+    if let Some(v) = allow {
+        answer.headers_mut().insert(header::ALLOW, v);
+    }
+    answer
+}
+
 /// The answer to an enqueue of `ids` (in this order): their rows with explained findings, the
 /// counts, and what the queue refused.
 pub fn enqueue_answer(
@@ -410,7 +448,7 @@ pub fn enqueue_answer(
     ids: Vec<InvoiceId>,
     refused: Vec<Value>,
 ) -> Result<Value, Problem> {
-    let report = pipeline::report::build(queue, Some(ids), None)?;
+    let report = crate::service::report_of(queue, Some(ids), None)?;
     let mut v = serde_json::to_value(&report).map_err(Problem::internal)?;
     if let Some(o) = v.as_object_mut() {
         o.insert("refused".into(), Value::Array(refused));

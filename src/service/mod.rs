@@ -152,11 +152,27 @@ pub fn router(state: Arc<ServiceState>) -> Router {
             state.clone(),
             pages::require_cookie,
         ));
-    Router::new()
+    let app = Router::new()
         .merge(pages)
         .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state);
+    // Around the whole app: a 405's `Allow` header is added outside any route's own layers.
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::from_fn(handlers::method_not_allowed))
+}
+
+/// [`crate::pipeline::report::build`] as the service tells it: its own runner sends and asks
+/// again (a `moadian run` meanwhile is told the queue is busy).
+pub fn report_of<S: moadian_queue::Store>(
+    store: &S,
+    ids: Option<Vec<moadian_queue::InvoiceId>>,
+    memory_id: Option<&str>,
+) -> Result<crate::pipeline::Report, moadian_queue::QueueError> {
+    let mut report = crate::pipeline::report::build(store, ids, memory_id)?;
+    crate::pipeline::report::under_service(&mut report.invoices);
+    Ok(report)
 }
 
 /// Two secrets compared in constant time (tokens, CSRF).
@@ -164,13 +180,34 @@ pub fn same_secret(given: &str, secret: &str) -> bool {
     given.len() == secret.len() && openssl::memcmp::eq(given.as_bytes(), secret.as_bytes())
 }
 
-/// A query parameter's value (`+` read as a space, `%2F` as `/`), or `None` when absent.
-pub fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
-    uri.query()?
-        .split('&')
-        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.replace('+', " ").replace("%2F", "/").replace("%2f", "/"))
+/// A query parameter's value, decoded as `application/x-www-form-urlencoded` (what a browser's
+/// form sends: `+` for a space, every other byte percent-encoded), or `None` when absent. The
+/// first occurrence counts. A value that is not UTF-8 once decoded is a 400 naming it.
+pub fn query_param(uri: &axum::http::Uri, name: &str) -> Result<Option<String>, Problem> {
+    let Some(query) = uri.query() else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if form_decode(k).as_deref() != Ok(name) {
+            continue;
+        }
+        return form_decode(v).map(Some).map_err(|_| {
+            Problem::bad_request(Message::new(
+                format!("مقدار پارامتر {name} پس از رمزگشایی درصدی (%XX) متن UTF-8 نیست."),
+                format!("the value of the parameter {name} is not UTF-8 text once percent-decoded (%XX)."),
+            ))
+        });
+    }
+    Ok(None)
+}
+
+/// One key or value of a form-encoded query: `+` is a space, `%XX` a byte.
+fn form_decode(raw: &str) -> Result<String, std::str::Utf8Error> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Refuses an `/api` call without the access token (when one is set).

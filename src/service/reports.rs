@@ -11,13 +11,13 @@ use axum::http::{header, Uri};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-fn param(uri: &Uri, name: &str) -> Option<String> {
-    super::query_param(uri, name).filter(|v| !v.is_empty())
+fn param(uri: &Uri, name: &str) -> Result<Option<String>, Problem> {
+    Ok(super::query_param(uri, name)?.filter(|v| !v.is_empty()))
 }
 
 /// A day parameter (Jalali or Gregorian).
 pub fn date(uri: &Uri, name: &str) -> Result<Option<When>, Problem> {
-    match param(uri, name) {
+    match param(uri, name)? {
         None => Ok(None),
         Some(v) => dates::arg(&v).map(Some).map_err(|e| {
             Problem::bad_request(Message::new(
@@ -32,7 +32,7 @@ pub fn date(uri: &Uri, name: &str) -> Result<Option<When>, Problem> {
 pub fn scope(uri: &Uri) -> Result<report::Scope, Problem> {
     let from = date(uri, "from")?.map(When::tehran_start);
     let to = date(uri, "to")?.map(When::tehran_end);
-    let grouping = match param(uri, "period").as_deref() {
+    let grouping = match param(uri, "period")?.as_deref() {
         None | Some("month") => Grouping::Month,
         Some("season") => Grouping::Season,
         Some(other) => {
@@ -42,7 +42,7 @@ pub fn scope(uri: &Uri) -> Result<report::Scope, Problem> {
             )))
         }
     };
-    let lang = if param(uri, "lang").as_deref() == Some("en") {
+    let lang = if param(uri, "lang")?.as_deref() == Some("en") {
         Lang::En
     } else {
         Lang::Fa
@@ -93,7 +93,7 @@ fn render_to(s: &ServiceState, uri: &Uri, format: &str) -> Result<Vec<u8>, Probl
     responses((status = 200, description = "Totals and VAT per period, every invoice with its problems explained", body = Object),
               (status = 400, description = "A parameter is not valid", body = ProblemDetails)))]
 pub async fn report(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Response, Problem> {
-    let format = param(&uri, "format").unwrap_or_else(|| "json".into());
+    let format = param(&uri, "format")?.unwrap_or_else(|| "json".into());
     if !matches!(format.as_str(), "json" | "csv" | "html") {
         return Err(Problem::bad_request(Message::new(
             format!("format={format} شناخته نیست: json، csv یا html."),

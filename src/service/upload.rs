@@ -17,6 +17,8 @@ pub const MAX_FILES: usize = 100;
 pub struct Upload {
     pub name: String,
     pub bytes: Vec<u8>,
+    /// The request's body itself (not a file of a multipart form).
+    pub body: bool,
 }
 
 const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -106,7 +108,7 @@ pub async fn read_form(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let name_query = super::query_param(req.uri(), "name");
+    let name_query = super::query_param(req.uri(), "name")?;
     if content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
@@ -174,6 +176,7 @@ pub async fn read_form(
             files.push(Upload {
                 name,
                 bytes: bytes.to_vec(),
+                body: false,
             });
         }
         if files.is_empty() {
@@ -220,6 +223,7 @@ pub async fn read_form(
         vec![Upload {
             name,
             bytes: bytes.to_vec(),
+            body: true,
         }],
         Vec::new(),
     ))
@@ -231,6 +235,8 @@ pub async fn read_form(
 pub struct Staged {
     dir: std::path::PathBuf,
     pub paths: Vec<std::path::PathBuf>,
+    /// What the person sent as each of `paths`: the request body, or the file's own name.
+    shown: Vec<Message>,
     /// Removed when dropped (a staging folder); a pending upload waiting for the person's
     /// confirmation is not.
     armed: bool,
@@ -251,6 +257,7 @@ impl Staged {
         let mut staged = Staged {
             dir,
             paths: Vec::new(),
+            shown: Vec::new(),
             armed: true,
         };
         for (i, f) in files.into_iter().enumerate() {
@@ -262,17 +269,45 @@ impl Staged {
             };
             write().map_err(|e| Problem::internal(format!("{}: {e}", path.display())))?;
             staged.paths.push(path);
+            staged.shown.push(if f.body {
+                Message::new("بدنهٔ درخواست", "the request body")
+            } else {
+                Message::new(f.name.clone(), f.name)
+            });
         }
         Ok(staged)
     }
 
-    /// The invoices of the staged files, named without the staging folder.
+    /// The invoices of the staged files, named without the staging folder; a file or line
+    /// that cannot be read is named as the person sent it (the request body, or the file's own
+    /// name), never by the staging file that is gone once the request is answered.
     pub fn load(
         &self,
         opts: &crate::import::limits::ReadOptions,
     ) -> impl Iterator<Item = LoadedInvoice> + '_ {
         let prefix = format!("{}/", self.dir.display());
+        let named: Vec<(String, &Message)> = self
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .zip(&self.shown)
+            .collect();
         load_paths_with(&self.paths, opts.clone()).map(move |mut l| {
+            if l.value.is_err() {
+                // The longest staged path the source starts with is its file.
+                let file = named
+                    .iter()
+                    .filter(|(p, _)| l.source.starts_with(p.as_str()))
+                    .max_by_key(|(p, _)| p.len());
+                if let Some((path, shown)) = file {
+                    let rest = l.source[path.len()..].to_string();
+                    l.source = format!("{}{rest}", shown.en);
+                    if let Err(e) = l.value {
+                        l.value = Err(e.named(path, shown));
+                    }
+                    return l;
+                }
+            }
             if let Some(rest) = l.source.strip_prefix(&prefix) {
                 l.source = rest.to_string();
             }
@@ -310,9 +345,19 @@ impl Staged {
             })
             .collect();
         paths.sort();
+        // Written by `write_in` as `{stamp}-{index}-{name}`.
+        let shown = paths
+            .iter()
+            .map(|p| {
+                let file = p.file_name().unwrap_or_default().to_string_lossy();
+                let name = file.splitn(3, '-').nth(2).unwrap_or(&file).to_string();
+                Message::new(name.clone(), name)
+            })
+            .collect();
         Ok(Staged {
             dir,
             paths,
+            shown,
             armed: false,
         })
     }

@@ -15,14 +15,26 @@ use std::sync::Arc;
 
 const PAGE: usize = 100;
 
-fn param(uri: &Uri, name: &str) -> Option<String> {
-    crate::service::query_param(uri, name).filter(|v| !v.is_empty())
+fn param(uri: &Uri, name: &str) -> Result<Option<String>, Problem> {
+    Ok(crate::service::query_param(uri, name)?.filter(|v| !v.is_empty()))
+}
+
+/// A parameter [`crate::service::handlers::browse_of`] already read, to show in the form.
+fn given(uri: &Uri, name: &str) -> String {
+    crate::service::query_param(uri, name)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
     let lang = lang_of(&uri);
     // A tax ID typed in the search box opens that invoice.
-    if let Some(tx) = param(&uri, "taxid") {
+    let taxid = match param(&uri, "taxid") {
+        Ok(t) => t,
+        Err(p) => return error_page(lang, &uri, p),
+    };
+    if let Some(tx) = taxid {
         let tx = tx.trim().to_ascii_uppercase();
         return Redirect::to(&href(&format!("/invoices/{tx}"), lang)).into_response();
     }
@@ -36,7 +48,7 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         let q = &st.queue();
         let (rows, next) = pipeline::browse::page(q, &browse)?;
         let ids: Vec<InvoiceId> = rows.iter().map(|r| r.id).collect();
-        let report = pipeline::report::build(q, Some(ids), None)?.invoices;
+        let report = crate::service::report_of(q, Some(ids), None)?.invoices;
         Ok((report, next.map(|n| n.0)))
     })
     .await;
@@ -45,21 +57,11 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         Ok(Err(p)) => return error_page(lang, &uri, p),
         Err(e) => return error_page(lang, &uri, Problem::internal(e)),
     };
-    let (from, to, buyer) = (
-        crate::service::query_param(&uri, "from").unwrap_or_default(),
-        crate::service::query_param(&uri, "to").unwrap_or_default(),
-        crate::service::query_param(&uri, "buyer").unwrap_or_default(),
-    );
-    let statuses = [
-        "",
-        "SUCCESS",
-        "FAILED",
-        "INVALID",
-        "QUEUED",
-        "IN_PROGRESS",
-        "UNKNOWN",
-    ];
-    let chosen = status.map(|s| s.to_string()).unwrap_or_default();
+    let (from, to, buyer) = (given(&uri, "from"), given(&uri, "to"), given(&uri, "buyer"));
+    let statuses = std::iter::once("")
+        .chain(pipeline::report::ReportStatus::ALL.map(|s| s.as_str()))
+        .collect::<Vec<_>>();
+    let chosen = status.map(|s| s.as_str()).unwrap_or_default();
     let body = html! {
         form.filters method="get" action="/invoices" {
             @if lang == crate::Lang::En { input type="hidden" name="lang" value="en"; }
@@ -159,7 +161,17 @@ fn cell(v: &Value, key: &str) -> String {
     }
 }
 
-pub async fn one(
+/// One invoice's page; an unknown tax ID (or any failure) is a page too, as everywhere on the
+/// dashboard.
+pub async fn one(s: State<Arc<ServiceState>>, uri: Uri, taxid: Path<String>) -> Response {
+    let lang = lang_of(&uri);
+    match invoice_page(s, uri.clone(), taxid).await {
+        Ok(page) => page.into_response(),
+        Err(p) => error_page(lang, &uri, p),
+    }
+}
+
+async fn invoice_page(
     State(s): State<Arc<ServiceState>>,
     uri: Uri,
     Path(taxid): Path<String>,
@@ -172,7 +184,7 @@ pub async fn one(
         let Some(inv) = q.find_by_taxid(&tx)? else {
             return Ok(None);
         };
-        let report = pipeline::report::build(q, Some(vec![inv.id]), None)?;
+        let report = crate::service::report_of(q, Some(vec![inv.id]), None)?;
         let attempts = q.attempts(inv.id)?;
         let payload: Value = inv
             .payload

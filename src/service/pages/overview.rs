@@ -2,7 +2,6 @@
 
 use super::{badge, href, lang_of, layout, msg, t};
 use crate::crypto::checks::CheckStatus;
-use crate::pipeline;
 use crate::service::problem::Problem;
 use crate::service::ServiceState;
 use axum::extract::State;
@@ -35,7 +34,7 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Result<Html<S
             ids.extend(rows.iter().map(|r| r.id));
         }
         ids.truncate(ATTENTION);
-        let rows = pipeline::report::build(q, Some(ids), None)?.invoices;
+        let rows = crate::service::report_of(q, Some(ids), None)?.invoices;
         Ok((counts, rows))
     })
     .await

@@ -51,7 +51,13 @@ pub async fn page(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         Err(e) => return error_page(lang, &uri, crate::service::problem::Problem::internal(e)),
     };
     let query = uri.query().unwrap_or("");
-    let given = |name: &str| crate::service::query_param(&uri, name).unwrap_or_default();
+    // Read (and refused when unreadable) by `totals` above.
+    let given = |name: &str| {
+        crate::service::query_param(&uri, name)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
     let (from, to, season) = (given("from"), given("to"), given("period") == "season");
     let download = |format: &str| {
         let rest: Vec<&str> = query

@@ -62,7 +62,9 @@ fn sweep(uploads: &std::path::Path) {
             .ok()
             .and_then(|m| m.elapsed().ok())
             .is_some_and(|age| age > PENDING_MAX_AGE);
-        if old && e.file_name().to_string_lossy().starts_with(".pending-") {
+        let name = e.file_name().to_string_lossy().into_owned();
+        // A claimed folder is left only when the service stopped while confirming it.
+        if old && (name.starts_with(".pending-") || name.starts_with(".claimed-")) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
@@ -249,20 +251,40 @@ pub async fn confirm(
     if !csrf_ok(&s, f.csrf.as_deref()) {
         return forbidden(lang, &uri);
     }
-    let Some(dir) = pending_dir(&s, &id).filter(|d| d.is_dir()) else {
+    let Some(dir) = pending_dir(&s, &id) else {
         return gone(lang, &uri);
     };
     let _one = s.enqueue_lock.lock().await;
     let st = s.clone();
     let out = tokio::task::spawn_blocking(move || {
-        let fill = dir.join(".fill").exists();
-        let _ = std::fs::remove_file(dir.join(".fill"));
-        let staged = Staged::open(dir).map_err(Problem::internal)?;
-        enqueue_staged(&st, staged, fill)
+        // Claimed by one rename: of two confirms at once (a double click) only one finds the
+        // pending folder; the other is told it is no longer waiting, as a later one would be.
+        let claimed = st.uploads.join(format!(".claimed-{id}"));
+        match std::fs::rename(&dir, &claimed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Problem::internal(format!("{}: {e}", dir.display()))),
+        }
+        let fill = claimed.join(".fill").exists();
+        let _ = std::fs::remove_file(claimed.join(".fill"));
+        let queued = Staged::open(claimed.clone())
+            .map_err(|e| Problem::internal(format!("{}: {e}", claimed.display())))
+            .and_then(|staged| enqueue_staged(&st, staged, fill));
+        if let Err(p) = &queued {
+            // Still there when nothing was taken from it: waiting again for another try.
+            if p.0.status >= 500 && claimed.is_dir() {
+                if fill {
+                    let _ = std::fs::write(claimed.join(".fill"), b"1");
+                }
+                let _ = std::fs::rename(&claimed, &dir);
+            }
+        }
+        queued.map(Some)
     })
     .await;
     let (report, refused) = match out {
-        Ok(Ok(r)) => r,
+        Ok(Ok(Some(r))) => r,
+        Ok(Ok(None)) => return gone(lang, &uri),
         Ok(Err(p)) => return error_page(lang, &uri, p),
         Err(e) => return error_page(lang, &uri, Problem::internal(e)),
     };

@@ -54,6 +54,12 @@ pub enum LoadError {
     /// A spreadsheet row could not be turned into an invoice (the importer's words).
     #[error("{0}")]
     Import(String),
+    /// The same error naming its input otherwise (see [`LoadError::named`]).
+    #[error("{}", .message.en)]
+    Named {
+        inner: Box<LoadError>,
+        message: Message,
+    },
 }
 
 impl LoadError {
@@ -128,6 +134,27 @@ impl LoadError {
                 format!("{path}: {field} is {length} characters long, more than the limit of {limit}; shorten it (or raise the limit with --max-field-chars)."),
             ),
             LoadError::Import(m) => Message::new(m.clone(), m.clone()),
+            LoadError::Named { message, .. } => message.clone(),
+        }
+    }
+
+    /// The same error with its input named `shown` (in each language) wherever its message
+    /// names `path`: what a person sent (an upload's body, its own file name) rather than the
+    /// file it was kept in meanwhile. Its kind and position stay.
+    pub fn named(self, path: &str, shown: &Message) -> LoadError {
+        let m = self.message();
+        let message = Message::new(m.fa.replace(path, &shown.fa), m.en.replace(path, &shown.en));
+        LoadError::Named {
+            inner: Box::new(self),
+            message,
+        }
+    }
+
+    /// The error itself, past any renaming.
+    pub fn kind(&self) -> &LoadError {
+        match self {
+            LoadError::Named { inner, .. } => inner.kind(),
+            e => e,
         }
     }
 
@@ -138,6 +165,7 @@ impl LoadError {
             | LoadError::NotAnInvoice { line, column, .. }
             | LoadError::DuplicateKey { line, column, .. } => Some((*line, *column)),
             LoadError::TooLarge { line: Some(l), .. } => Some((*l, 1)),
+            LoadError::Named { inner, .. } => inner.position(),
             _ => None,
         }
     }
