@@ -112,7 +112,7 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
                 } }
             } }
             @if let Some(n) = next {
-                p { a #next-page href=(href(&format!("/invoices?status={chosen}&from={from}&to={to}&buyer={buyer}&after={n}"), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
+                p { a #next-page href=(href(&format!("/invoices?status={chosen}&from={}&to={}&buyer={}&after={n}", enc(&from), enc(&to), enc(&buyer)), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
             }
         }
     };
@@ -265,4 +265,21 @@ async fn invoice_page(
         } }
     };
     Ok(layout(lang, &uri, &t(lang, "صورتحساب", "Invoice"), body))
+}
+
+/// A filter's value as it goes back into a link: every byte but letters and digits escaped
+/// (a value holding `&`, `=` or `#` stays one value).
+fn enc(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_filter_value_stays_one_value_in_the_next_page_link() {
+        assert_eq!(
+            super::enc("a&b=c#d ۱۴۰۵"),
+            "a%26b%3Dc%23d%20%DB%B1%DB%B4%DB%B0%DB%B5"
+        );
+    }
 }
