@@ -9,6 +9,19 @@ use e2e_support::*;
 use moadian_queue::{SqliteQueue, Store};
 use serde_json::{json, Value};
 
+/// The sandbox with two invoices submitted and accepted: their tax IDs.
+async fn two_accepted() -> (Env, String, String) {
+    let env = Env::new(quick_faults(), 100).await;
+    let inbox = env.path("invoices");
+    let originals = write_invoices(&inbox, 1, 2);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "60s", inbox.to_str().expect("path")])
+        .await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    let (first, second) = (originals[0].clone(), originals[1].clone());
+    (env, first, second)
+}
+
 fn only_invoice(report: &Value) -> (String, String) {
     let inv = &report["invoices"][0];
     (
@@ -19,14 +32,7 @@ fn only_invoice(report: &Value) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correction_return_and_cancellation_reach_success_and_bad_ones_stop_locally() {
-    let env = Env::new(quick_faults(), 100).await;
-    let inbox = env.path("invoices");
-    let originals = write_invoices(&inbox, 1, 2);
-    let (code, report, err) = env
-        .run_json(&["submit", "--wait", "60s", inbox.to_str().expect("path")])
-        .await;
-    assert_eq!(code, 0, "{report:#}\n{err}");
-    let (first, second) = (originals[0].clone(), originals[1].clone());
+    let (env, first, second) = two_accepted().await;
 
     // The correction of the first: a new price for the same goods.
     let corr = env.path("correction.json");
@@ -176,14 +182,7 @@ fn live_referrals(env: &Env, reference: &str) -> Vec<(i64, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn referrals_made_at_once_for_one_reference_are_queued_once() {
-    let env = Env::new(quick_faults(), 100).await;
-    let inbox = env.path("invoices");
-    let originals = write_invoices(&inbox, 1, 2);
-    let (code, report, err) = env
-        .run_json(&["submit", "--wait", "60s", inbox.to_str().expect("path")])
-        .await;
-    assert_eq!(code, 0, "{report:#}\n{err}");
-    let (first, second) = (originals[0].clone(), originals[1].clone());
+    let (env, first, second) = two_accepted().await;
 
     // Four cancellations of one invoice at once (each its own process, none sending).
     let cancel = ["cancel", first.as_str()];
