@@ -363,6 +363,14 @@ pub(crate) fn utc(ms: i64) -> String {
 /// Shorthand used throughout the crate.
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 
+fn reference_taken_en(reference: &str, by: &str, by_ins: i64, status: InvoiceStatus) -> String {
+    if by_ins == 3 {
+        format!("{reference} is cancelled by {by} ({status}); it cannot be a reference again (V7.8 §5-3); nothing was queued")
+    } else {
+        format!("{reference} is already the reference of {by} ({status}); a reference carries one live correction/return at a time (V7.8 §5); make the next one on {by}; nothing was queued")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,13 +513,5 @@ mod tests {
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
-    }
-}
-
-fn reference_taken_en(reference: &str, by: &str, by_ins: i64, status: InvoiceStatus) -> String {
-    if by_ins == 3 {
-        format!("{reference} is cancelled by {by} ({status}); it cannot be a reference again (V7.8 §5-3); nothing was queued")
-    } else {
-        format!("{reference} is already the reference of {by} ({status}); a reference carries one live correction/return at a time (V7.8 §5); make the next one on {by}; nothing was queued")
     }
 }
