@@ -369,7 +369,10 @@ pub fn under_service(rows: &mut [InvoiceReport]) {
     for r in rows {
         if matches!(
             r.status,
-            ReportStatus::Queued | ReportStatus::InProgress | ReportStatus::Unknown
+            ReportStatus::Queued
+                | ReportStatus::InProgress
+                | ReportStatus::Unknown
+                | ReportStatus::NeedsAttention
         ) {
             r.next = next_step_by(r, None, Sender::Service);
         }
@@ -410,10 +413,20 @@ pub fn next_step_by(r: &InvoiceReport, since: Option<i64>, who: Sender) -> Optio
             format!("معلوم نیست سامانه آن را دریافت کرده یا نه؛ تا استعلام روشن نکند دوباره فرستاده نمی‌شود. {asks_fa}."),
             format!("not known whether the server received it; it is not sent again until an inquiry tells. {asks_en}."),
         ),
-        ReportStatus::NeedsAttention => (
-            format!("سامانه دریافت آن را در {when} تأیید کرد ولی از آن پس در استعلام «یافت نشد» (NOT_FOUND) پاسخ می‌دهد. اگر مطمئنید، با `moadian resend {taxid} --yes` با همان شماره مالیاتی دوباره فرستاده می‌شود (پس از استعلامی که نبودنش را نشان دهد)."),
-            format!("acknowledged by the server on {when}, but inquiries answer NOT_FOUND since. `moadian resend {taxid} --yes` sends it again with the same tax ID (after an inquiry shows the server does not have it)."),
-        ),
+        ReportStatus::NeedsAttention => {
+            // `resend` sends: it needs the queue's runner, which the service holds.
+            let (first_fa, first_en) = match who {
+                Sender::Run => ("", ""),
+                Sender::Service => (
+                    "سرویس (`moadian serve`) را متوقف کنید، سپس ",
+                    "stop the service (`moadian serve`) first, then ",
+                ),
+            };
+            (
+                format!("سامانه دریافت آن را در {when} تأیید کرد ولی از آن پس در استعلام «یافت نشد» (NOT_FOUND) پاسخ می‌دهد. اگر مطمئنید، {first_fa}با `moadian resend {taxid} --yes` با همان شماره مالیاتی دوباره فرستاده می‌شود (پس از استعلامی که نبودنش را نشان دهد)."),
+                format!("acknowledged by the server on {when}, but inquiries answer NOT_FOUND since. To send it again with the same tax ID, {first_en}run `moadian resend {taxid} --yes` (it asks first, and sends only when an inquiry shows the server does not have it)."),
+            )
+        }
         _ => return None,
     };
     Some(Message::new(fa, en))
@@ -543,4 +556,32 @@ fn findings_lines(v: Option<&Value>) -> (Vec<CodeLine>, Vec<CodeLine>) {
         }
     }
     (errors, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `resend` sends, so it needs the queue's runner, which `moadian serve` holds: under the
+    /// service the way out of NEEDS ATTENTION says to stop it first.
+    #[test]
+    fn under_the_service_a_resend_is_told_to_stop_the_service_first() {
+        let mut rows = vec![conflict(
+            "a.json",
+            &moadian_queue::QueueError::InvalidInput("x".into()),
+        )];
+        rows[0].status = ReportStatus::NeedsAttention;
+        rows[0].taxid = Some("A11216049E8A00000000A2".into());
+        assert!(next_step(&rows[0], None)
+            .unwrap()
+            .en
+            .contains("moadian resend"));
+        under_service(&mut rows);
+        let next = rows[0].next.clone().expect("a next step");
+        assert!(
+            next.en.contains("stop the service") && next.en.contains("moadian resend"),
+            "{next:?}"
+        );
+        assert!(next.fa.contains("moadian resend"), "{next:?}");
+    }
 }
