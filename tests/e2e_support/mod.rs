@@ -69,6 +69,7 @@ pub fn binary() -> &'static Path {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
         let dst = std::env::temp_dir().join(format!("moadian-e2e-{}-{stamp}", meta.len()));
+        remove_stale_copies(&dst);
         if dst.exists() {
             return dst;
         }
@@ -78,6 +79,26 @@ pub fn binary() -> &'static Path {
             Err(_) => src,
         }
     })
+}
+
+/// Copies of earlier builds (a day old or more) are removed: one is made per build, and
+/// without this they piled up in the temporary directory (79 MB each).
+fn remove_stale_copies(keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    let day = Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let p = e.path();
+        let ours = e.file_name().to_string_lossy().starts_with("moadian-e2e-");
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > day));
+        if ours && old && p != keep && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// Everything one test needs.
