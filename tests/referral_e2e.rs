@@ -199,8 +199,16 @@ async fn referrals_made_at_once_for_one_reference_are_queued_once() {
         1,
         "one cancellation queued: {live:?}\n{results:#?}"
     );
-    let refused = results.iter().filter(|(code, _, _)| *code != 0).count();
-    assert_eq!(refused, 3, "{results:#?}");
+    // Each process either was refused, naming the one queued, or made that same cancellation
+    // (made within the same moment, its content is the same: the same row).
+    let queued = results.iter().filter(|(code, _, _)| *code == 0).count();
+    assert!(queued >= 1, "{results:#?}");
+    for (code, out, err) in &results {
+        assert!(
+            *code == 0 || format!("{out}{err}").contains("is cancelled by"),
+            "{out}\n{err}"
+        );
+    }
 
     // Two corrections of the other at once.
     let corr = env.path("correction.json");
