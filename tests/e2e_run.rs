@@ -131,3 +131,37 @@ async fn a_pass_with_nothing_to_do_exits_zero() {
     assert_eq!(report["summary"]["total"], 0, "{report:#}");
     assert_eq!(code, 0, "{err}");
 }
+
+/// Not on a terminal (cron, a pipe, a log file), a run that takes a while says how it is going
+/// now and then on standard error instead of waiting in silence; a quick run prints only its
+/// result. (`MOADIAN_PROGRESS_EVERY_MS` shortens the default 30 s between lines.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_off_a_terminal_reports_progress_in_plain_lines() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let dir = env.path("invoices");
+    write_invoices(&dir, 1, 3);
+    let (code, _, err) = env.run_json(&["enqueue", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    let out = env
+        .command(&["run", "--wait", "20s"])
+        .env("MOADIAN_PROGRESS_EVERY_MS", "0")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("moadian [")).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("sending 3 invoices")),
+        "{err}"
+    );
+    assert!(lines.iter().any(|l| l.contains("3 final")), "{err}");
+
+    // A quick pass with the default spacing prints no progress line.
+    write_invoices(&dir, 10, 2);
+    let (code, _, err) = env
+        .run(&["submit", "--wait", "20s", dir.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("moadian ["), "{err}");
+}

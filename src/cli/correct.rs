@@ -143,7 +143,7 @@ pub async fn run_referral(
     };
     let mut stop_msg = None;
     if let Some(runner) = &runner {
-        let progress = super::status::Progress::new(!opts.json);
+        let progress = super::progress::Progress::new(!opts.json, lang);
         stop_msg = send_and_poll(&session, runner.clone(), opts.wait, &progress)
             .await?
             .map(|s| s.message);

@@ -16,6 +16,7 @@ pub mod inbox;
 pub mod init;
 pub mod inquire;
 pub mod pacing;
+pub mod progress;
 pub mod queue;
 pub mod report;
 pub mod resend;

@@ -184,7 +184,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         .await??;
         ids.push(id);
     }
-    let stopped = send_and_poll(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
+    let progress = super::progress::Progress::new(!args.json, lang);
+    let stopped = send_and_poll(&session, runner.clone(), args.wait, &progress).await?;
+    progress.finish();
     let report = pipeline::report::build(&runner.queue(), Some(ids), None)?;
     let message = stopped.as_ref().map(|s| &s.message);
     super::status::print_report(&report, &[], message, args.json, true, lang)?;

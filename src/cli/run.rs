@@ -69,8 +69,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                     .await??;
             taken = inbox::take(&session, &runner.queue(), files, lang)?;
         }
-        let pass =
-            send_and_poll_timed(&session, runner.clone(), args.wait, &pipeline::Silent).await?;
+        let progress = super::progress::Progress::new(!args.json, lang);
+        let pass = send_and_poll_timed(&session, runner.clone(), args.wait, &progress).await?;
+        progress.finish();
         let stopped: Option<Stop> = pass.stop;
         let (refused, unmoved) = match &args.inbox {
             Some(dir) => inbox::settle(dir, &runner.queue(), taken, lang)?,

@@ -1,13 +1,11 @@
 //! `moadian status`: what the queue holds and where each invoice stands — and the table /
-//! JSON / progress rendering that `submit` and `run` share.
+//! JSON rendering that `submit` and `run` share.
 
 use super::session::QueueTarget;
 use super::submit::Refusal;
 use super::Global;
 use crate::lang::{Langs, Message};
-use crate::pipeline::{self, Event, InvoiceReport, Observer, Report, ReportStatus};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
+use crate::pipeline::{self, InvoiceReport, Report, ReportStatus};
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -485,60 +483,6 @@ fn write_indented_rest(w: &mut dyn Write, text: &str, n: usize) -> std::io::Resu
         w.write_all(line.as_bytes())?;
     }
     Ok(())
-}
-
-/// Progress bars on a terminal; nothing otherwise.
-pub struct Progress {
-    bar: Option<ProgressBar>,
-}
-
-impl Progress {
-    pub fn new(wanted: bool) -> Self {
-        let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
-            let b = ProgressBar::new_spinner();
-            b.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        });
-        Self { bar }
-    }
-
-    pub fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl Observer for Progress {
-    fn event(&self, e: &Event) {
-        let Some(b) = &self.bar else { return };
-        match e {
-            Event::Signed { .. } => {
-                b.inc(1);
-                b.set_message(format!("signed {}", b.position()));
-            }
-            Event::Posting { count } => b.set_message(format!(
-                "sending {count} invoice{}",
-                super::plural(*count as u64)
-            )),
-            Event::Accepted { count } => b.set_message(format!("{count} acknowledged")),
-            Event::Unknown { count } => {
-                b.set_message(format!("{count} without answer (will reconcile)"))
-            }
-            Event::Waiting { open, seconds } => b.set_message(format!(
-                "waiting {seconds:.0}s for {open} invoice{}",
-                super::plural(*open as u64)
-            )),
-            Event::Polled { finalized } => b.set_message(format!("{finalized} final")),
-            Event::Enqueued { total, invalid } => {
-                b.set_message(format!("queued {total} ({invalid} invalid)"))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let runner =
         Arc::new(queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id))?);
     let placements = enqueue_paths(&session, &runner.queue(), &args.paths, args.fill, lang)?;
-    let progress = super::status::Progress::new(!args.json);
+    let progress = super::progress::Progress::new(!args.json, lang);
     let pass = send_and_poll_timed(&session, runner.clone(), args.wait, &progress).await?;
     progress.finish();
     let stopped = pass.stop;
