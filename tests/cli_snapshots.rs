@@ -167,6 +167,54 @@ fn completions_and_man_page() {
     );
 }
 
+/// Every page a manual page refers to (`moadian-submit(1)`, `moadian-sandbox-serve(1)`…) can be
+/// made: `man COMMAND` prints one, `man --dir DIR` writes them all; each says what the exit
+/// codes mean.
+#[test]
+fn every_manual_page_referred_to_exists_and_has_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = moadian(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let mut referred = std::collections::BTreeSet::new();
+    let mut written = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(name.ends_with(".1"), "only pages are written: {name}");
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert!(page.contains(".SH \"EXIT STATUS\""), "{name}");
+        assert!(
+            page.contains("moadian 0."),
+            "the version is on every page: {name}"
+        );
+        for (i, _) in page.match_indices("(1)") {
+            let start = page[..i]
+                .rfind(|c: char| c.is_whitespace())
+                .map_or(0, |k| k + 1);
+            referred.insert(page[start..i].replace('\\', ""));
+        }
+        written.insert(name.trim_end_matches(".1").to_string());
+    }
+    assert!(written.contains("moadian") && written.contains("moadian-sandbox-serve"));
+    let missing: Vec<_> = referred.difference(&written).collect();
+    assert!(missing.is_empty(), "referred to, not written: {missing:?}");
+
+    let (code, out, _) = moadian(&["man", "sandbox", "serve"]);
+    assert_eq!(
+        code, 2,
+        "one name, as the page is named: `man \"sandbox serve\"`"
+    );
+    assert!(out.is_empty());
+    for name in ["sandbox serve", "sandbox-serve", "token forget-failed-pin"] {
+        let (code, out, err) = moadian(&["man", name]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(out.contains(".TH moadian-"), "{name}: {out}");
+    }
+    let (code, out, err) = moadian(&["man", "nope"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("nope") && err.contains("submit"), "{err}");
+}
+
 /// One output of each command that answers without a token or a server, in each language:
 /// `explain`, `validate`, `status` and `report` of an empty queue (paths replaced by `[DIR]`).
 #[test]

@@ -15,6 +15,7 @@ pub mod explain;
 pub mod inbox;
 pub mod init;
 pub mod inquire;
+pub mod man;
 pub mod pacing;
 pub mod progress;
 pub mod queue;
@@ -108,8 +109,9 @@ pub enum Command {
     Init(init::Args),
     /// Print the shell completion script: bash, zsh, fish, powershell or elvish.
     Completions(CompletionsArgs),
-    /// Print the manual page (roff), e.g. `moadian man > moadian.1`.
-    Man,
+    /// Print a manual page (roff): `moadian man > moadian.1`, `moadian man submit`, or every
+    /// page with `moadian man --dir DIR`.
+    Man(man::Args),
 }
 
 /// `moadian completions SHELL`.
@@ -204,11 +206,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             clap_complete::generate(a.shell, &mut cmd, "moadian", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
-            Ok(0)
-        }
+        Command::Man(a) => man::run(a),
     }
 }
 
