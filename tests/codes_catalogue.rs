@@ -400,3 +400,24 @@ fn issue_18_codes_are_catalogued_with_their_official_source() {
         assert!(!x.meaning.fa.is_empty() && !x.meaning.en.is_empty());
     }
 }
+
+/// A field number outside the official table is named as such in the title, and a check only
+/// the server can run (matching against its data), or one of an unknown field, is not said to
+/// be caught by `validate`.
+#[test]
+fn a_field_number_outside_the_table_is_named_so_and_not_claimed_by_validate() {
+    let x = codes::explain("0399999").expect("decoded");
+    assert_eq!(x.found, Found::Decoded);
+    assert!(
+        x.title.en.contains("999") && x.title.en.contains("not in the official field table"),
+        "{}",
+        x.title.en
+    );
+    assert!(x.title.fa.contains("جدول"), "{}", x.title.fa);
+    assert!(x.prevented_by.is_empty(), "{:?}", x.prevented_by);
+    let y = codes::explain("0199901").expect("decoded structure of field 999");
+    assert!(y.prevented_by.is_empty(), "{:?}", y.prevented_by);
+    // A known field's structure is still what validate checks.
+    let z = codes::explain("0101504").expect("bbc regex");
+    assert!(!z.prevented_by.is_empty());
+}

@@ -183,14 +183,26 @@ pub fn one_line(code: &str, lang: Lang) -> Option<String> {
 
 fn decoded_title(d: &ContentCode) -> Message {
     let what = d.detail_meaning.clone().unwrap_or_else(|| d.check.label());
-    let field = d.field_name();
+    let (ffa, fen) = match &d.field {
+        Some(f) => (f.key.clone(), f.key.clone()),
+        None => (
+            format!(
+                "فیلد شماره {:03} (در جدول شناسنامه فیلدها نیست)",
+                d.field_no
+            ),
+            format!(
+                "field no. {:03} (not in the official field table)",
+                d.field_no
+            ),
+        ),
+    };
     let (wfa, wen) = match d.severity {
         Severity::Warning => ("هشدار: ", "warning: "),
         Severity::Error => ("", ""),
     };
     Message::new(
-        format!("{wfa}{field}: {}", what.fa),
-        format!("{wen}{field}: {}", what.en),
+        format!("{wfa}{ffa}: {}", what.fa),
+        format!("{wen}{fen}: {}", what.en),
     )
 }
 
@@ -282,7 +294,9 @@ fn generic_content(code: &str, d: ContentCode) -> Explanation {
 }
 
 /// The validation rules (`validate:<rule id>`) that attach this code, from the rules engine's
-/// own catalogue; plain `validate` when none names it.
+/// own catalogue; plain `validate` when none names it but validate checks that kind of thing
+/// (a known field's presence, structure and rules); nothing for a check only the server can
+/// run (matching against its data) or a field outside the official table.
 fn rules_for(d: &ContentCode) -> Vec<String> {
     static EMITTED: OnceLock<Vec<String>> = OnceLock::new();
     let emitted = EMITTED.get_or_init(crate::rules::codes_emitted);
@@ -302,7 +316,7 @@ fn rules_for(d: &ContentCode) -> Vec<String> {
             out.push(format!("validate:{}", r.id));
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && d.field.is_some() && d.check != Check::Matching {
         out.push("validate".to_string());
     }
     out
