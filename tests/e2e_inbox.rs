@@ -245,3 +245,52 @@ async fn an_inbox_that_does_not_exist_is_a_usage_error_and_is_not_created() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("plain.json"), "{err}");
 }
+
+/// How many invoices the queue file holds (0 while it cannot be read yet).
+fn queued(queue: &std::path::Path) -> i64 {
+    rusqlite::Connection::open_with_flags(queue, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM invoices", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
+/// A file that is gone by the time its turn to be read comes (removed while an earlier file of
+/// the pass was being read) is named and left out; the pass reads, sends and settles the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_removed_before_its_turn_is_named_and_the_pass_goes_on() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let inbox = env.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // Read first (names in order) and slow to read: many lines that are not invoices.
+    let slow: String = (0..30_000)
+        .map(|i| format!("not an invoice {i}\n"))
+        .collect();
+    std::fs::write(inbox.join("a.jsonl"), slow).unwrap();
+    let (_, v1) = invoice(1, indatim());
+    std::fs::write(inbox.join("b.json"), v1.to_string()).unwrap();
+    let (kept, v2) = invoice(2, indatim());
+    std::fs::write(inbox.join("c.json"), v2.to_string()).unwrap();
+    let inbox_s = inbox.to_str().unwrap().to_string();
+    let queue = env.queue.clone();
+    let b = inbox.join("b.json");
+    let remove = async move {
+        // The first rows of a.jsonl are in: b.json is still waiting for its turn.
+        while queued(&queue) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        std::fs::remove_file(&b).unwrap();
+        queued(&queue)
+    };
+    let args = [
+        "run", "--inbox", &inbox_s, "--settle", "200ms", "--wait", "20s",
+    ];
+    let ((code, report, err), rows_when_removed) = tokio::join!(env.run_json(&args), remove);
+    assert!(
+        rows_when_removed < 30_000,
+        "b.json was removed while a.jsonl was being read ({rows_when_removed} rows in)"
+    );
+    assert_eq!(code, 1, "a.jsonl holds INVALID lines\n{err}");
+    assert_eq!(statuses(&report)[&kept], "SUCCESS", "{err}");
+    assert!(err.contains("b.json"), "the vanished file is named: {err}");
+    assert!(inbox.join("done").join("c.json").exists(), "{err}");
+    assert!(inbox.join("failed").join("a.jsonl").exists(), "{err}");
+}

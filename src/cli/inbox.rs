@@ -203,7 +203,22 @@ pub fn take(
     let mut out = Vec::new();
     for f in files {
         let before = identity(&f);
-        let placements = enqueue_paths(session, queue, std::slice::from_ref(&f), false, lang)?;
+        let placements = match enqueue_paths(session, queue, std::slice::from_ref(&f), false, lang)
+        {
+            Ok(p) => p,
+            // Removed since the look that found it finished (while an earlier file was read):
+            // named, left out; whatever was read of it before it went stays queued.
+            Err(e) if identity(&f).is_none() && !is_queue_error(&e) => {
+                let name = f.file_name().unwrap_or_default().to_string_lossy();
+                say(
+                    lang,
+                    format!("{name} پیش از خوانده شدن از صندوق ورودی برداشته شد و در این اجرا کنار گذاشته شد."),
+                    format!("{name} was removed from the inbox before it was read; it is left out of this pass."),
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let after = identity(&f);
         out.push(Taken {
             path: f,
@@ -212,6 +227,12 @@ pub fn take(
         });
     }
     Ok(out)
+}
+
+/// The queue failed (not the file): that stops the pass whatever became of the file.
+fn is_queue_error(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.downcast_ref::<moadian_queue::QueueError>().is_some())
 }
 
 /// A free name for `name` in `dir` (a timestamp added when taken).
