@@ -165,3 +165,43 @@ async fn a_run_off_a_terminal_reports_progress_in_plain_lines() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("moadian ["), "{err}");
 }
+
+/// `run` from cron or a systemd timer: an INVALID or FAILED invoice makes the pass in which it
+/// became so exit 1, and is listed by every pass after it, but does not fail every later pass
+/// (nothing in the tool can make it SUCCESS: the way out is a new, corrected invoice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_failure_is_listed_by_later_passes_but_fails_only_its_own() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let dir = env.path("invoices");
+    let valid = write_invoices(&dir, 1, 1);
+    let spare = good_serials(100, 2, indatim());
+    let (bad_taxid, mut bad) = invoice(spare[0], indatim());
+    bad["header"]["tbill"] = serde_json::json!(99999);
+    std::fs::write(dir.join("bad.json"), bad.to_string()).unwrap();
+    let (code, _, err) = env.run_json(&["enqueue", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 1, "enqueue says the INVALID invoice: {err}");
+
+    let (code, report, err) = env.run_json(&["run", "--wait", "20s"]).await;
+    assert_eq!(statuses(&report)[&valid[0]], "SUCCESS", "{report:#}");
+    assert_eq!(statuses(&report)[&bad_taxid], "INVALID", "still listed");
+    assert_eq!(code, 0, "the INVALID invoice predates this pass\n{err}");
+
+    // Refused by the server during this pass: FAILED now, so this pass exits 1 …
+    let later = env.path("later");
+    let (rej_taxid, mut rej) = invoice(spare[1], indatim());
+    rej["header"]["tins"] = serde_json::Value::String("10100302746".into());
+    std::fs::create_dir_all(&later).unwrap();
+    std::fs::write(later.join("rejected.json"), rej.to_string()).unwrap();
+    let (code, _, err) = env.run_json(&["enqueue", later.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, report, err) = env.run_json(&["run", "--wait", "20s"]).await;
+    assert_eq!(statuses(&report)[&rej_taxid], "FAILED", "{report:#}\n{err}");
+    assert_eq!(code, 1, "it became FAILED in this pass\n{err}");
+    // … and the next pass, which changes nothing, lists it and exits 0.
+    let (code, report, err) = env.run_json(&["run", "--wait", "20s"]).await;
+    assert_eq!(statuses(&report)[&rej_taxid], "FAILED");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = env.run(&["run", "--wait", "20s"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("FAILED") && out.contains("INVALID"), "{out}");
+}

@@ -491,6 +491,8 @@ pub struct ListFilter {
     /// Only ids greater than this (paging).
     pub after: Option<InvoiceId>,
     pub limit: Option<usize>,
+    /// Only invoices whose status changed at or after this moment (Unix ms).
+    pub updated_since: Option<i64>,
 }
 
 /// Count of invoices per status.

@@ -486,6 +486,18 @@ fn list_filters_and_pages() {
         })
         .unwrap();
     assert!(none.is_empty());
+    // Only what changed since a moment: the invoices enqueued after it.
+    f.advance(std::time::Duration::from_secs(60));
+    let since = f.now.load(std::sync::atomic::Ordering::SeqCst);
+    let later = enqueue_n(&f.queue, 2);
+    let changed = f
+        .queue
+        .list(&ListFilter {
+            updated_since: Some(since),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(changed.iter().map(|r| r.id).collect::<Vec<_>>(), later);
     let by_tax = f
         .queue
         .find_by_taxid(&taxid_for(MEM, base(&f.queue) + 3))

@@ -305,19 +305,30 @@ fn not_moved(lang: Langs, t: &Taken, name: &str) {
     }
 }
 
+/// What settling the taken files came to.
+#[derive(Default)]
+pub struct Settlement {
+    /// The refusals of all files.
+    pub refused: Vec<Refusal>,
+    /// Files that could not be moved for an error (each said, naming the file).
+    pub unmoved: usize,
+    /// Files judged failed: some invoice INVALID, FAILED, CONFLICT or NEEDS_ATTENTION.
+    pub failed: usize,
+}
+
 /// After the pass: moves each taken file to `done/` or `failed/` (with `NAME.why.json`), or
-/// leaves it; only the file that was read is ever moved. Returns the refusals of all files and
-/// how many files could not be moved for an error (each said, naming the file).
+/// leaves it; only the file that was read is ever moved.
 pub fn settle(
     dir: &Path,
     queue: &impl moadian_queue::Store,
     taken: Vec<Taken>,
     lang: Langs,
-) -> anyhow::Result<(Vec<Refusal>, usize)> {
+) -> anyhow::Result<Settlement> {
     let done = subdir(dir, "done")?;
     let failed = subdir(dir, "failed")?;
     let mut all_refused = Vec::new();
     let mut errors = 0;
+    let mut failed_files = 0;
     for t in taken {
         let (report, refused) = t.placements.collect(queue)?;
         all_refused.extend(refused.iter().cloned());
@@ -330,6 +341,7 @@ pub fn settle(
             Settled::Pending => continue,
             Settled::Done => move_seen(&t.path, &free_name(&done, &name), t.seen),
             Settled::Failed => {
+                failed_files += 1;
                 let target = free_name(&failed, &name);
                 let why_name = format!(
                     "{}.why.json",
@@ -371,5 +383,9 @@ pub fn settle(
             }
         }
     }
-    Ok((all_refused, errors))
+    Ok(Settlement {
+        refused: all_refused,
+        unmoved: errors,
+        failed: failed_files,
+    })
 }

@@ -25,7 +25,9 @@ passed. For run, also a pass on a queue that holds no invoice yet.
 \fB1\fR
 Some invoice is INVALID, FAILED, CONFLICT, NEEDS_ATTENTION or not final yet; a check failed;
 a request was refused (the token, the preflight, the queue); or an error stopped the command.
-The message says which, in Persian and English.
+The message says which, in Persian and English. For run, what its pass owns: an invoice not
+final yet or NEEDS_ATTENTION, one that became INVALID or FAILED during the pass, an inbox file
+refused, sent to failed/ or not moved; an older INVALID or FAILED invoice is listed only.
 .TP
 \fB2\fR
 Usage error: an unknown flag or command, a value that cannot be read (a date, a duration, an

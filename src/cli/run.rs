@@ -2,15 +2,16 @@
 //! pending, reconcile what is unknown. Safe from cron: a second concurrent run gets "queue
 //! busy" and changes nothing. `--watch` repeats the pass until interrupted.
 //!
-//! Exit codes: 0 every invoice of the memory ID is SUCCESS (or the queue holds none); 1 some invoice is INVALID, FAILED,
-//! needs attention or is not final yet (or the signer stopped the run); 3 the tax server could
-//! not be reached (network down, or failing past `--deadline`): the queue is intact.
+//! Exit codes ([`pass_exit`]): 0 nothing of this pass needs anyone; 1 an invoice is not final
+//! yet, waits for a person, or became INVALID or FAILED in this pass (or an inbox file failed,
+//! or the signer stopped the run); 3 the tax server could not be reached (network down, or
+//! failing past `--deadline`): the queue is intact.
 
 use super::inbox;
-use super::submit::{exit_code, send_and_poll_timed, Session, Stop, Target};
+use super::submit::{send_and_poll_timed, Session, Stop, Target};
 use super::Global;
 use crate::pipeline;
-use moadian_queue::QueueError;
+use moadian_queue::{InvoiceStatus, QueueError};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +47,55 @@ pub struct Args {
     pub all: bool,
 }
 
+/// The exit code of one pass. What the pass owns makes it 1: an invoice still on its way or
+/// waiting for a person (CONFLICT, NEEDS_ATTENTION), one that became INVALID or FAILED during
+/// the pass (`failed_now`), an inbox file refused, sent to `failed/` or left unmoved. An
+/// INVALID or FAILED invoice from an earlier command is still listed, but it made that command
+/// exit 1 already and does not fail every pass after it. 3: the server was unreachable.
+fn pass_exit(
+    summary: &pipeline::Summary,
+    failed_now: bool,
+    settled: &inbox::Settlement,
+    stop: Option<&Stop>,
+) -> u8 {
+    if let Some(s) = stop {
+        return if s.outage {
+            super::submit::EXIT_UNREACHABLE
+        } else {
+            super::submit::EXIT_INVOICES
+        };
+    }
+    let waiting = summary.queued + summary.in_progress + summary.unknown;
+    let person = summary.conflict + summary.needs_attention;
+    let files = settled.refused.len() + settled.failed + settled.unmoved;
+    if waiting + person + files > 0 || failed_now {
+        super::submit::EXIT_INVOICES
+    } else {
+        super::submit::EXIT_OK
+    }
+}
+
+/// Whether an invoice of `memory_id` became INVALID or FAILED at or after `since` (Unix ms).
+fn failed_since(
+    queue: &impl moadian_queue::Store,
+    memory_id: &str,
+    since: i64,
+) -> anyhow::Result<bool> {
+    for status in [InvoiceStatus::Invalid, InvoiceStatus::Failed] {
+        let some = queue.list(&moadian_queue::ListFilter {
+            status: Some(status),
+            memory_id: Some(memory_id.to_string()),
+            updated_since: Some(since),
+            limit: Some(1),
+            ..Default::default()
+        })?;
+        if !some.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let lang = global.lang;
     let mut session = Session::open(&args.target).await?;
@@ -61,6 +111,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         Err(e) => return Err(e.into()),
     };
     loop {
+        let started = chrono::Utc::now().timestamp_millis();
         let mut taken = Vec::new();
         if let Some(dir) = &args.inbox {
             let (d, settle) = (dir.clone(), args.settle);
@@ -73,17 +124,18 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         let pass = send_and_poll_timed(&session, runner.clone(), args.wait, &progress).await?;
         progress.finish();
         let stopped: Option<Stop> = pass.stop;
-        let (refused, unmoved) = match &args.inbox {
+        let settled = match &args.inbox {
             Some(dir) => inbox::settle(dir, &runner.queue(), taken, lang)?,
-            None => (Vec::new(), 0),
+            None => inbox::Settlement::default(),
         };
+        let refused = &settled.refused;
         let queue = runner.queue();
         let listing = super::status::WithRefused {
             listing: &pipeline::listing::QueueListing {
                 store: &queue,
                 memory_id: Some(session.profile.memory_id.clone()),
             },
-            refused: &refused,
+            refused,
         };
         let message = stopped.as_ref().map(|s| &s.message);
         let Some(every) = args.watch else {
@@ -96,15 +148,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 lang,
             };
             let summary = super::status::print_listing(&listing, message, &out)?;
-            // A pass on a queue with nothing in it (cron on an empty inbox) has nothing wrong.
-            let idle = summary.total == 0 && refused.is_empty() && stopped.is_none();
-            let code = if idle {
-                0
-            } else {
-                exit_code(&summary, refused.len(), stopped.as_ref())
-            };
-            // A file that could not be moved (each said above) is not a clean pass either.
-            return Ok(if unmoved > 0 { code.max(1) } else { code });
+            let failed_now = failed_since(&queue, &session.profile.memory_id, started)?;
+            return Ok(pass_exit(&summary, failed_now, &settled, stopped.as_ref()));
         };
         let when = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
         let line = super::status::summary_line(&pipeline::Listing::summary(&listing)?);

@@ -219,6 +219,10 @@ impl PgQueue {
             args.push(Box::new(m.clone()));
             conds.push(format!("i.memory_id = ${}", args.len()));
         }
+        if let Some(t) = f.updated_since {
+            args.push(Box::new(t));
+            conds.push(format!("i.updated_at >= ${}", args.len()));
+        }
         if let Some(ids) = &f.ids {
             if ids.is_empty() {
                 return Ok(Vec::new());

@@ -215,6 +215,10 @@ impl SqliteQueue {
             conds.push("i.memory_id = ?".into());
             args.push(m.clone().into());
         }
+        if let Some(t) = f.updated_since {
+            conds.push("i.updated_at >= ?".into());
+            args.push(t.into());
+        }
         if let Some(ids) = &f.ids {
             if ids.is_empty() {
                 return Ok(Vec::new());
