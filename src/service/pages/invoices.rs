@@ -58,6 +58,11 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
         Err(e) => return error_page(lang, &uri, Problem::internal(e)),
     };
     let (from, to, buyer) = (given(&uri, "from"), given(&uri, "to"), given(&uri, "buyer"));
+    // A page size asked for in the address stays for the next pages.
+    let limit = match given(&uri, "limit") {
+        l if l.is_empty() => String::new(),
+        l => format!("&limit={}", enc(&l)),
+    };
     let statuses = std::iter::once("")
         .chain(pipeline::report::ReportStatus::ALL.map(|s| s.as_str()))
         .collect::<Vec<_>>();
@@ -112,7 +117,7 @@ pub async fn list(State(s): State<Arc<ServiceState>>, uri: Uri) -> Response {
                 } }
             } }
             @if let Some(n) = next {
-                p { a #next-page href=(href(&format!("/invoices?status={chosen}&from={}&to={}&buyer={}&after={n}", enc(&from), enc(&to), enc(&buyer)), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
+                p { a #next-page href=(href(&format!("/invoices?status={chosen}&from={}&to={}&buyer={}&after={n}{limit}", enc(&from), enc(&to), enc(&buyer)), lang)) { (t(lang, "صفحه بعد", "Next page")) } }
             }
         }
     };
