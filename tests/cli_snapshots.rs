@@ -210,6 +210,10 @@ fn every_manual_page_referred_to_exists_and_has_the_exit_status() {
         assert_eq!(code, 0, "{name}: {err}");
         assert!(out.contains(".TH moadian-"), "{name}: {out}");
     }
+    let missing = dir.path().join("no-such-dir");
+    let (code, _, err) = moadian(&["man", "--dir", missing.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no-such-dir") && !missing.exists(), "{err}");
     let (code, out, err) = moadian(&["man", "nope"]);
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("nope") && err.contains("submit"), "{err}");

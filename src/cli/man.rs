@@ -43,6 +43,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut root = <super::Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
     root.build();
     if let Some(dir) = &args.dir {
+        if !dir.is_dir() {
+            eprintln!(
+                "error: {} is not a directory (make it first)\nخطا: {} پوشه نیست (نخست آن را بسازید)",
+                dir.display(),
+                dir.display()
+            );
+            return Ok(2);
+        }
         write_all(&root, dir)?;
         return Ok(0);
     }
@@ -98,13 +106,6 @@ fn every_page(cmd: &clap::Command, pages: &mut Vec<clap::Command>) {
 
 /// Every page into `dir`, each written whole under a temporary name and then renamed.
 fn write_all(root: &clap::Command, dir: &Path) -> anyhow::Result<()> {
-    if !dir.is_dir() {
-        anyhow::bail!(
-            "{} is not a directory / {} پوشه نیست",
-            dir.display(),
-            dir.display()
-        );
-    }
     let mut pages = Vec::new();
     every_page(root, &mut pages);
     for cmd in pages {
