@@ -345,6 +345,44 @@ fn an_xlsx_zip_bomb_is_refused_before_inflating() {
     );
 }
 
+/// A small workbook whose cells all point at one long shared string: the text the cells hold
+/// counts against `--max-xlsx-mib` like the parts' decompressed size, so it is refused (naming
+/// the sheet, the row and the limit) instead of being copied into every cell.
+#[test]
+fn an_xlsx_repeating_one_long_shared_string_is_refused_by_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("amplified.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in HEAD.split(',').enumerate() {
+        ws.write_string(0, c as u16, h).unwrap();
+    }
+    let long = "ب".repeat(999);
+    for r in 1..=200u32 {
+        for c in 0..HEAD.split(',').count() as u16 {
+            ws.write_string(r, c, &long).unwrap();
+        }
+    }
+    wb.save(&p).unwrap();
+    assert!(std::fs::metadata(&p).unwrap().len() < 200_000);
+    let opts = ReadOptions {
+        max_xlsx_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let errs = all_errors(&p, opts);
+    let first = errs
+        .first()
+        .map(|e| e.1.chars().take(600).collect::<String>());
+    assert_eq!(errs.len(), 1, "{} errors, the first: {first:?}", errs.len());
+    assert!(
+        errs[0].1.contains("--max-xlsx-mib")
+            && errs[0].1.contains("text")
+            && errs[0].1.contains("row")
+            && errs[0].1.contains("amplified.xlsx"),
+        "{errs:?}"
+    );
+}
+
 #[test]
 fn an_xlsx_over_the_cell_limit_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -52,7 +52,8 @@ pub struct InputArgs {
     /// line or invoice of a JSON array (those are streamed: their files may be any size), in MiB.
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_FILE_BYTES >> 20)]
     pub max_file_mib: u64,
-    /// Largest total decompressed size of an XLSX workbook, in MiB.
+    /// Largest total decompressed size of an XLSX workbook, and largest total of the text its
+    /// cells hold (a shared string counts once per cell that shows it), in MiB.
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_XLSX_BYTES >> 20)]
     pub max_xlsx_mib: u64,
     /// Largest number of cells of an XLSX workbook.

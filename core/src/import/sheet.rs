@@ -85,24 +85,24 @@ fn excel_serial_to_datetime(f: f64) -> Option<chrono::NaiveDateTime> {
     epoch.checked_add_signed(chrono::Duration::milliseconds(ms))
 }
 
-fn data_to_cell(d: &Data) -> Cell {
+fn data_to_cell(d: Data) -> Cell {
     match d {
         Data::Empty => Cell::Empty,
-        Data::String(s) => Cell::Text(s.clone()),
+        Data::String(s) => Cell::Text(s),
         Data::Int(i) => Cell::Number {
             text: i.to_string(),
             inexact: false,
         },
         Data::Float(f) => {
-            let (text, inexact) = f64_text(*f);
+            let (text, inexact) = f64_text(f);
             Cell::Number { text, inexact }
         }
-        Data::Bool(b) => Cell::Text(if *b { "1" } else { "0" }.into()),
+        Data::Bool(b) => Cell::Text(if b { "1" } else { "0" }.into()),
         Data::DateTime(dt) => match excel_serial_to_datetime(dt.as_f64()) {
             Some(t) => Cell::DateTime(t),
             None => Cell::Text(dt.as_f64().to_string()),
         },
-        Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s),
         Data::Error(e) => Cell::Text(format!("#ERROR {e:?}")),
     }
 }
@@ -158,6 +158,9 @@ pub fn read_workbook(path: &Path, opts: &ReadOptions) -> Result<Vec<Table>, Shee
         calamine::Xlsx::new(std::io::BufReader::new(file)).map_err(|e| read_err(e.to_string()))?;
     let mut tables = Vec::new();
     let mut cells_seen: u64 = 0;
+    // The text the cells hold: a shared string is stored once in the file but copied into every
+    // cell that points at it, so it is counted per cell, against the same limit as the parts.
+    let mut text_bytes: u64 = 0;
     for name in wb.sheet_names() {
         let mut reader = wb
             .worksheet_cells_reader(&name)
@@ -173,6 +176,25 @@ pub fn read_workbook(path: &Path, opts: &ReadOptions) -> Result<Vec<Table>, Shee
             let data: Data = cell.get_value().clone().into();
             if matches!(data, Data::Empty) {
                 continue;
+            }
+            if let Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) = &data {
+                text_bytes += s.len() as u64;
+            }
+            if text_bytes > opts.max_xlsx_bytes {
+                let mib = opts.max_xlsx_bytes >> 20;
+                return Err(SheetError::Limit {
+                    path: p.clone(),
+                    message: Message::new(
+                        format!(
+                            "خانه‌های برگه «{name}» تا سطر {} بیش از {mib} مگابایت متن دارند (یک متن بلند در خانه‌های بسیار تکرار شده است؛ سقف --max-xlsx-mib)",
+                            r + 1
+                        ),
+                        format!(
+                            "the cells of sheet «{name}» hold more than {mib} MiB of text by row {} (one long text repeated in very many cells; limit --max-xlsx-mib)",
+                            r + 1
+                        ),
+                    ),
+                });
             }
             let row = rows.entry(r).or_default();
             let needed = c as usize + 1;
@@ -197,7 +219,7 @@ pub fn read_workbook(path: &Path, opts: &ReadOptions) -> Result<Vec<Table>, Shee
                     ),
                 });
             }
-            row[c as usize] = data_to_cell(&data);
+            row[c as usize] = data_to_cell(data);
         }
         drop(reader);
         if rows.is_empty() {
