@@ -188,3 +188,39 @@ fn every_command_ends_cleanly_when_stdout_is_closed() {
     );
     check(h, &["--help"], true);
 }
+
+/// A closed standard error (a log pipe that died, `2>&1 | head -c1`, journald restarting) never
+/// stops a pass half-way: every line the pass writes there is dropped, the pass sends and
+/// follows every invoice, and its result is on standard output.
+#[test]
+fn a_closed_stderr_does_not_stop_a_pass() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let valid = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/invoices/valid");
+    let out = base(
+        h,
+        &[
+            "--lang",
+            "en",
+            "submit",
+            "--sandbox",
+            "--wait",
+            "30s",
+            "--json",
+            valid,
+        ],
+    )
+    // A progress line at every step: the pass writes to standard error from the start.
+    .env("MOADIAN_PROGRESS_EVERY_MS", "0")
+    .env("MOADIAN_LOG", "info")
+    .stdout(Stdio::piped())
+    .stderr(closed_pipe())
+    .output()
+    .expect("runs");
+    assert_eq!(out.status.signal(), None, "{:?}", out.status);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(v["summary"]["success"].as_u64().unwrap() > 0, "{v:#}");
+    assert_eq!(v["summary"]["in_progress"], 0, "{v:#}");
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+}

@@ -100,7 +100,7 @@ pub async fn run_referral(
                 )?
             );
         } else {
-            eprintln!(
+            crate::say_err!(
                 "{}\n{}",
                 lang.text(&Message::new(
                     "صورتحساب ارجاعی ساخته نشد؛ این قاعده‌ها مانع آن‌اند:",
@@ -118,12 +118,12 @@ pub async fn run_referral(
         Err(f) => return stopped(&f),
     };
     if let Some(c) = &made.caution {
-        eprintln!("{}", lang.text(c));
+        crate::say_err!("{}", lang.text(c));
     }
     if opts.dry_run {
         println!("{}", serde_json::to_string_pretty(&made.invoice)?);
         if !made.findings.is_empty() {
-            eprintln!("{}", finding_lines(&made.findings, lang));
+            crate::say_err!("{}", finding_lines(&made.findings, lang));
         }
         return Ok(0);
     }

@@ -64,7 +64,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let Some(code) = args.code else {
-        eprintln!("{}", usage_text(&langs));
+        crate::say_err!("{}", usage_text(&langs));
         return Ok(2);
     };
     match codes::explain(&code) {
@@ -81,7 +81,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 let v = serde_json::json!({ "code": code.trim(), "found": null });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             }
-            eprint!("{}", render_unknown(&code, &langs));
+            crate::say_err_part!("{}", render_unknown(&code, &langs));
             Ok(1)
         }
     }

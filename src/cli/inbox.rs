@@ -84,7 +84,7 @@ pub enum Settled {
 const TAKEN_EXTENSIONS: [&str; 4] = ["json", "jsonl", "csv", "xlsx"];
 
 fn say(lang: Langs, fa: String, en: String) {
-    eprintln!("{}", lang.text(&Message::new(fa, en)));
+    crate::say_err!("{}", lang.text(&Message::new(fa, en)));
 }
 
 /// `dir/name` must be a real directory (created when missing), never a symbolic link.

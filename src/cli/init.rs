@@ -68,7 +68,7 @@ fn value(
         anyhow::bail!("{flag} is needed (no terminal to ask on) / {flag} لازم است");
     }
     let shown = default.map(|d| format!(" [{d}]")).unwrap_or_default();
-    eprint!("{} / {}{shown}: ", question.fa, question.en);
+    crate::say_err_part!("{} / {}{shown}: ", question.fa, question.en);
     std::io::stderr().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;

@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     root.build();
     if let Some(dir) = &args.dir {
         if !dir.is_dir() {
-            eprintln!(
+            crate::say_err!(
                 "error: {} is not a directory (make it first)\nخطا: {} پوشه نیست (نخست آن را بسازید)",
                 dir.display(),
                 dir.display()
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             Some(c) => c,
             None => {
                 let names: Vec<&str> = root.get_subcommands().map(|c| c.get_name()).collect();
-                eprintln!(
+                crate::say_err!(
                     "error: no command «{name}»; pages: {}\nخطا: فرمانی به نام «{name}» نیست",
                     names.join(", ")
                 );

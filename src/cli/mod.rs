@@ -29,6 +29,7 @@ pub mod session;
 pub mod sign;
 pub mod signer_args;
 pub mod status;
+pub mod stderr;
 pub mod submit;
 pub mod table;
 pub mod taxid;
@@ -134,7 +135,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::say_err!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -143,9 +144,9 @@ pub fn main() -> ExitCode {
         Err(e) => {
             match queue_file_error(&e) {
                 Some(q) => match lang {
-                    Langs::En => eprintln!("error: {q}"),
-                    Langs::Fa => eprintln!("خطا: {}", q.persian()),
-                    Langs::Both => eprintln!("خطا: {}\nerror: {q}", q.persian()),
+                    Langs::En => crate::say_err!("error: {q}"),
+                    Langs::Fa => crate::say_err!("خطا: {}", q.persian()),
+                    Langs::Both => crate::say_err!("خطا: {}\nerror: {q}", q.persian()),
                 },
                 None => match e
                     .chain()
@@ -154,12 +155,12 @@ pub fn main() -> ExitCode {
                     // A queue's refusal (busy, conflict…) has its Persian text: both languages,
                     // the chosen one first.
                     Some(q) => match lang {
-                        Langs::En => eprintln!("error: {e:#}\nخطا: {}", q.persian()),
+                        Langs::En => crate::say_err!("error: {e:#}\nخطا: {}", q.persian()),
                         Langs::Fa | Langs::Both => {
-                            eprintln!("خطا: {}\nerror: {e:#}", q.persian())
+                            crate::say_err!("خطا: {}\nerror: {e:#}", q.persian())
                         }
                     },
-                    None => eprintln!("error: {e:#}"),
+                    None => crate::say_err!("error: {e:#}"),
                 },
             }
             ExitCode::from(1)
@@ -222,8 +223,9 @@ pub(crate) fn plural(n: u64) -> &'static str {
 /// A closed standard output (`moadian status | head -1`) ends the program quietly, with the
 /// conventional status 141 (killed by SIGPIPE), like every other command-line tool — instead
 /// of Rust's default (the signal ignored, then a panic at the next `println!`). Sockets are not
-/// affected: the standard library sends on them with `MSG_NOSIGNAL`. Work already committed to
-/// the queue stays committed; an interrupted pass resumes like after any crash.
+/// affected: the standard library sends on them with `MSG_NOSIGNAL`; neither is standard error,
+/// which is written through [`stderr::write`]. Work already committed to the queue stays
+/// committed; an interrupted pass resumes like after any crash.
 fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid handler.
@@ -245,6 +247,6 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour(std::io::stderr().is_terminal()))
-        .with_writer(std::io::stderr)
+        .with_writer(|| stderr::Stderr)
         .try_init();
 }

@@ -5,7 +5,7 @@
 use crate::lang::{Langs, Message};
 use crate::pipeline::{Event, Observer};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -131,7 +131,7 @@ impl Observer for Progress {
                 self.lang.text(&describe(e, p.signed)).replace('\n', " / ")
             );
             // A closed standard error must not stop the work it reports on.
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            crate::say_err!("{line}");
         }
     }
 }

@@ -63,7 +63,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 format!("--from {} پس از --to {} است؛ گزارش این بازه خالی می‌بود. ترتیب تاریخ‌ها را درست کنید.", a.raw, b.raw),
                 format!("--from {} is after --to {}; the report of that range would be empty. Put the dates in order.", a.raw, b.raw),
             );
-            eprintln!("{}", super::status::stopped_text(global.lang, &m));
+            crate::say_err!("{}", super::status::stopped_text(global.lang, &m));
             return Ok(2);
         }
     }
@@ -132,7 +132,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                     let _ = std::fs::remove_file(&part);
                     return Err(e.context(format!("cannot write {}", p.display())));
                 }
-                eprintln!("{}", p.display());
+                crate::say_err!("{}", p.display());
             }
             None => {
                 let stdout = std::io::stdout();

@@ -44,7 +44,7 @@ fn confirmed(args: &Args, lang: Langs) -> anyhow::Result<bool> {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        eprintln!(
+        crate::say_err!(
             "{}",
             text(
                 lang,
@@ -56,7 +56,7 @@ fn confirmed(args: &Args, lang: Langs) -> anyhow::Result<bool> {
         );
         return Ok(false);
     }
-    eprint!(
+    crate::say_err_part!(
         "{}",
         text(
             lang,
@@ -107,7 +107,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let (_signer, client) = match session.connect_checked().await? {
         Ok(sc) => sc,
         Err(f) => {
-            eprintln!("{}", lang.text(&f.message));
+            crate::say_err!("{}", lang.text(&f.message));
             return Ok(if f.outage {
                 super::submit::EXIT_UNREACHABLE
             } else {
@@ -160,7 +160,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         }
     }
     if !found.is_empty() {
-        eprintln!(
+        crate::say_err!(
             "{}",
             text(
                 lang,

@@ -105,7 +105,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let runner = match queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id)) {
         Ok(r) => std::sync::Arc::new(r),
         Err(e @ QueueError::Busy { .. }) => {
-            eprintln!("queue busy: {e}\n{}", e.persian());
+            crate::say_err!("queue busy: {e}\n{}", e.persian());
             return Ok(1);
         }
         Err(e) => return Err(e.into()),
@@ -153,9 +153,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         };
         let when = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
         let line = super::status::summary_line(&pipeline::Listing::summary(&listing)?);
-        eprintln!("{when}: {}", lang.text(&line));
+        crate::say_err!("{when}: {}", lang.text(&line));
         if let Some(m) = message {
-            eprintln!("{}", super::status::stopped_text(lang, m));
+            crate::say_err!("{}", super::status::stopped_text(lang, m));
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -192,7 +192,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             let mut out = std::io::stdout();
             writeln!(out, "{}", sandbox.base_url())?;
             out.flush()?;
-            eprintln!(
+            crate::say_err!(
                 "sandbox serving on {} (ledger: {}sandbox/ledger); Ctrl-C stops it / سندباکس در حال اجراست",
                 sandbox.base_url(),
                 sandbox.root_url()
@@ -254,10 +254,10 @@ fn reset(a: ResetArgs) -> anyhow::Result<u8> {
     }
     if !a.yes {
         if !std::io::stdin().is_terminal() {
-            eprintln!("add --yes to remove them / برای پاک کردن ‎--yes‎ را اضافه کنید");
+            crate::say_err!("add --yes to remove them / برای پاک کردن ‎--yes‎ را اضافه کنید");
             return Ok(2);
         }
-        eprint!("remove? [y/N] / پاک شوند؟ ");
+        crate::say_err_part!("remove? [y/N] / پاک شوند؟ ");
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "بله") {

@@ -76,7 +76,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             format!("گوش دادن روی {} (غیر از loopback) بدون توکن دسترسی مجاز نیست: ‎--token-file FILE‎ را بدهید.", args.bind),
             format!("listening on {} (not loopback) needs an access token: give --token-file FILE.", args.bind),
         );
-        eprintln!("{}", lang.text(&m));
+        crate::say_err!("{}", lang.text(&m));
         return Ok(2);
     }
     let mut session = Session::open(&args.target).await?;
@@ -85,7 +85,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let runner = match queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id)) {
         Ok(r) => Arc::new(r),
         Err(e @ QueueError::Busy { .. }) => {
-            eprintln!("queue busy: {e}\n{}", e.persian());
+            crate::say_err!("queue busy: {e}\n{}", e.persian());
             return Ok(1);
         }
         Err(e) => return Err(e.into()),
@@ -127,12 +127,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 format!("روی {addr} نمی‌توان گوش داد: {e} (پورت دیگری با ‎--port‎ بدهید)"),
                 format!("cannot listen on {addr}: {e} (give another --port)"),
             );
-            eprintln!("{}", lang.text(&m));
+            crate::say_err!("{}", lang.text(&m));
             return Ok(1);
         }
     };
     let local = listener.local_addr()?;
-    eprintln!(
+    crate::say_err!(
         "{}: http://{local}/api/v1/ (OpenAPI: http://{local}/api/v1/openapi.json)",
         lang.label("سرویس آماده است", "listening")
     );

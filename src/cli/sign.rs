@@ -65,13 +65,13 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     match out {
         Ok((jws, warnings)) => {
             for w in warnings {
-                eprintln!("{}", super::doctor::render(&w, lang));
+                crate::say_err!("{}", super::doctor::render(&w, lang));
             }
             println!("{jws}");
             Ok(0)
         }
         Err(e) => {
-            eprintln!("{}", super::doctor::render_error(&e, lang));
+            crate::say_err!("{}", super::doctor::render_error(&e, lang));
             Ok(1)
         }
     }

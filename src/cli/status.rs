@@ -371,7 +371,7 @@ pub fn print_listing(
     }
     w.flush()?;
     if let Some(m) = stopped {
-        eprintln!("{}", stopped_text(lang, m));
+        crate::say_err!("{}", stopped_text(lang, m));
     }
     Ok(s)
 }

@@ -103,7 +103,7 @@ pub fn enqueue_paths(
             .iter()
             .map(|f| format!("{} = {}", f.field, f.value))
             .collect();
-        eprintln!("{source}: {head}: {}", list.join(", "));
+        crate::say_err!("{source}: {head}: {}", list.join(", "));
     })
 }
 

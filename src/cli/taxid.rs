@@ -70,7 +70,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     }
     // clap guarantees these when --check is absent.
     let (Some(m), Some(serial)) = (&args.memory_id, args.serial) else {
-        eprintln!("error: --memory-id and --serial are required (or --check TAXID)");
+        crate::say_err!("error: --memory-id and --serial are required (or --check TAXID)");
         return Ok(2);
     };
     let memory = match MemoryId::parse(m) {
@@ -84,7 +84,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             Err(m) => return Ok(usage_error(global, &m)),
         },
         (None, None) => {
-            eprintln!("error: give --indatim MS or --date DATE (1405/08/29 or 2026-11-20)");
+            crate::say_err!("error: give --indatim MS or --date DATE (1405/08/29 or 2026-11-20)");
             return Ok(2);
         }
     };
@@ -105,10 +105,10 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
 
 fn usage_error(global: &Global, m: &Message) -> u8 {
     match global.lang.single() {
-        Some(l) => eprintln!("error: {}", m.get(l)),
+        Some(l) => crate::say_err!("error: {}", m.get(l)),
         None => {
-            eprintln!("خطا: {}", m.fa);
-            eprintln!("error: {}", m.en);
+            crate::say_err!("خطا: {}", m.fa);
+            crate::say_err!("error: {}", m.en);
         }
     }
     2

@@ -38,7 +38,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 format!("{shown}: الگو با پسوند .xlsx یا .csv نوشته می‌شود؛ یکی از این دو را بدهید (یا --format)."),
                 format!("{shown}: a template is written as .xlsx or .csv; give one of those extensions (or --format)."),
             );
-            eprintln!("{}", super::status::stopped_text(lang, &m));
+            crate::say_err!("{}", super::status::stopped_text(lang, &m));
             return Ok(2);
         }
     };
@@ -54,7 +54,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             format!("{list} already exists and was left untouched; pass --force to replace it, or choose another name"),
         );
         // A refusal that stops the command: both languages, the chosen one first.
-        eprintln!("{}", super::status::stopped_text(lang, &m));
+        crate::say_err!("{}", super::status::stopped_text(lang, &m));
         return Ok(1);
     }
     let now = chrono::Utc::now().timestamp_millis();

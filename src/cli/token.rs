@@ -150,7 +150,7 @@ fn finish(r: Result<(), SignError>, lang: Option<Lang>) -> anyhow::Result<u8> {
     match r {
         Ok(()) => Ok(0),
         Err(e) => {
-            eprintln!("{}", super::doctor::render_error(&e, lang));
+            crate::say_err!("{}", super::doctor::render_error(&e, lang));
             Ok(1)
         }
     }

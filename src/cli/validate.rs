@@ -128,8 +128,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             "no invoice file (.json, .jsonl, .ndjson, .xlsx, .csv) found under the given paths.",
         );
         match global.lang.single() {
-            Some(l) => eprintln!("{}", m.get(l)),
-            None => eprintln!("{}\n{}", m.fa, m.en),
+            Some(l) => crate::say_err!("{}", m.get(l)),
+            None => crate::say_err!("{}\n{}", m.fa, m.en),
         }
         return Ok(1);
     }
