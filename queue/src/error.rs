@@ -63,6 +63,16 @@ pub enum QueueError {
         found: i64,
     },
 
+    /// A runner that paused past its lease (PostgreSQL) was taken over: it sends nothing more
+    /// for that memory ID.
+    #[error("memory ID {memory_id} is now leased by another runner ({host} pid {pid}, since {since} UTC): this runner paused past its own lease and was taken over, so it sends nothing more for it; the other runner carries on")]
+    LeaseTaken {
+        memory_id: String,
+        host: String,
+        pid: u32,
+        since: String,
+    },
+
     #[error("attempt {uid} is {from}; cannot record {what}")]
     InvalidTransition {
         uid: Uuid,
@@ -263,6 +273,14 @@ impl QueueError {
             ),
             QueueError::Stale { invoice, .. } => format!(
                 "صورتحساب {invoice} پس از خواندن تغییر کرده است؛ دوباره بخوانید و محتوای جدید را امضا کنید"
+            ),
+            QueueError::LeaseTaken {
+                memory_id,
+                host,
+                pid,
+                since,
+            } => format!(
+                "شناسه حافظه {memory_id} اکنون در اختیار اجرای دیگری است ({host}، pid {pid}، از {since} UTC): این اجرا بیش از مهلت خود متوقف مانده بود و جای آن گرفته شد، پس برای آن چیزی نمی‌فرستد؛ اجرای دیگر کار را ادامه می‌دهد"
             ),
             QueueError::InvalidTransition { uid, from, what } => {
                 format!("ارسال {uid} در وضعیت {from} است؛ ثبت «{what}» ممکن نیست")

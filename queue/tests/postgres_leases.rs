@@ -128,6 +128,10 @@ fn after_its_lease_expired_another_runner_takes_over_and_reconciles_first() {
     );
     // The old runner, if it wakes up, can start nothing more for this memory ID…
     let e = old.begin_attempt(&[k(1)], "late").unwrap_err();
+    assert!(
+        matches!(e, moadian_queue::QueueError::LeaseTaken { .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("leased by another runner"), "{e}");
     // …but the answer to its own POST is still recorded (the truth is never thrown away).
     old.record_accepted(sending.uid, "ref-late").unwrap();

@@ -61,6 +61,8 @@ pub enum StopReason {
     Signer(SignError),
     /// The server refused or could not be reached after the retries.
     Api(ApiError),
+    /// The queue refused to go on: another runner took this one's memory ID over.
+    Queue(moadian_queue::QueueError),
 }
 
 impl std::fmt::Display for StopReason {
@@ -68,6 +70,7 @@ impl std::fmt::Display for StopReason {
         match self {
             StopReason::Signer(e) => write!(f, "{e}"),
             StopReason::Api(e) => write!(f, "{e}"),
+            StopReason::Queue(e) => write!(f, "{e}"),
         }
     }
 }
@@ -82,6 +85,7 @@ impl StopReason {
     pub fn message(&self) -> crate::lang::Message {
         match self {
             StopReason::Signer(e) => e.message(),
+            StopReason::Queue(e) => crate::lang::Message::new(e.persian(), e.to_string()),
             StopReason::Api(e) if e.is_outage() => crate::lang::Message::new(
                 format!("سرور سامانه مودیان در دسترس نیست یا پیوسته خطا می‌دهد ({}). این مشکل شبکه یا سرور است، نه صورتحساب‌ها، شناسه حافظه یا گواهی. اجرا متوقف شد؛ صف دست‌نخورده است و اجرای بعدی `moadian run` ادامه می‌دهد.", e.short()),
                 format!("the tax server cannot be reached or keeps failing ({}). This is a network or server problem, not your invoices, memory ID or certificate. Stopped; the queue is intact and the next `moadian run` goes on. Detail: {e}", e.short()),

@@ -12,7 +12,7 @@ use crate::pipeline::send::blocking;
 use crate::pipeline::{Event, Observer, PipelineError, Runner};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use moadian_queue::{
-    Attempt, AttemptStatus, Outcome, RunnerStore, ServerStatus, Store, Transition,
+    Attempt, AttemptStatus, Outcome, QueueError, RunnerStore, ServerStatus, Store, Transition,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -106,13 +106,26 @@ async fn inquire_and_record(
     )
     .await;
     if !answered.is_empty() {
+        let said: Vec<ServerStatus> = answered.iter().map(|o| o.status).collect();
         let r = runner.clone();
         let transitions = blocking(move || r.record_outcome_many(&answered)).await??;
-        for t in transitions {
-            match t? {
-                Transition::Moved { to, .. } if to.is_final() => stats.finalized += 1,
-                Transition::Requeued => stats.requeued += 1,
-                _ => {}
+        for (t, said) in transitions.into_iter().zip(said) {
+            match t {
+                Ok(Transition::Moved { to, .. }) if to.is_final() => stats.finalized += 1,
+                Ok(Transition::Requeued) => stats.requeued += 1,
+                Ok(_) => {}
+                // Settled since it was read (another runner of a PostgreSQL queue answered it
+                // first, or took this one's memory ID over): the queue kept the answer as a
+                // `conflicting_answer` event, and the status recorded there stands. A final
+                // answer that disagrees with it is worth a look; a late TIMEOUT is not.
+                Err(e @ QueueError::InvalidTransition { .. }) => {
+                    if matches!(said, ServerStatus::Success | ServerStatus::Failed) {
+                        tracing::warn!(error = %e, server = said.as_str(), "the server's final answer disagrees with the attempt's recorded status; kept as an event")
+                    } else {
+                        tracing::debug!(error = %e, "answer for an attempt settled elsewhere: not recorded")
+                    }
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -242,10 +255,19 @@ async fn retry_after_key_change(
     let detail = serde_json::json!({"reason": KEY_RETRY_REASON, "key_id": key_id});
     let r = runner.clone();
     let uid = a.uid;
-    blocking(move || {
+    match blocking(move || {
         r.requeue_not_registered(uid, AttemptStatus::Rejected, errs.as_ref(), &detail)
     })
-    .await??;
+    .await?
+    {
+        Ok(_) => {}
+        // Settled elsewhere since it was read (another runner): nothing to send again here.
+        Err(e @ QueueError::InvalidTransition { .. }) => {
+            tracing::debug!(error = %e, "rejection of an attempt settled elsewhere: not sent again");
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(uid = %a.uid, "server key changed: re-encrypting and sending again with the same tax ID");
     Ok(true)
 }

@@ -12,7 +12,7 @@ use crate::crypto::jwe::ServerKey;
 use crate::crypto::jws::{sign_compact, JwsOptions};
 use crate::crypto::SignError;
 use crate::pipeline::{Event, Observer, PipelineError, Runner, StopReason};
-use moadian_queue::{AfterRejection, Invoice, InvoiceId, InvoiceKey, RunnerStore};
+use moadian_queue::{AfterRejection, Invoice, InvoiceId, InvoiceKey, QueueError, RunnerStore};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -321,6 +321,8 @@ async fn post_batch(
         let k = keys.clone();
         match blocking(move || r.begin_attempt(&k, &b)).await? {
             Ok(a) => a,
+            // Taken over while paused: nothing more is sent from here.
+            Err(e @ QueueError::LeaseTaken { .. }) => return Ok(Some(StopReason::Queue(e))),
             Err(e) => {
                 // One invoice changed under us (re-enqueued): record the others one by one.
                 tracing::warn!(error = %e, "batch attempt refused; recording one by one");
@@ -328,8 +330,12 @@ async fn post_batch(
                 for k in keys {
                     let r = runner.clone();
                     let b = batch_id.clone();
-                    if let Ok(mut a) = blocking(move || r.begin_attempt(&[k], &b)).await? {
-                        v.append(&mut a);
+                    match blocking(move || r.begin_attempt(&[k], &b)).await? {
+                        Ok(mut a) => v.append(&mut a),
+                        Err(e @ QueueError::LeaseTaken { .. }) if v.is_empty() => {
+                            return Ok(Some(StopReason::Queue(e)))
+                        }
+                        Err(_) => {}
                     }
                 }
                 v

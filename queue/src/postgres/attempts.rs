@@ -221,13 +221,12 @@ impl RunnerStore for PgRunner {
                         )));
                     }
                     if let Some(l) = super::lease::blocking_lease(tx, &memory_id, &me, now)? {
-                        return Err(QueueError::InvalidInput(format!(
-                            "memory ID {memory_id} is leased by another runner ({} pid {}) \
-                             since {} UTC: this runner sends nothing for it",
-                            l.host,
-                            l.pid,
-                            crate::error::utc(l.since)
-                        )));
+                        return Err(QueueError::LeaseTaken {
+                            memory_id: memory_id.clone(),
+                            host: l.host,
+                            pid: l.pid,
+                            since: crate::error::utc(l.since),
+                        });
                     }
                     allowed.insert(memory_id.clone());
                 }

@@ -1,0 +1,108 @@
+//! A runner of a PostgreSQL queue that pauses past its lease (SIGSTOP: a laptop lid, a VM
+//! frozen, a debugger) while another runner takes its memory ID over. When it wakes up it stops
+//! its pass with a message in both languages and sends nothing more; the new holder finishes;
+//! and neither dies on the other's answers (an attempt settled by one is a stale answer to the
+//! other, kept as an event). Every invoice is registered by the tax system exactly once.
+//!
+//! Needs SoftHSM2 and the PostgreSQL server `scripts/test.sh` starts; fails without them.
+
+mod e2e_support;
+mod pg_support;
+use e2e_support::*;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const LEASE_TTL_MS: &str = "600";
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_paused_past_its_lease_stops_and_the_new_holder_finishes() {
+    let sandbox = moadian::sandbox::SandboxConfig {
+        faults: moadian::sandbox::Faults {
+            latency_ms: 40,
+            processing_delay_ms: 300,
+            // Answers lost on the way, TIMEOUTs and a key change: attempts that end UNKNOWN,
+            // LOST or REJECTED, whose settling one runner may do while the other asks.
+            drop_before_accept_rate: 0.05,
+            drop_after_accept_rate: 0.05,
+            timeout_rate: 0.05,
+            rotate_key_rate: 0.02,
+            ..moadian::sandbox::Faults::default()
+        },
+        ..moadian::sandbox::SandboxConfig::default()
+    };
+    let env = Env::with_sandbox(sandbox, 3).await;
+    let queue = PathBuf::from(pg_support::schema_url("paused", None));
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 150);
+    let (code, _, err) = env.run_q(&queue, &["enqueue", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+
+    let start = |name: &str| {
+        let mut c = env.command_q(&queue, &["run", "--wait", "30s", "--json"]);
+        c.env("MOADIAN_LEASE_TTL_MS", LEASE_TTL_MS);
+        let child = c.spawn().expect("runs");
+        eprintln!("runner {name}: pid {:?}", child.id());
+        child
+    };
+    let a = start("A");
+    let a_pid = a.id().unwrap();
+    // A is sending: pause it there, past its lease.
+    while env.sandbox.ledger().packets_received == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal(a_pid, libc::SIGSTOP);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let b = start("B");
+    // B has taken over and is sending and following; A wakes up in the middle of it.
+    let received = env.sandbox.ledger().packets_received;
+    for _ in 0..400 {
+        if env.sandbox.ledger().packets_received > received {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal(a_pid, libc::SIGCONT);
+    let wait = |c: tokio::process::Child| async move {
+        tokio::time::timeout(Duration::from_secs(120), c.wait_with_output())
+            .await
+            .expect("ends within 2 minutes")
+            .expect("runs")
+    };
+    let (a, b) = tokio::join!(wait(a), wait(b));
+    for (name, out) in [("A", &a), ("B", &b)] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("cannot record"), "runner {name}: {err}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&stdout).is_ok(),
+            "runner {name} ends with its summary ({:?}): {stdout}\n{err}",
+            out.status
+        );
+    }
+    let a_err = String::from_utf8_lossy(&a.stderr);
+    eprintln!("runner A ended {:?}; runner B {:?}", a.status, b.status);
+    let a_out = String::from_utf8_lossy(&a.stdout);
+    if a.status.code() != Some(0) {
+        assert!(
+            a_out.contains("taken over") && a_out.contains("جای آن گرفته شد"),
+            "A says why it stopped, in both languages: {a_out}\n{a_err}"
+        );
+    }
+    // Whatever either left open, one more pass finishes; the tax system registered each
+    // invoice once. (A packet may reach it twice where the design sends again: after a
+    // TIMEOUT answer, a rejection for the old key, or a POST it never received.)
+    let (code, report, err) = env.run_json_q(&queue, &["run", "--wait", "30s"]).await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{t}: {report:#}");
+    }
+    let ledger = env.sandbox.ledger();
+    for t in &taxids {
+        assert_eq!(ledger.succeeded(t), 1, "{t} registered once");
+    }
+}
