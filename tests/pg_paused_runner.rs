@@ -106,3 +106,54 @@ async fn a_runner_paused_past_its_lease_stops_and_the_new_holder_finishes() {
         assert_eq!(ledger.succeeded(t), 1, "{t} registered once");
     }
 }
+
+/// `systemctl stop` (SIGTERM) in the middle of a pass on a PostgreSQL queue: the runner says
+/// so, releases its lease and ends by the signal; the next runner starts at once (it does not
+/// wait for the lease to expire) and finishes every invoice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_pass_releases_the_lease_at_once() {
+    let sandbox = moadian::sandbox::SandboxConfig {
+        faults: moadian::sandbox::Faults {
+            latency_ms: 40,
+            processing_delay_ms: 300,
+            ..moadian::sandbox::Faults::default()
+        },
+        ..moadian::sandbox::SandboxConfig::default()
+    };
+    let env = Env::with_sandbox(sandbox, 3).await;
+    let queue = PathBuf::from(pg_support::schema_url("sigterm", None));
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 60);
+    let (code, _, err) = env.run_q(&queue, &["enqueue", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    // The default lease lifetime (30 s): a lease left behind would make the next run busy.
+    let child = env
+        .command_q(&queue, &["run", "--wait", "30s", "--json"])
+        .spawn()
+        .expect("runs");
+    while env.sandbox.ledger().packets_received == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal(child.id().unwrap(), libc::SIGTERM);
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("ends soon after SIGTERM")
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(libc::SIGTERM),
+        "{err}"
+    );
+    assert!(
+        err.contains("SIGTERM") && err.contains("صف دست‌نخورده"),
+        "{err}"
+    );
+    let (code, report, err) = env.run_json_q(&queue, &["run", "--wait", "30s"]).await;
+    assert!(!err.contains("busy"), "the lease was released: {err}");
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{t}: {report:#}");
+    }
+    assert_exactly_once(&env.sandbox, &taxids);
+}

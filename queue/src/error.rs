@@ -23,7 +23,7 @@ pub enum QueueError {
         source: std::io::Error,
     },
 
-    #[error("queue {db} is busy: another runner (pid {pid}) is sending from it (lock file {lock}). Wait for it to finish, or stop that process; read-only commands such as `status` still work", pid = .pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into()), db = .db.display(), lock = .lock.display())]
+    #[error("queue {db} is busy: another runner (pid {pid}) is sending from it (held: {lock}). Wait for it to finish, or stop that process; read-only commands such as `status` still work", pid = .pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into()), db = .db.display(), lock = .lock.display())]
     Busy {
         db: PathBuf,
         lock: PathBuf,

@@ -34,6 +34,7 @@ pub mod submit;
 pub mod table;
 pub mod taxid;
 pub mod template;
+pub mod terminate;
 pub mod token;
 pub mod validate;
 
@@ -139,7 +140,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let outcome = runtime.block_on(dispatch(cli));
+    // Every task and blocking job ends with the runtime (a queue write in progress is given
+    // time to finish): runners are released before a SIGTERM that stopped the command ends
+    // the process.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    terminate::end_if_terminated();
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             match queue_file_error(&e) {
@@ -188,16 +195,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Doctor(a) => doctor::run(a, &global).await,
         Command::Token(a) => token::run(a, &global).await,
         Command::Sandbox(a) => sandbox::run(a, &global).await,
-        Command::Submit(a) => submit::run(a, &global).await,
+        Command::Submit(a) => terminate::stoppable(submit::run(a, &global)).await,
         Command::Enqueue(a) => enqueue::run(a, &global).await,
-        Command::Run(a) => run::run(a, &global).await,
+        Command::Run(a) => terminate::stoppable(run::run(a, &global)).await,
         Command::Serve(a) => serve::run(a, &global).await,
         Command::Status(a) => status::run(a, &global).await,
         Command::Queue(a) => queue::run(a, &global).await,
         Command::Inquire(a) => inquire::run(a, &global).await,
         Command::Template(a) => template::run(a, &global).await,
         Command::Correct(a) => correct::run(a, &global).await,
-        Command::Resend(a) => resend::run(a, &global).await,
+        Command::Resend(a) => terminate::stoppable(resend::run(a, &global)).await,
         Command::Cancel(a) => cancel::run(a, &global).await,
         Command::Return(a) => return_::run(a, &global).await,
         Command::Report(a) => report::run(a, &global).await,
