@@ -205,3 +205,34 @@ async fn an_old_failure_is_listed_by_later_passes_but_fails_only_its_own() {
     assert_eq!(code, 0);
     assert!(out.contains("FAILED") && out.contains("INVALID"), "{out}");
 }
+
+/// `run` from a place where the queue file does not exist (cron with another HOME, a mistyped
+/// `--queue`) says which file it looked for and creates nothing, instead of starting an empty
+/// queue there and reporting "0 invoices" as if all were well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_names_a_queue_that_does_not_exist_and_creates_none() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let missing = env.path("elsewhere").join("queue.sqlite");
+    std::fs::create_dir_all(missing.parent().unwrap()).unwrap();
+    let (code, out, err) = env.run_q(&missing, &["run", "--wait", "5s"]).await;
+    assert_eq!(
+        code, 0,
+        "nothing was ever queued there: nothing to do\n{out}\n{err}"
+    );
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+    assert!(
+        !missing.exists(),
+        "no queue is created by a run with nothing to take"
+    );
+    // With an inbox to take files from, the first pass makes the queue as usual.
+    let inbox = env.path("inbox");
+    write_invoices(&inbox, 1, 1);
+    let (code, _, err) = env
+        .run_q(
+            &missing,
+            &["run", "--inbox", inbox.to_str().unwrap(), "--wait", "20s"],
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(missing.exists());
+}

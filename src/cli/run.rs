@@ -101,6 +101,22 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let mut session = Session::open(&args.target).await?;
     session.apply_pacing(&args.pacing)?;
     session.deadline = args.deadline.clone();
+    // One pass, nothing ever queued here, and no inbox to take from: say which file was looked
+    // for (cron with another HOME, a mistyped --queue) rather than start an empty one. (A
+    // `--watch` service waits for what others will queue.)
+    let path = &session.queue_path;
+    let once = args.inbox.is_none() && args.watch.is_none();
+    if once && !super::session::is_postgres(path) && !path.exists() {
+        let shown = super::session::shown(path);
+        crate::say_err!(
+            "{}",
+            lang.text(&crate::lang::Message::new(
+                format!("صفی در {shown} نیست: با این پیکربندی (HOME، MOADIAN_HOME، --queue یا profile) هنوز صورتحسابی در صف گذاشته نشده است؛ کاری برای انجام نیست. اگر صف جای دیگری است، همان را بدهید (--queue یا --profile)."),
+                format!("no queue at {shown}: nothing has been queued with this setup (HOME, MOADIAN_HOME, --queue or profile) yet; nothing to do. If the queue is elsewhere, name it (--queue or --profile)."),
+            ))
+        );
+        return Ok(0);
+    }
     let queue = session.open_queue()?;
     let runner = match queue.acquire_runner_for(std::slice::from_ref(&session.profile.memory_id)) {
         Ok(r) => std::sync::Arc::new(r),
