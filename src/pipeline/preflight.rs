@@ -248,7 +248,22 @@ fn token_steps(
             format!("token {:?} (serial {}) is present.", tok.label, tok.serial),
         ),
     ));
+    // A good login resets the count of wrong PINs the flags showed before it: the signer
+    // keeps the warning only while the token still reports the count low.
+    let count_reset = tok.flags.count_low
+        && !tok.flags.final_try
+        && matches!(&opened.signer, Ok(s) if !s.warnings().iter().any(|w| w.id == "pin.count_low"));
     match token::pin_policy(&tok.flags, cfg.allow_final_pin_try) {
+        Ok(warnings) if count_reset => {
+            checks.extend(warnings.into_iter().filter(|w| w.id != "pin.count_low"));
+            checks.push(Check::ok(
+                "pin.ok",
+                msg(
+                    "از آخرین ورود موفق رمز اشتباهی وارد شده بود؛ این ورود موفق بود و شمارش رمزهای اشتباه توکن از نو شروع شد.",
+                    "a wrong PIN had been entered since the last good login; this login succeeded, and the token's count of wrong PINs is reset.",
+                ),
+            ));
+        }
         Ok(warnings) if warnings.is_empty() => checks.push(Check::ok(
             "pin.ok",
             msg(
