@@ -356,16 +356,11 @@ fn open_inner(
         e
     };
     // Invariant 5: the flags first, before any login.
-    let mut warnings = pin_policy(&token.flags, cfg.allow_final_pin_try).map_err(&mut failed)?;
+    let warnings = pin_policy(&token.flags, cfg.allow_final_pin_try).map_err(&mut failed)?;
     let session = ctx
         .open_ro_session(slot)
         .map_err(|e| failed(map_error(e, "C_OpenSession")))?;
     login_once(&session, &token, pin).map_err(&mut failed)?;
-    // A good login resets the token's count of wrong PINs: the warning read before it goes
-    // when the token says so.
-    if token.flags.count_low && info.pin_flags(&ctx, slot).is_ok_and(|f| !f.count_low) {
-        warnings.retain(|w| w.id != "pin.count_low");
-    }
     let certs = read_certificates(&session)?;
     let keys = private_keys(&session)?;
     let selection = select(
