@@ -345,3 +345,51 @@ fn an_array_bigger_than_the_file_limit_is_validated_invoice_by_invoice() {
     let v = json_of(&out.stdout);
     assert_eq!(v["invoices"][0]["errors"][0]["rule"], "load.too_large");
 }
+
+/// A NUL or ESC in a text field is refused, naming the field; in a numeric spreadsheet cell it
+/// is an error too. Neither is ever echoed raw: the output shows `\u{1b}`, so an escape
+/// sequence in a file cannot reach the terminal.
+#[test]
+fn control_characters_are_refused_and_never_echoed_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(OFFICIAL).unwrap();
+    v["body"][0]["sstt"] = serde_json::json!("قطعات\u{0}\u{1b}[31mRED\u{200f}");
+    std::fs::write(dir.path().join("nul.json"), v.to_string()).unwrap();
+    let out = moadian(dir.path())
+        .args(["--lang", "en", "validate", "--at", "2023-05-13", "nul.json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("field.control_char") && text.contains("body[0].sstt"),
+        "{text}"
+    );
+    assert!(text.contains("\\u{1b}"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{0}'),
+        "{text:?}"
+    );
+
+    let csv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/spreadsheets/one-row-per-line.csv"
+    );
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert!(csv.contains(",10000,"), "the example has a fee of 10000");
+    let bad = csv.replacen(",10000,", ",10\u{1b}[2J\u{0}000,", 1);
+    std::fs::write(dir.path().join("esc.csv"), bad).unwrap();
+    let out = moadian(dir.path())
+        .args(["--lang", "en", "validate", "--fill", "esc.csv"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("not a number"), "{text}");
+    assert!(text.contains("\\u{1b}"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{0}'),
+        "{text:?}"
+    );
+}

@@ -140,3 +140,61 @@ fn the_capitalised_template_spelling_is_read_and_warned() {
         .any(|x| x.rule == "field.key_case" && x.severity == Severity::Warning));
     assert!(!f.iter().any(|x| x.severity == Severity::Error), "{f:#?}");
 }
+
+/// The official definitions of text fields are plain text: a C0 control character (NUL, ESC,
+/// a line break…) or DEL in any string field fails with the field's format code, and the
+/// message shows it escaped, never raw (an ESC sequence would reach the terminal).
+#[test]
+fn control_characters_fail_in_string_fields_and_are_shown_escaped() {
+    for bad in ["\u{0}", "\u{1b}[31m", "\n", "\t", "\u{7f}", "\r"] {
+        for (sec, key) in [
+            (Section::Body, "sstt"),
+            (Section::Header, "tinb"),
+            (Section::Payment, "iinn"),
+            (Section::Body, "mu"),
+        ] {
+            let mut inv = sale();
+            let path = put(
+                &mut inv,
+                sec,
+                key,
+                Value::from(format!("قطعات{bad}RED\u{200f}")),
+            );
+            let findings = validate(&inv, &Context::at(1795163400000));
+            let f = findings
+                .iter()
+                .find(|f| f.field == path && f.rule == "field.control_char")
+                .unwrap_or_else(|| panic!("{path} with {bad:?}: {findings:#?}"));
+            assert_eq!(f.severity, Severity::Error);
+            let ec = TABLES.field(sec, key).unwrap().1.ec.clone().unwrap();
+            assert_eq!(f.code.as_deref(), Some(format!("01{ec}04").as_str()));
+            assert!(f.message.en.contains(key), "{}", f.message.en);
+            for m in [&f.message.en, &f.message.fa] {
+                assert!(!m.chars().any(|c| c.is_control()), "raw: {m:?}");
+                assert!(m.contains("\\u{"), "escaped: {m}");
+            }
+        }
+    }
+    // Whatever the rule, no finding quotes a control character raw.
+    let mut inv = sale();
+    inv["body"][0]["\u{1b}[2Jkey"] = Value::from(1);
+    inv["header"]["tinb"] = Value::from("12\u{1b}[2J34");
+    for f in validate(&inv, &Context::at(1795163400000)) {
+        for m in [&f.field, &f.message.en, &f.message.fa] {
+            assert!(!m.chars().any(|c| c.is_control()), "raw: {m:?}");
+        }
+    }
+}
+
+/// Format characters of Persian text (ZWNJ, ZWJ, RLM, LRM) are text, not control characters.
+#[test]
+fn persian_format_characters_are_accepted_in_text_fields() {
+    let mut inv = sale();
+    let path = put(
+        &mut inv,
+        Section::Body,
+        "sstt",
+        Value::from("می\u{200c}خواهم قطعه\u{200f} A\u{200e}B \u{200d}"),
+    );
+    assert_eq!(structural_error_at(&inv, &path), None);
+}

@@ -112,3 +112,35 @@ mod tests {
         assert_eq!(Langs::Both.list(), &[Lang::Fa, Lang::En]);
     }
 }
+
+/// `s` as it may be shown to a person: control characters (C0, DEL, C1) written escaped as
+/// `\u{1b}`, so a value quoted in a message can never move the cursor, clear the screen or
+/// cut the line. Everything else is left as typed, Persian format characters (ZWNJ U+200C,
+/// RLM U+200F, LRM U+200E) included.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(escape_controls("a\u{1b}[2J\u{0}b"), "a\\u{1b}[2J\\u{0}b");
+        assert_eq!(escape_controls("x\u{7f}\ty"), "x\\u{7f}\\u{9}y");
+        let persian = "می\u{200c}خواهم\u{200f}\u{200e}";
+        assert_eq!(escape_controls(persian), persian);
+    }
+}

@@ -11,6 +11,7 @@ use crate::crypto::cert::{check_certificate, CertInfo};
 use crate::crypto::checks::{any_failed, Check, CheckStatus};
 use crate::crypto::keyfile::KeyFileSigner;
 use crate::crypto::pkcs11::signer::TokenInventory;
+use crate::crypto::pkcs11::token::TokenInfoSource as _;
 use crate::crypto::pkcs11::{module, token, LiveTokenInfo, Pkcs11Signer};
 use crate::crypto::{PinSource, SignError, Signer, SignerConfig};
 use crate::lang::Message;
@@ -248,7 +249,28 @@ fn token_steps(
             format!("token {:?} (serial {}) is present.", tok.label, tok.serial),
         ),
     ));
+    // A good login resets the count of wrong PINs the flags showed before it: the warning
+    // read before the login goes once the token no longer reports the count low.
+    let count_reset = tok.flags.count_low
+        && !tok.flags.final_try
+        && opened.signer.is_ok()
+        && ctx
+            .get_slots_with_token()
+            .ok()
+            .and_then(|slots| slots.into_iter().find(|s| s.id() == tok.slot_id))
+            .and_then(|slot| LiveTokenInfo.pin_flags(&ctx, slot).ok())
+            .is_some_and(|f| !f.count_low);
     match token::pin_policy(&tok.flags, cfg.allow_final_pin_try) {
+        Ok(warnings) if count_reset => {
+            checks.extend(warnings.into_iter().filter(|w| w.id != "pin.count_low"));
+            checks.push(Check::ok(
+                "pin.ok",
+                msg(
+                    "از آخرین ورود موفق رمز اشتباهی وارد شده بود؛ این ورود موفق بود و شمارش رمزهای اشتباه توکن از نو شروع شد.",
+                    "a wrong PIN had been entered since the last good login; this login succeeded, and the token's count of wrong PINs is reset.",
+                ),
+            ));
+        }
         Ok(warnings) if warnings.is_empty() => checks.push(Check::ok(
             "pin.ok",
             msg(

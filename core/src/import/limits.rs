@@ -82,12 +82,14 @@ pub fn clip(s: &str) -> String {
 }
 
 /// At most `n` characters of `s`, followed by `… (N more characters)` when cut.
+/// Control characters are shown escaped (`\u{1b}`), never raw.
 pub fn clip_to(s: &str, n: usize) -> String {
+    let shown = |t: &str| crate::lang::escape_controls(t).into_owned();
     match s.char_indices().nth(n) {
-        None => s.to_string(),
+        None => shown(s),
         Some((i, _)) => {
             let more = s[i..].chars().count();
-            format!("{}… ({more} more characters)", &s[..i])
+            format!("{}… ({more} more characters)", shown(&s[..i]))
         }
     }
 }
@@ -102,5 +104,6 @@ mod tests {
         assert_eq!(clip_to("abcdef", 3), "abc… (3 more characters)");
         assert_eq!(clip_to("پیچپیچ", 3), "پیچ… (3 more characters)");
         assert!(clip(&"x".repeat(5_000_000)).chars().count() < 240);
+        assert_eq!(clip_to("1\u{1b}[2J\u{0}2", 10), "1\\u{1b}[2J\\u{0}2");
     }
 }

@@ -25,6 +25,7 @@ pub mod cells;
 pub mod columns;
 pub mod encoding;
 pub mod fill;
+pub mod formulas;
 pub mod jalali;
 pub mod limits;
 pub mod referral;

@@ -61,9 +61,26 @@ pub enum SheetError {
         found: usize,
         expected: usize,
     },
+    #[error("{path}, sheet «{sheet}», cell {cell} (row {row}, column {column}): the cell holds a formula ({}) without a computed value — the file was saved by a program that does not calculate. Open it in Excel or LibreOffice and save it so the value is stored, or type the value instead of the formula / فایل {path}، برگه «{sheet}»، خانه {cell} (ردیف {row}، ستون {column}): این خانه فرمول ({}) دارد ولی مقدار محاسبه‌شده ندارد؛ فایل را برنامه‌ای ذخیره کرده است که فرمول را حساب نمی‌کند. آن را در Excel یا LibreOffice باز و ذخیره کنید تا مقدار نوشته شود، یا به جای فرمول خود مقدار را بنویسید", shown_formula(formula), shown_formula(formula))]
+    FormulaWithoutValue {
+        path: String,
+        sheet: String,
+        cell: String,
+        row: u32,
+        column: String,
+        formula: String,
+    },
     /// Refused before reading (too large, a zip bomb, not decodable): what and why.
     #[error("{path}: {} / {}", message.en, message.fa)]
     Limit { path: String, message: Message },
+}
+
+fn shown_formula(f: &str) -> String {
+    if f.is_empty() {
+        "a formula shared with another cell / فرمول مشترک با خانهٔ دیگر".to_string()
+    } else {
+        format!("={f}")
+    }
 }
 
 /// Shortest round-trip decimal text of a double, and whether the value a person typed may not
@@ -153,6 +170,17 @@ pub fn read_workbook(path: &Path, opts: &ReadOptions) -> Result<Vec<Table>, Shee
         path: p.clone(),
         message: e,
     })?;
+    // A formula without its computed value reads as an empty cell: named here instead.
+    if let Some(u) = super::formulas::first_uncached(path) {
+        return Err(SheetError::FormulaWithoutValue {
+            path: p.clone(),
+            sheet: u.sheet,
+            cell: u.cell,
+            row: u.row,
+            column: u.column,
+            formula: u.formula,
+        });
+    }
     let file = std::fs::File::open(path).map_err(|e| read_err(e.to_string()))?;
     let mut wb: calamine::Xlsx<_> =
         calamine::Xlsx::new(std::io::BufReader::new(file)).map_err(|e| read_err(e.to_string()))?;
@@ -375,6 +403,84 @@ mod tests {
         }
         assert_eq!(rows[0], [2, 4, 5], "LF");
         assert_eq!(rows[1], [2, 4, 5], "CRLF");
+    }
+
+    /// `example` with the XML of `part` changed by `edit`, written to `to`.
+    fn rewrite_xlsx(example: &str, to: &Path, part: &str, edit: &dyn Fn(String) -> String) {
+        use std::io::Write as _;
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/spreadsheets")
+            .join(example);
+        let mut zin = zip::ZipArchive::new(std::fs::File::open(src).unwrap()).unwrap();
+        let mut zout = zip::ZipWriter::new(std::fs::File::create(to).unwrap());
+        for i in 0..zin.len() {
+            let mut f = zin.by_index(i).unwrap();
+            let name = f.name().to_string();
+            let mut text = String::new();
+            f.read_to_string(&mut text).unwrap();
+            if name == part {
+                text = edit(text);
+            }
+            zout.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zout.write_all(text.as_bytes()).unwrap();
+        }
+        zout.finish().unwrap();
+    }
+
+    /// A formula whose result was never stored (files written by programs that do not
+    /// calculate): the error names the file, sheet, row, column and the formula, and says how
+    /// to store the value. A formula with its stored result reads as that value.
+    #[test]
+    fn a_formula_without_a_stored_value_is_named_with_its_cell() {
+        let dir = tempfile::tempdir().unwrap();
+        let cell = r#"<c r="P2" s="1" t="s"><v>27</v></c>"#;
+        let p = dir.path().join("nocache.xlsx");
+        rewrite_xlsx(
+            "one-row-per-line.xlsx",
+            &p,
+            "xl/worksheets/sheet1.xml",
+            &|x| {
+                assert!(x.contains(cell), "the example's fee cell");
+                x.replace(cell, r#"<c r="P2" s="1"><f>5000*2</f></c>"#)
+            },
+        );
+        let err = read_workbook(&p, &ReadOptions::default())
+            .expect_err("a formula without a value is refused")
+            .to_string();
+        for want in [
+            "nocache.xlsx",
+            "P2",
+            "row 2",
+            "column P",
+            "5000*2",
+            "formula",
+            "LibreOffice",
+        ] {
+            assert!(err.contains(want), "{want:?} missing: {err}");
+        }
+        let sheet = calamine::open_workbook::<calamine::Xlsx<_>, _>(&p)
+            .unwrap()
+            .sheet_names()[0]
+            .clone();
+        assert!(err.contains(&format!("«{sheet}»")), "{err}");
+
+        let p = dir.path().join("cached.xlsx");
+        rewrite_xlsx(
+            "one-row-per-line.xlsx",
+            &p,
+            "xl/worksheets/sheet1.xml",
+            &|x| x.replace(cell, r#"<c r="P2" s="1"><f>5000*2</f><v>10000</v></c>"#),
+        );
+        let t = read_workbook(&p, &ReadOptions::default()).unwrap();
+        let fee = t[0].rows[0].1[15].clone();
+        assert_eq!(
+            fee,
+            Cell::Number {
+                text: "10000".into(),
+                inexact: false
+            }
+        );
     }
 
     #[test]

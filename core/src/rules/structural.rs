@@ -184,7 +184,33 @@ fn chars_fa(chars: Chars) -> &'static str {
     }
 }
 
+/// A C0 control character (U+0000–U+001F, TAB and line breaks included) or DEL: never part of
+/// the plain text the official field definitions allow. Format characters of Persian text
+/// (ZWNJ, RLM, LRM) are not among them.
+fn is_control_char(c: char) -> bool {
+    c <= '\u{1f}' || c == '\u{7f}'
+}
+
 fn check_str(spec: &FieldSpec, s: &str, path: &dyn Fn() -> String, sink: &mut Sink) {
+    if let Some((at, c)) = s.chars().enumerate().find(|(_, c)| is_control_char(*c)) {
+        let shown = crate::lang::escape_controls(s);
+        let ch = crate::lang::escape_controls(&c.to_string()).into_owned();
+        let pos = at + 1;
+        sink.error(
+            "field.control_char",
+            path(),
+            with_code(spec, 4),
+            format!(
+                "مقدار «{}» نویسهٔ کنترلی {ch} (نویسهٔ {pos}) دارد؛ متن فیلدهای صورتحساب ساده است و نویسهٔ کنترلی (NUL، ESC، سطر جدید، TAB…) ندارد. آن را حذف کنید؛ مقدار فعلی: «{shown}».",
+                spec.key
+            ),
+            format!(
+                "`{}` holds the control character {ch} (character {pos}); invoice fields are plain text without control characters (NUL, ESC, line breaks, TAB…): remove it; got \"{shown}\"",
+                spec.key
+            ),
+        );
+        return;
+    }
     let chars = spec.chars.unwrap_or(Chars::Text);
     // inno: a decimal or short hex serial is accepted by the server with warning 1300501
     // (checked with the tax ID); only non-hex content or a wrong length beyond 10 fails here.

@@ -238,12 +238,21 @@ impl Sink {
         fa: String,
         en: String,
     ) {
+        // A finding quotes values and keys as written; control characters in them are shown
+        // escaped, never raw.
+        let shown = |s: String| match crate::lang::escape_controls(&s) {
+            std::borrow::Cow::Borrowed(_) => s,
+            std::borrow::Cow::Owned(e) => e,
+        };
         self.out.push(Finding {
             severity: sev,
             rule: rule.to_string(),
-            field,
+            field: shown(field),
             code,
-            message: Message { fa, en },
+            message: Message {
+                fa: shown(fa),
+                en: shown(en),
+            },
         });
     }
 

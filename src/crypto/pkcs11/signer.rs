@@ -175,6 +175,7 @@ fn open_inner(
     let slots = ctx
         .get_slots_with_token()
         .map_err(|e| map_error(e, "C_GetSlotList"))?;
+    let by_name = cfg.token_label.is_some() || cfg.token_serial.is_some();
     for t in &present {
         let entries = slots
             .iter()
@@ -184,6 +185,7 @@ fn open_inner(
         tokens.push(TokenInventory {
             token: t.clone(),
             logged_in: false,
+            // Tokens the label/serial names get their own note once the choice is made.
             note: Message::new(
                 "برچسب/سریال آن خواسته نشده است.",
                 "not the token the label/serial names.",
@@ -197,6 +199,24 @@ fn open_inner(
         cfg.token_serial.as_deref(),
         info,
     )?;
+    // Until one is chosen, the tokens named (every token, without label or serial) are
+    // candidates.
+    for inv in tokens.iter_mut() {
+        if named.iter().any(|(_, t)| t.slot_id == inv.token.slot_id) {
+            inv.note = if by_name {
+                Message::new(
+                    "برچسب/سریال آن خواسته شده است، ولی انتخاب نشد؛ چند توکن با آن برچسب/سریال متصل است.",
+                    "the label/serial names it, but it was not chosen: several tokens match.",
+                )
+            } else {
+                Message::new(
+                    "یکی از چند توکن متصل؛ انتخاب نشد.",
+                    "one of several tokens plugged in; not chosen.",
+                )
+            };
+        }
+    }
+    let now = time::OffsetDateTime::now_utc();
     let (slot, token) = if named.len() == 1 {
         named.into_iter().next().expect("one")
     } else {
@@ -224,21 +244,55 @@ fn open_inner(
         let with: Vec<usize> = (0..named.len())
             .filter(|i| holders[*i].iter().any(|h| h == nid))
             .collect();
+        // The certificate used is the taxpayer's one valid today: a token holding only
+        // certificates of `nid` that are not valid today (expired, not yet valid) is passed
+        // over when another holds a valid one. (Keys are not visible before logging in.)
+        let valid_today = |i: usize| {
+            tokens
+                .iter()
+                .find(|inv| inv.token.slot_id == named[i].1.slot_id)
+                .is_some_and(|inv| {
+                    inv.certificates
+                        .iter()
+                        .any(|e| e.national_id() == Some(nid) && e.valid_at(now))
+                })
+        };
+        let valid: Vec<usize> = with.iter().copied().filter(|i| valid_today(*i)).collect();
+        let with = if valid.is_empty() { with } else { valid };
         match with.as_slice() {
             [one] => {
                 for inv in tokens.iter_mut() {
-                    if named.iter().any(|(_, t)| t.slot_id == inv.token.slot_id)
-                        && inv.token.slot_id != named[*one].1.slot_id
+                    if let Some(i) = named
+                        .iter()
+                        .position(|(_, t)| t.slot_id == inv.token.slot_id)
                     {
+                        if i == *one {
+                            continue;
+                        }
+                        inv.note = if holders[i].iter().any(|h| h == nid) {
+                            Message::new(
+                                format!("گواهی {nid} روی آن امروز معتبر نیست؛ توکن دیگری گواهی معتبر او را دارد."),
+                                format!("its certificates of {nid} are not valid today; another token holds a valid one."),
+                            )
+                        } else {
+                            Message::new(
+                                format!("گواهی {nid} روی آن نیست."),
+                                format!("holds no certificate of {nid}."),
+                            )
+                        };
+                    }
+                }
+                named[*one].clone()
+            }
+            [] => {
+                for inv in tokens.iter_mut() {
+                    if named.iter().any(|(_, t)| t.slot_id == inv.token.slot_id) {
                         inv.note = Message::new(
                             format!("گواهی {nid} روی آن نیست."),
                             format!("holds no certificate of {nid}."),
                         );
                     }
                 }
-                named[*one].clone()
-            }
-            [] => {
                 let shown: Vec<String> = summaries
                     .iter()
                     .zip(&holders)
@@ -263,6 +317,19 @@ fn open_inner(
                 });
             }
             several => {
+                for inv in tokens.iter_mut() {
+                    if let Some(i) = named
+                        .iter()
+                        .position(|(_, t)| t.slot_id == inv.token.slot_id)
+                    {
+                        if !several.contains(&i) {
+                            inv.note = Message::new(
+                                format!("گواهی معتبر {nid} روی آن نیست."),
+                                format!("holds no valid certificate of {nid}."),
+                            );
+                        }
+                    }
+                }
                 let s: Vec<TokenSummary> = several.iter().map(|i| summaries[*i].clone()).collect();
                 let h: Vec<Vec<String>> = several.iter().map(|i| holders[*i].clone()).collect();
                 return Err(several_tokens(
@@ -274,12 +341,26 @@ fn open_inner(
         }
     };
     let inv_index = tokens.iter().position(|i| i.token.slot_id == token.slot_id);
+    // The token chosen is said so, whatever happens next (a wrong PIN, a locked token).
+    let mut failed = |e: SignError| {
+        if let Some(i) = inv_index {
+            let m = e.message();
+            tokens[i].note = Message::new(
+                format!("این توکن انتخاب شد، ولی ورود به آن انجام نشد: {}", m.fa),
+                format!(
+                    "this token was chosen, but logging in to it did not succeed: {}",
+                    m.en
+                ),
+            );
+        }
+        e
+    };
     // Invariant 5: the flags first, before any login.
-    let warnings = pin_policy(&token.flags, cfg.allow_final_pin_try)?;
+    let warnings = pin_policy(&token.flags, cfg.allow_final_pin_try).map_err(&mut failed)?;
     let session = ctx
         .open_ro_session(slot)
-        .map_err(|e| map_error(e, "C_OpenSession"))?;
-    login_once(&session, &token, pin)?;
+        .map_err(|e| failed(map_error(e, "C_OpenSession")))?;
+    login_once(&session, &token, pin).map_err(&mut failed)?;
     let certs = read_certificates(&session)?;
     let keys = private_keys(&session)?;
     let selection = select(
@@ -287,7 +368,7 @@ fn open_inner(
         &Want {
             key_id: want_id.as_deref(),
             national_id: expected,
-            now: time::OffsetDateTime::now_utc(),
+            now,
             token: token_name(&token),
         },
     );
