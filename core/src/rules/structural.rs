@@ -192,8 +192,13 @@ fn is_control_char(c: char) -> bool {
 }
 
 fn check_str(spec: &FieldSpec, s: &str, path: &dyn Fn() -> String, sink: &mut Sink) {
-    if let Some((at, c)) = s.chars().enumerate().find(|(_, c)| is_control_char(*c)) {
-        let shown = crate::lang::escape_controls(s);
+    // Bytes first (the hot path: almost every value has none); a control character is ASCII.
+    let any = s.bytes().any(|b| b <= 0x1f || b == 0x7f);
+    if let Some((at, c)) = any
+        .then(|| s.chars().enumerate().find(|(_, c)| is_control_char(*c)))
+        .flatten()
+    {
+        let shown = crate::lang::escape_controls(&crate::import::limits::clip(s)).into_owned();
         let ch = crate::lang::escape_controls(&c.to_string()).into_owned();
         let pos = at + 1;
         sink.error(
