@@ -1,12 +1,17 @@
-//! Pre-submission validation inside other software: load invoice files, check them against the
-//! official rules as of a moment, and act on the findings — without signing or sending anything.
+//! Pre-submission validation inside other software: load invoice files, judge them exactly as
+//! `moadian validate` does, as of a moment, and act on the findings — without signing or
+//! sending anything.
 //!
 //! ```sh
 //! cargo run --example validate_in_process -- examples/invoices/valid
 //! ```
+//!
+//! In another Cargo project: `moadian = { path = "../moadian" }` (or a `git = …` of this
+//! repository) under `[dependencies]`.
 
 use moadian::invoice::load::load_paths;
-use moadian::rules::{validate, Context};
+use moadian::pipeline::verdict::check_one;
+use moadian::rules::Context;
 use moadian::Lang;
 use std::path::PathBuf;
 
@@ -21,23 +26,16 @@ fn main() {
 
     let mut with_errors = 0;
     for loaded in load_paths(&paths) {
-        let value = match loaded.value {
-            Ok(v) => v,
-            Err(e) => {
-                println!("{}: {}", loaded.source, e.message().get(Lang::En));
-                with_errors += 1;
-                continue;
-            }
-        };
-        let findings = validate(&value, &ctx);
-        if findings.iter().any(|f| f.is_error()) {
+        // `true` would also compute the amounts `validate --fill` computes.
+        let checked = check_one(loaded.source, loaded.value, &ctx, false);
+        if !checked.valid() {
             with_errors += 1;
         }
-        for f in &findings {
+        for f in checked.findings.iter().chain(&checked.notes) {
             let code = f.code.as_deref().unwrap_or("-");
             println!(
                 "{} {:?} {} [{}] {}: {}",
-                loaded.source,
+                checked.source,
                 f.severity,
                 f.field,
                 f.rule,

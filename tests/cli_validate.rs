@@ -393,3 +393,71 @@ fn control_characters_are_refused_and_never_echoed_raw() {
         "{text:?}"
     );
 }
+
+/// The library's verdict (`pipeline::verdict::check_one`, what `examples/validate_in_process.rs`
+/// uses) is the command's: the same rules, errors, warnings and notes for every input, rows of
+/// a spreadsheet without tax IDs included.
+#[test]
+fn the_library_judges_exactly_as_validate_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inputs = [
+        root.join("examples/spreadsheets/one-row-per-line.csv"),
+        root.join("examples/spreadsheets/two-sheet.xlsx"),
+        root.join("examples/invoices/valid"),
+    ];
+    let at = "2026-12-01";
+    let at_ms = moadian::dates::parse_at(at).unwrap();
+    for input in &inputs {
+        for fill in [false, true] {
+            let mut cmd = moadian(root);
+            cmd.args(["validate", "--json", "--at", at]);
+            if fill {
+                cmd.arg("--fill");
+            }
+            let out = cmd.arg(input).output().unwrap();
+            let cli = json_of(&out.stdout);
+            let ctx = moadian::rules::Context::at(at_ms);
+            let lib: Vec<(String, bool, Vec<String>)> =
+                moadian::invoice::load::load_paths(std::slice::from_ref(input))
+                    .map(|l| {
+                        let c =
+                            moadian::pipeline::verdict::check_one(l.source, l.value, &ctx, fill);
+                        let valid = c.valid();
+                        let mut rules: Vec<String> = c
+                            .findings
+                            .iter()
+                            .chain(&c.notes)
+                            .map(|f| format!("{}@{}", f.rule, f.field))
+                            .collect();
+                        rules.sort();
+                        (c.source, valid, rules)
+                    })
+                    .collect();
+            let cli: Vec<(String, bool, Vec<String>)> = cli["invoices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    let mut rules: Vec<String> = ["errors", "warnings", "notes"]
+                        .iter()
+                        .flat_map(|k| i[*k].as_array().cloned().unwrap_or_default())
+                        .map(|f| {
+                            format!(
+                                "{}@{}",
+                                f["rule"].as_str().unwrap(),
+                                f["field"].as_str().unwrap()
+                            )
+                        })
+                        .collect();
+                    rules.sort();
+                    (
+                        i["source"].as_str().unwrap().to_string(),
+                        i["valid"].as_bool().unwrap(),
+                        rules,
+                    )
+                })
+                .collect();
+            assert_eq!(lib, cli, "{} (fill {fill})", input.display());
+        }
+    }
+}

@@ -100,6 +100,11 @@ fn load_finding(e: &LoadError) -> Finding {
     }
 }
 
+/// The verdict of `moadian validate` on one loaded invoice (`value`, from
+/// [`crate::invoice::load::load_paths`]): the official rules as of `ctx`, with what `validate`
+/// adds to them (a missing tax ID is a note: `submit` allocates it), and, with `fill`, the
+/// amounts `--fill` computes. Software that validates before sending should use this, not
+/// [`crate::rules::validate`] alone, to judge exactly as the command does.
 pub fn check_one(
     source: String,
     value: Result<serde_json::Value, LoadError>,
