@@ -157,3 +157,95 @@ async fn sigterm_mid_pass_releases_the_lease_at_once() {
     }
     assert_exactly_once(&env.sandbox, &taxids);
 }
+
+/// A TCP relay to the test PostgreSQL server that can be cut: every connection through it
+/// closed and no new one accepted (the database machine gone, a network partition).
+struct Relay {
+    port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(to: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut links = tokio::task::JoinSet::new();
+            while let Ok((mut inside, _)) = listener.accept().await {
+                let to = to.clone();
+                links.spawn(async move {
+                    if let Ok(mut outside) = tokio::net::TcpStream::connect(&to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inside, &mut outside).await;
+                    }
+                });
+            }
+        });
+        Relay { port, task }
+    }
+
+    /// Closes every connection and the listener (the JoinSet of links is dropped with it).
+    fn cut(self) {
+        self.task.abort();
+    }
+}
+
+/// The PostgreSQL server goes away in the middle of a pass: the command says, in both
+/// languages, that the queue's database cannot be reached and that nothing is lost, and exits 3
+/// as for any outage; once the database is back, the next run finishes every invoice, each
+/// registered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_database_gone_mid_pass_is_an_outage_not_a_crash() {
+    let sandbox = moadian::sandbox::SandboxConfig {
+        faults: moadian::sandbox::Faults {
+            latency_ms: 40,
+            processing_delay_ms: 300,
+            ..moadian::sandbox::Faults::default()
+        },
+        ..moadian::sandbox::SandboxConfig::default()
+    };
+    let env = Env::with_sandbox(sandbox, 3).await;
+    let direct = pg_support::schema_url("gone", None);
+    // postgres://user@HOST:PORT/db?options=… → the same through the relay.
+    let (scheme, rest) = direct.split_once("://").unwrap();
+    let (user, rest) = rest.split_once('@').unwrap();
+    let (hostport, tail) = rest.split_at(rest.find('/').unwrap());
+    let relay = Relay::start(hostport.to_string()).await;
+    let relayed = PathBuf::from(format!("{scheme}://{user}@127.0.0.1:{}{tail}", relay.port));
+    let direct = PathBuf::from(direct);
+
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 60);
+    let (code, _, err) = env
+        .run_q(&relayed, &["enqueue", dir.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    // A runner cut off from the database cannot release its lease: it expires (short here).
+    let child = env
+        .command_q(&relayed, &["run", "--wait", "30s", "--json"])
+        .env("MOADIAN_LEASE_TTL_MS", LEASE_TTL_MS)
+        .spawn()
+        .expect("runs");
+    while env.sandbox.ledger().packets_received == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    relay.cut();
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("ends, does not hang")
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("cannot be reached") && err.contains("دسترس"),
+        "named as an outage of the queue's database, in both languages: {err}"
+    );
+    // The database is back; the cut-off runner's lease expires.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (code, report, err) = env.run_json_q(&direct, &["run", "--wait", "30s"]).await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{t}: {report:#}");
+    }
+    assert_exactly_once(&env.sandbox, &taxids);
+}

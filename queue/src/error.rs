@@ -16,6 +16,11 @@ pub enum QueueError {
     #[error("PostgreSQL queue error: {0}")]
     Postgres(String),
 
+    /// The queue's PostgreSQL server cannot be reached (connection refused or closed, the
+    /// network down): an outage, not a fault of the queue. What was committed stays.
+    #[error("the queue's PostgreSQL server cannot be reached ({0}); nothing committed is lost, and the next run goes on once it is back")]
+    PostgresDown(String),
+
     #[error("queue file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -249,6 +254,9 @@ impl QueueError {
         match self {
             QueueError::Sqlite(e) => format!("خطای پایگاه داده صف: {e}"),
             QueueError::Postgres(e) => format!("خطای پایگاه دادهٔ PostgreSQL صف: {e}"),
+            QueueError::PostgresDown(e) => format!(
+                "سرور PostgreSQL صف در دسترس نیست ({e})؛ آنچه ثبت شده از دست نمی‌رود و اجرای بعدی پس از بازگشت آن ادامه می‌دهد"
+            ),
             QueueError::Io { path, source } => {
                 format!("خطا در فایل صف {}: {source}", path.display())
             }

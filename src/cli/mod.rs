@@ -155,10 +155,7 @@ pub fn main() -> ExitCode {
                     Langs::Fa => crate::say_err!("خطا: {}", q.persian()),
                     Langs::Both => crate::say_err!("خطا: {}\nerror: {q}", q.persian()),
                 },
-                None => match e
-                    .chain()
-                    .find_map(|c| c.downcast_ref::<moadian_queue::QueueError>())
-                {
+                None => match queue_errors(&e).next() {
                     // A queue's refusal (busy, conflict…) has its Persian text: both languages,
                     // the chosen one first.
                     Some(q) => match lang {
@@ -170,7 +167,10 @@ pub fn main() -> ExitCode {
                     None => crate::say_err!("error: {e:#}"),
                 },
             }
-            ExitCode::from(1)
+            // The queue's database out of reach is an outage, like the tax server's.
+            let down =
+                queue_errors(&e).any(|q| matches!(q, moadian_queue::QueueError::PostgresDown(_)));
+            ExitCode::from(if down { submit::EXIT_UNREACHABLE } else { 1 })
         }
     }
 }
@@ -180,9 +180,20 @@ pub fn main() -> ExitCode {
 /// in the chosen language (both when unset).
 fn queue_file_error(e: &anyhow::Error) -> Option<&moadian_queue::QueueError> {
     use moadian_queue::QueueError;
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<QueueError>())
-        .find(|q| matches!(q, QueueError::File { .. } | QueueError::TooNew { .. }))
+    queue_errors(e).find(|q| matches!(q, QueueError::File { .. } | QueueError::TooNew { .. }))
+}
+
+/// The queue's errors in `e`'s chain, also where the pipeline carries one (it is transparent:
+/// the chain shows what it wraps, not the queue's error itself).
+fn queue_errors(e: &anyhow::Error) -> impl Iterator<Item = &moadian_queue::QueueError> {
+    e.chain().filter_map(|c| {
+        c.downcast_ref::<moadian_queue::QueueError>().or_else(|| {
+            match c.downcast_ref::<crate::pipeline::PipelineError>() {
+                Some(crate::pipeline::PipelineError::Queue(q)) => Some(q),
+                _ => None,
+            }
+        })
+    })
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {

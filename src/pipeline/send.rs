@@ -323,6 +323,8 @@ async fn post_batch(
             Ok(a) => a,
             // Taken over while paused: nothing more is sent from here.
             Err(e @ QueueError::LeaseTaken { .. }) => return Ok(Some(StopReason::Queue(e))),
+            // The queue's database is gone: nothing can be recorded, so nothing is sent.
+            Err(e @ QueueError::PostgresDown(_)) => return Err(e.into()),
             Err(e) => {
                 // One invoice changed under us (re-enqueued): record the others one by one.
                 tracing::warn!(error = %e, "batch attempt refused; recording one by one");
@@ -335,6 +337,7 @@ async fn post_batch(
                         Err(e @ QueueError::LeaseTaken { .. }) if v.is_empty() => {
                             return Ok(Some(StopReason::Queue(e)))
                         }
+                        Err(e @ QueueError::PostgresDown(_)) => return Err(e.into()),
                         Err(_) => {}
                     }
                 }

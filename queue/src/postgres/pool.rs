@@ -149,8 +149,13 @@ impl Tx<'_> {
     }
 }
 
-/// A database error as a queue error, with the password (if any slipped in) removed.
+/// A database error as a queue error, with the password (if any slipped in) removed. A
+/// connection that closed or could not be made (no answer from the server, an I/O error) is
+/// [`QueueError::PostgresDown`]; what the server answered is [`QueueError::Postgres`].
 pub(crate) fn pg_err(e: postgres::Error, secret: &Option<String>) -> QueueError {
+    let down = e.as_db_error().is_none()
+        && (e.is_closed()
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()));
     let mut s = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => e.to_string(),
@@ -158,7 +163,11 @@ pub(crate) fn pg_err(e: postgres::Error, secret: &Option<String>) -> QueueError 
     if let Some(p) = secret.as_deref().filter(|p| !p.is_empty()) {
         s = s.replace(p, "***");
     }
-    QueueError::Postgres(s)
+    if down {
+        QueueError::PostgresDown(s)
+    } else {
+        QueueError::Postgres(s)
+    }
 }
 
 /// Idle connections to one database.
@@ -213,12 +222,17 @@ impl Pool {
         if config.get_application_name().is_none() {
             config.application_name("moadian");
         }
-        config.connect(NoTls).map_err(|e| {
-            let QueueError::Postgres(m) = pg_err(e, &self.secret) else {
-                unreachable!()
-            };
-            QueueError::Postgres(format!("cannot connect to {}: {m}", self.shown()))
-        })
+        config
+            .connect(NoTls)
+            .map_err(|e| match pg_err(e, &self.secret) {
+                QueueError::PostgresDown(m) => {
+                    QueueError::PostgresDown(format!("cannot connect to {}: {m}", self.shown()))
+                }
+                QueueError::Postgres(m) => {
+                    QueueError::Postgres(format!("cannot connect to {}: {m}", self.shown()))
+                }
+                other => other,
+            })
     }
 
     fn connect(&self) -> Result<Conn> {

@@ -459,6 +459,7 @@ pub(crate) fn storage_errors_abort<T>(items: Vec<Result<T>>) -> Result<Vec<Resul
             Err(QueueError::Sqlite(e)) => return Err(QueueError::Sqlite(e)),
             Err(QueueError::Corrupt(e)) => return Err(QueueError::Corrupt(e)),
             Err(QueueError::Postgres(e)) => return Err(QueueError::Postgres(e)),
+            Err(QueueError::PostgresDown(e)) => return Err(QueueError::PostgresDown(e)),
             other => out.push(other),
         }
     }
