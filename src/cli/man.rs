@@ -35,8 +35,8 @@ endpoint, a status name), a path that must exist and does not. Nothing was done.
 .TP
 \fB3\fR
 The tax server could not be reached (network down or server failing) for \-\-deadline, default
-5 minutes from the first failure (submit, run, resend): the command stopped by itself and the
-queue is intact; run it again later.
+5 minutes from the first failure (submit, run, resend), or a PostgreSQL queue's server could
+not be reached: the command stopped by itself and the queue is intact; run it again later.
 "#;
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
