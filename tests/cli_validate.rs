@@ -461,3 +461,39 @@ fn the_library_judges_exactly_as_validate_does() {
         }
     }
 }
+
+/// A spreadsheet's errors are in the chosen language only, each with its place (file, sheet,
+/// row, column) in that language; `--lang both` shows both.
+#[test]
+fn spreadsheet_errors_are_in_the_chosen_language_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sheet = std::fs::read_to_string(root.join("examples/spreadsheets/one-row-per-line.csv"))
+        .unwrap()
+        .replacen(",10000,500,10", ",ده هزار,500,10", 1);
+    std::fs::write(dir.path().join("day.csv"), sheet).unwrap();
+    let run = |lang: &str| {
+        let out = moadian(dir.path())
+            .args(["--lang", lang, "validate", "day.csv"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let en = run("en");
+    assert!(
+        en.contains("row 2") && en.contains("(fee)") && en.contains("not a number"),
+        "{en}"
+    );
+    assert!(!en.contains("عدد نیست"), "English only: {en}");
+    let fa = run("fa");
+    assert!(fa.contains("ردیف 2") && fa.contains("عدد نیست"), "{fa}");
+    assert!(
+        !fa.contains("not a number") && !fa.contains(", row 2"),
+        "Persian only: {fa}"
+    );
+    let both = run("both");
+    assert!(
+        both.contains("not a number") && both.contains("عدد نیست"),
+        "{both}"
+    );
+}

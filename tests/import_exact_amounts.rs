@@ -50,7 +50,12 @@ fn canonical(int: &str, frac: &str) -> String {
 
 fn fee_of(path: &Path) -> Result<String, String> {
     let got = moadian::import::load_file(path);
-    let v = got.into_iter().next().ok_or("no invoice")?.value?;
+    let v = got
+        .into_iter()
+        .next()
+        .ok_or("no invoice")?
+        .value
+        .map_err(|m| m.en)?;
     Ok(v["body"][0]["fee"].to_string())
 }
 

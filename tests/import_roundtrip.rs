@@ -158,7 +158,7 @@ fn import_ok(path: &Path) -> Vec<Value> {
     for i in got {
         match i.value {
             Ok(v) => out.push(v),
-            Err(e) => panic!("{}: {e}", i.source),
+            Err(e) => panic!("{}: {}", i.source, e.en),
         }
     }
     out
@@ -317,7 +317,7 @@ fn xlsx_numeric_cell_with_too_many_digits_is_refused_with_place() {
     wb.save(&p).expect("save");
     let got = load_file(&p);
     assert_eq!(got.len(), 1);
-    let e = got[0].value.as_ref().expect_err("must refuse");
+    let e = &got[0].value.as_ref().expect_err("must refuse").en;
     assert!(e.contains("sheet «invoices»"), "{e}");
     assert!(e.contains("row 2"), "{e}");
     assert!(e.contains("column I «fee»"), "{e}");
@@ -346,7 +346,10 @@ fn spreadsheet_errors_name_sheet_row_and_column() {
     write_csv(&h, &HEADER_COLS, &hr);
     write_csv(&dir.path().join("err.items.csv"), &ITEM_COLS, &ir);
     let got = load_file(&h);
-    let errs: Vec<&String> = got.iter().filter_map(|i| i.value.as_ref().err()).collect();
+    let errs: Vec<&String> = got
+        .iter()
+        .filter_map(|i| i.value.as_ref().err().map(|m| &m.en))
+        .collect();
     let all = errs
         .iter()
         .map(|s| s.as_str())
@@ -400,7 +403,11 @@ fn unknown_column_is_reported_and_mapping_file_fixes_it() {
         .map(String::from)
         .to_vec()],
     );
-    let e = load_file(&p)[0].value.clone().expect_err("unknown column");
+    let e = load_file(&p)[0]
+        .value
+        .clone()
+        .expect_err("unknown column")
+        .en;
     assert!(e.contains("column G «Kala»"), "{e}");
     std::fs::write(
         dir.path().join("m.columns.toml"),

@@ -56,9 +56,36 @@ impl std::fmt::Display for Place {
     }
 }
 
-/// One problem, placed.
-pub fn problem(place: &Place, msg: &Message) -> String {
-    format!("{place}: {} / {}", msg.en, msg.fa)
+impl Place {
+    /// Where, in Persian.
+    pub fn fa(&self) -> String {
+        let mut s = format!("فایل {}، برگه «{}»", self.file, self.sheet);
+        if let Some(r) = self.row {
+            s.push_str(&format!("، ردیف {r}"));
+        }
+        if let Some((c, h)) = &self.column {
+            s.push_str(&format!(
+                "، ستون {} «{}»",
+                column_letter(*c),
+                super::limits::clip(h)
+            ));
+        }
+        s
+    }
+}
+
+/// One problem, placed, in each language.
+pub fn problem(place: &Place, msg: &Message) -> Message {
+    Message::new(
+        format!("{}: {}", place.fa(), msg.fa),
+        format!("{place}: {}", msg.en),
+    )
+}
+
+/// Several problems of one invoice: one per line, in each language.
+pub fn joined(problems: &[Message]) -> Message {
+    let side = |f: fn(&Message) -> &str| problems.iter().map(f).collect::<Vec<_>>().join("\n");
+    Message::new(side(|m| &m.fa), side(|m| &m.en))
 }
 
 /// A table whose headers were resolved to columns.
@@ -68,7 +95,7 @@ struct Resolved<'a> {
     key_idx: Option<usize>,
 }
 
-fn resolve<'a>(file: &str, table: &'a Table, map: &Mapping) -> Result<Resolved<'a>, Vec<String>> {
+fn resolve<'a>(file: &str, table: &'a Table, map: &Mapping) -> Result<Resolved<'a>, Vec<Message>> {
     let mut errors = Vec::new();
     let mut cols = Vec::new();
     let mut seen: Vec<(&'static str, usize)> = Vec::new();
@@ -137,7 +164,7 @@ struct Row {
     key: Option<String>,
     fields: Vec<(Section, &'static str, Value, usize)>,
     /// Problems in this row's cells.
-    errors: Vec<String>,
+    errors: Vec<Message>,
 }
 
 fn key_text(c: &Cell) -> Option<String> {
@@ -234,7 +261,7 @@ struct Draft {
     header: Map<String, Value>,
     body: Vec<Value>,
     payments: Vec<Value>,
-    errors: Vec<String>,
+    errors: Vec<Message>,
     /// For one-row layout: where each header field came from (row number).
     header_rows: Vec<(&'static str, usize)>,
     /// Rows that gave no line-item field.
@@ -242,7 +269,7 @@ struct Draft {
 }
 
 /// A row that should be a line item but has no line-item field.
-fn no_line_item(file: &str, sheet: &str, row: usize) -> String {
+fn no_line_item(file: &str, sheet: &str, row: usize) -> Message {
     problem(
         &Place {
             file: file.into(),
@@ -275,7 +302,7 @@ impl Draft {
         if !self.errors.is_empty() {
             return Imported {
                 source: self.source,
-                value: Err(self.errors.join("\n")),
+                value: Err(joined(&self.errors)),
             };
         }
         let mut inv = Map::new();
@@ -304,7 +331,7 @@ pub fn one_row_per_line(file: &str, table: &Table, map: &Mapping) -> Vec<Importe
         Err(e) => {
             return vec![Imported {
                 source: format!("{file}#{}", table.name),
-                value: Err(e.join("\n")),
+                value: Err(joined(&e)),
             }]
         }
     };
@@ -402,10 +429,10 @@ pub fn two_sheets(
     payments: Option<&Table>,
     map: &Mapping,
 ) -> Vec<Imported> {
-    let whole = |e: Vec<String>, t: &Table| {
+    let whole = |e: Vec<Message>, t: &Table| {
         vec![Imported {
             source: format!("{file}#{}", t.name),
-            value: Err(e.join("\n")),
+            value: Err(joined(&e)),
         }]
     };
     let rh = match resolve(file, header, map) {

@@ -33,6 +33,7 @@ pub mod sheet;
 pub mod template;
 mod xlsx_guard;
 
+use crate::lang::Message;
 use columns::{normalize, Mapping};
 use limits::ReadOptions;
 use std::path::{Path, PathBuf};
@@ -42,10 +43,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct Imported {
     pub source: String,
-    pub value: Result<serde_json::Value, String>,
+    pub value: Result<serde_json::Value, Message>,
 }
 
-fn whole_file_error(path: &Path, msg: String) -> Vec<Imported> {
+fn whole_file_error(path: &Path, msg: Message) -> Vec<Imported> {
     vec![Imported {
         source: path.display().to_string(),
         value: Err(msg),
@@ -79,7 +80,7 @@ pub fn load_file_opts(path: &Path, opts: &ReadOptions) -> Vec<Imported> {
     let map = match mapping_file_for(path) {
         Some(m) => match Mapping::with_file(&m) {
             Ok(m) => m,
-            Err(e) => return whole_file_error(path, e.to_string()),
+            Err(e) => return whole_file_error(path, Message::bilingual(&e.to_string())),
         },
         None => Mapping::default(),
     };
@@ -141,18 +142,18 @@ pub fn load_file_with(path: &Path, map: &Mapping, opts: &ReadOptions) -> Vec<Imp
         }
         let header = match sheet::read_csv(path, opts) {
             Ok(t) => t,
-            Err(e) => return whole_file_error(path, e.to_string()),
+            Err(e) => return whole_file_error(path, e.message()),
         };
         if let Some((items, payments)) = csv_siblings(path) {
             if items.is_file() {
                 let items = match sheet::read_csv(&items, opts) {
                     Ok(t) => t,
-                    Err(e) => return whole_file_error(path, e.to_string()),
+                    Err(e) => return whole_file_error(path, e.message()),
                 };
                 let payments = if payments.is_file() {
                     match sheet::read_csv(&payments, opts) {
                         Ok(t) => Some(t),
-                        Err(e) => return whole_file_error(path, e.to_string()),
+                        Err(e) => return whole_file_error(path, e.message()),
                     }
                 } else {
                     None
@@ -164,7 +165,7 @@ pub fn load_file_with(path: &Path, map: &Mapping, opts: &ReadOptions) -> Vec<Imp
     }
     let tables = match sheet::read_workbook(path, opts) {
         Ok(t) => t,
-        Err(e) => return whole_file_error(path, e.to_string()),
+        Err(e) => return whole_file_error(path, e.message()),
     };
     let find = |role: &str| tables.iter().find(|t| sheet_role(&t.name) == Some(role));
     match (find("header"), find("items")) {
@@ -176,7 +177,10 @@ pub fn load_file_with(path: &Path, map: &Mapping, opts: &ReadOptions) -> Vec<Imp
             Some(t) => build::one_row_per_line(&file, t, map),
             None => whole_file_error(
                 path,
-                format!("{file}: no sheet with invoices / هیچ برگه‌ای با صورتحساب ندارد"),
+                Message::new(
+                    format!("فایل {file} هیچ برگه‌ای با صورتحساب ندارد"),
+                    format!("{file}: no sheet with invoices"),
+                ),
             ),
         },
     }

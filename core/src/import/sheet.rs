@@ -83,6 +83,19 @@ fn shown_formula(f: &str) -> String {
     }
 }
 
+impl SheetError {
+    /// The error in each language.
+    pub fn message(&self) -> Message {
+        match self {
+            SheetError::Limit { path, message } => Message::new(
+                format!("{path}: {}", message.fa),
+                format!("{path}: {}", message.en),
+            ),
+            other => Message::bilingual(&other.to_string()),
+        }
+    }
+}
+
 /// Shortest round-trip decimal text of a double, and whether the value a person typed may not
 /// be what is stored (more than 15 significant digits, or 10^15 and above).
 pub fn f64_text(f: f64) -> (String, bool) {

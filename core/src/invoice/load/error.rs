@@ -52,8 +52,8 @@ pub enum LoadError {
         limit: usize,
     },
     /// A spreadsheet row could not be turned into an invoice (the importer's words).
-    #[error("{0}")]
-    Import(String),
+    #[error("{} / {}", .0.en, .0.fa)]
+    Import(crate::lang::Message),
     /// The same error naming its input otherwise (see [`LoadError::named`]).
     #[error("{}", .message.en)]
     Named {
@@ -133,7 +133,7 @@ impl LoadError {
                 format!("در فایل «{path}» مقدار {field} {length} نویسه است، بیش از سقف {limit}؛ آن را کوتاه کنید (یا سقف را با --max-field-chars بالا ببرید)."),
                 format!("{path}: {field} is {length} characters long, more than the limit of {limit}; shorten it (or raise the limit with --max-field-chars)."),
             ),
-            LoadError::Import(m) => Message::new(m.clone(), m.clone()),
+            LoadError::Import(m) => m.clone(),
             LoadError::Named { message, .. } => message.clone(),
         }
     }
