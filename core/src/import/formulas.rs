@@ -3,10 +3,12 @@
 //! calculating store the formula alone, and a reader then sees an empty cell. Such a cell is
 //! found here, with its sheet, row, column and formula, so the refusal can name it.
 //!
-//! The worksheet XML is scanned as a stream of tags, one at a time: memory stays small whatever
-//! the sheet's size, and a shared formula's range is never expanded (the zip's sizes were
-//! already checked by [`super::xlsx_guard`]).
+//! The worksheet XML is read as a stream of events (quick-xml, the parser the workbook reader
+//! uses): memory stays small whatever the sheet's size, and a shared formula's range is never
+//! expanded (the zip's sizes were already checked by [`super::xlsx_guard`]).
 
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -26,49 +28,33 @@ pub struct Uncached {
 
 /// The most characters of a formula kept for the message.
 const FORMULA_SHOWN: usize = 120;
-/// The most bytes of one tag kept (attributes beyond are not needed).
-const TAG_KEPT: usize = 4096;
 
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+/// The value of attribute `name` (its local name: `r:id` is `id`) of a tag.
+fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == name)
+        .and_then(|a| {
+            // Office Open XML parts are UTF-8.
+            let raw = String::from_utf8_lossy(&a.value).into_owned();
+            quick_xml::escape::unescape(&raw)
+                .ok()
+                .map(|v| v.into_owned())
+        })
 }
 
-/// The value of attribute `name` (exact, prefix included) in the text of a tag.
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let b = tag.as_bytes();
-    let mut i = tag.find(|c: char| c.is_whitespace())?;
-    while i < b.len() {
-        while i < b.len() && (b[i] as char).is_whitespace() {
-            i += 1;
+/// Calls `f` with every opening (or empty) tag of an XML part, in order.
+fn each_tag<R: Read>(part: R, mut f: impl FnMut(&BytesStart<'_>)) -> Option<()> {
+    let mut reader = Reader::from_reader(BufReader::new(part));
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf).ok()? {
+            Event::Start(e) | Event::Empty(e) => f(&e),
+            Event::Eof => return Some(()),
+            _ => {}
         }
-        let start = i;
-        while i < b.len() && b[i] != b'=' && !(b[i] as char).is_whitespace() {
-            i += 1;
-        }
-        let key = &tag[start..i];
-        while i < b.len() && (b[i] == b'=' || (b[i] as char).is_whitespace()) {
-            i += 1;
-        }
-        let q = *b.get(i)?;
-        if q != b'"' && q != b'\'' {
-            return None;
-        }
-        let vstart = i + 1;
-        let vend = vstart + tag[vstart..].find(q as char)?;
-        if key == name {
-            return Some(unescape(&tag[vstart..vend]));
-        }
-        i = vend + 1;
+        buf.clear();
     }
-    None
-}
-
-fn local(name: &str) -> &str {
-    name.rsplit(':').next().unwrap_or(name)
 }
 
 /// Column letters of a 0-based index: 0 → A, 25 → Z, 26 → AA.
@@ -99,40 +85,6 @@ fn parse_ref(r: &str) -> Option<(u32, u32)> {
     Some((digits.parse().ok()?, col - 1))
 }
 
-/// Each tag of an XML stream, with the text before it: `(tag without <>, text)`.
-struct Tags<R: Read> {
-    bytes: std::io::Bytes<BufReader<R>>,
-}
-
-impl<R: Read> Tags<R> {
-    /// The next tag, and the text since the previous one (at most `keep_text` bytes kept).
-    fn next(&mut self, keep_text: bool) -> Option<(String, Vec<u8>)> {
-        let mut text = Vec::new();
-        loop {
-            match self.bytes.next()?.ok()? {
-                b'<' => break,
-                b if keep_text && text.len() < FORMULA_SHOWN * 4 => text.push(b),
-                _ => {}
-            }
-        }
-        let mut tag = Vec::new();
-        loop {
-            match self.bytes.next()?.ok()? {
-                b'>' => break,
-                b if tag.len() < TAG_KEPT => tag.push(b),
-                _ => {}
-            }
-        }
-        Some((String::from_utf8_lossy(&tag).into_owned(), text))
-    }
-}
-
-fn tags<R: Read>(r: R) -> Tags<R> {
-    Tags {
-        bytes: BufReader::new(r).bytes(),
-    }
-}
-
 /// The first formula without a stored value in the workbook at `path`, sheet by sheet in the
 /// workbook's order; `None` when there is none or the workbook's parts cannot be found (the
 /// workbook reader then says what is wrong).
@@ -141,38 +93,25 @@ pub fn first_uncached(path: &Path) -> Option<Uncached> {
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).ok()?;
     // Sheet names and their relationship ids, in order.
     let mut sheets = Vec::new();
-    {
-        let mut t = tags(zip.by_name("xl/workbook.xml").ok()?);
-        while let Some((tag, _)) = t.next(false) {
-            let name = tag.split_whitespace().next().unwrap_or("");
-            if local(name) == "sheet" {
-                let rid = tag
-                    .split_whitespace()
-                    .filter_map(|a| a.split_once('='))
-                    .find(|(k, _)| k.ends_with(":id"))
-                    .and_then(|(k, _)| attr(&tag, k));
-                if let (Some(n), Some(r)) = (attr(&tag, "name"), rid) {
-                    sheets.push((n, r));
-                }
+    each_tag(zip.by_name("xl/workbook.xml").ok()?, |e| {
+        if e.local_name().as_ref() == b"sheet" {
+            if let (Some(n), Some(r)) = (attr(e, b"name"), attr(e, b"id")) {
+                sheets.push((n, r));
             }
         }
-    }
+    })?;
     let mut targets = std::collections::HashMap::new();
-    {
-        let mut t = tags(zip.by_name("xl/_rels/workbook.xml.rels").ok()?);
-        while let Some((tag, _)) = t.next(false) {
-            let name = tag.split_whitespace().next().unwrap_or("");
-            if local(name) == "Relationship" {
-                if let (Some(id), Some(target)) = (attr(&tag, "Id"), attr(&tag, "Target")) {
-                    let part = match target.strip_prefix('/') {
-                        Some(abs) => abs.to_string(),
-                        None => format!("xl/{target}"),
-                    };
-                    targets.insert(id, part);
-                }
+    each_tag(zip.by_name("xl/_rels/workbook.xml.rels").ok()?, |e| {
+        if e.local_name().as_ref() == b"Relationship" {
+            if let (Some(id), Some(target)) = (attr(e, b"Id"), attr(e, b"Target")) {
+                let part = match target.strip_prefix('/') {
+                    Some(abs) => abs.to_string(),
+                    None => format!("xl/{target}"),
+                };
+                targets.insert(id, part);
             }
         }
-    }
+    })?;
     for (sheet, rid) in sheets {
         let Some(part) = targets.get(&rid) else {
             continue;
@@ -188,74 +127,116 @@ pub fn first_uncached(path: &Path) -> Option<Uncached> {
     None
 }
 
+/// A cell being read: where it is, and what it holds so far.
+#[derive(Default)]
+struct Open {
+    at: (u32, u32),
+    has_f: bool,
+    has_v: bool,
+    in_f: bool,
+    formula: String,
+}
+
 /// The first formula cell without `<v>` (or an inline string) in one worksheet's XML.
-fn scan_sheet<R: Read>(r: R) -> Option<Uncached> {
-    let mut t = tags(r);
+fn scan_sheet<R: Read>(part: R) -> Option<Uncached> {
+    let mut reader = Reader::from_reader(BufReader::new(part));
+    let mut buf = Vec::new();
     let (mut row, mut col) = (1u32, 0u32);
-    let mut cell: Option<(u32, u32)> = None;
-    let (mut has_f, mut has_v, mut in_f) = (false, false, false);
-    let mut formula = Vec::new();
-    while let Some((tag, text)) = t.next(in_f) {
-        if in_f {
-            formula.extend_from_slice(&text);
-        }
-        let closing = tag.starts_with('/');
-        let self_closing = tag.ends_with('/');
-        let name = tag
-            .trim_start_matches('/')
-            .split(|c: char| c.is_whitespace() || c == '/')
-            .next()
-            .unwrap_or("");
-        match (local(name), closing) {
-            ("row", false) => {
-                if let Some(r) = attr(&tag, "r").and_then(|r| r.parse().ok()) {
-                    row = r;
+    let mut cell: Option<Open> = None;
+    loop {
+        let event = reader.read_event_into(&mut buf).ok()?;
+        match &event {
+            Event::Start(e) | Event::Empty(e) => {
+                let empty = matches!(event, Event::Empty(_));
+                match e.local_name().as_ref() {
+                    b"row" => {
+                        if let Some(r) = attr(e, b"r").and_then(|r| r.parse().ok()) {
+                            row = r;
+                        }
+                        col = 0;
+                    }
+                    b"c" => {
+                        let at = attr(e, b"r")
+                            .and_then(|r| parse_ref(&r))
+                            .unwrap_or((row, col));
+                        col = at.1;
+                        if empty {
+                            col += 1;
+                        } else {
+                            cell = Some(Open {
+                                at,
+                                ..Open::default()
+                            });
+                        }
+                    }
+                    b"f" => {
+                        if let Some(c) = cell.as_mut() {
+                            c.has_f = true;
+                            c.in_f = !empty;
+                        }
+                    }
+                    b"v" | b"is" if !empty => {
+                        if let Some(c) = cell.as_mut() {
+                            c.has_v = true;
+                        }
+                    }
+                    _ => {}
                 }
-                col = 0;
             }
-            ("row", true) => {
-                row += 1;
-                col = 0;
-            }
-            ("c", false) => {
-                let at = attr(&tag, "r")
-                    .and_then(|r| parse_ref(&r))
-                    .unwrap_or((row, col));
-                col = at.1;
-                if self_closing {
-                    col += 1;
-                } else {
-                    cell = Some(at);
-                    (has_f, has_v) = (false, false);
-                    formula.clear();
-                }
-            }
-            ("f", false) if cell.is_some() => {
-                has_f = true;
-                in_f = !self_closing;
-            }
-            ("f", true) => in_f = false,
-            ("v" | "is", false) if cell.is_some() && !self_closing => has_v = true,
-            ("c", true) => {
-                if let Some((r, c)) = cell.take() {
-                    if has_f && !has_v {
-                        let text = unescape(&String::from_utf8_lossy(&formula));
-                        let column = column_letters(c);
-                        return Some(Uncached {
-                            sheet: String::new(),
-                            cell: format!("{column}{r}"),
-                            row: r,
-                            column,
-                            formula: crate::import::limits::clip_to(text.trim(), FORMULA_SHOWN),
-                        });
+            Event::Text(t) => {
+                if let Some(c) = cell.as_mut().filter(|c| c.in_f) {
+                    if c.formula.len() < FORMULA_SHOWN * 4 {
+                        c.formula.push_str(&t.decode().ok()?);
                     }
                 }
-                col += 1;
             }
+            Event::GeneralRef(r) => {
+                if let Some(c) = cell.as_mut().filter(|c| c.in_f) {
+                    let name = r.decode().ok()?;
+                    match r.resolve_char_ref().ok().flatten() {
+                        Some(ch) => c.formula.push(ch),
+                        None => c.formula.push_str(
+                            quick_xml::escape::resolve_predefined_entity(&name).unwrap_or(""),
+                        ),
+                    }
+                }
+            }
+            Event::End(e) => match e.local_name().as_ref() {
+                b"row" => {
+                    row += 1;
+                    col = 0;
+                }
+                b"f" => {
+                    if let Some(c) = cell.as_mut() {
+                        c.in_f = false;
+                    }
+                }
+                b"c" => {
+                    if let Some(c) = cell.take() {
+                        if c.has_f && !c.has_v {
+                            let (r, k) = c.at;
+                            let column = column_letters(k);
+                            return Some(Uncached {
+                                sheet: String::new(),
+                                cell: format!("{column}{r}"),
+                                row: r,
+                                column,
+                                formula: crate::import::limits::clip_to(
+                                    c.formula.trim(),
+                                    FORMULA_SHOWN,
+                                ),
+                            });
+                        }
+                    }
+                    col += 1;
+                }
+                _ => {}
+            },
+            Event::Eof => return None,
             _ => {}
         }
+        buf.clear();
     }
-    None
 }
 
 #[cfg(test)]
