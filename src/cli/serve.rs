@@ -157,17 +157,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
 
 /// Ctrl-C or SIGTERM.
 async fn shutdown() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+        () = super::terminate::sigterm() => {}
     }
 }
 

@@ -12,23 +12,25 @@ static TERMINATED: AtomicBool = AtomicBool::new(false);
 /// Runs `work` until it ends or SIGTERM arrives; on SIGTERM, says so in both languages and
 /// returns 143 (the process is then ended by the signal: see [`end_if_terminated`]).
 pub async fn stoppable(work: impl Future<Output = anyhow::Result<u8>>) -> anyhow::Result<u8> {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
     tokio::select! {
         done = work => done,
-        () = term => {
+        () = sigterm() => {
             TERMINATED.store(true, Ordering::SeqCst);
             crate::say_err!(
                 "stopped by SIGTERM; the queue is intact and the next run goes on from where this one stopped\nبا SIGTERM متوقف شد؛ صف دست‌نخورده است و اجرای بعدی از همین‌جا ادامه می‌دهد"
             );
             Ok(143)
         }
+    }
+}
+
+/// Resolves when SIGTERM arrives (never, where it cannot be watched).
+pub async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
     }
 }
 

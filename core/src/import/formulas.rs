@@ -58,17 +58,8 @@ fn each_tag<R: Read>(part: R, mut f: impl FnMut(&BytesStart<'_>)) -> Option<()> 
 }
 
 /// Column letters of a 0-based index: 0 → A, 25 → Z, 26 → AA.
-fn column_letters(mut col: u32) -> String {
-    let mut out = Vec::new();
-    loop {
-        out.push(b'A' + (col % 26) as u8);
-        if col < 26 {
-            break;
-        }
-        col = col / 26 - 1;
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
+fn column_letters(col: u32) -> String {
+    super::build::column_letter(col as usize)
 }
 
 /// `P2` → (row 2, column index 15).
