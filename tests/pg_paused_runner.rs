@@ -19,28 +19,42 @@ fn signal(pid: u32, sig: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_runner_paused_past_its_lease_stops_and_the_new_holder_finishes() {
+/// A sandbox that answers slowly (so a pass is still sending when it is interrupted), with
+/// `faults` besides; batches of 3; `n` invoices enqueued on a fresh PostgreSQL schema.
+async fn slow_env(
+    faults: moadian::sandbox::Faults,
+    schema: &str,
+    n: u64,
+) -> (Env, PathBuf, Vec<String>) {
     let sandbox = moadian::sandbox::SandboxConfig {
         faults: moadian::sandbox::Faults {
             latency_ms: 40,
             processing_delay_ms: 300,
-            // Answers lost on the way, TIMEOUTs and a key change: attempts that end UNKNOWN,
-            // LOST or REJECTED, whose settling one runner may do while the other asks.
-            drop_before_accept_rate: 0.05,
-            drop_after_accept_rate: 0.05,
-            timeout_rate: 0.05,
-            rotate_key_rate: 0.02,
-            ..moadian::sandbox::Faults::default()
+            ..faults
         },
         ..moadian::sandbox::SandboxConfig::default()
     };
     let env = Env::with_sandbox(sandbox, 3).await;
-    let queue = PathBuf::from(pg_support::schema_url("paused", None));
+    let queue = PathBuf::from(pg_support::schema_url(schema, None));
     let dir = env.path("invoices");
-    let taxids = write_invoices(&dir, 1, 150);
+    let taxids = write_invoices(&dir, 1, n);
     let (code, _, err) = env.run_q(&queue, &["enqueue", dir.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{err}");
+    (env, queue, taxids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_paused_past_its_lease_stops_and_the_new_holder_finishes() {
+    // Answers lost on the way, TIMEOUTs and a key change: attempts that end UNKNOWN, LOST or
+    // REJECTED, whose settling one runner may do while the other asks.
+    let faults = moadian::sandbox::Faults {
+        drop_before_accept_rate: 0.05,
+        drop_after_accept_rate: 0.05,
+        timeout_rate: 0.05,
+        rotate_key_rate: 0.02,
+        ..moadian::sandbox::Faults::default()
+    };
+    let (env, queue, taxids) = slow_env(faults, "paused", 150).await;
 
     let start = |name: &str| {
         let mut c = env.command_q(&queue, &["run", "--wait", "30s", "--json"]);
@@ -112,20 +126,7 @@ async fn a_runner_paused_past_its_lease_stops_and_the_new_holder_finishes() {
 /// wait for the lease to expire) and finishes every invoice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_pass_releases_the_lease_at_once() {
-    let sandbox = moadian::sandbox::SandboxConfig {
-        faults: moadian::sandbox::Faults {
-            latency_ms: 40,
-            processing_delay_ms: 300,
-            ..moadian::sandbox::Faults::default()
-        },
-        ..moadian::sandbox::SandboxConfig::default()
-    };
-    let env = Env::with_sandbox(sandbox, 3).await;
-    let queue = PathBuf::from(pg_support::schema_url("sigterm", None));
-    let dir = env.path("invoices");
-    let taxids = write_invoices(&dir, 1, 60);
-    let (code, _, err) = env.run_q(&queue, &["enqueue", dir.to_str().unwrap()]).await;
-    assert_eq!(code, 0, "{err}");
+    let (env, queue, taxids) = slow_env(Default::default(), "sigterm", 60).await;
     // The default lease lifetime (30 s): a lease left behind would make the next run busy.
     let child = env
         .command_q(&queue, &["run", "--wait", "30s", "--json"])
@@ -195,30 +196,14 @@ impl Relay {
 /// registered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_database_gone_mid_pass_is_an_outage_not_a_crash() {
-    let sandbox = moadian::sandbox::SandboxConfig {
-        faults: moadian::sandbox::Faults {
-            latency_ms: 40,
-            processing_delay_ms: 300,
-            ..moadian::sandbox::Faults::default()
-        },
-        ..moadian::sandbox::SandboxConfig::default()
-    };
-    let env = Env::with_sandbox(sandbox, 3).await;
-    let direct = pg_support::schema_url("gone", None);
+    let (env, direct, taxids) = slow_env(Default::default(), "gone", 60).await;
     // postgres://user@HOST:PORT/db?options=… → the same through the relay.
-    let (scheme, rest) = direct.split_once("://").unwrap();
+    let url = direct.to_str().unwrap();
+    let (scheme, rest) = url.split_once("://").unwrap();
     let (user, rest) = rest.split_once('@').unwrap();
     let (hostport, tail) = rest.split_at(rest.find('/').unwrap());
     let relay = Relay::start(hostport.to_string()).await;
     let relayed = PathBuf::from(format!("{scheme}://{user}@127.0.0.1:{}{tail}", relay.port));
-    let direct = PathBuf::from(direct);
-
-    let dir = env.path("invoices");
-    let taxids = write_invoices(&dir, 1, 60);
-    let (code, _, err) = env
-        .run_q(&relayed, &["enqueue", dir.to_str().unwrap()])
-        .await;
-    assert_eq!(code, 0, "{err}");
     // A runner cut off from the database cannot release its lease: it expires (short here).
     let child = env
         .command_q(&relayed, &["run", "--wait", "30s", "--json"])
