@@ -224,6 +224,11 @@ async fn run_names_a_queue_that_does_not_exist_and_creates_none() {
         !missing.exists(),
         "no queue is created by a run with nothing to take"
     );
+    // A program reading `--json` still gets its one object: an empty listing.
+    let (code, report, err) = env.run_json_q(&missing, &["run", "--wait", "5s"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(report["summary"]["total"], 0, "{report:#}");
+    assert!(!missing.exists());
     // With an inbox to take files from, the first pass makes the queue as usual.
     let inbox = env.path("inbox");
     write_invoices(&inbox, 1, 1);

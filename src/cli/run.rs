@@ -115,6 +115,20 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 format!("no queue at {shown}: nothing has been queued with this setup (HOME, MOADIAN_HOME, --queue or profile) yet; nothing to do. If the queue is elsewhere, name it (--queue or --profile)."),
             ))
         );
+        // The output a program reads is there all the same: an empty listing.
+        let empty = pipeline::Report {
+            invoices: Vec::new(),
+            summary: pipeline::Summary::default(),
+        };
+        let out = super::status::Output {
+            json: args.json,
+            all: args.all,
+            only: None,
+            timing: None,
+            cpu: None,
+            lang,
+        };
+        super::status::print_listing(&empty, None, &out)?;
         return Ok(0);
     }
     let queue = session.open_queue()?;
