@@ -416,6 +416,25 @@ fn unknown_column_is_reported_and_mapping_file_fixes_it() {
     .expect("w");
     let v = load_file(&p)[0].value.clone().expect("mapped");
     assert_eq!(v["body"][0]["sstid"], "2330001234567");
+    // A mapping to a field that does not exist: named in each language on its own side.
+    std::fs::write(
+        dir.path().join("m.columns.toml"),
+        "[columns]\nKala = \"sstidd\"\n",
+    )
+    .expect("w");
+    let e = load_file(&p)[0].value.clone().expect_err("unknown field");
+    assert!(
+        e.en.contains("\"sstidd\"") && e.en.contains("m.columns.toml"),
+        "{}",
+        e.en
+    );
+    assert!(!e.en.contains("نگاشت"), "English only: {}", e.en);
+    assert!(
+        e.fa.contains("sstidd") && e.fa.contains("نگاشت"),
+        "{}",
+        e.fa
+    );
+    assert!(!e.fa.contains("which is not"), "Persian only: {}", e.fa);
 }
 
 #[test]

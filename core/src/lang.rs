@@ -30,31 +30,6 @@ impl Message {
         }
     }
 
-    /// A text written "English / Persian" (an error type's one-line form), each line split at
-    /// its last " / " followed by Persian; a line without one is the same in both.
-    pub fn bilingual(text: &str) -> Self {
-        let persian = |s: &str| s.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c));
-        let (mut fa, mut en) = (Vec::new(), Vec::new());
-        for line in text.lines() {
-            let cut = line
-                .match_indices(" / ")
-                .map(|(i, _)| i)
-                .filter(|&i| persian(&line[i + 3..]))
-                .last();
-            match cut {
-                Some(i) => {
-                    en.push(&line[..i]);
-                    fa.push(&line[i + 3..]);
-                }
-                None => {
-                    en.push(line);
-                    fa.push(line);
-                }
-            }
-        }
-        Self::new(fa.join("\n"), en.join("\n"))
-    }
-
     /// The text in one language.
     pub fn get(&self, lang: Lang) -> &str {
         match lang {

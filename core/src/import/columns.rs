@@ -213,6 +213,27 @@ pub enum MappingError {
     },
 }
 
+impl MappingError {
+    /// The error in each language.
+    pub fn message(&self) -> crate::lang::Message {
+        use crate::lang::Message;
+        match self {
+            MappingError::Read { path, source } => Message::new(
+                format!("فایل نگاشت {path} خوانده نشد: {source}"),
+                format!("cannot read mapping file {path}: {source}"),
+            ),
+            MappingError::Toml { path, message } => Message::new(
+                format!("فایل نگاشت {path} یک TOML معتبر نیست: {message}"),
+                format!("mapping file {path} is not valid TOML: {message}"),
+            ),
+            MappingError::UnknownKey { path, name, key } => Message::new(
+                format!("فایل نگاشت {path}: «{name}» به «{key}» نگاشت شده است که فیلد صورتحساب نیست"),
+                format!("mapping file {path}: \"{name}\" maps to \"{key}\", which is not an invoice field"),
+            ),
+        }
+    }
+}
+
 impl Default for Mapping {
     fn default() -> Self {
         let mut names = HashMap::new();

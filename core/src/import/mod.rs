@@ -80,7 +80,7 @@ pub fn load_file_opts(path: &Path, opts: &ReadOptions) -> Vec<Imported> {
     let map = match mapping_file_for(path) {
         Some(m) => match Mapping::with_file(&m) {
             Ok(m) => m,
-            Err(e) => return whole_file_error(path, Message::bilingual(&e.to_string())),
+            Err(e) => return whole_file_error(path, e.message()),
         },
         None => Mapping::default(),
     };

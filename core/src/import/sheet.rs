@@ -91,7 +91,45 @@ impl SheetError {
                 format!("{path}: {}", message.fa),
                 format!("{path}: {}", message.en),
             ),
-            other => Message::bilingual(&other.to_string()),
+            SheetError::Read { path, message } => Message::new(
+                format!("فایل {path} خوانده نشد: {message}"),
+                format!("cannot read {path}: {message}"),
+            ),
+            SheetError::NoHeader { path, sheet } => Message::new(
+                format!("فایل {path}، برگه «{sheet}» سطر عنوان ندارد"),
+                format!("{path}: sheet «{sheet}» has no header row"),
+            ),
+            SheetError::Shape {
+                path,
+                sheet,
+                row,
+                found,
+                expected,
+            } => Message::new(
+                format!("فایل {path}، برگه «{sheet}»، ردیف {row}: این ردیف {found} خانه دارد و سطر عنوان {expected}؛ خانه‌ای جا افتاده یا جداکننده‌ای اضافه است"),
+                format!("{path}, sheet «{sheet}», row {row}: the row has {found} cells, the header has {expected}; a cell is missing or a separator is extra"),
+            ),
+            SheetError::FormulaWithoutValue {
+                path,
+                sheet,
+                cell,
+                row,
+                column,
+                formula,
+            } => {
+                let (ffa, fen) = if formula.is_empty() {
+                    (
+                        "فرمول مشترک با خانهٔ دیگر".to_string(),
+                        "a formula shared with another cell".to_string(),
+                    )
+                } else {
+                    (format!("={formula}"), format!("={formula}"))
+                };
+                Message::new(
+                    format!("فایل {path}، برگه «{sheet}»، خانه {cell} (ردیف {row}، ستون {column}): این خانه فرمول ({ffa}) دارد ولی مقدار محاسبه‌شده ندارد؛ فایل را برنامه‌ای ذخیره کرده است که فرمول را حساب نمی‌کند. آن را در Excel یا LibreOffice باز و ذخیره کنید تا مقدار نوشته شود، یا به جای فرمول خود مقدار را بنویسید"),
+                    format!("{path}, sheet «{sheet}», cell {cell} (row {row}, column {column}): the cell holds a formula ({fen}) without a computed value — the file was saved by a program that does not calculate. Open it in Excel or LibreOffice and save it so the value is stored, or type the value instead of the formula"),
+                )
+            }
         }
     }
 }
