@@ -192,25 +192,39 @@ pub struct Mapping {
     names: HashMap<String, &'static Column>,
 }
 
-/// A problem with a mapping file.
-#[derive(Debug, thiserror::Error)]
+/// A problem with a mapping file. Its text, in each language, is [`MappingError::message`].
+#[derive(Debug)]
 pub enum MappingError {
-    #[error("cannot read mapping file {path}: {source} / فایل نگاشت خوانده نشد")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error("mapping file {path} is not valid TOML: {message} / فایل نگاشت TOML معتبر نیست")]
-    Toml { path: String, message: String },
-    #[error(
-        "mapping file {path}: \"{name}\" maps to \"{key}\", which is not an invoice field \
-         / «{name}» به فیلد ناشناخته «{key}» نگاشت شده است"
-    )]
+    Toml {
+        path: String,
+        message: String,
+    },
     UnknownKey {
         path: String,
         name: String,
         key: String,
     },
+}
+
+/// English, then Persian: the one-line form (logs, `to_string`).
+impl std::fmt::Display for MappingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.message();
+        write!(f, "{} / {}", m.en, m.fa)
+    }
+}
+
+impl std::error::Error for MappingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MappingError::Read { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 impl MappingError {

@@ -46,14 +46,17 @@ pub struct Table {
     pub rows: Vec<(usize, Vec<Cell>)>,
 }
 
-/// Why a file could not be read as tables.
-#[derive(Debug, thiserror::Error)]
+/// Why a file could not be read as tables. Its text, in each language, is [`SheetError::message`].
+#[derive(Debug)]
 pub enum SheetError {
-    #[error("cannot read {path}: {message} / فایل {path} خوانده نشد: {message}")]
-    Read { path: String, message: String },
-    #[error("{path}: sheet «{sheet}» has no header row / برگه «{sheet}» سطر عنوان ندارد")]
-    NoHeader { path: String, sheet: String },
-    #[error("{path}, sheet «{sheet}», row {row}: the row has {found} cells, the header has {expected}; a cell is missing or a separator is extra / فایل {path}، برگه «{sheet}»، ردیف {row}: این ردیف {found} خانه دارد و سطر عنوان {expected}؛ خانه‌ای جا افتاده یا جداکننده‌ای اضافه است")]
+    Read {
+        path: String,
+        message: String,
+    },
+    NoHeader {
+        path: String,
+        sheet: String,
+    },
     Shape {
         path: String,
         sheet: String,
@@ -61,7 +64,6 @@ pub enum SheetError {
         found: usize,
         expected: usize,
     },
-    #[error("{path}, sheet «{sheet}», cell {cell} (row {row}, column {column}): the cell holds a formula ({}) without a computed value — the file was saved by a program that does not calculate. Open it in Excel or LibreOffice and save it so the value is stored, or type the value instead of the formula / فایل {path}، برگه «{sheet}»، خانه {cell} (ردیف {row}، ستون {column}): این خانه فرمول ({}) دارد ولی مقدار محاسبه‌شده ندارد؛ فایل را برنامه‌ای ذخیره کرده است که فرمول را حساب نمی‌کند. آن را در Excel یا LibreOffice باز و ذخیره کنید تا مقدار نوشته شود، یا به جای فرمول خود مقدار را بنویسید", shown_formula(formula), shown_formula(formula))]
     FormulaWithoutValue {
         path: String,
         sheet: String,
@@ -71,17 +73,21 @@ pub enum SheetError {
         formula: String,
     },
     /// Refused before reading (too large, a zip bomb, not decodable): what and why.
-    #[error("{path}: {} / {}", message.en, message.fa)]
-    Limit { path: String, message: Message },
+    Limit {
+        path: String,
+        message: Message,
+    },
 }
 
-fn shown_formula(f: &str) -> String {
-    if f.is_empty() {
-        "a formula shared with another cell / فرمول مشترک با خانهٔ دیگر".to_string()
-    } else {
-        format!("={f}")
+/// English, then Persian: the one-line form (logs, `to_string`).
+impl std::fmt::Display for SheetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.message();
+        write!(f, "{} / {}", m.en, m.fa)
     }
 }
+
+impl std::error::Error for SheetError {}
 
 impl SheetError {
     /// The error in each language.
