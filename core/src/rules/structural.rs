@@ -198,8 +198,9 @@ fn check_str(spec: &FieldSpec, s: &str, path: &dyn Fn() -> String, sink: &mut Si
         .then(|| s.chars().enumerate().find(|(_, c)| is_control_char(*c)))
         .flatten()
     {
-        let shown = crate::lang::escape_controls(&crate::import::limits::clip(s)).into_owned();
-        let ch = crate::lang::escape_controls(&c.to_string()).into_owned();
+        // The sink shows control characters escaped in every finding (`\u{1b}`).
+        let shown = crate::import::limits::clip(s);
+        let ch = c;
         let pos = at + 1;
         sink.error(
             "field.control_char",
