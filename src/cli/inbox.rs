@@ -208,7 +208,8 @@ pub fn take(
             Ok(p) => p,
             // Removed since the look that found it finished (while an earlier file was read):
             // named, left out; whatever was read of it before it went stays queued.
-            Err(e) if identity(&f).is_none() && !is_queue_error(&e) => {
+            // (A failing queue stops the pass whatever became of the file.)
+            Err(e) if identity(&f).is_none() && super::queue_errors(&e).next().is_none() => {
                 let name = f.file_name().unwrap_or_default().to_string_lossy();
                 say(
                     lang,
@@ -227,12 +228,6 @@ pub fn take(
         });
     }
     Ok(out)
-}
-
-/// The queue failed (not the file): that stops the pass whatever became of the file.
-fn is_queue_error(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.downcast_ref::<moadian_queue::QueueError>().is_some())
 }
 
 /// A free name for `name` in `dir` (a timestamp added when taken).

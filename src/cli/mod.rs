@@ -185,7 +185,7 @@ fn queue_file_error(e: &anyhow::Error) -> Option<&moadian_queue::QueueError> {
 
 /// The queue's errors in `e`'s chain, also where the pipeline carries one (it is transparent:
 /// the chain shows what it wraps, not the queue's error itself).
-fn queue_errors(e: &anyhow::Error) -> impl Iterator<Item = &moadian_queue::QueueError> {
+pub(crate) fn queue_errors(e: &anyhow::Error) -> impl Iterator<Item = &moadian_queue::QueueError> {
     e.chain().filter_map(|c| {
         c.downcast_ref::<moadian_queue::QueueError>().or_else(|| {
             match c.downcast_ref::<crate::pipeline::PipelineError>() {
