@@ -34,14 +34,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     session.deadline = args.deadline.clone();
     let queue = session.open_queue()?;
     let placements = enqueue_paths(&session, &queue, &args.paths, args.fill, lang)?;
-    let out = super::status::Output {
-        json: args.json,
-        all: args.all,
-        only: None,
-        timing: None,
-        cpu: None,
-        lang,
-    };
+    let out = super::status::Output::listing(args.json, args.all, lang);
     let s = super::status::print_listing(&placements.listing(&queue), None, &out)?;
     let bad = s.invalid > 0 || s.conflict > 0 || placements.refused > 0;
     Ok(u8::from(bad))

@@ -120,14 +120,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             invoices: Vec::new(),
             summary: pipeline::Summary::default(),
         };
-        let out = super::status::Output {
-            json: args.json,
-            all: args.all,
-            only: None,
-            timing: None,
-            cpu: None,
-            lang,
-        };
+        let out = super::status::Output::listing(args.json, args.all, lang);
         super::status::print_listing(&empty, None, &out)?;
         return Ok(0);
     }
@@ -170,12 +163,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         let message = stopped.as_ref().map(|s| &s.message);
         let Some(every) = args.watch else {
             let out = super::status::Output {
-                json: args.json,
-                all: args.all,
-                only: None,
                 timing: pass.timing,
                 cpu: Some(pass.cpu),
-                lang,
+                ..super::status::Output::listing(args.json, args.all, lang)
             };
             let summary = super::status::print_listing(&listing, message, &out)?;
             let failed_now = failed_since(&queue, &session.profile.memory_id, started)?;

@@ -43,12 +43,8 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         );
     }
     let out = Output {
-        json: args.json,
-        all: args.all || args.only.is_some(),
         only: args.only.clone(),
-        timing: None,
-        cpu: None,
-        lang,
+        ..Output::listing(args.json, args.all || args.only.is_some(), lang)
     };
     let (summary, leases) = super::session::with_read_only_queue(&path, |queue| {
         let listing = pipeline::listing::QueueListing {
@@ -193,6 +189,21 @@ pub struct Output {
     pub lang: Langs,
 }
 
+impl Output {
+    /// A listing as `json` or a table, `all` rows or those that need attention, in `lang`;
+    /// no status filter, timing or CPU line.
+    pub fn listing(json: bool, all: bool, lang: Langs) -> Self {
+        Self {
+            json,
+            all,
+            only: None,
+            timing: None,
+            cpu: None,
+            lang,
+        }
+    }
+}
+
 /// The CPU time a pass took.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Cpu {
@@ -223,14 +234,7 @@ pub fn print_report(
     all: bool,
     lang: Langs,
 ) -> anyhow::Result<()> {
-    let out = Output {
-        json,
-        all,
-        only: None,
-        timing: None,
-        cpu: None,
-        lang,
-    };
+    let out = Output::listing(json, all, lang);
     let listing = WithRefused {
         listing: report,
         refused,

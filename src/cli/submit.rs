@@ -56,12 +56,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let listing = placements.listing(&queue);
     let message = stopped.as_ref().map(|s| &s.message);
     let out = super::status::Output {
-        json: args.json,
-        all: args.all,
-        only: None,
         timing: pass.timing,
         cpu: Some(pass.cpu),
-        lang,
+        ..super::status::Output::listing(args.json, args.all, lang)
     };
     let summary = super::status::print_listing(&listing, message, &out)?;
     Ok(exit_code(&summary, placements.refused, stopped.as_ref()))
