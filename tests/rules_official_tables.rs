@@ -282,3 +282,141 @@ fn validate_deadline_days_flag_sets_the_policy_and_is_named() {
     let mine = late(&run(&["--deadline-days", "9"])).expect("past 9 days");
     assert!(mine.contains("9 days (source: --deadline-days 9"), "{mine}");
 }
+
+// --- A second reading of RC_IITP.IS_V7.8 against `validate` and `explain`. ---
+
+fn warnings_only(f: &[Finding]) -> bool {
+    f.iter().all(|x| !x.is_error())
+}
+
+// V7.8 جدول ۱, legend «-»: «مقدار ثبت شده برای این فیلد توسط سامانه دریافت نمی‌شود». In the
+// bourse pattern (1/11) tprdis, tdis, todam, prdis, dis and the other taxes are out of the
+// pattern: the server drops them, so no sum or formula may judge them; each only draws the
+// out-of-pattern warning.
+#[test]
+fn v78_table1_fields_out_of_the_bourse_pattern_are_warned_about_never_computed() {
+    let base = read("valid/t1-p11-bourse.json");
+    let mut v = base.clone();
+    v["header"]["tprdis"] = serde_json::json!(12_000_000);
+    v["header"]["tdis"] = serde_json::json!(5);
+    v["header"]["todam"] = serde_json::json!(7);
+    v["body"][0]["odt"] = serde_json::json!("عوارض");
+    v["body"][0]["odr"] = serde_json::json!(1);
+    let f = judge(&v);
+    assert!(warnings_only(&f), "{:?}", errors(&f));
+    for field in [
+        "header.tprdis",
+        "header.tdis",
+        "header.todam",
+        "body[0].odt",
+        "body[0].odr",
+    ] {
+        let w = find(&f, "matrix.out_of_pattern", field).unwrap_or_else(|| panic!("{field}"));
+        assert_eq!(w.severity, Severity::Warning);
+    }
+    assert!(
+        f.iter().all(|x| !x.rule.starts_with("arith.")),
+        "no arithmetic on dropped fields: {f:?}"
+    );
+    // Where the same fields are in the pattern (sale, 1/1), they are still computed.
+    let mut sale = read("valid/t1-p1-sale.json");
+    sale["header"]["tprdis"] = serde_json::json!(1);
+    assert!(find(&judge(&sale), "arith.total.tprdis", "header.tprdis").is_some());
+}
+
+// V7.8 tables 69–72 and §8-4/§8-5: ocu and dco from the country table (Iran is 033, not the ISO
+// 364), oci and dci from the city table, and a city is required where its country is Iran.
+#[test]
+fn v78_tables69_72_bill_of_lading_countries_and_cities_come_from_the_official_tables() {
+    let base = read("valid/t1-p8-bill-of-lading.json");
+    assert!(errors(&judge(&base)).is_empty(), "{:?}", errors(&judge(&base)));
+    let mut iso = base.clone();
+    iso["header"]["ocu"] = serde_json::json!("364");
+    let f = judge(&iso);
+    let e = find(&f, "field.enum", "header.ocu").expect("364 is not in §8-4");
+    assert!(e.message.en.contains("Iran is 033"), "{}", e.message.en);
+    assert!(e.message.en.contains("§8-4"), "{}", e.message.en);
+    let mut city = base.clone();
+    city["header"]["dci"] = serde_json::json!("99999");
+    assert!(find(&judge(&city), "field.enum", "header.dci").is_some());
+    let mut no_city = base.clone();
+    let h = no_city["header"].as_object_mut().expect("header");
+    h.remove("oci");
+    h.remove("dci");
+    let f = judge(&no_city);
+    for field in ["header.oci", "header.dci"] {
+        let e = find(&f, "matrix.conditional", field).unwrap_or_else(|| panic!("{field}"));
+        assert!(e.message.en.contains("(033)"), "{}", e.message.en);
+    }
+    // From abroad (Turkey, 064) to Iran: the origin city is not required, the destination's is.
+    let mut abroad = no_city.clone();
+    abroad["header"]["ocu"] = serde_json::json!("064");
+    let f = judge(&abroad);
+    assert!(find(&f, "matrix.conditional", "header.oci").is_none());
+    assert!(find(&f, "matrix.conditional", "header.dci").is_some());
+}
+
+// V7.8 tables 59 and 60, row 1: pcn and pid «در مورد صورتحساب‌های الکترونیکی از نوع سوم اجباری».
+#[test]
+fn v78_tables59_60_a_type3_receipt_needs_the_payers_card_and_id() {
+    let base = read("valid/t3-pos-receipt.json");
+    assert!(errors(&judge(&base)).is_empty(), "{:?}", errors(&judge(&base)));
+    for key in ["pcn", "pid"] {
+        let mut v = base.clone();
+        v["payments"][0].as_object_mut().expect("payment").remove(key);
+        let f = judge(&v);
+        let field = format!("payments[0].{key}");
+        let e = find(&f, "matrix.required", &field).unwrap_or_else(|| panic!("{key}"));
+        assert!(e.is_error());
+    }
+}
+
+// V7.8 جدول ۶۲: the amounts paid together no more than tbill (row 5) and zero on credit (setm 2,
+// row 3). pv is required in a type-3 receipt, so there a wrong value is an error; elsewhere a
+// warning (§6 قاعده کلی ۲-b).
+#[test]
+fn v78_table62_amounts_paid_are_checked_against_tbill_and_credit() {
+    let mut receipt = read("valid/t3-pos-receipt.json");
+    receipt["payments"][0]["pv"] = serde_json::json!(1_100_001);
+    let f = judge(&receipt);
+    let e = find(&f, "settle.payment", "payments[0].pv").expect("pv above tbill");
+    assert_eq!(e.severity, Severity::Error);
+    assert_eq!(e.code.as_deref(), Some("0207601"));
+
+    let mut credit = read("valid/t1-p1-sale.json");
+    credit["header"]["setm"] = serde_json::json!(2);
+    credit["payments"] = serde_json::json!([{"pv": 1000, "pdt": credit["header"]["indatim"]}]);
+    let f = judge(&credit);
+    let w = find(&f, "settle.payment", "payments[0].pv").expect("pv on credit");
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.en.contains("table 62 row 3"), "{}", w.message.en);
+    credit["payments"][0]["pv"] = serde_json::json!(0);
+    assert!(find(&judge(&credit), "settle.payment", "payments[0].pv").is_none());
+}
+
+// A discount above the price is told once, at dis: no fix may ask for a negative adis.
+#[test]
+fn a_discount_above_the_price_never_asks_for_a_negative_amount() {
+    let f = judge(&read("invalid/arith.line.dis-discount-above-price.json"));
+    assert!(find(&f, "arith.line.dis", "body[0].dis").is_some());
+    for x in &f {
+        assert!(!x.message.en.contains("set it to -"), "{}", x.message.en);
+        assert!(!x.message.fa.contains("باید -"), "{}", x.message.fa);
+    }
+}
+
+// RC_TXPS.EC_V02 §3: 00000 is a warning «در کنار ۵۰ خطا/هشدار اول», not a check of a field;
+// RE_V01 011304 and V7.8 جدول ۱۱: sbc is exactly 4 digits, as `validate` holds it.
+#[test]
+fn explain_says_00000_is_a_warning_and_sbc_has_exactly_four_digits() {
+    let x = moadian::codes::explain("00000").expect("00000");
+    assert_eq!(x.severity, Some(Severity::Warning));
+    assert!(x.decoded.is_none(), "not a field check");
+    let sbc = moadian::codes::explain("011304").expect("011304");
+    assert!(sbc.meaning.en.contains("exactly 4"), "{}", sbc.meaning.en);
+    let mut three = read("valid/t1-p1-sale.json");
+    three["header"]["sbc"] = serde_json::json!("123");
+    let f = judge(&three);
+    let e = find(&f, "field.format", "header.sbc").expect("3 digits refused");
+    assert_eq!(e.code.as_deref(), Some("0101304"));
+}

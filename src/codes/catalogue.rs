@@ -131,6 +131,11 @@ pub struct Entry {
     /// Other spellings of the same code (older 4/6-digit forms, a leading zero lost).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// Error or warning, where the code's own first digit does not say it: `00000` is a
+    /// warning that stands beside the first 50 messages (RC_TXPS.EC_V02 §3), not a check of a
+    /// field, so it is not decoded as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<crate::rules::Severity>,
     /// Short title for tables.
     pub title: Message,
     pub meaning: Message,

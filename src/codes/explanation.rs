@@ -61,7 +61,8 @@ pub struct Explanation {
 
 impl Explanation {
     fn from_entry(code: &str, e: &Entry, decoded: Option<ContentCode>) -> Self {
-        let severity = decoded.as_ref().map(|d| d.severity);
+        let decoded = decoded.filter(|_| e.severity.is_none());
+        let severity = e.severity.or(decoded.as_ref().map(|d| d.severity));
         Explanation {
             code: code.to_string(),
             found: Found::Catalogue,

@@ -45,13 +45,19 @@ fn compare(
         ),
         Severity::Error => ("", ""),
     };
+    // A sum has nothing to truncate.
+    let (trunc_fa, trunc_en) = if formula.starts_with('Σ') {
+        ("", "")
+    } else {
+        (" (با قطع کردن اعشار)", " (truncated)")
+    };
     sink.push(
         sev,
         rule,
         path(),
         Some(code(sev, 2, ec(key), Some(1))),
-        format!("مقدار «{key}» نادرست است: {st} نوشته شده ولی طبق فرمول {formula} (با قطع کردن اعشار) باید {exp} باشد؛ آن را {exp} کنید.{note_fa}"),
-        format!("`{key}` is {st} but {formula} (truncated) gives {exp}; set it to {exp}.{note_en}"),
+        format!("مقدار «{key}» نادرست است: {st} نوشته شده ولی طبق فرمول {formula}{trunc_fa} باید {exp} باشد؛ آن را {exp} کنید.{note_fa}"),
+        format!("`{key}` is {st} but {formula}{trunc_en} gives {exp}; set it to {exp}.{note_en}"),
     );
 }
 
@@ -67,6 +73,7 @@ pub(crate) fn check(inv: &Inv, ctx: &Context, sink: &mut Sink) {
         cfee: inv.computed_severity("cfee"),
         cop: inv.computed_severity("cop"),
         vop: inv.computed_severity("vop"),
+        levies_ignored: [inv.ignored("odam"), inv.ignored("olam")],
     };
     for (j, line) in inv.body.iter().enumerate() {
         if line.is_object() {
@@ -131,12 +138,15 @@ impl Chain<'_> {
     }
 }
 
-/// How bad a wrong value of the line's optional computed fields is in this invoice's column.
+/// How this invoice's column treats the line's optional computed fields: how bad a wrong value
+/// is, and whether the other taxes and levies (odam, olam) are out of the pattern (dropped by
+/// the server, so they count as zero in tsstam and are not judged).
 #[derive(Clone, Copy)]
 struct LineSeverity {
     cfee: Severity,
     cop: Severity,
     vop: Severity,
+    levies_ignored: [bool; 2],
 }
 
 fn check_line(
@@ -200,7 +210,7 @@ fn check_line(
                 "arith.line.dis",
                 bpath(j, "dis"),
                 Some(code(Severity::Error, 2, ec("dis"), Some(1))),
-                format!("تخفیف ({dis}) از مبلغ قبل از تخفیف ({pr}) بیشتر است؛ تخفیف باید بین ۰ و {pr} باشد."),
+                format!("تخفیف ({dis}) از مبلغ قبل از تخفیف ({pr}) بیشتر است؛ تخفیف باید بین 0 و {pr} باشد."),
                 format!("dis ({dis}) exceeds prdis ({pr}); a discount must be between 0 and prdis"),
             );
         }
@@ -230,7 +240,8 @@ fn check_line(
             )
         }
         _ => {
-            let computed = prdis.map(|pr| arith::adis(pr, dis));
+            // A discount above the price is told at dis; no negative adis is asked for.
+            let computed = prdis.filter(|pr| dis <= *pr).map(|pr| arith::adis(pr, dis));
             c.calc(
                 "arith.line.adis",
                 "adis",
@@ -290,6 +301,9 @@ fn check_line(
     .into_iter()
     .enumerate()
     {
+        if sev.levies_ignored[n] {
+            continue;
+        }
         let stated = d(ak);
         let vat_free = p != 7 && vra.is_some_and(|v| v.is_zero());
         let computed = if vat_free && stated.is_some() {
@@ -466,6 +480,9 @@ fn line_sum(inv: &Inv, key: &str) -> (Option<Decimal>, bool) {
 fn check_totals(inv: &Inv, p: u8, sink: &mut Sink) {
     let err = Severity::Error;
     let total = |sink: &mut Sink, sev: Severity, hk: &'static str, lk: &str, formula: &str| {
+        if inv.ignored(hk) {
+            return;
+        }
         let (s, any) = line_sum(inv, lk);
         if any || sev == Severity::Error {
             let rule = TOTAL_RULES
@@ -492,18 +509,21 @@ fn check_totals(inv: &Inv, p: u8, sink: &mut Sink) {
     let (od, _) = line_sum(inv, "odam");
     let (ol, _) = line_sum(inv, "olam");
     let todam = od.zip(ol).and_then(|(a, b)| a.checked_add(b));
-    compare(
-        sink,
-        err,
-        "arith.total.todam",
-        "todam",
-        || hpath("todam"),
-        inv.hdec("todam"),
-        todam,
-        "Σ odam + Σ olam",
-    );
+    if !inv.ignored("todam") {
+        compare(
+            sink,
+            err,
+            "arith.total.todam",
+            "todam",
+            || hpath("todam"),
+            inv.hdec("todam"),
+            todam,
+            "Σ odam + Σ olam",
+        );
+    }
     total(sink, err, "tbill", "tsstam", "Σ tsstam");
-    if let (Some(t17), Some(tv)) = (
+    if let (false, Some(t17), Some(tv)) = (
+        inv.ignored("tax17"),
         inv.hdec("tax17").or_else(|| inv.hdec("Tax17")),
         inv.hdec("tvam"),
     ) {

@@ -14,6 +14,7 @@ const MATRIX_JSON: &str = include_str!("../../../schemas/matrix.json");
 const FIELDS_JSON: &str = include_str!("../../../schemas/fields.json");
 const UNITS_JSON: &str = include_str!("../../../schemas/units.json");
 const CURRENCIES_JSON: &str = include_str!("../../../schemas/currencies.json");
+const PLACES_JSON: &str = include_str!("../../../schemas/places.json");
 
 /// The 16 type/pattern columns of جدول ۱, in the order of `schemas/matrix.json`.
 pub const COLUMNS: [(u8, u8); 16] = [
@@ -128,6 +129,10 @@ pub enum MinBound {
 pub enum EnumSet {
     Units,
     Currencies,
+    /// RC_IITP.IS_V7.8 §8-4 (ocu, dco).
+    Countries,
+    /// RC_IITP.IS_V7.8 §8-5 (oci, dci).
+    Cities,
 }
 
 /// One field of the dictionary (`schemas/fields.json`).
@@ -200,6 +205,8 @@ pub struct Tables {
     index: super::keys::KeyIndex,
     pub units: HashSet<String>,
     pub currencies: HashSet<String>,
+    pub countries: HashSet<String>,
+    pub cities: HashSet<String>,
 }
 
 impl Tables {
@@ -242,6 +249,9 @@ pub fn load_errors() -> Vec<String> {
     if let Err(e) = serde_json::from_str::<CurrenciesFile>(CURRENCIES_JSON) {
         errs.push(format!("schemas/currencies.json: {e}"));
     }
+    if let Err(e) = serde_json::from_str::<PlacesFile>(PLACES_JSON) {
+        errs.push(format!("schemas/places.json: {e}"));
+    }
     errs
 }
 
@@ -260,6 +270,11 @@ struct CurrenciesFile {
 #[derive(Deserialize)]
 struct Currency {
     iso: String,
+}
+#[derive(Deserialize, Default)]
+struct PlacesFile {
+    countries: HashSet<String>,
+    cities: HashSet<String>,
 }
 
 /// The compiled-in tables.
@@ -285,6 +300,7 @@ pub static TABLES: Lazy<Tables> = Lazy::new(|| {
     let currencies = serde_json::from_str::<CurrenciesFile>(CURRENCIES_JSON)
         .map(|c| c.currencies.into_iter().map(|c| c.iso).collect())
         .unwrap_or_default();
+    let places = serde_json::from_str::<PlacesFile>(PLACES_JSON).unwrap_or_default();
     Tables {
         fields: ff.fields.clone(),
         matrix,
@@ -292,6 +308,8 @@ pub static TABLES: Lazy<Tables> = Lazy::new(|| {
         index,
         units,
         currencies,
+        countries: places.countries,
+        cities: places.cities,
     }
 });
 

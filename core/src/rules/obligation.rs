@@ -175,7 +175,7 @@ pub(crate) fn check(inv: &Inv, sink: &mut Sink) {
                             "referral.out_of_pattern",
                             hpath(key),
                             ec_of(key).map(|e| code(Severity::Warning, 4, e, None)),
-                            format!("در صورتحساب اصلاحی/برگشتی، «{key}» از صورتحساب مرجع خوانده می‌شود و قابل تغییر نیست؛ آن را حذف کنید یا دقیقاً برابر مرجع بگذارید."),
+                            format!("در صورتحساب اصلاحی یا برگشت از فروش، «{key}» از صورتحساب مرجع خوانده می‌شود و قابل تغییر نیست؛ آن را حذف کنید یا دقیقاً برابر مرجع بگذارید."),
                             format!("in a corrective/return invoice `{key}` is taken from the reference and cannot change; omit it or keep it equal to the reference"),
                         );
                     }
@@ -297,6 +297,9 @@ fn header_obl(
 }
 
 /// Conditional fields whose condition is visible in the invoice.
+/// Iran in the country table (RC_IITP.IS_V7.8 §8-4).
+const IRAN: &str = "033";
+
 fn conditional(inv: &Inv, sink: &mut Sink, key: &str) {
     let (cond_fa, cond_en) = match key {
         "irtaxid" if matches!(inv.ins, Some(2) | Some(3) | Some(4)) => (
@@ -304,8 +307,17 @@ fn conditional(inv: &Inv, sink: &mut Sink, key: &str) {
             "when ins is 2, 3 or 4 (corrective, cancellation, return)",
         ),
         "cap" | "insp" if inv.hint("setm") == Some(3) => (
-            "وقتی روش تسویه نقد/نسیه (setm=3) است",
+            "وقتی روش تسویه نقدی/نسیه (setm=3) است",
             "when setm = 3 (cash and credit)",
+        ),
+        // RC_IITP.IS_V7.8 tables 70 and 72: a city is required where its country is Iran.
+        "oci" if inv.hstr("ocu") == Some(IRAN) => (
+            "وقتی کشور مبدأ (ocu) ایران (033) است",
+            "when the origin country ocu is Iran (033)",
+        ),
+        "dci" if inv.hstr("dco") == Some(IRAN) => (
+            "وقتی کشور مقصد (dco) ایران (033) است",
+            "when the destination country dco is Iran (033)",
         ),
         "did" if inv.hint("lt") == Some(1) => {
             ("در حمل جاده‌ای (lt=1)", "for road transport (lt = 1)")
@@ -329,6 +341,9 @@ pub(crate) fn check_line_conditionals(inv: &Inv, sink: &mut Sink) {
     }
     for (j, line) in inv.body.iter().enumerate() {
         for (t, r, a) in [("odt", "odr", "odam"), ("olt", "olr", "olam")] {
+            if inv.ignored(a) {
+                continue;
+            }
             let any = get(line, t).is_some() || get(line, r).is_some() || get(line, a).is_some();
             if any && get(line, a).is_none() {
                 missing(
@@ -433,7 +448,8 @@ fn check_type3(inv: &Inv, sink: &mut Sink) {
         );
     }
     for (j, p) in inv.payments.iter().enumerate() {
-        for key in ["iinn", "acn", "trmn", "trn", "pdt", "pv"] {
+        // pcn and pid too: RC_IITP.IS_V7.8 tables 59 and 60, row 1.
+        for key in ["iinn", "acn", "trmn", "trn", "pcn", "pid", "pdt", "pv"] {
             if get(p, key).is_none() {
                 missing(
                     sink,

@@ -133,7 +133,7 @@ fn buyer_required(inv: &Inv, tob: i64, tinb: Option<&str>, bid: Option<&str>, si
         // جدول ۱۱ rows 14–15: a natural person needs bid; a foreigner bid or, without a code, bpn.
         2 if natural => (
             bid.is_some() || (tob == 4 && bpn.is_some()),
-            "در فروش ارز به شخص حقیقی یا تبعه خارجی، شناسه/کد ملی (bid) یا شماره گذرنامه (bpn) لازم است.",
+            "در فروش ارز به شخص حقیقی یا اتباع غیر ایرانی، شماره ملی یا کد فراگیر اتباع غیر ایرانی (bid) یا شماره گذرنامه (bpn) لازم است.",
             "a currency sale to a natural person or foreign national needs bid or, without a code, the passport number bpn",
             "bid",
             "00011",
@@ -147,7 +147,7 @@ fn buyer_required(inv: &Inv, tob: i64, tinb: Option<&str>, bid: Option<&str>, si
         ),
         1 | 3 | 4 | 8 | 9 | 13 if natural => (
             tinb.is_some() || (bid.is_some() && bpc.is_some()),
-            "برای خریدار حقیقی یا تبعه خارجی، شماره اقتصادی (tinb) یا شناسه ملی (bid) همراه با کد پستی (bpc) لازم است.",
+            "برای خریدار حقیقی یا اتباع غیر ایرانی، شماره اقتصادی (tinb) یا شماره ملی/کد فراگیر اتباع غیر ایرانی (bid) همراه با کد پستی (bpc) لازم است.",
             "a natural-person or foreign buyer needs tinb, or bid together with the postal code bpc",
             "tinb",
             "00012",
@@ -189,7 +189,7 @@ pub(crate) fn check_settlement(inv: &Inv, sink: &mut Sink) {
                         "settle.unused",
                         hpath(k),
                         Some(c.into()),
-                        format!("«{k}» فقط در تسویه نقد/نسیه (setm=3) معنا دارد؛ با setm={} آن را حذف کنید.", setm.unwrap_or(0)),
+                        format!("«{k}» فقط در تسویه نقدی/نسیه (setm=3) معنا دارد؛ با setm={} آن را حذف کنید.", setm.unwrap_or(0)),
                         format!("`{k}` is only used with setm 3; with setm {} remove it (the server warns {c})", setm.unwrap_or(0)),
                     );
                 }
@@ -197,26 +197,46 @@ pub(crate) fn check_settlement(inv: &Inv, sink: &mut Sink) {
         }
         _ => {}
     }
-    if let Some(tb) = inv.hdec("tbill") {
-        let mut paid = Decimal::ZERO;
-        for (j, p) in inv.payments.iter().enumerate() {
-            if let Some(pv) = ldec(p, "pv") {
-                paid = paid.checked_add(pv).unwrap_or(Decimal::MAX);
-                if paid > tb {
-                    sink.warn(
-                        "settle.payment",
-                        ppath(j, "pv"),
-                        Some(code(Severity::Warning, 2, "076", Some(1))),
-                        format!(
-                            "جمع مبالغ پرداختی ({paid}) از مبلغ کل صورتحساب ({tb}) بیشتر شده است."
-                        ),
-                        format!(
-                            "the payments add up to {paid}, more than the invoice total tbill {tb}"
-                        ),
-                    );
-                    break;
-                }
-            }
+    payments_paid(inv, setm, sink);
+}
+
+/// The amounts paid (pv, RC_IITP.IS_V7.8 جدول ۶۲): together no more than tbill (rows 2 and 5),
+/// and zero on a credit invoice (setm 2, row 3). pv is required in a type-3 receipt, so a wrong
+/// value there is an error; elsewhere pv is optional and a wrong value a warning (§6 قاعده
+/// کلی ۲-b).
+fn payments_paid(inv: &Inv, setm: Option<i64>, sink: &mut Sink) {
+    let sev = if inv.inty == Some(3) {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let credit = setm == Some(2) && !inv.ignored("setm");
+    let tbill = inv.hdec("tbill");
+    let mut paid = Decimal::ZERO;
+    for (j, p) in inv.payments.iter().enumerate() {
+        let Some(pv) = ldec(p, "pv") else { continue };
+        if credit && !pv.is_zero() {
+            sink.push(
+                sev,
+                "settle.payment",
+                ppath(j, "pv"),
+                Some(code(sev, 2, "076", Some(1))),
+                format!("در صورتحساب نسیه (setm=2) مبلغ پرداختی باید صفر باشد (مقدار فعلی {pv}؛ RC_IITP.IS_V7.8 جدول ۶۲ ردیف ۳)؛ اگر بخشی نقدی پرداخت شده، setm را ۳ (نقدی/نسیه) کنید."),
+                format!("on a credit invoice (setm 2) the amount paid must be 0 (got {pv}; RC_IITP.IS_V7.8 table 62 row 3); if part was paid in cash, make setm 3 (cash and credit)"),
+            );
+            return;
+        }
+        paid = paid.checked_add(pv).unwrap_or(Decimal::MAX);
+        if let Some(tb) = tbill.filter(|tb| paid > *tb) {
+            sink.push(
+                sev,
+                "settle.payment",
+                ppath(j, "pv"),
+                Some(code(sev, 2, "076", Some(1))),
+                format!("جمع مبالغ پرداختی ({paid}) از مبلغ کل صورتحساب ({tb}) بیشتر شده است (RC_IITP.IS_V7.8 جدول ۶۲ ردیف ۵)."),
+                format!("the payments add up to {paid}, more than the invoice total tbill {tb} (RC_IITP.IS_V7.8 table 62 row 5)"),
+            );
+            return;
         }
     }
 }
@@ -226,7 +246,10 @@ pub(crate) fn check_settlement(inv: &Inv, sink: &mut Sink) {
 /// W − C (جدول ۲۵ و ۲۶ ردیف ۲): a sum that does not hold fails both, each told its own value.
 fn settle_split(inv: &Inv, cap: Option<Decimal>, insp: Option<Decimal>, sink: &mut Sink) {
     let z = Decimal::ZERO;
-    for (k, v, c, table) in [("cap", cap, "0202901", 25), ("insp", insp, "0203001", 26)] {
+    for (k, v, c, table, table_fa) in [
+        ("cap", cap, "0202901", 25, "۲۵"),
+        ("insp", insp, "0203001", 26, "۲۶"),
+    ] {
         if let Some(v) = v.filter(|v| *v <= z) {
             let (what_fa, what_en) = if k == "cap" {
                 ("مبلغ پرداختی نقدی", "the cash amount")
@@ -237,7 +260,7 @@ fn settle_split(inv: &Inv, cap: Option<Decimal>, insp: Option<Decimal>, sink: &m
                 "settle.split",
                 hpath(k),
                 Some(c.into()),
-                format!("در تسویه نقد/نسیه (setm=3) {what_fa} ({k} = {v}) باید بزرگتر از صفر باشد (RC_IITP.IS_V7.8 جدول {table} ردیف ۳)؛ اگر همه مبلغ نقد یا نسیه است، setm را ۱ یا ۲ کنید."),
+                format!("در تسویه نقدی/نسیه (setm=3) {what_fa} ({k} = {v}) باید بزرگتر از صفر باشد (RC_IITP.IS_V7.8 جدول {table_fa} ردیف ۳)؛ اگر همه مبلغ نقد یا نسیه است، setm را ۱ یا ۲ کنید."),
                 format!("with setm 3 {what_en} `{k}` must be greater than 0 (RC_IITP.IS_V7.8 table {table} row 3); got {v} — if everything is cash or everything credit, use setm 1 or 2"),
             );
         }
@@ -252,9 +275,9 @@ fn settle_split(inv: &Inv, cap: Option<Decimal>, insp: Option<Decimal>, sink: &m
     if c.checked_add(i) == Some(base) {
         return;
     }
-    for (k, v, other_k, other, c, table) in [
-        ("cap", c, "insp", i, "0202901", 25),
-        ("insp", i, "cap", c, "0203001", 26),
+    for (k, v, other_k, other, c, table, table_fa) in [
+        ("cap", c, "insp", i, "0202901", 25, "۲۵"),
+        ("insp", i, "cap", c, "0203001", 26, "۲۶"),
     ] {
         let want = base
             .checked_sub(other)
@@ -264,7 +287,7 @@ fn settle_split(inv: &Inv, cap: Option<Decimal>, insp: Option<Decimal>, sink: &m
             "settle.split",
             hpath(k),
             Some(c.into()),
-            format!("در تسویه نقد/نسیه {k} باید tbill − todam − tvam − {other_k} = {base} − {other} = {want} باشد (RC_IITP.IS_V7.8 جدول {table} ردیف ۲)؛ اکنون {v} است. cap + insp باید {base} شود."),
+            format!("در تسویه نقدی/نسیه {k} باید tbill − todam − tvam − {other_k} = {base} − {other} = {want} باشد (RC_IITP.IS_V7.8 جدول {table_fa} ردیف ۲)؛ اکنون {v} است. cap + insp باید {base} شود."),
             format!("with setm 3 `{k}` must be tbill − todam − tvam − {other_k} = {base} − {other} = {want} (RC_IITP.IS_V7.8 table {table} row 2); got {v}. cap + insp must equal {base}"),
         );
     }

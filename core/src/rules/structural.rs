@@ -262,7 +262,7 @@ fn check_str(spec: &FieldSpec, s: &str, path: &dyn Fn() -> String, sink: &mut Si
             chars_fa(chars)
         ),
         format!(
-            "`{}` must be {want} characters of {} (regex {}); got \"{s}\" — an empty string is not allowed, omit the field instead",
+            "`{}` must be {want} characters of {} (regex {}); got \"{s}\" (an empty string is not allowed either)",
             spec.key,
             chars_en(chars),
             spec.regex.as_deref().unwrap_or("")
@@ -281,6 +281,16 @@ fn check_set(spec: &FieldSpec, set: EnumSet, s: &str, path: &dyn Fn() -> String,
             TABLES.currencies.contains(s),
             "فهرست ارزهای سازمان (کد الفبایی ISO مانند USD)",
             "the official currency list (ISO alphabetic code such as USD)",
+        ),
+        EnumSet::Countries => (
+            TABLES.countries.contains(s),
+            "جدول کدینگ کشورها در RC_IITP.IS_V7.8 بخش ۸-۴ (ایران 033 است، نه کد ISO یعنی 364)",
+            "the country table of RC_IITP.IS_V7.8 §8-4 (Iran is 033, not its ISO number 364)",
+        ),
+        EnumSet::Cities => (
+            TABLES.cities.contains(s),
+            "جدول کدینگ شهرها در RC_IITP.IS_V7.8 بخش ۸-۵ (مثلاً 12 تبریز)",
+            "the city table of RC_IITP.IS_V7.8 §8-5 (e.g. 12 = Tabriz)",
         ),
     };
     if !ok {

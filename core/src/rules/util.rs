@@ -100,6 +100,17 @@ impl<'a> Inv<'a> {
 }
 
 impl Inv<'_> {
+    /// Whether `key` is out of this invoice's type/pattern column of جدول ۱ (ignore): the
+    /// server drops the value (with a warning, which the obligation rules give), so no
+    /// arithmetic or conditional rule may judge it. False with no known column.
+    pub fn ignored(&self, key: &str) -> bool {
+        use super::data::{Obligation, TABLES};
+        match (self.col, TABLES.index_of(key)) {
+            (Some(c), Some(i)) => TABLES.matrix[i].obl[c] == Obligation::Ignore,
+            _ => false,
+        }
+    }
+
     /// How bad a wrong *computed* value of `key` is in this invoice (RC_IITP.IS_V7.8 §6 قاعده
     /// کلی ۲-b; RC_TXPS.EC_V02 table 7 row 18): a warning where the field is optional
     /// (اختیاری) in the invoice's type/pattern column of جدول ۱ — the server accepts the
