@@ -329,7 +329,11 @@ fn v78_table1_fields_out_of_the_bourse_pattern_are_warned_about_never_computed()
 #[test]
 fn v78_tables69_72_bill_of_lading_countries_and_cities_come_from_the_official_tables() {
     let base = read("valid/t1-p8-bill-of-lading.json");
-    assert!(errors(&judge(&base)).is_empty(), "{:?}", errors(&judge(&base)));
+    assert!(
+        errors(&judge(&base)).is_empty(),
+        "{:?}",
+        errors(&judge(&base))
+    );
     let mut iso = base.clone();
     iso["header"]["ocu"] = serde_json::json!("364");
     let f = judge(&iso);
@@ -360,10 +364,17 @@ fn v78_tables69_72_bill_of_lading_countries_and_cities_come_from_the_official_ta
 #[test]
 fn v78_tables59_60_a_type3_receipt_needs_the_payers_card_and_id() {
     let base = read("valid/t3-pos-receipt.json");
-    assert!(errors(&judge(&base)).is_empty(), "{:?}", errors(&judge(&base)));
+    assert!(
+        errors(&judge(&base)).is_empty(),
+        "{:?}",
+        errors(&judge(&base))
+    );
     for key in ["pcn", "pid"] {
         let mut v = base.clone();
-        v["payments"][0].as_object_mut().expect("payment").remove(key);
+        v["payments"][0]
+            .as_object_mut()
+            .expect("payment")
+            .remove(key);
         let f = judge(&v);
         let field = format!("payments[0].{key}");
         let e = find(&f, "matrix.required", &field).unwrap_or_else(|| panic!("{key}"));
@@ -419,4 +430,25 @@ fn explain_says_00000_is_a_warning_and_sbc_has_exactly_four_digits() {
     let f = judge(&three);
     let e = find(&f, "field.format", "header.sbc").expect("3 digits refused");
     assert_eq!(e.code.as_deref(), Some("0101304"));
+}
+
+// RC_TXPS.RE_V01 error 0202 item 1: the server refuses an issue time more than 30 000 ms ahead
+// of its clock, so a few seconds ahead (a till whose clock runs fast) is not refused here.
+#[test]
+fn re_v01_0202_an_issue_time_up_to_30_s_ahead_is_accepted() {
+    let v = read("valid/t1-p1-sale.json");
+    let indatim = v["header"]["indatim"].as_i64().expect("indatim");
+    let future = |at: i64| {
+        find(
+            &validate(&v, &Context::at(at)),
+            "time.future",
+            "header.indatim",
+        )
+        .cloned()
+    };
+    assert!(future(indatim - 10_000).is_none(), "10 s ahead");
+    assert!(future(indatim - 30_000).is_none(), "30 s ahead");
+    let e = future(indatim - 30_001).expect("30.001 s ahead");
+    assert!(e.is_error());
+    assert!(e.message.en.contains("more than 30 s"), "{}", e.message.en);
 }

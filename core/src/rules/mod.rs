@@ -30,6 +30,11 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use util::{HeaderFields, Inv, RowBits, Rows, Sink};
 
+/// How far ahead of the server's clock an issue time may be: RC_TXPS.RE_V01, error 0202 item 1
+/// («… از تاریخ و زمان حال بزرگتر باشد (بیش از ۳۰۰۰۰ میلی ثانیه)»). RC_IITP.IS_V7.8 جدول ۴
+/// ردیف ۶ names no margin; the server's, which RE_V01 describes, is what refuses an invoice.
+pub const FUTURE_TOLERANCE_MS: i64 = 30_000;
+
 /// What validation needs to know besides the invoice.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -38,7 +43,8 @@ pub struct Context {
     /// Within how many days after `indatim` an invoice should reach the server, and where that
     /// number comes from. Default: [`SendingDeadline::official`] (one week).
     pub deadline: SendingDeadline,
-    /// How far in the future `indatim` may be before it is an error (clock skew). Default 0.
+    /// How far in the future `indatim` may be before it is an error (clock skew). Default
+    /// [`FUTURE_TOLERANCE_MS`], the server's own.
     pub future_tolerance_ms: i64,
     /// Rates that are configuration rather than invoice data (gold VAT rate on tcpbs).
     pub rates: arith::Rates,
@@ -49,7 +55,7 @@ impl Context {
         Self {
             at_ms,
             deadline: SendingDeadline::official(),
-            future_tolerance_ms: 0,
+            future_tolerance_ms: FUTURE_TOLERANCE_MS,
             rates: arith::Rates::default(),
         }
     }

@@ -103,8 +103,8 @@ fn time(ms: i64, ctx: &Context, sink: &mut Sink) {
             "time.future",
             hpath("indatim"),
             Some("0200201".into()),
-            format!("تاریخ صدور (indatim = {ms}) بعد از زمان بررسی ({}) است؛ تاریخ صدور نمی‌تواند در آینده باشد.", ctx.at_ms),
-            format!("indatim {ms} is after the time of checking {}; an invoice cannot be issued in the future — fix the date or the computer clock", ctx.at_ms),
+            format!("تاریخ صدور (indatim = {ms}) بیش از {} ثانیه بعد از زمان بررسی ({}) است؛ تاریخ صدور نمی‌تواند در آینده باشد (RC_TXPS.RE_V01 خطای ۰۲۰۲). تاریخ یا ساعت رایانه را درست کنید.", ctx.future_tolerance_ms / 1000, ctx.at_ms),
+            format!("indatim {ms} is more than {} s after the time of checking {}; an invoice cannot be issued in the future (RC_TXPS.RE_V01 error 0202) — fix the date or the computer clock", ctx.future_tolerance_ms / 1000, ctx.at_ms),
         );
         return;
     }
