@@ -452,3 +452,31 @@ fn re_v01_0202_an_issue_time_up_to_30_s_ahead_is_accepted() {
     assert!(e.is_error());
     assert!(e.message.en.contains("more than 30 s"), "{}", e.message.en);
 }
+
+// V7.8 جدول ۴۳ ردیف ۹: in the petroleum pattern, goods with a base amount (vba) have vra out of
+// the pattern; جدول ۳۴ ردیف ۳: in export the optional fee is ssrv / am. Both warnings only.
+#[test]
+fn v78_tables43_34_petroleum_vra_beside_vba_and_a_wrong_export_fee_are_warned_about() {
+    let pet = read("valid/t1-p9-petroleum.json");
+    let line = pet["body"][0].as_object().expect("line");
+    assert!(
+        line.contains_key("vba") && !line.contains_key("vra"),
+        "{line:?}"
+    );
+    let mut both = pet.clone();
+    both["body"][0]["vra"] = serde_json::json!(10);
+    let f = judge(&both);
+    let w = find(&f, "matrix.out_of_pattern", "body[0].vra").expect("vra beside vba");
+    assert!(w.message.en.contains("table 43 row 9"), "{}", w.message.en);
+    assert!(warnings_only(&f), "{:?}", errors(&f));
+
+    let export = read("valid/t1-p7-export.json");
+    assert!(judge(&export).is_empty(), "{:?}", judge(&export));
+    let mut wrong = export.clone();
+    wrong["body"][0]["fee"] = serde_json::json!(123);
+    let f = judge(&wrong);
+    let w = find(&f, "arith.line.fee", "body[0].fee").expect("fee ≠ ssrv / am");
+    assert_eq!(w.severity, Severity::Warning);
+    assert_eq!(w.code.as_deref(), Some("1203701"));
+    assert!(warnings_only(&f), "{:?}", errors(&f));
+}

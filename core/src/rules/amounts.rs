@@ -334,6 +334,22 @@ fn check_line(
     let sink = c.sink;
     line_pattern_rules(p, j, am, vra, sink);
     let path = |k: &'static str| move || bpath(j, k);
+    // Export: fee is optional and Cs = RV / As (جدول ۳۴ ردیف ۳), a wrong one a warning.
+    if p == 7 {
+        if let (Some(f), Some(a), Some(rv)) = (fee, am, d("ssrv")) {
+            let e = arith::div_trunc(rv, a, arith::FEE);
+            compare(
+                sink,
+                Severity::Warning,
+                "arith.line.fee",
+                "fee",
+                path("fee"),
+                Some(f),
+                e,
+                "ssrv / am",
+            );
+        }
+    }
     // cfee = fee / exr in the patterns where cfee is informative (optional → warning).
     if !matches!(p, 2 | 7) {
         if let (Some(f), Some(x)) = (fee, d("exr")) {

@@ -12,6 +12,8 @@ use rust_decimal::Decimal;
 
 /// Decimals of rial amounts.
 pub const RIAL: u32 = 0;
+/// Decimals of a unit price (fee, جدول ۳۴).
+pub const FEE: u32 = 8;
 /// Decimals of currency amounts (cfee, sscv, tocv).
 pub const CURRENCY: u32 = 4;
 

@@ -366,6 +366,17 @@ pub(crate) fn check_line_conditionals(inv: &Inv, sink: &mut Sink) {
                 );
             }
         }
+        // جدول ۴۳ ردیف ۹: goods under the budget law's base amount (vba) have no VAT rate.
+        if inv.inp == Some(9) && get(line, "vra").is_some() && get(line, "vba").is_some() {
+            out_of_pattern(
+                sink,
+                "matrix.out_of_pattern",
+                "vra",
+                bpath(j, "vra"),
+                "در الگوی فرآورده‌های نفتی وقتی مبلغ پایه (vba) آمده است (RC_IITP.IS_V7.8 جدول ۴۳ ردیف ۹)",
+                "in the petroleum pattern when the line has a base amount vba (RC_IITP.IS_V7.8 table 43 row 9)",
+            );
+        }
         if inv.inp == Some(9) && get(line, "vra").is_none() && get(line, "vba").is_none() {
             missing(
                 sink,
