@@ -322,3 +322,49 @@ async fn a_queue_restored_from_an_old_backup_sends_nothing_twice_and_shows_no_fa
     // duplicate: the path above really ran.
     assert!(ledger.received(&numbered) >= 2);
 }
+
+// A duplicate refusal (0300101) the server will not explain (its tax-ID inquiry answers
+// ACCESS_DENIED) is not recorded FAILED: that would have the user issue the invoice again. It
+// stays unsettled, the pass says so and exits 1, and once the server answers it is SUCCESS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_refusal_the_server_will_not_explain_is_never_failed() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let old = env.path("empty-backup.sqlite");
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 2);
+    // A backup taken before the invoices were sent.
+    let (code, _, err) = env.run_json(&["enqueue", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.run(&["queue", "backup", old.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.run_json(&["run", "--wait", "30s"]).await;
+    assert_eq!(code, 0, "{err}");
+    // Restored: the queue sends them again, the server refuses each as taken, and will not say.
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", env.queue.display()));
+    }
+    std::fs::copy(&old, &env.queue).unwrap();
+    env.sandbox
+        .update_faults(|f| f.taxid_inquiry_denied = true)
+        .unwrap();
+    let (code, report, err) = env.run_json(&["run", "--wait", "5s"]).await;
+    assert_eq!(code, 1, "not final: {report:#}\n{err}");
+    for t in &taxids {
+        assert!(env.sandbox.ledger().received(t) >= 2, "sent again: {t}");
+        assert_ne!(statuses(&report)[t], "FAILED", "{report:#}");
+    }
+    assert!(
+        err.contains("0300101") && err.contains("ACCESS_DENIED"),
+        "{err}"
+    );
+    // The server answers again: settled SUCCESS, registered once.
+    env.sandbox
+        .update_faults(|f| f.taxid_inquiry_denied = false)
+        .unwrap();
+    let (code, report, err) = env.run_json(&["run", "--wait", "30s"]).await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
+        assert_eq!(env.sandbox.ledger().succeeded(t), 1, "{t} registered once");
+    }
+}

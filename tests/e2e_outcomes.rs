@@ -112,6 +112,22 @@ async fn acknowledged_then_not_found_needs_attention_and_resend_settles_it() {
     assert!(err.contains("--yes"), "{err}");
     assert_eq!(env.sandbox.ledger().packets_received, before);
 
+    // A server that will not say whether it holds the tax ID (ACCESS_DENIED, connection guide
+    // §10) may hold it: nothing is sent again.
+    env.sandbox
+        .update_faults(|f| f.taxid_inquiry_denied = true)
+        .unwrap();
+    let (code, _, err) = env.run(&["resend", t, "--yes"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("ACCESS_DENIED") && err.contains("would not say"),
+        "{err}"
+    );
+    assert_eq!(env.sandbox.ledger().packets_received, before);
+    env.sandbox
+        .update_faults(|f| f.taxid_inquiry_denied = false)
+        .unwrap();
+
     // Confirmed: an inquiry finds nothing, so it is sent again with the same tax ID.
     let (code, report, err) = env.run_json(&["resend", t, "--yes", "--wait", "30s"]).await;
     assert_eq!(code, 0, "{report:#}\n{err}");

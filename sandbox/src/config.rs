@@ -125,6 +125,10 @@ pub struct Faults {
     /// Inquiries by uid answered as usual before every further one is answered HTTP 500 with
     /// `error_code` (counts down; absent: never): a server that fails in the middle of a sweep.
     pub inquiry_errors_after: Option<u32>,
+    /// `inquiry-invoice-status` answers `error: "ACCESS_DENIED"` for every tax ID, also the
+    /// caller's own (the connection guide §10 lists it beside NOT_FOUND): a server that will
+    /// not say whether it holds a tax ID.
+    pub taxid_inquiry_denied: bool,
 }
 
 impl Default for Faults {
@@ -147,6 +151,7 @@ impl Default for Faults {
             forget_after_accept_next: 0,
             forget_after_accept_rate: 0.0,
             inquiry_errors_after: None,
+            taxid_inquiry_denied: false,
         }
     }
 }

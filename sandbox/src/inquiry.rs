@@ -183,10 +183,14 @@ pub async fn invoice_status(
 ) -> Result<Json<Value>, ApiError> {
     let now = state.now_ms();
     let taxids = ids(&params, "taxIds", now)?;
+    let denied = state.faults().taxid_inquiry_denied;
     let store = lock(&state.store);
     let out = taxids
         .iter()
         .map(|t| match store.accepted(t) {
+            _ if denied => json!({
+                "taxId": t, "invoiceStatus": null, "article6Status": null, "error": "ACCESS_DENIED",
+            }),
             Some(rec) if state.registry.same_owner(&rec.fiscal_id, &caller.client_id) => json!({
                 "taxId": t, "invoiceStatus": "APPROVED", "article6Status": "NOT_EXCEEDED", "error": null,
             }),

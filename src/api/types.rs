@@ -219,6 +219,38 @@ pub struct TaxIdStatus {
     pub error: Option<Value>,
 }
 
+/// What an `inquiry-invoice-status` answer says of one tax ID (connection guide §10: `error`
+/// is NOT_FOUND or ACCESS_DENIED).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaxIdAnswer {
+    /// The server holds it, with this status (APPROVED…).
+    Held(String),
+    /// The server says it has no such tax ID.
+    NotFound,
+    /// The server would not say (ACCESS_DENIED, another error, no status at all, or no answer
+    /// for this tax ID): neither held nor free may be assumed.
+    Unknown(String),
+}
+
+/// The answer for `taxid` among `answers`.
+pub fn taxid_answer(answers: &[TaxIdStatus], taxid: &str) -> TaxIdAnswer {
+    let Some(s) = answers.iter().find(|s| s.tax_id.as_deref() == Some(taxid)) else {
+        return TaxIdAnswer::Unknown("no answer for this tax ID".into());
+    };
+    let error = match &s.error {
+        None | Some(Value::Null) => None,
+        Some(Value::String(e)) if e.is_empty() => None,
+        Some(Value::String(e)) => Some(e.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    match (s.invoice_status.as_deref().filter(|v| !v.is_empty()), error) {
+        (Some(status), None) => TaxIdAnswer::Held(status.to_string()),
+        (_, Some(e)) if e == "NOT_FOUND" => TaxIdAnswer::NotFound,
+        (_, Some(e)) => TaxIdAnswer::Unknown(e),
+        (None, None) => TaxIdAnswer::Unknown("no status and no error".into()),
+    }
+}
+
 /// The error envelope of a non-2xx answer: `{timestamp, requestTraceId, errors:[{code,message}]}`.
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct ErrorEnvelope {

@@ -6,7 +6,7 @@
 
 use super::submit::{exit_code, send_and_poll, Session, Target};
 use super::Global;
-use crate::api::{InvoiceStatus as ApiStatus, MAX_INQUIRY_IDS};
+use crate::api::{taxid_answer, InvoiceStatus as ApiStatus, TaxIdAnswer, MAX_INQUIRY_IDS};
 use crate::lang::{Langs, Message};
 use crate::pipeline;
 use chrono::{Duration as ChronoDuration, Utc};
@@ -118,6 +118,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     // One more inquiry: by uid, by reference number and by tax ID.
     let end = Utc::now() + ChronoDuration::minutes(5);
     let mut found: Vec<String> = Vec::new();
+    let mut unsure: Vec<String> = Vec::new();
     for chunk in targets.chunks(MAX_INQUIRY_IDS) {
         let oldest = chunk
             .iter()
@@ -149,15 +150,27 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 found.push(format!("{who}: {:?}", r.status));
             }
         }
-        for s in client.inquiry_invoice_status(&taxids).await? {
-            if s.invoice_status.as_deref().is_some_and(|v| !v.is_empty()) {
-                found.push(format!(
-                    "{}: {}",
-                    s.tax_id.unwrap_or_default(),
-                    s.invoice_status.unwrap_or_default()
-                ));
+        let answers = client.inquiry_invoice_status(&taxids).await?;
+        for t in &taxids {
+            match taxid_answer(&answers, t) {
+                TaxIdAnswer::Held(status) => found.push(format!("{t}: {status}")),
+                TaxIdAnswer::NotFound => {}
+                TaxIdAnswer::Unknown(why) => unsure.push(format!("{t} ({why})")),
             }
         }
+    }
+    // A server that will not say whether it holds a tax ID (ACCESS_DENIED…) may hold it:
+    // sending it again could register it twice.
+    if found.is_empty() && !unsure.is_empty() {
+        crate::say_err!(
+            "{}",
+            text(
+                lang,
+                format!("ارسال دوباره انجام نشد: سامانه نگفت این شماره(های) مالیاتی را دارد یا نه: {}. ارسال دوباره ممکن است آن را دو بار ثبت کند؛ در کارپوشه بررسی کنید و اگر نیست، دوباره `moadian resend` را اجرا کنید.", unsure.join("; ")),
+                format!("not resent: the server would not say whether it holds these tax ID(s): {}. Sending again could register one twice; check in the portal (کارپوشه), and run `moadian resend` again once it answers.", unsure.join("; "))
+            )
+        );
+        return Ok(1);
     }
     if !found.is_empty() {
         crate::say_err!(

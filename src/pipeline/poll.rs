@@ -203,7 +203,10 @@ async fn inquire(
             outcomes.push(outcome);
         }
         // A duplicate refusal of a tax ID we sent is checked by inquiry before it is FAILED.
-        crate::pipeline::settle::duplicates(client, chunk, &mut outcomes).await?;
+        let settled = crate::pipeline::settle::duplicates(client, chunk, &mut outcomes).await?;
+        if settled.undecided > 0 {
+            all_final = false;
+        }
         answered.append(&mut outcomes);
     }
     Ok(all_final)

@@ -3,9 +3,11 @@
 //! that lost its WAL, a second machine), ask the server about that tax ID. If it is accepted
 //! for this taxpayer, the invoice was registered already — by an earlier attempt the queue no
 //! longer remembers — and is recorded SUCCESS (with a warning saying how it was settled), not
-//! FAILED and never sent again. Anything else keeps the server's FAILED.
+//! FAILED and never sent again. When the server answers that it has no such tax ID, its FAILED
+//! stands. When it will not say (ACCESS_DENIED, no answer), the answer is not recorded at all:
+//! a FAILED there would have the user issue the invoice again, perhaps a second registration.
 
-use crate::api::{Client, ServerCode, MAX_INQUIRY_IDS};
+use crate::api::{taxid_answer, Client, ServerCode, TaxIdAnswer, MAX_INQUIRY_IDS};
 use crate::pipeline::PipelineError;
 use moadian_queue::{Attempt, Outcome, ServerStatus};
 
@@ -24,13 +26,24 @@ fn is_duplicate_refusal(o: &Outcome) -> bool {
             })
 }
 
-/// Turns the duplicate refusals among `outcomes` (answers for `attempts`, same order) into
-/// SUCCESS where an inquiry by tax ID shows the tax ID accepted for this taxpayer.
+/// What became of the duplicate refusals.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Turned into SUCCESS: the server holds the tax ID for this taxpayer.
+    pub success: usize,
+    /// Taken out of the answers (nothing recorded; asked again next pass): the server would not
+    /// say whether it holds the tax ID.
+    pub undecided: usize,
+}
+
+/// Turns the duplicate refusals among `outcomes` (answers for `attempts`) into SUCCESS where an
+/// inquiry by tax ID shows the tax ID accepted for this taxpayer, and takes out those the
+/// server would not answer for.
 pub async fn duplicates(
     client: &Client,
     attempts: &[Attempt],
-    outcomes: &mut [Outcome],
-) -> Result<usize, PipelineError> {
+    outcomes: &mut Vec<Outcome>,
+) -> Result<Settled, PipelineError> {
     let dup: Vec<(usize, String)> = outcomes
         .iter()
         .enumerate()
@@ -40,7 +53,8 @@ pub async fn duplicates(
             Some((i, a.taxid.clone()?))
         })
         .collect();
-    let mut settled = 0;
+    let mut settled = Settled::default();
+    let mut undecided: Vec<usize> = Vec::new();
     for chunk in dup.chunks(MAX_INQUIRY_IDS) {
         let taxids: Vec<String> = chunk.iter().map(|(_, t)| t.clone()).collect();
         let found = client
@@ -48,13 +62,18 @@ pub async fn duplicates(
             .await
             .map_err(PipelineError::Api)?;
         for (i, taxid) in chunk {
-            let accepted = found.iter().any(|s| {
-                s.tax_id.as_deref() == Some(taxid.as_str())
-                    && s.invoice_status.is_some()
-                    && s.error.as_ref().is_none_or(serde_json::Value::is_null)
-            });
-            if !accepted {
-                continue;
+            match taxid_answer(&found, taxid) {
+                TaxIdAnswer::Held(_) => {}
+                TaxIdAnswer::NotFound => continue,
+                TaxIdAnswer::Unknown(why) => {
+                    tracing::warn!(
+                        taxid = %taxid,
+                        answer = %why,
+                        "the server refuses this tax ID as already taken (0300101) but will not say whether it holds it for this taxpayer: nothing recorded, asked again next pass; check it in the portal (کارپوشه) and do not issue the invoice again / سامانه این شماره مالیاتی را تکراری می‌داند ولی نمی‌گوید آن را برای این مودی دارد یا نه: چیزی ثبت نشد و دور بعد دوباره پرسیده می‌شود؛ در کارپوشه بررسی کنید و صورتحساب را دوباره صادر نکنید"
+                    );
+                    undecided.push(*i);
+                    continue;
+                }
             }
             let o = &mut outcomes[*i];
             let mut warnings: Vec<ServerCode> = o
@@ -71,8 +90,13 @@ pub async fn duplicates(
             o.status = ServerStatus::Success;
             o.errors = None;
             o.warnings = serde_json::to_value(warnings).ok();
-            settled += 1;
+            settled.success += 1;
         }
+    }
+    settled.undecided = undecided.len();
+    undecided.sort_unstable();
+    for i in undecided.into_iter().rev() {
+        outcomes.remove(i);
     }
     Ok(settled)
 }
