@@ -153,3 +153,25 @@ async fn server_errors_are_retried_then_classified() {
     assert!(matches!(e, ApiError::Connect { .. }), "{e}");
     assert_eq!(e.disposition(), Disposition::Retry);
 }
+
+// A signed call whose nonce fails (here HTTP 500 5199, the class the server may have acted on)
+// never left this machine: it may be sent again (Retry), never "unknown" — an invoice POST
+// behind it would otherwise wait for an inquiry the server cannot answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_nonce_means_the_call_itself_was_not_sent() {
+    let env = Env::new(quick_faults(), 1000).await;
+    let c = client(&env, RetryPolicy::none()).await;
+    env.sandbox
+        .update_faults(|f| {
+            f.error_rate = 1.0;
+            f.error_code = "5199".into();
+        })
+        .unwrap();
+    let direct = c.nonce().await.unwrap_err();
+    assert_eq!(direct.disposition(), Disposition::Unknown, "{direct}");
+    let e = c.fiscal_information(MEMORY_ID).await.unwrap_err();
+    assert!(matches!(e, ApiError::NotSent { .. }), "{e:?}");
+    assert_eq!(e.disposition(), Disposition::Retry, "{e}");
+    assert_eq!(e.code(), Some("5199"), "the server's code is kept");
+    assert!(e.to_string().contains("nothing of it was sent"), "{e}");
+}

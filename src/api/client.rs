@@ -235,12 +235,15 @@ impl Client {
 
     /// A fresh signed auth token: nonce, then `{"nonce","clientId"}` signed on the signer.
     pub async fn auth_token(&self) -> Result<String, ApiError> {
+        // Nothing of the real request left yet: safe to send it again whatever happened.
         let nonce = self.nonce().await.map_err(|e| match e {
-            // Nothing of the real request left yet: safe to retry whatever happened.
-            ApiError::NoAnswer { url, detail, .. } | ApiError::Decode { url, detail, .. } => {
-                ApiError::Connect { url, detail }
-            }
-            other => other,
+            ApiError::Outage { last, lasted } => ApiError::Outage {
+                last: Box::new(ApiError::NotSent { step: last }),
+                lasted,
+            },
+            other => ApiError::NotSent {
+                step: Box::new(other),
+            },
         })?;
         let payload = serde_json::to_vec(&serde_json::json!({
             "nonce": nonce.nonce,

@@ -57,6 +57,11 @@ pub enum ApiError {
     /// The server offered no usable RSA encryption key.
     #[error("the tax server offered no RSA encryption key in server-information")]
     NoServerKey,
+    /// A step before the request itself failed (the nonce of its auth token): nothing of the
+    /// request left this machine, whatever the step's own failure says (an HTTP 503 of the
+    /// nonce is not an invoice POST the server may have taken).
+    #[error("{step} (before the request: nothing of it was sent)")]
+    NotSent { step: Box<ApiError> },
     /// The server could not be reached (or kept failing) for the whole outage budget: the
     /// last failure, and how long the outage lasted.
     /// (Said once, by whoever reports it: what it means for the user's invoices is theirs.)
@@ -104,6 +109,7 @@ impl ApiError {
         match self {
             Self::Server { codes, .. } => codes.first().map(|c| c.code.as_str()),
             Self::Outage { last, .. } => last.code(),
+            Self::NotSent { step } => step.code(),
             _ => None,
         }
     }
@@ -113,6 +119,7 @@ impl ApiError {
         match self {
             Self::Server { codes, .. } => codes.iter().any(|c| c.code == code),
             Self::Outage { last, .. } => last.has_code(code),
+            Self::NotSent { step } => step.has_code(code),
             _ => false,
         }
     }
@@ -122,6 +129,7 @@ impl ApiError {
     pub fn is_outage(&self) -> bool {
         match self {
             Self::Outage { .. } | Self::Connect { .. } | Self::NoAnswer { .. } => true,
+            Self::NotSent { step } => step.is_outage(),
             Self::Server { status, codes, .. } => {
                 *status >= 500 || *status == 429 || codes.iter().any(|c| is_retryable_code(&c.code))
             }
@@ -154,6 +162,7 @@ impl ApiError {
                 }
             }
             Self::Outage { last, .. } => last.short(),
+            Self::NotSent { step } => format!("{} (nothing sent)", step.short()),
             other => other.to_string(),
         }
     }
@@ -178,6 +187,11 @@ impl ApiError {
             }
             Self::Decode { .. } => Disposition::Unknown,
             Self::Outage { last, .. } => last.disposition(),
+            // Whatever the step met, the request never left: it may be sent again.
+            Self::NotSent { step } => match step.disposition() {
+                Disposition::Unknown => Disposition::Retry,
+                d => d,
+            },
             Self::Sign(_) | Self::Invalid(_) | Self::NoServerKey => Disposition::Final,
         }
     }

@@ -57,6 +57,11 @@ pub trait ServerProbe: Sync {
 }
 
 fn probe_error(e: crate::api::ApiError) -> ProbeError {
+    // A probe sends nothing that matters: what the nonce met is the answer.
+    let e = match e {
+        crate::api::ApiError::NotSent { step } => *step,
+        e => e,
+    };
     match e {
         // The network or the server is down (refused connection, no answer, 5xx / 5xxx):
         // nothing to say about the memory ID or the certificate.
