@@ -41,6 +41,35 @@ async fn key_rotation_mid_pass_is_retried_with_the_new_key_and_same_tax_id() {
     assert_exactly_once(&env.sandbox, &taxids);
 }
 
+// `server-information` lists a retired key first (the guide gives `publicKeys` as a list, with
+// no rule for choosing): its 04150 makes the client pass over it for the next key offered,
+// never FAILED while another key is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_key_listed_first_is_passed_over_for_the_next() {
+    let env = Env::new(
+        Faults {
+            retired_key_first: true,
+            ..quick_faults()
+        },
+        1000,
+    )
+    .await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 3);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
+        .await;
+    assert!(
+        env.sandbox.ledger().packets_received > taxids.len() as u64,
+        "packets to the retired key were refused and sent again"
+    );
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
+    }
+    assert_exactly_once(&env.sandbox, &taxids);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_answers_are_sent_again_with_the_same_tax_id() {
     let env = Env::new(

@@ -69,16 +69,20 @@ pub async fn nonce(State(state): State<AppState>, params: Params) -> Result<Json
 
 /// GET `server-information` — `serverTime` (with the clock-offset fault) and the sandbox key.
 pub async fn server_information(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
-    let offset = lock(&state.faults).clock_offset_ms;
+    let (offset, retired_first) = {
+        let f = lock(&state.faults);
+        (f.clock_offset_ms, f.retired_key_first)
+    };
     let (id, spki) = state.published_key();
+    let key = |id: &str, spki: &[u8]| json!({"key": STANDARD.encode(spki), "id": id, "algorithm": "RSA", "purpose": 1});
+    let mut keys = Vec::new();
+    if let Some((rid, rspki)) = retired_first.then(|| state.retired_key()).flatten() {
+        keys.push(key(&rid, &rspki));
+    }
+    keys.push(key(&id, &spki));
     Json(json!({
         "serverTime": state.now_ms().saturating_add(offset),
-        "publicKeys": [{
-            "key": STANDARD.encode(&spki),
-            "id": id,
-            "algorithm": "RSA",
-            "purpose": 1,
-        }],
+        "publicKeys": keys,
     }))
 }
 

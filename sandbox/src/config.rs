@@ -129,6 +129,10 @@ pub struct Faults {
     /// caller's own (the connection guide §10 lists it beside NOT_FOUND): a server that will
     /// not say whether it holds a tax ID.
     pub taxid_inquiry_denied: bool,
+    /// `server-information` lists, before the key in use, a retired key the server no longer
+    /// decrypts with (packets encrypted to it fail 04150). The guide gives `publicKeys` as a
+    /// list with no rule for choosing.
+    pub retired_key_first: bool,
 }
 
 impl Default for Faults {
@@ -152,6 +156,7 @@ impl Default for Faults {
             forget_after_accept_rate: 0.0,
             inquiry_errors_after: None,
             taxid_inquiry_denied: false,
+            retired_key_first: false,
         }
     }
 }

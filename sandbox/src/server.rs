@@ -304,6 +304,7 @@ pub fn build_state_restored(config: &SandboxConfig) -> Result<(AppState, Work), 
     let state = Arc::new(Shared {
         clock: super::clock::Clock::new(config.pinned_clock_ms),
         published: std::sync::RwLock::new((key.id.clone(), key.spki_der.clone())),
+        retired: std::sync::OnceLock::new(),
         examiner: Examiner {
             decrypter: std::sync::RwLock::new(Arc::new(decrypter)),
             registry: registry.clone(),

@@ -217,6 +217,9 @@ pub struct Shared {
     /// The encryption key published in `server-information`: (id, SPKI DER). Changes when the
     /// key rotates ([`Shared::rotate_key`]).
     pub published: std::sync::RwLock<(String, Vec<u8>)>,
+    /// A retired key (id, SPKI DER) the server no longer decrypts with, made the first time
+    /// the `retired_key_first` knob asks for it.
+    pub retired: std::sync::OnceLock<Option<(String, Vec<u8>)>>,
     pub registry: Registry,
     pub examiner: Examiner,
     pub key: ServerKey,
@@ -249,6 +252,20 @@ impl Shared {
         self.published
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A retired key, made once: a fresh RSA-2048 public key nothing here decrypts with.
+    pub fn retired_key(&self) -> Option<(String, Vec<u8>)> {
+        self.retired
+            .get_or_init(|| {
+                let rsa = openssl::rsa::Rsa::generate(2048).ok()?;
+                let spki = openssl::pkey::PKey::from_rsa(rsa)
+                    .ok()?
+                    .public_key_to_der()
+                    .ok()?;
+                Some((format!("retired-{}", uuid::Uuid::new_v4()), spki))
+            })
             .clone()
     }
 

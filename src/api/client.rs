@@ -83,6 +83,9 @@ pub struct Client {
     signer: Arc<dyn Signer>,
     opts: ClientOptions,
     key: Mutex<Option<CachedKey>>,
+    /// Keys the server refused to decrypt with (04150) in this run: passed over while
+    /// `server-information` offers another.
+    avoided_keys: Mutex<std::collections::HashSet<String>>,
     auth_signatures: AtomicU64,
     /// When the current run of failures began (none since the last success).
     outage_since: Mutex<Option<Instant>>,
@@ -140,6 +143,7 @@ impl Client {
             signer,
             opts: options,
             key: Mutex::new(None),
+            avoided_keys: Mutex::new(Default::default()),
             auth_signatures: AtomicU64::new(0),
             outage_since: Mutex::new(None),
         })
@@ -360,7 +364,7 @@ impl Client {
     /// cached encryption key as a side effect.
     pub async fn server_information(&self) -> Result<ServerInformation, ApiError> {
         let info: ServerInformation = self.call("server-information", &[], None).await?;
-        if let Some(key) = pick_key(&info) {
+        if let Some(key) = self.pick_key(&info) {
             if let Ok(mut k) = self.key.lock() {
                 *k = Some(CachedKey {
                     key,
@@ -382,7 +386,35 @@ impl Client {
             }
         }
         let info = self.server_information().await?;
-        pick_key(&info).ok_or(ApiError::NoServerKey)
+        self.pick_key(&info).ok_or(ApiError::NoServerKey)
+    }
+
+    /// Passes over key `id` from now on while the server offers another (it refused to
+    /// decrypt with it), and forgets it if it is the cached one.
+    pub fn avoid_key(&self, id: &str) {
+        if let Ok(mut a) = self.avoided_keys.lock() {
+            a.insert(id.to_string());
+        }
+        if let Ok(mut k) = self.key.lock() {
+            if k.as_ref().is_some_and(|c| c.key.id == id) {
+                *k = None;
+            }
+        }
+    }
+
+    /// The first RSA key of `server-information` not passed over; the first RSA key when every
+    /// one is (the connection guide gives no rule for choosing among several).
+    fn pick_key(&self, info: &ServerInformation) -> Option<EncryptionKey> {
+        let avoided = self
+            .avoided_keys
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        let keys = rsa_keys(info);
+        keys.iter()
+            .find(|k| !avoided.contains(&k.id))
+            .or(keys.first())
+            .cloned()
     }
 
     /// Forget the cached server key; the next [`Self::encryption_key`] fetches it again.
@@ -508,7 +540,8 @@ impl Client {
     }
 }
 
-fn pick_key(info: &ServerInformation) -> Option<EncryptionKey> {
+/// The RSA encryption keys `server-information` offers, in its order.
+fn rsa_keys(info: &ServerInformation) -> Vec<EncryptionKey> {
     info.public_keys
         .iter()
         .filter(|k| {
@@ -516,7 +549,7 @@ fn pick_key(info: &ServerInformation) -> Option<EncryptionKey> {
                 .as_deref()
                 .is_none_or(|a| a.eq_ignore_ascii_case("RSA"))
         })
-        .find_map(|k| {
+        .filter_map(|k| {
             let der = base64::engine::general_purpose::STANDARD
                 .decode(k.key.trim())
                 .ok()?;
@@ -525,6 +558,7 @@ fn pick_key(info: &ServerInformation) -> Option<EncryptionKey> {
                 der: Arc::new(der),
             })
         })
+        .collect()
 }
 
 fn transport(url: &str, e: &reqwest::Error) -> ApiError {

@@ -225,9 +225,12 @@ fn key_rejection(errors: &[crate::api::ServerCode]) -> bool {
 /// change (read back to allow one retry per key).
 const KEY_RETRY_REASON: &str = "server key changed";
 
-/// After a key rejection: fetches the server's current key id (once per round) and, unless
-/// this invoice was already re-encrypted to that very key and rejected again, queues it again
-/// (attempt REJECTED, same tax ID). Returns whether it was queued again.
+/// After a key rejection: picks the server's key to encrypt to again (fetched once per round)
+/// and queues the invoice again (attempt REJECTED, same tax ID) unless it was already
+/// re-encrypted to that very key and rejected again. The key of its last retry, which the
+/// server has just refused, is passed over while `server-information` offers another, so a
+/// list whose first key the server no longer decrypts with does not end the invoice FAILED.
+/// Returns whether it was queued again.
 async fn retry_after_key_change(
     runner: &Arc<Runner>,
     client: &Client,
@@ -235,23 +238,30 @@ async fn retry_after_key_change(
     errors: &[crate::api::ServerCode],
     key_now: &mut Option<String>,
 ) -> Result<bool, PipelineError> {
-    if key_now.is_none() {
-        client.invalidate_server_key();
-        let key = client.encryption_key().await.map_err(PipelineError::Api)?;
-        *key_now = Some(key.id);
-    }
-    let key_id = key_now.clone().unwrap_or_default();
     let r = runner.clone();
     let invoice = a.invoice_id;
     let events = blocking(move || r.queue().events(invoice)).await??;
-    let already = events.iter().any(|e| {
-        e.kind == "not_registered"
-            && e.detail.as_ref().is_some_and(|d| {
-                d["reason"] == KEY_RETRY_REASON && d["key_id"].as_str() == Some(key_id.as_str())
-            })
-    });
-    if already {
-        tracing::warn!(uid = %a.uid, key = %key_id, "rejected again after re-encryption to the new key: final");
+    let tried: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == "not_registered")
+        .filter_map(|e| e.detail.as_ref())
+        .filter(|d| d["reason"] == KEY_RETRY_REASON)
+        .filter_map(|d| d["key_id"].as_str().map(str::to_string))
+        .collect();
+    if let Some(refused) = tried.last() {
+        client.avoid_key(refused);
+    }
+    if key_now.is_none() {
+        client.invalidate_server_key();
+    }
+    let key_id = client
+        .encryption_key()
+        .await
+        .map_err(PipelineError::Api)?
+        .id;
+    *key_now = Some(key_id.clone());
+    if tried.contains(&key_id) {
+        tracing::warn!(uid = %a.uid, key = %key_id, "rejected again after re-encryption to every key the server offers: final");
         return Ok(false);
     }
     let errs = codes_json(errors);
