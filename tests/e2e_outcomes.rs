@@ -188,3 +188,29 @@ async fn status_explains_what_every_unfinished_invoice_waits_for() {
         );
     }
 }
+
+// RC_TXPS.EC_V02 table 5: 05151 «به بسته ارسالی مربوط نیست و مشکل داخلی سمت سرور میباشد». Not
+// the invoice's fault and not registered: sent again with the same tax ID, never FAILED on
+// the first such answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_inside_the_server_is_sent_again_with_the_same_tax_id() {
+    let env = Env::new(
+        Faults {
+            internal_error_next: 2,
+            ..quick_faults()
+        },
+        1000,
+    )
+    .await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 2);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
+    }
+    assert!(env.sandbox.ledger().packets_received >= 4, "sent again");
+    assert_exactly_once(&env.sandbox, &taxids);
+}

@@ -133,6 +133,9 @@ pub struct Faults {
     /// decrypts with (packets encrypted to it fail 04150). The guide gives `publicKeys` as a
     /// list with no rule for choosing.
     pub retired_key_first: bool,
+    /// The next N received packets fail inside the server (05151, «مشکل داخلی سمت سرور»),
+    /// not registered (counts down).
+    pub internal_error_next: u32,
 }
 
 impl Default for Faults {
@@ -157,6 +160,7 @@ impl Default for Faults {
             inquiry_errors_after: None,
             taxid_inquiry_denied: false,
             retired_key_first: false,
+            internal_error_next: 0,
         }
     }
 }

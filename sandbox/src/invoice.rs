@@ -85,6 +85,16 @@ fn rotate_decision(state: &AppState) -> bool {
     next || state.chance(rate)
 }
 
+/// Whether this packet fails inside the server (05151), counting down the "next N" knob.
+fn internal_error_decision(state: &AppState) -> bool {
+    let mut f = lock(&state.faults);
+    let next = f.internal_error_next > 0;
+    if next {
+        f.internal_error_next -= 1;
+    }
+    next
+}
+
 /// Whether this packet ends TIMEOUT, counting down the "next N" knob.
 fn timeout_decision(state: &AppState) -> bool {
     let mut f = lock(&state.faults);
@@ -225,7 +235,11 @@ pub(super) fn process_in_background(state: AppState, work: Work) {
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
             for (i, payload, fiscal_id) in mine {
-                let outcome = state.examiner.examine(&payload, &fiscal_id, state.now_ms());
+                let outcome = if internal_error_decision(&state) {
+                    super::processing::internal_error()
+                } else {
+                    state.examiner.examine(&payload, &fiscal_id, state.now_ms())
+                };
                 lock(&state.store).decide(i, outcome);
             }
         });

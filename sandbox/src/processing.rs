@@ -54,6 +54,15 @@ fn failed(code: &str, message: impl Into<String>) -> Outcome {
     }
 }
 
+/// A failure inside the server while decrypting (RC_TXPS.EC_V02 table 5, 05151: «این خطا به
+/// بسته ارسالی مربوط نیست و مشکل داخلی سمت سرور میباشد»). Not registered.
+pub fn internal_error() -> Outcome {
+    failed(
+        "05151",
+        "خطایی غیر منتظره در رمزگشایی صورتحساب ارسالی رخ داد. / unexpected error decrypting the invoice (sandbox fault)",
+    )
+}
+
 impl Examiner {
     /// Examines one packet at sandbox time `now_ms`; the duplicate check is left to the store.
     pub fn examine(&self, payload: &str, fiscal_id: &str, now_ms: i64) -> Outcome {

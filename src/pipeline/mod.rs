@@ -15,6 +15,7 @@ pub mod preflight;
 pub mod prepare;
 pub mod referral;
 pub mod report;
+pub mod resend_same;
 pub mod send;
 pub mod settle;
 mod spool;

@@ -8,12 +8,11 @@
 //! its newest 100 attempts first; the rest is swept only once the probe is all final.
 
 use crate::api::{Client, InquiryResult, InvoiceStatus, MAX_INQUIRY_IDS};
+use crate::pipeline::resend_same;
 use crate::pipeline::send::blocking;
 use crate::pipeline::{Event, Observer, PipelineError, Runner};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use moadian_queue::{
-    Attempt, AttemptStatus, Outcome, QueueError, RunnerStore, ServerStatus, Store, Transition,
-};
+use moadian_queue::{Attempt, Outcome, QueueError, RunnerStore, ServerStatus, Store, Transition};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -166,15 +165,25 @@ async fn inquire(
                 }
                 Some(r) => {
                     let errors = r.errors();
-                    if r.status == InvoiceStatus::Failed && key_rejection(&errors) {
+                    if r.status == InvoiceStatus::Failed && resend_same::key_rejection(&errors) {
                         // The server could not decrypt: its key changed. Not registered, so
                         // the same tax ID is encrypted to the new key and sent again — once
                         // per key change.
-                        if retry_after_key_change(runner, client, a, &errors, &mut key_now).await? {
+                        if resend_same::after_key_change(runner, client, a, &errors, &mut key_now)
+                            .await?
+                        {
                             stats.requeued += 1;
                             all_final = false;
                             continue;
                         }
+                    }
+                    if r.status == InvoiceStatus::Failed
+                        && resend_same::server_fault(&errors)
+                        && resend_same::after_server_fault(runner, a, &errors).await?
+                    {
+                        stats.requeued += 1;
+                        all_final = false;
+                        continue;
                     }
                     Outcome {
                         uid: a.uid,
@@ -212,80 +221,7 @@ async fn inquire(
     Ok(all_final)
 }
 
-/// FAILED only because the server could not decrypt the packet (04150 undecryptable, 04152
-/// algorithm): what a change of the server's key produces.
-fn key_rejection(errors: &[crate::api::ServerCode]) -> bool {
-    !errors.is_empty()
-        && errors
-            .iter()
-            .all(|c| c.code == "04150" || c.code == "04152")
-}
-
-/// The event kind and reason the queue records when an attempt is queued again after a key
-/// change (read back to allow one retry per key).
-const KEY_RETRY_REASON: &str = "server key changed";
-
-/// After a key rejection: picks the server's key to encrypt to again (fetched once per round)
-/// and queues the invoice again (attempt REJECTED, same tax ID) unless it was already
-/// re-encrypted to that very key and rejected again. The key of its last retry, which the
-/// server has just refused, is passed over while `server-information` offers another, so a
-/// list whose first key the server no longer decrypts with does not end the invoice FAILED.
-/// Returns whether it was queued again.
-async fn retry_after_key_change(
-    runner: &Arc<Runner>,
-    client: &Client,
-    a: &Attempt,
-    errors: &[crate::api::ServerCode],
-    key_now: &mut Option<String>,
-) -> Result<bool, PipelineError> {
-    let r = runner.clone();
-    let invoice = a.invoice_id;
-    let events = blocking(move || r.queue().events(invoice)).await??;
-    let tried: Vec<String> = events
-        .iter()
-        .filter(|e| e.kind == "not_registered")
-        .filter_map(|e| e.detail.as_ref())
-        .filter(|d| d["reason"] == KEY_RETRY_REASON)
-        .filter_map(|d| d["key_id"].as_str().map(str::to_string))
-        .collect();
-    if let Some(refused) = tried.last() {
-        client.avoid_key(refused);
-    }
-    if key_now.is_none() {
-        client.invalidate_server_key();
-    }
-    let key_id = client
-        .encryption_key()
-        .await
-        .map_err(PipelineError::Api)?
-        .id;
-    *key_now = Some(key_id.clone());
-    if tried.contains(&key_id) {
-        tracing::warn!(uid = %a.uid, key = %key_id, "rejected again after re-encryption to every key the server offers: final");
-        return Ok(false);
-    }
-    let errs = codes_json(errors);
-    let detail = serde_json::json!({"reason": KEY_RETRY_REASON, "key_id": key_id});
-    let r = runner.clone();
-    let uid = a.uid;
-    match blocking(move || {
-        r.requeue_not_registered(uid, AttemptStatus::Rejected, errs.as_ref(), &detail)
-    })
-    .await?
-    {
-        Ok(_) => {}
-        // Settled elsewhere since it was read (another runner): nothing to send again here.
-        Err(e @ QueueError::InvalidTransition { .. }) => {
-            tracing::debug!(error = %e, "rejection of an attempt settled elsewhere: not sent again");
-            return Ok(false);
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!(uid = %a.uid, "server key changed: re-encrypting and sending again with the same tax ID");
-    Ok(true)
-}
-
-fn codes_json(codes: &[crate::api::ServerCode]) -> Option<serde_json::Value> {
+pub(crate) fn codes_json(codes: &[crate::api::ServerCode]) -> Option<serde_json::Value> {
     if codes.is_empty() {
         None
     } else {
