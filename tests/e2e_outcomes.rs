@@ -214,3 +214,35 @@ async fn a_fault_inside_the_server_is_sent_again_with_the_same_tax_id() {
     assert!(env.sandbox.ledger().packets_received >= 4, "sent again");
     assert_exactly_once(&env.sandbox, &taxids);
 }
+
+// A status word the connection guide does not list (§8) is never guessed at: nothing is
+// recorded, the pass says which word for which invoice and exits 1; a later pass settles it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_word_outside_the_guide_is_named_and_never_guessed() {
+    let env = Env::new(
+        Faults {
+            unlisted_status: true,
+            ..quick_faults()
+        },
+        1000,
+    )
+    .await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 1);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "3s", dir.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 1, "not final\n{report:#}\n{err}");
+    assert_eq!(statuses(&report)[&taxids[0]], "IN_PROGRESS", "{report:#}");
+    assert!(
+        err.contains(moadian::sandbox::UNLISTED_STATUS) && err.contains(&taxids[0]),
+        "{err}"
+    );
+    env.sandbox
+        .update_faults(|f| f.unlisted_status = false)
+        .unwrap();
+    let (code, report, err) = env.run_json(&["run", "--wait", "30s"]).await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    assert_eq!(statuses(&report)[&taxids[0]], "SUCCESS", "{report:#}");
+    assert_exactly_once(&env.sandbox, &taxids);
+}

@@ -136,6 +136,9 @@ pub struct Faults {
     /// The next N received packets fail inside the server (05151, «مشکل داخلی سمت سرور»),
     /// not registered (counts down).
     pub internal_error_next: u32,
+    /// Inquiries by uid and reference answer a status word the connection guide does not list
+    /// (`UNDER_REVIEW`) while this is on.
+    pub unlisted_status: bool,
 }
 
 impl Default for Faults {
@@ -161,6 +164,7 @@ impl Default for Faults {
             taxid_inquiry_denied: false,
             retired_key_first: false,
             internal_error_next: 0,
+            unlisted_status: false,
         }
     }
 }

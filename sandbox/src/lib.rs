@@ -69,6 +69,7 @@ pub use config::{
 pub use ledger::{FaultCounts, Ledger, LedgerEntry};
 pub use processing::DUPLICATE_TAXID_CODE;
 pub use server::{SandboxError, API_PREFIX};
+pub use state::UNLISTED_STATUS;
 
 use state::{lock, AppState};
 use std::net::SocketAddr;

@@ -211,6 +211,10 @@ impl Store {
     }
 }
 
+/// The status word inquiries answer with the `unlisted_status` knob on: not one of the
+/// connection guide's (§8: SUCCESS, FAILED, IN_PROGRESS, NOT_FOUND; TIMEOUT in RC_TXPS.EC_V02).
+pub const UNLISTED_STATUS: &str = "UNDER_REVIEW";
+
 /// Everything the handlers share.
 pub struct Shared {
     pub clock: Clock,
@@ -336,8 +340,12 @@ impl Shared {
     }
 
     /// The status an inquiry shows for `rec` now.
+    ///
+    /// With the `unlisted_status` knob, [`UNLISTED_STATUS`], a word the connection guide does
+    /// not list.
     pub fn visible_status(&self, rec: &InvoiceRecord, faults: &Faults) -> &'static str {
         match &rec.outcome {
+            _ if faults.unlisted_status => UNLISTED_STATUS,
             None => "IN_PROGRESS",
             Some(_) if rec.stuck && faults.stuck_in_progress => "IN_PROGRESS",
             Some(_) if self.now_ms() < rec.visible_ms => "IN_PROGRESS",

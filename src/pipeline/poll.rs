@@ -158,8 +158,14 @@ async fn inquire(
         let mut outcomes = Vec::with_capacity(chunk.len());
         for a in chunk {
             let outcome = match by_uid.get(&a.uid.to_string()) {
-                // A word we do not know: keep the attempt as it is; never guess.
+                // A word we do not know: keep the attempt as it is; never guess, but say so.
                 Some(r) if matches!(r.status, InvoiceStatus::Other(_)) => {
+                    tracing::warn!(
+                        uid = %a.uid,
+                        taxid = a.taxid.as_deref().unwrap_or(""),
+                        status = r.status.as_str(),
+                        "the server answered a status the connection guide does not list: nothing recorded, asked again next pass / سامانه وضعیتی خارج از فهرست راهنمای اتصال داد: چیزی ثبت نشد و دور بعد دوباره پرسیده می‌شود"
+                    );
                     all_final = false;
                     continue;
                 }
