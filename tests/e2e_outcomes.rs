@@ -246,3 +246,28 @@ async fn a_status_word_outside_the_guide_is_named_and_never_guessed() {
     assert_eq!(statuses(&report)[&taxids[0]], "SUCCESS", "{report:#}");
     assert_exactly_once(&env.sandbox, &taxids);
 }
+
+// An invoice POST answered HTTP 200 with the error envelope (RC_TXPS.EC_V02 §2.1) and no
+// result: the server's codes are said and kept, the invoices reconciled by inquiry, never lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_in_a_200_answer_are_said_and_the_invoices_reconciled() {
+    let env = Env::new(
+        Faults {
+            errors_in_200_next: 1,
+            ..quick_faults()
+        },
+        1000,
+    )
+    .await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, 2);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
+        .await;
+    assert!(err.contains("4145"), "{err}");
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
+    }
+    assert_exactly_once(&env.sandbox, &taxids);
+}

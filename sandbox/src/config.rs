@@ -139,6 +139,9 @@ pub struct Faults {
     /// Inquiries by uid and reference answer a status word the connection guide does not list
     /// (`UNDER_REVIEW`) while this is on.
     pub unlisted_status: bool,
+    /// The next N invoice POSTs are answered HTTP 200 with the error envelope
+    /// (`errors: [{"code": "4145"}]`) and no result, nothing recorded (counts down).
+    pub errors_in_200_next: u32,
 }
 
 impl Default for Faults {
@@ -165,6 +168,7 @@ impl Default for Faults {
             retired_key_first: false,
             internal_error_next: 0,
             unlisted_status: false,
+            errors_in_200_next: 0,
         }
     }
 }

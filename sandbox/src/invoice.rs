@@ -85,6 +85,16 @@ fn rotate_decision(state: &AppState) -> bool {
     next || state.chance(rate)
 }
 
+/// Whether this POST is answered 200 with an error envelope, counting down the knob.
+fn answer_errors_decision(state: &AppState) -> bool {
+    let mut f = lock(&state.faults);
+    let next = f.errors_in_200_next > 0;
+    if next {
+        f.errors_in_200_next -= 1;
+    }
+    next
+}
+
 /// Whether this packet fails inside the server (05151), counting down the "next N" knob.
 fn internal_error_decision(state: &AppState) -> bool {
     let mut f = lock(&state.faults);
@@ -160,6 +170,12 @@ pub async fn post_invoice(
             Ok(Err(e)) => tracing::warn!(error = %e, "fault: key rotation failed"),
             Err(e) => tracing::warn!(error = %e, "fault: key rotation failed"),
         }
+    }
+    if answer_errors_decision(&state) {
+        // HTTP 200 with the error envelope and no result: nothing recorded.
+        let e = json!({"timestamp": now, "requestTraceId": null,
+            "errors": [{"code": "4145", "message": "sandbox fault: an error envelope in a 200 answer"}]});
+        return Json(e).into_response();
     }
     let (drop_before, drop_after) = drop_decision(&state);
     if drop_before {

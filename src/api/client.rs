@@ -452,6 +452,7 @@ impl Client {
             return Ok(SendResponse {
                 timestamp: None,
                 result: Vec::new(),
+                errors: Vec::new(),
             });
         }
         if packets.len() > MAX_BATCH {

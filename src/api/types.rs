@@ -96,6 +96,9 @@ pub struct SendResponse {
     pub timestamp: Option<i64>,
     #[serde(default)]
     pub result: Vec<SendResult>,
+    /// The error envelope's list (RC_TXPS.EC_V02 §2.1), when a 2xx answer carries one.
+    #[serde(default)]
+    pub errors: Vec<Value>,
 }
 
 /// Where an invoice stands at the tax server.

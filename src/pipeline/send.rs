@@ -376,6 +376,26 @@ async fn post_batch(
     }
     match answer {
         Ok(resp) => {
+            // An answer without a result for some uid may still carry the error envelope's
+            // codes (HTTP 200 with `errors`): kept in the reason, never dropped.
+            let codes = crate::api::codes_of(&resp.errors);
+            let no_result = if codes.is_empty() {
+                "no result for this uid in the POST answer".to_string()
+            } else {
+                let listed: Vec<String> = codes
+                    .iter()
+                    .map(|c| match c.message.as_str() {
+                        "" => c.code.clone(),
+                        m => format!("{} ({m})", c.code),
+                    })
+                    .collect();
+                let reason = format!(
+                    "no result for this uid in the POST answer, which carried the errors {}",
+                    listed.join("; ")
+                );
+                tracing::warn!(codes = %listed.join("; "), "the invoice POST was answered with errors and no result: recorded unknown, reconciled by inquiry / پاسخ ارسال صورتحساب خطا داشت و نتیجه نداشت: وضعیت نامعلوم ثبت شد و با استعلام روشن می‌شود");
+                reason
+            };
             let mut by_uid: HashMap<String, String> = HashMap::new();
             for r in resp.result {
                 if let Some(reference) = r.reference_number.filter(|s| !s.is_empty()) {
@@ -397,7 +417,7 @@ async fn post_batch(
             let task = tokio::task::spawn_blocking(move || {
                 r.record_accepted_many(&accepted)?;
                 if !missing.is_empty() {
-                    r.mark_unknown_many(&missing, "no result for this uid in the POST answer")?;
+                    r.mark_unknown_many(&missing, &no_result)?;
                 }
                 Ok(())
             });
