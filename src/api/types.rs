@@ -184,6 +184,20 @@ pub struct InquiryResult {
 
 impl InquiryResult {
     /// The errors in `data.error` (also accepts `data` as a bare list).
+    /// A SUCCESS whose `data` says otherwise (`success: false`, or errors listed): not an
+    /// answer the connection guide shows (§8: SUCCESS comes with `success: true` and no
+    /// errors), so neither SUCCESS nor FAILED may be read from it.
+    pub fn contradicts_itself(&self) -> bool {
+        self.status == InvoiceStatus::Success
+            && (self
+                .data
+                .as_ref()
+                .and_then(|d| d.get("success"))
+                .and_then(Value::as_bool)
+                == Some(false)
+                || !self.errors().is_empty())
+    }
+
     pub fn errors(&self) -> Vec<ServerCode> {
         match &self.data {
             Some(Value::Array(items)) => codes_of(items),
@@ -322,6 +336,20 @@ mod tests {
         assert_eq!(e[1].code, "404");
         assert_eq!(e[1].message, "x");
         assert_eq!(r.warnings()[0].code, "1100101");
+    }
+
+    #[test]
+    fn a_success_listing_errors_contradicts_itself() {
+        let read = |data: &str| -> InquiryResult {
+            serde_json::from_str(&format!(
+                r#"{{"uid":"u","status":"SUCCESS","data":{data}}}"#
+            ))
+            .unwrap()
+        };
+        assert!(!read(r#"{"error":[],"warning":[],"success":true}"#).contradicts_itself());
+        assert!(!read("null").contradicts_itself());
+        assert!(read(r#"{"error":[],"success":false}"#).contradicts_itself());
+        assert!(read(r#"{"error":[{"code":"0100504"}],"success":true}"#).contradicts_itself());
     }
 
     #[test]

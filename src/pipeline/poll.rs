@@ -158,6 +158,17 @@ async fn inquire(
         let mut outcomes = Vec::with_capacity(chunk.len());
         for a in chunk {
             let outcome = match by_uid.get(&a.uid.to_string()) {
+                // A SUCCESS that lists errors: neither is taken; kept as it is, said.
+                Some(r) if r.contradicts_itself() => {
+                    tracing::warn!(
+                        uid = %a.uid,
+                        taxid = a.taxid.as_deref().unwrap_or(""),
+                        errors = ?r.errors(),
+                        "the server answered SUCCESS with errors or success=false: nothing recorded, asked again next pass; check it in the portal (کارپوشه) / سامانه وضعیت موفق را همراه خطا داد: چیزی ثبت نشد و دور بعد دوباره پرسیده می‌شود؛ در کارپوشه بررسی کنید"
+                    );
+                    all_final = false;
+                    continue;
+                }
                 // A word we do not know: keep the attempt as it is; never guess, but say so.
                 Some(r) if matches!(r.status, InvoiceStatus::Other(_)) => {
                     tracing::warn!(
