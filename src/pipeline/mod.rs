@@ -91,6 +91,10 @@ impl StopReason {
                 format!("سرور سامانه مودیان در دسترس نیست یا پیوسته خطا می‌دهد ({}). این مشکل شبکه یا سرور است، نه صورتحساب‌ها، شناسه حافظه یا گواهی. اجرا متوقف شد؛ صف دست‌نخورده است و اجرای بعدی `moadian run` ادامه می‌دهد.", e.short()),
                 format!("the tax server cannot be reached or keeps failing ({}). This is a network or server problem, not your invoices, memory ID or certificate. Stopped; the queue is intact and the next `moadian run` goes on. Detail: {e}", e.short()),
             ),
+            StopReason::Api(e @ ApiError::Server { status: 413, .. }) => crate::lang::Message::new(
+                "سرور (یا پراکسی جلوی آن) درخواست را برای بزرگی رد کرد (HTTP 413). صورتحساب‌ها در صف ماندند؛ `batch_size` را در moadian.toml کمتر کنید (مثلاً 200) و دوباره اجرا کنید.".to_string(),
+                format!("the server (or a proxy in front of it) refused the request as too large (HTTP 413). The invoices stay queued; lower `batch_size` in moadian.toml (200, say) and run again. Detail: {e}"),
+            ),
             StopReason::Api(e) => {
                 let code = e.code().map(str::to_string);
                 let fa = code
@@ -130,3 +134,26 @@ impl Observer for Silent {
 
 /// The sending handle of the queue (its read side is `runner.queue()`).
 pub type Runner = moadian_queue::AnyRunner;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_too_large_says_to_lower_the_batch_size() {
+        let e = ApiError::Server {
+            url: "http://127.0.0.1/invoice".into(),
+            status: 413,
+            codes: Vec::new(),
+            trace_id: None,
+            body: Some("<html>413 Request Entity Too Large</html>".into()),
+        };
+        let m = StopReason::Api(e).message();
+        assert!(
+            m.en.contains("batch_size") && m.en.contains("413"),
+            "{}",
+            m.en
+        );
+        assert!(m.fa.contains("batch_size"), "{}", m.fa);
+    }
+}
