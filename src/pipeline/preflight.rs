@@ -597,6 +597,7 @@ mod tests {
             codes: vec![],
             trace_id: None,
             body: None,
+            retry_after: None,
         };
         assert!(matches!(probe_error(e), ProbeError::NotTheApi(_)));
     }
