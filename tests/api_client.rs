@@ -175,3 +175,55 @@ async fn a_failed_nonce_means_the_call_itself_was_not_sent() {
     assert_eq!(e.code(), Some("5199"), "the server's code is kept");
     assert!(e.to_string().contains("nothing of it was sent"), "{e}");
 }
+
+/// HTTP 429 with `Retry-After` is tried again after the time the server asked for, not after
+/// the client's own (here much shorter) backoff; a `Retry-After` that ends past the deadline
+/// gives up at once instead of waiting beyond it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_requests_waits_as_long_as_retry_after_says() {
+    let env = Env::new(quick_faults(), 1000).await;
+    env.sandbox
+        .update_faults(|f| {
+            f.too_many_requests_next = 1;
+            f.retry_after_secs = Some(2);
+        })
+        .unwrap();
+    let c = client(&env, quick_retry()).await;
+    let started = std::time::Instant::now();
+    c.server_information()
+        .await
+        .expect("answered after the wait");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "tried again after {:?}, the server asked for 2 s",
+        started.elapsed()
+    );
+
+    env.sandbox
+        .update_faults(|f| {
+            f.too_many_requests_next = 100;
+            f.retry_after_secs = Some(30);
+        })
+        .unwrap();
+    let c = client(
+        &env,
+        RetryPolicy {
+            deadline: Duration::from_secs(5),
+            ..quick_retry()
+        },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let e = c.server_information().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited {:?} past a 5 s deadline",
+        started.elapsed()
+    );
+    assert!(e.short().contains("429"), "{e}");
+    assert_eq!(
+        env.sandbox.faults().too_many_requests_next,
+        99,
+        "no try after a Retry-After past the deadline"
+    );
+}

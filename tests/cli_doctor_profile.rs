@@ -127,3 +127,78 @@ fn sign_takes_the_signer_and_national_id_from_the_profile() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("national_id_mismatch"), "{all}");
 }
+
+/// Starts a sandbox whose demo memory ID A11216 answers `status` in `fiscal-information`.
+fn sandbox_with_status(
+    rt: &tokio::runtime::Runtime,
+    status: &str,
+) -> moadian::sandbox::RunningSandbox {
+    let mut taxpayers = moadian::sandbox::TaxpayerConfig::demo();
+    for t in &mut taxpayers {
+        t.fiscal_status = Some(status.to_string());
+    }
+    rt.block_on(Sandbox::start(SandboxConfig {
+        demo_taxpayer: false,
+        taxpayers,
+        server_key_bits: 2048,
+        ..SandboxConfig::default()
+    }))
+    .expect("sandbox starts")
+}
+
+/// The statuses of the connection guide (§9-2) that stop invoices fail the memory ID check,
+/// saying what they mean and what to do, in both languages; a temporary stop is a warning.
+#[test]
+fn doctor_fails_a_memory_id_the_tax_system_does_not_authorize() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let id = TestIdentity::ensure(&dir.path().join("id")).expect("test identity");
+    for (status, fails, en_says, fa_says) in [
+        (
+            "PERMANENT_UNAUTHORIZE",
+            true,
+            "tax office",
+            "اداره امور مالیاتی",
+        ),
+        ("NOT_ALLOCATED", true, "not allocated", "تخصیص"),
+        (
+            "TEMPORARY_UNAUTHORIZE",
+            false,
+            "tax office",
+            "اداره امور مالیاتی",
+        ),
+    ] {
+        let sandbox = sandbox_with_status(&rt, status);
+        write_profiles(
+            dir.path(),
+            &id,
+            Some(&sandbox.base_url()),
+            &[("demo", "14003778990")],
+        );
+        let (code, out) = doctor(dir.path(), &["--profile", "demo"]);
+        let line = out
+            .lines()
+            .find(|l| l.contains("memory_id.status"))
+            .unwrap_or_else(|| panic!("{status}: no memory ID check: {out}"));
+        if fails {
+            assert_eq!(code, 1, "{status} fails doctor: {out}");
+            assert!(line.contains("[FAIL]"), "{status}: {out}");
+        } else {
+            assert_eq!(code, 0, "{status} is a warning: {out}");
+            assert!(line.contains("[warn]"), "{status}: {out}");
+        }
+        assert!(line.contains(status), "{status}: {out}");
+        assert!(out.contains(en_says), "{status}: {out}");
+        let fa = Command::cargo_bin("moadian")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove("MOADIAN_CONFIG")
+            .env("MOADIAN_RETRY_ATTEMPTS", "1")
+            .args(["--lang", "fa", "doctor", "--profile", "demo"])
+            .output()
+            .unwrap();
+        let fa = String::from_utf8_lossy(&fa.stdout).to_string();
+        assert!(fa.contains(fa_says), "{status}: {fa}");
+        rt.block_on(sandbox.shutdown());
+    }
+}

@@ -107,3 +107,33 @@ fn local_ids_and_list() {
     let (code, _, _) = stdout_of(&["explain"]);
     assert_eq!(code, 2);
 }
+
+/// HTTP statuses a proxy or the server's front answers without a code of its own: 413 (the
+/// request is too large) and 429 (too many requests) are explained, in both languages, with
+/// what to do.
+#[test]
+fn explain_http_413_and_429() {
+    for (code_, en_needles, retryable) in [
+        ("413", &["too large", "batch_size"][..], false),
+        ("429", &["too many requests", "Retry-After"][..], true),
+    ] {
+        let (code, out, err) = stdout_of(&["--lang", "en", "explain", code_]);
+        assert_eq!(code, 0, "{code_}: {out}{err}");
+        for n in en_needles {
+            assert!(
+                out.to_lowercase().contains(&n.to_lowercase()),
+                "{code_} lacks {n}: {out}"
+            );
+        }
+        let (code, out, _) = stdout_of(&["explain", code_, "--json"]);
+        assert_eq!(code, 0);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(v["found"], "catalogue", "{v}");
+        assert_eq!(v["layer"], "http", "{v}");
+        assert_eq!(v["retryable"], retryable, "{v}");
+        for k in ["title", "meaning"] {
+            assert!(v[k]["fa"].as_str().is_some_and(|s| !s.is_empty()), "{k}.fa");
+            assert!(v[k]["en"].as_str().is_some_and(|s| !s.is_empty()), "{k}.en");
+        }
+    }
+}

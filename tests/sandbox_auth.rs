@@ -268,3 +268,30 @@ async fn public_client_variants_are_accepted_like_the_real_server() {
     let t = b.ident.sign_with_header(&chain, payload.as_bytes());
     assert_eq!(with_token(&b, &t).await.0, 200);
 }
+
+/// The guide (§5) makes `crit` part of the token's header, naming `sigT` and nothing else: a
+/// header without it, or whose `crit` does not name `sigT`, is refused 4131, and the message
+/// names what is missing.
+#[tokio::test]
+async fn a_header_without_crit_sigt_is_4131() {
+    let b = start().await;
+    let x5c = b.ident.x5c();
+    let sig_t = utc_sig_t();
+    for header in [
+        format!(r#"{{"sigT":"{sig_t}","x5c":["{x5c}"],"alg":"RS256"}}"#),
+        format!(r#"{{"crit":[],"sigT":"{sig_t}","x5c":["{x5c}"],"alg":"RS256"}}"#),
+        format!(r#"{{"x5c":["{x5c}"],"alg":"RS256"}}"#),
+    ] {
+        let nonce = b.nonce().await;
+        let payload = format!(r#"{{"nonce":"{nonce}","clientId":"{DEMO}"}}"#);
+        let t = b.ident.sign_with_header(&header, payload.as_bytes());
+        let (s, v) = with_token(&b, &t).await;
+        assert_eq!((s, code(&v)), (401, "4131"), "{header}: {v}");
+        let said = v.to_string();
+        assert!(said.contains("crit"), "{header}: {said}");
+        assert!(!said.contains("crit names it"), "{header}: {said}");
+    }
+    // The guide's header still passes.
+    let t = b.token().await;
+    assert_eq!(with_token(&b, &t).await.0, 200);
+}

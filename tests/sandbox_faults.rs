@@ -231,3 +231,34 @@ async fn timeout_is_not_registered_so_a_resend_succeeds() {
     let l = b.sandbox.ledger();
     assert_eq!((l.received(taxid), l.succeeded(taxid)), (2, 1));
 }
+
+/// `too_many_requests_next` answers the next requests HTTP 429, with `Retry-After` when
+/// `retry_after_secs` is set, then the API answers again.
+#[tokio::test]
+async fn too_many_requests_answers_429_with_retry_after() {
+    let b = start_with(with_faults(Faults {
+        too_many_requests_next: 2,
+        retry_after_secs: Some(30),
+        ..Faults::default()
+    }))
+    .await;
+    for _ in 0..2 {
+        let r = b.http.get(b.url("nonce")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 429);
+        assert_eq!(
+            r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            Some("30")
+        );
+    }
+    let r = b.http.get(b.url("nonce")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    b.sandbox
+        .update_faults(|f| {
+            f.too_many_requests_next = 1;
+            f.retry_after_secs = None;
+        })
+        .unwrap();
+    let r = b.http.get(b.url("nonce")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().get("retry-after").is_none());
+}

@@ -390,3 +390,28 @@ async fn a_full_batch_of_1000_packets_fits_in_one_post() {
     assert_eq!(s, 200, "a body of {} packets is accepted: {ack}", 1000);
     assert_eq!(ack["result"].as_array().unwrap().len(), 1000);
 }
+
+/// An invoice JWS whose header has no `crit` (guide §7: it must name `sigT`) fails 04131.
+#[tokio::test]
+async fn an_invoice_jws_without_crit_fails_04131() {
+    let b = start().await;
+    let (spki, kid) = b.sandbox.server_key();
+    let inv = invoice(DEMO, b.now(), 14);
+    let header = format!(
+        r#"{{"sigT":"{}","x5c":["{}"],"alg":"RS256"}}"#,
+        utc_sig_t(),
+        b.ident.x5c()
+    );
+    let jws = b
+        .ident
+        .sign_with_header(&header, inv.to_string().as_bytes());
+    let r = outcome_of(
+        &b,
+        jwe(jws.as_bytes(), &spki, &jwe_header(Some(&kid)), 12),
+        DEMO,
+    )
+    .await;
+    assert_eq!(r["status"], "FAILED", "{r}");
+    assert_eq!(error_codes(&r), vec!["04131".to_string()], "{r}");
+    assert!(r.to_string().contains("crit"), "{r}");
+}

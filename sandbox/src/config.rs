@@ -21,12 +21,15 @@
 //! forget_after_accept_rate = 0.0     # acknowledged, then NOT_FOUND
 //! forget_after_accept_next = 0
 //! inquiry_errors_after = 3           # inquiries by uid after the third answer HTTP 500
+//! too_many_requests_next = 2         # the next two requests answer HTTP 429
+//! retry_after_secs = 30              # … with Retry-After: 30
 //!
 //! [[taxpayers]]
 //! memory_id = "B22222"
 //! national_id = "10100302746"
 //! economic_code = "10100302746"
 //! authorized_national_ids = ["0023457708"]
+//! fiscal_status = "ACTIVE"           # fiscal-information's fiscalStatus, e.g. PERMANENT_UNAUTHORIZE
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -142,6 +145,11 @@ pub struct Faults {
     /// The next N invoice POSTs are answered HTTP 200 with the error envelope
     /// (`errors: [{"code": "4145"}]`) and no result, nothing recorded (counts down).
     pub errors_in_200_next: u32,
+    /// The next N API requests (any endpoint) are answered HTTP 429 Too Many Requests, as a
+    /// rate limiter in front of the real server answers (counts down).
+    pub too_many_requests_next: u32,
+    /// `Retry-After` of those 429 answers, in seconds (absent: no header).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Default for Faults {
@@ -169,6 +177,8 @@ impl Default for Faults {
             internal_error_next: 0,
             unlisted_status: false,
             errors_in_200_next: 0,
+            too_many_requests_next: 0,
+            retry_after_secs: None,
         }
     }
 }

@@ -157,19 +157,18 @@ fn check_header(header: &Map<String, Value>) -> Result<Option<i64>, JwsFault> {
             )))
         }
     }
-    if let Some(crit) = header.get("crit") {
-        let names = crit
-            .as_array()
-            .ok_or_else(|| JwsFault::Invalid("JWS header crit is not an array".into()))?;
-        for n in names {
-            match n.as_str() {
-                Some("sigT") => {}
-                other => {
-                    return Err(JwsFault::Invalid(format!(
-                        "JWS header crit names unsupported {other:?}"
-                    )))
-                }
-            }
+    // The guide (RC_TICS §5, §7) puts `crit` in every header, naming `sigT` and nothing else.
+    match header.get("crit") {
+        Some(Value::Array(names)) if names.len() == 1 && names[0] == "sigT" => {}
+        None => {
+            return Err(JwsFault::Invalid(
+                r#"JWS header crit is missing; it must be ["sigT"]"#.into(),
+            ))
+        }
+        Some(other) => {
+            return Err(JwsFault::Invalid(format!(
+                r#"JWS header crit must be ["sigT"], got {other}"#
+            )))
         }
     }
     match header.get("sigT") {
@@ -215,7 +214,7 @@ fn check_validity(cert: &X509, now_ms: i64) -> Result<(), JwsFault> {
 
 /// Verifies a compact JWS (RS256) against its own `x5c` certificate at sandbox time `now_ms`.
 /// Header keys in any order, four or six of them (`typ`/`cty` accepted), `crit: ["sigT"]`
-/// honoured, `sigT` parsed leniently.
+/// required, `sigT` parsed leniently.
 pub fn verify_compact(token: &str, now_ms: i64) -> Result<VerifiedJws, JwsFault> {
     let header = header_of(token)?;
     let (known, cert_der) = certificate_of(&header)?;

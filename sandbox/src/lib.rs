@@ -14,9 +14,9 @@
 //!
 //! * `nonce` (10..200 s, 4146), single-use nonces `<uuid>-<ms>`; every other call needs
 //!   `Authorization: Bearer <JWS>` verified against its own `x5c` certificate (four- or six-key
-//!   headers in any order, `crit: ["sigT"]`, `sigT` in UTC or local forms, any whitespace after
-//!   `Bearer`), codes 4101/4102/4103/4110/4130/4131/4134/4135/4136/4148; no token → HTTP 401
-//!   with an empty body (as the catalogue says).
+//!   headers in any order, `crit: ["sigT"]` required, `sigT` in UTC or local forms, any
+//!   whitespace after `Bearer`), codes 4101/4102/4103/4110/4130/4131/4134/4135/4136/4148; no
+//!   token → HTTP 401 with an empty body (as the catalogue says).
 //! * `POST invoice`: envelope codes 4143/4144/4145/4162/4163 at once; then asynchronously the
 //!   JWE is decrypted with the sandbox key (04150/04152/04153; a missing `kid` is tolerated), the
 //!   inner JWS verified (04130/04131), the certificate checked against the memory ID

@@ -156,17 +156,42 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Kill
     }
 }
 
-/// Latency and 5xx faults, before any handler.
+/// Latency, 429 and 5xx faults, before any handler.
 async fn fault_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let f = state.faults();
     if f.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms)).await;
+    }
+    if let Some(retry_after) = too_many_requests(&state) {
+        let mut r = (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests",
+        )
+            .into_response();
+        if let Some(secs) = retry_after {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        return r;
     }
     if state.chance(f.error_rate) {
         lock(&state.store).ledger.faults.server_errors += 1;
         return ApiError::new(&f.error_code, state.now_ms()).into_response();
     }
     next.run(req).await
+}
+
+/// Whether this request is answered 429, counting down `too_many_requests_next`; with the
+/// `Retry-After` seconds to send.
+fn too_many_requests(state: &AppState) -> Option<Option<u64>> {
+    let mut f = lock(&state.faults);
+    if f.too_many_requests_next == 0 {
+        return None;
+    }
+    f.too_many_requests_next -= 1;
+    Some(f.retry_after_secs)
 }
 
 async fn method_not_allowed(State(state): State<AppState>) -> ApiError {

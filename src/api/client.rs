@@ -100,6 +100,21 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// `Retry-After` in seconds (RFC 9110 §10.2.3): as given, or an HTTP date taken as the time
+/// left until it.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u32> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(u32::try_from(secs).unwrap_or(u32::MAX));
+    }
+    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
+    Some(u32::try_from((at - Utc::now()).num_seconds().max(0)).unwrap_or(u32::MAX))
+}
+
 /// `base` as the v2 root ending in `/`: a bare `http://host:port` gets `/requestsmanager/api/v2/`.
 pub fn normalize_base(base: &str) -> String {
     let trimmed = base.trim().trim_end_matches('/');
@@ -195,7 +210,7 @@ impl Client {
         if retries >= policy.max_retries {
             return Err(err);
         }
-        let wait = policy.delay(retries + 1);
+        let wait = policy.wait(retries + 1, err.retry_after());
         let lasted = now.saturating_duration_since(since);
         if lasted + wait > policy.deadline {
             if err.is_outage() {
@@ -270,6 +285,7 @@ impl Client {
     ) -> Result<T, ApiError> {
         let resp = req.send().await.map_err(|e| transport(url, &e))?;
         let status = resp.status().as_u16();
+        let retry_after = retry_after(resp.headers());
         let bytes = resp.bytes().await.map_err(|e| transport(url, &e))?;
         if (200..300).contains(&status) {
             serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
@@ -291,6 +307,7 @@ impl Client {
                 codes,
                 trace_id: env.and_then(|e| e.request_trace_id),
                 body,
+                retry_after,
             })
         }
     }

@@ -40,6 +40,9 @@ pub enum ApiError {
         trace_id: Option<String>,
         /// The start of the body when it was not an error envelope.
         body: Option<String>,
+        /// Seconds the server asked to wait before trying again (`Retry-After`, e.g. with
+        /// HTTP 429 or 503).
+        retry_after: Option<u32>,
     },
     /// A 2xx answer that is not what the API documents.
     #[error("unexpected answer from the tax server for {url} (HTTP {status}): {detail}")]
@@ -153,13 +156,22 @@ impl ApiError {
             }
             Self::NoAnswer { timeout: true, .. } => "timeout waiting for the answer".into(),
             Self::NoAnswer { detail, .. } => format!("no answer: {detail}"),
-            Self::Server { status, codes, .. } => {
+            Self::Server {
+                status,
+                codes,
+                retry_after,
+                ..
+            } => {
                 let c: Vec<&str> = codes.iter().map(|c| c.code.as_str()).collect();
-                if c.is_empty() {
+                let mut s = if c.is_empty() {
                     format!("HTTP {status}")
                 } else {
                     format!("HTTP {status} ({})", c.join(", "))
+                };
+                if let Some(secs) = retry_after {
+                    s += &format!(", Retry-After {secs} s");
                 }
+                s
             }
             Self::Outage { last, .. } => last.short(),
             Self::NotSent { step } => format!("{} (nothing sent)", step.short()),
@@ -193,6 +205,17 @@ impl ApiError {
                 d => d,
             },
             Self::Sign(_) | Self::Invalid(_) | Self::NoServerKey => Disposition::Final,
+        }
+    }
+
+    /// How long the server asked to wait before the next try (`Retry-After`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Server { retry_after, .. } => {
+                retry_after.map(|s| std::time::Duration::from_secs(u64::from(s)))
+            }
+            Self::NotSent { step } => step.retry_after(),
+            _ => None,
         }
     }
 
@@ -246,6 +269,7 @@ mod tests {
             }],
             trace_id: None,
             body: None,
+            retry_after: None,
         }
     }
 

@@ -32,6 +32,10 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The longest a server's `Retry-After` is followed: a longer one is cut to this (the outage
+/// budget, [`RetryPolicy::deadline`], still applies).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
 /// How long `run` / `submit` keep trying an unreachable server by default.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
 
@@ -105,6 +109,17 @@ impl RetryPolicy {
         let jitter = rand::thread_rng().gen_range(0.75..=1.25);
         Duration::from_secs_f64((nominal * jitter).min(self.max.as_secs_f64()))
     }
+
+    /// The wait before try number `retry` (1-based): the server's `Retry-After` when it gave
+    /// one (at most [`MAX_RETRY_AFTER`]) and it is longer than our own backoff, else
+    /// [`Self::delay`].
+    pub fn wait(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let own = self.delay(retry);
+        match retry_after {
+            Some(asked) => asked.min(MAX_RETRY_AFTER).max(own),
+            None => own,
+        }
+    }
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -127,5 +142,27 @@ mod tests {
         let d1 = p.delay(1);
         assert!(d1 >= Duration::from_millis(75) && d1 <= Duration::from_millis(125));
         assert!(p.delay(10) <= Duration::from_millis(300));
+    }
+
+    /// `Retry-After` is followed up to two minutes; our own backoff when it is longer.
+    #[test]
+    fn retry_after_is_followed_and_capped() {
+        let p = RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            factor: 2.0,
+            max: Duration::from_millis(300),
+            deadline: DEFAULT_DEADLINE,
+        };
+        assert_eq!(
+            p.wait(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            p.wait(1, Some(Duration::from_secs(86_400))),
+            MAX_RETRY_AFTER
+        );
+        assert!(p.wait(1, Some(Duration::ZERO)) >= Duration::from_millis(75));
+        assert!(p.wait(1, None) <= Duration::from_millis(125));
     }
 }

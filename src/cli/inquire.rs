@@ -69,7 +69,12 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             }
             println!("{t}");
         }
-        return Ok(0);
+        // As by uid or reference: 0 only when every tax ID asked about was found and
+        // answered without an error (NOT_FOUND, ACCESS_DENIED: guide §10).
+        let all_found = all.iter().all(|s| {
+            matches!(s.error, None | Some(serde_json::Value::Null)) && s.invoice_status.is_some()
+        });
+        return Ok(u8::from(!all_found || all.is_empty()));
     }
     let mut results: Vec<InquiryResult> = Vec::new();
     if !args.uid.is_empty() {

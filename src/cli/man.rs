@@ -28,6 +28,8 @@ a request was refused (the token, the preflight, the queue); or an error stopped
 The message says which, in Persian and English. For run, what its pass owns: an invoice not
 final yet or NEEDS_ATTENTION, one that became INVALID or FAILED during the pass, an inbox file
 refused, sent to failed/ or not moved; an older INVALID or FAILED invoice is listed only.
+For inquire, an invoice asked about that the server does not hold (NOT_FOUND), will not show
+(ACCESS_DENIED) or, by uid or reference number, that is not SUCCESS.
 .TP
 \fB2\fR
 Usage error: an unknown flag or command, a value that cannot be read (a date, a duration, an

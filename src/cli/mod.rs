@@ -92,6 +92,10 @@ pub enum Command {
     /// The queue file itself: `backup FILE` (a consistent copy), `check` (integrity, counts).
     Queue(queue::Args),
     /// Ask the tax server about invoices by tax ID, uid or reference number.
+    ///
+    /// Exits 0 only when every invoice asked about was found: by tax ID, answered with its
+    /// status and no error (not NOT_FOUND or ACCESS_DENIED); by uid or reference number,
+    /// SUCCESS. Otherwise 1.
     Inquire(inquire::Args),
     /// Write a spreadsheet template to fill invoices in.
     Template(template::Args),

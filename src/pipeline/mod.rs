@@ -147,6 +147,7 @@ mod tests {
             codes: Vec::new(),
             trace_id: None,
             body: Some("<html>413 Request Entity Too Large</html>".into()),
+            retry_after: None,
         };
         let m = StopReason::Api(e).message();
         assert!(

@@ -378,36 +378,11 @@ pub async fn server_checks<P: ServerProbe>(
         Err(ProbeError::NotTheApi(e)) => checks.push(not_the_api(&e)),
         Ok(st) => {
             let status = st.status.clone().unwrap_or_else(|| "?".into());
-            let inactive = status.to_ascii_uppercase().contains("INACTIVE")
-                || status.to_ascii_uppercase().contains("DEACTIV")
-                || status.to_ascii_uppercase().contains("SUSPEND");
-            if inactive {
-                checks.push(Check::fail(
-                    "memory_id.status",
-                    msg(
-                        format!("شناسه حافظه {memory_id} فعال نیست ({status})."),
-                        format!("memory ID {memory_id} is not active ({status})."),
-                    ),
-                    msg(
-                        "وضعیت حافظه را در کارپوشه پیگیری کنید.",
-                        "sort out the memory ID's status in کارپوشه.",
-                    ),
-                ));
-            } else {
-                checks.push(Check::ok(
-                    "memory_id.status",
-                    msg(
-                        format!(
-                            "شناسه حافظه {memory_id}: {status} ({})",
-                            st.name.clone().unwrap_or_default()
-                        ),
-                        format!(
-                            "memory ID {memory_id}: {status} ({})",
-                            st.name.clone().unwrap_or_default()
-                        ),
-                    ),
-                ));
-            }
+            checks.push(memory_id_status_check(
+                memory_id,
+                &status,
+                st.name.as_deref().unwrap_or_default(),
+            ));
             if let (Some(owner), Some(exp)) = (st.national_id.as_deref(), expected_national_id) {
                 if owner.trim() != exp.trim() {
                     checks.push(Check::fail(
@@ -426,6 +401,74 @@ pub async fn server_checks<P: ServerProbe>(
         }
     }
     checks
+}
+
+/// The check of the status `fiscal-information` gave the memory ID. The connection guide
+/// (RC_TICS §9-2) names ACTIVE, DEACTIVATED, NOT_ALLOCATED (not allocated),
+/// TEMPORARY_UNAUTHORIZE (temporarily unauthorized: past the article 6 limit),
+/// PERMANENT_UNAUTHORIZE (permanently unauthorized) and ARTICLE_2_SUBJECT. A memory ID that is
+/// inactive, not allocated or permanently unauthorized fails; a temporary stop is a warning.
+pub fn memory_id_status_check(memory_id: &str, status: &str, name: &str) -> Check {
+    let upper = status.trim().to_ascii_uppercase();
+    if upper.contains("PERMANENT_UNAUTHORI") {
+        return Check::fail(
+            "memory_id.status",
+            msg(
+                format!("شناسه حافظه {memory_id} در سامانه «غیرمجاز دائم» است ({status}): سامانه صورتحساب‌های آن را نمی‌پذیرد."),
+                format!("memory ID {memory_id} is permanently unauthorized ({status}): the tax system does not take its invoices."),
+            ),
+            msg(
+                "با اداره امور مالیاتی محل پرونده تماس بگیرید؛ تا وضعیت برطرف نشده، با این شناسه حافظه صورتحساب نفرستید.",
+                "contact your tax office (اداره امور مالیاتی) of the tax file; send no invoice with this memory ID until the status is lifted.",
+            ),
+        );
+    }
+    if upper.contains("NOT_ALLOCATED") {
+        return Check::fail(
+            "memory_id.status",
+            msg(
+                format!("شناسه حافظه {memory_id} به این مودی تخصیص نیافته است ({status})."),
+                format!("memory ID {memory_id} is not allocated to this taxpayer ({status})."),
+            ),
+            msg(
+                "شناسه حافظه را در کارپوشه بررسی کنید (اشتباه نوشته نشده باشد)؛ اگر شناسه‌ای به شما تخصیص نیافته، از کارپوشه درخواست کنید یا با اداره امور مالیاتی تماس بگیرید.",
+                "check the memory ID in کارپوشه (is it typed right?); if none is allocated to you, request one there or contact your tax office (اداره امور مالیاتی).",
+            ),
+        );
+    }
+    if upper.contains("TEMPORARY_UNAUTHORI") {
+        return Check::warn(
+            "memory_id.status",
+            msg(
+                format!("شناسه حافظه {memory_id} در سامانه «غیرمجاز موقت» است ({status})، معمولاً به دلیل عبور از حد مجاز فروش ماده ۶."),
+                format!("memory ID {memory_id} is temporarily unauthorized ({status}), usually for passing the article 6 sales limit."),
+            ),
+            msg(
+                "وضعیت را در کارپوشه ببینید و با اداره امور مالیاتی تماس بگیرید؛ تا برطرف شدن آن ممکن است صورتحساب‌ها رد شوند.",
+                "look at the status in کارپوشه and contact your tax office (اداره امور مالیاتی); invoices may be refused until it is lifted.",
+            ),
+        );
+    }
+    if upper.contains("INACTIVE") || upper.contains("DEACTIV") || upper.contains("SUSPEND") {
+        return Check::fail(
+            "memory_id.status",
+            msg(
+                format!("شناسه حافظه {memory_id} فعال نیست ({status})."),
+                format!("memory ID {memory_id} is not active ({status})."),
+            ),
+            msg(
+                "وضعیت حافظه را در کارپوشه پیگیری کنید.",
+                "sort out the memory ID's status in کارپوشه.",
+            ),
+        );
+    }
+    Check::ok(
+        "memory_id.status",
+        msg(
+            format!("شناسه حافظه {memory_id}: {status} ({name})"),
+            format!("memory ID {memory_id}: {status} ({name})"),
+        ),
+    )
 }
 
 /// The failed check of a server that cannot be reached or keeps failing (network, 5xx).
@@ -559,6 +602,7 @@ mod tests {
             codes: vec![],
             trace_id: None,
             body: None,
+            retry_after: None,
         };
         assert!(matches!(probe_error(e), ProbeError::NotTheApi(_)));
     }
