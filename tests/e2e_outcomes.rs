@@ -8,37 +8,39 @@ mod e2e_support;
 use e2e_support::*;
 use moadian::sandbox::Faults;
 
+/// `submit --wait 30s` of `n` invoices against a sandbox with `faults`, in batches of
+/// `batch`: every invoice ends SUCCESS (exit 0), each registered once. The sandbox's env, the
+/// tax IDs and what the command wrote to standard error.
+async fn all_succeed_despite(faults: Faults, batch: usize, n: u64) -> (Env, Vec<String>, String) {
+    let env = Env::new(faults, batch).await;
+    let dir = env.path("invoices");
+    let taxids = write_invoices(&dir, 1, n);
+    let (code, report, err) = env
+        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 0, "{report:#}\n{err}");
+    for t in &taxids {
+        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
+    }
+    assert_exactly_once(&env.sandbox, &taxids);
+    (env, taxids, err)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotation_mid_pass_is_retried_with_the_new_key_and_same_tax_id() {
     // Batches of 2: the first POST rotates the key on arrival, so it and every packet already
     // encrypted to the old key come back 04150.
-    let env = Env::new(
-        Faults {
-            rotate_key_next: 1,
-            ..quick_faults()
-        },
-        2,
-    )
-    .await;
-    let dir = env.path("invoices");
-    let taxids = write_invoices(&dir, 1, 6);
-    let (code, report, err) = env
-        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
-        .await;
+    let faults = Faults {
+        rotate_key_next: 1,
+        ..quick_faults()
+    };
+    let (env, taxids, _) = all_succeed_despite(faults, 2, 6).await;
     let ledger = env.sandbox.ledger();
     assert_eq!(ledger.faults.key_rotations, 1, "the key rotated once");
     assert!(
         ledger.packets_received > taxids.len() as u64,
         "packets encrypted to the old key were refused and sent again: {ledger:?}"
     );
-    assert_eq!(
-        code, 0,
-        "every invoice SUCCESS after the key change\n{report:#}\n{err}"
-    );
-    for t in &taxids {
-        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
-    }
-    assert_exactly_once(&env.sandbox, &taxids);
 }
 
 // `server-information` lists a retired key first (the guide gives `publicKeys` as a list, with
@@ -46,28 +48,15 @@ async fn key_rotation_mid_pass_is_retried_with_the_new_key_and_same_tax_id() {
 // never FAILED while another key is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retired_key_listed_first_is_passed_over_for_the_next() {
-    let env = Env::new(
-        Faults {
-            retired_key_first: true,
-            ..quick_faults()
-        },
-        1000,
-    )
-    .await;
-    let dir = env.path("invoices");
-    let taxids = write_invoices(&dir, 1, 3);
-    let (code, report, err) = env
-        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
-        .await;
+    let faults = Faults {
+        retired_key_first: true,
+        ..quick_faults()
+    };
+    let (env, taxids, _) = all_succeed_despite(faults, 1000, 3).await;
     assert!(
         env.sandbox.ledger().packets_received > taxids.len() as u64,
         "packets to the retired key were refused and sent again"
     );
-    assert_eq!(code, 0, "{report:#}\n{err}");
-    for t in &taxids {
-        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
-    }
-    assert_exactly_once(&env.sandbox, &taxids);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,25 +183,12 @@ async fn status_explains_what_every_unfinished_invoice_waits_for() {
 // the first such answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_inside_the_server_is_sent_again_with_the_same_tax_id() {
-    let env = Env::new(
-        Faults {
-            internal_error_next: 2,
-            ..quick_faults()
-        },
-        1000,
-    )
-    .await;
-    let dir = env.path("invoices");
-    let taxids = write_invoices(&dir, 1, 2);
-    let (code, report, err) = env
-        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
-        .await;
-    assert_eq!(code, 0, "{report:#}\n{err}");
-    for t in &taxids {
-        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
-    }
+    let faults = Faults {
+        internal_error_next: 2,
+        ..quick_faults()
+    };
+    let (env, _, _) = all_succeed_despite(faults, 1000, 2).await;
     assert!(env.sandbox.ledger().packets_received >= 4, "sent again");
-    assert_exactly_once(&env.sandbox, &taxids);
 }
 
 // A status word the connection guide does not list (§8) is never guessed at: nothing is
@@ -251,23 +227,10 @@ async fn a_status_word_outside_the_guide_is_named_and_never_guessed() {
 // result: the server's codes are said and kept, the invoices reconciled by inquiry, never lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_in_a_200_answer_are_said_and_the_invoices_reconciled() {
-    let env = Env::new(
-        Faults {
-            errors_in_200_next: 1,
-            ..quick_faults()
-        },
-        1000,
-    )
-    .await;
-    let dir = env.path("invoices");
-    let taxids = write_invoices(&dir, 1, 2);
-    let (code, report, err) = env
-        .run_json(&["submit", "--wait", "30s", dir.to_str().unwrap()])
-        .await;
+    let faults = Faults {
+        errors_in_200_next: 1,
+        ..quick_faults()
+    };
+    let (_, _, err) = all_succeed_despite(faults, 1000, 2).await;
     assert!(err.contains("4145"), "{err}");
-    assert_eq!(code, 0, "{report:#}\n{err}");
-    for t in &taxids {
-        assert_eq!(statuses(&report)[t], "SUCCESS", "{report:#}");
-    }
-    assert_exactly_once(&env.sandbox, &taxids);
 }

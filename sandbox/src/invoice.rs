@@ -5,6 +5,7 @@
 //! are examined in the background ([`super::processing`]). The drop-connection faults act here.
 
 use super::auth::Caller;
+use super::config::Faults;
 use super::errors::ApiError;
 use super::server::ConnHandle;
 use super::state::{lock, AppState, InvoiceRecord, Work};
@@ -73,78 +74,57 @@ fn envelope(body: &[u8], now: i64) -> Result<Vec<Packet>, ApiError> {
     Ok(packets)
 }
 
-/// Whether this POST rotates the encryption key on arrival, counting down the "next N" knob.
+/// Takes one from a "next N" knob: whether it was above zero.
+pub(crate) fn take_one(next: &mut u32) -> bool {
+    let some = *next > 0;
+    if some {
+        *next -= 1;
+    }
+    some
+}
+
+/// Whether a "next N" knob (taken from) or its rate (drawn) says yes.
+fn decision(state: &AppState, knob: impl FnOnce(&mut Faults) -> (&mut u32, f64)) -> bool {
+    let mut f = lock(&state.faults);
+    let (next, rate) = knob(&mut f);
+    let next = take_one(next);
+    drop(f);
+    next || state.chance(rate)
+}
+
+/// Whether this POST rotates the encryption key on arrival.
 fn rotate_decision(state: &AppState) -> bool {
-    let mut f = lock(&state.faults);
-    let next = f.rotate_key_next > 0;
-    if next {
-        f.rotate_key_next -= 1;
-    }
-    let rate = f.rotate_key_rate;
-    drop(f);
-    next || state.chance(rate)
+    decision(state, |f| (&mut f.rotate_key_next, f.rotate_key_rate))
 }
 
-/// Whether this POST is answered 200 with an error envelope, counting down the knob.
+/// Whether this POST is answered 200 with an error envelope.
 fn answer_errors_decision(state: &AppState) -> bool {
-    let mut f = lock(&state.faults);
-    let next = f.errors_in_200_next > 0;
-    if next {
-        f.errors_in_200_next -= 1;
-    }
-    next
+    decision(state, |f| (&mut f.errors_in_200_next, 0.0))
 }
 
-/// Whether this packet fails inside the server (05151), counting down the "next N" knob.
+/// Whether this packet fails inside the server (05151).
 fn internal_error_decision(state: &AppState) -> bool {
-    let mut f = lock(&state.faults);
-    let next = f.internal_error_next > 0;
-    if next {
-        f.internal_error_next -= 1;
-    }
-    next
+    decision(state, |f| (&mut f.internal_error_next, 0.0))
 }
 
-/// Whether this packet ends TIMEOUT, counting down the "next N" knob.
+/// Whether this packet ends TIMEOUT.
 fn timeout_decision(state: &AppState) -> bool {
-    let mut f = lock(&state.faults);
-    let next = f.timeout_next > 0;
-    if next {
-        f.timeout_next -= 1;
-    }
-    let rate = f.timeout_rate;
-    drop(f);
-    next || state.chance(rate)
+    decision(state, |f| (&mut f.timeout_next, f.timeout_rate))
 }
 
-/// Whether this packet is acknowledged and then forgotten, counting down the "next N" knob.
+/// Whether this packet is acknowledged and then forgotten.
 fn forget_decision(state: &AppState) -> bool {
-    let mut f = lock(&state.faults);
-    let next = f.forget_after_accept_next > 0;
-    if next {
-        f.forget_after_accept_next -= 1;
-    }
-    let rate = f.forget_after_accept_rate;
-    drop(f);
-    next || state.chance(rate)
+    decision(state, |f| {
+        (&mut f.forget_after_accept_next, f.forget_after_accept_rate)
+    })
 }
 
 /// Whether this POST loses its connection (before / after recording), counting down the
 /// "next N" knobs.
 fn drop_decision(state: &AppState) -> (bool, bool) {
     let mut f = lock(&state.faults);
-    let before = if f.drop_before_accept_next > 0 {
-        f.drop_before_accept_next -= 1;
-        true
-    } else {
-        false
-    };
-    let after = if !before && f.drop_after_accept_next > 0 {
-        f.drop_after_accept_next -= 1;
-        true
-    } else {
-        false
-    };
+    let before = take_one(&mut f.drop_before_accept_next);
+    let after = !before && take_one(&mut f.drop_after_accept_next);
     let (rb, ra) = (f.drop_before_accept_rate, f.drop_after_accept_rate);
     drop(f);
     let before = before || state.chance(rb);

@@ -187,11 +187,7 @@ async fn fault_layer(State(state): State<AppState>, req: Request, next: Next) ->
 /// `Retry-After` seconds to send.
 fn too_many_requests(state: &AppState) -> Option<Option<u64>> {
     let mut f = lock(&state.faults);
-    if f.too_many_requests_next == 0 {
-        return None;
-    }
-    f.too_many_requests_next -= 1;
-    Some(f.retry_after_secs)
+    super::invoice::take_one(&mut f.too_many_requests_next).then_some(f.retry_after_secs)
 }
 
 async fn method_not_allowed(State(state): State<AppState>) -> ApiError {

@@ -130,15 +130,20 @@ fn env_u64(name: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn delays_grow_and_are_capped() {
-        let p = RetryPolicy {
+    /// 100 ms doubling, at most 300 ms.
+    fn short() -> RetryPolicy {
+        RetryPolicy {
             max_retries: 5,
             base: Duration::from_millis(100),
             factor: 2.0,
             max: Duration::from_millis(300),
             deadline: DEFAULT_DEADLINE,
-        };
+        }
+    }
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        let p = short();
         let d1 = p.delay(1);
         assert!(d1 >= Duration::from_millis(75) && d1 <= Duration::from_millis(125));
         assert!(p.delay(10) <= Duration::from_millis(300));
@@ -147,13 +152,7 @@ mod tests {
     /// `Retry-After` is followed up to two minutes; our own backoff when it is longer.
     #[test]
     fn retry_after_is_followed_and_capped() {
-        let p = RetryPolicy {
-            max_retries: 5,
-            base: Duration::from_millis(100),
-            factor: 2.0,
-            max: Duration::from_millis(300),
-            deadline: DEFAULT_DEADLINE,
-        };
+        let p = short();
         assert_eq!(
             p.wait(1, Some(Duration::from_secs(30))),
             Duration::from_secs(30)

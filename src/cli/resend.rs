@@ -161,26 +161,21 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     }
     // A server that will not say whether it holds a tax ID (ACCESS_DENIED…) may hold it:
     // sending it again could register it twice.
-    if found.is_empty() && !unsure.is_empty() {
-        crate::say_err!(
-            "{}",
-            text(
-                lang,
-                format!("ارسال دوباره انجام نشد: سامانه نگفت این شماره(های) مالیاتی را دارد یا نه: {}. ارسال دوباره ممکن است آن را دو بار ثبت کند؛ در کارپوشه بررسی کنید و اگر نیست، دوباره `moadian resend` را اجرا کنید.", unsure.join("; ")),
-                format!("not resent: the server would not say whether it holds these tax ID(s): {}. Sending again could register one twice; check in the portal (کارپوشه), and run `moadian resend` again once it answers.", unsure.join("; "))
-            )
-        );
-        return Ok(1);
-    }
-    if !found.is_empty() {
-        crate::say_err!(
-            "{}",
-            text(
-                lang,
-                format!("ارسال دوباره انجام نشد: سامانه این صورتحساب(ها) را دارد: {}. `moadian run` وضعیت را پیگیری می‌کند.", found.join("; ")),
-                format!("not resent: the server has these invoice(s): {}. `moadian run` follows them up.", found.join("; "))
-            )
-        );
+    let refusal = if !found.is_empty() {
+        Some((
+            format!("ارسال دوباره انجام نشد: سامانه این صورتحساب(ها) را دارد: {}. `moadian run` وضعیت را پیگیری می‌کند.", found.join("; ")),
+            format!("not resent: the server has these invoice(s): {}. `moadian run` follows them up.", found.join("; ")),
+        ))
+    } else if !unsure.is_empty() {
+        Some((
+            format!("ارسال دوباره انجام نشد: سامانه نگفت این شماره(های) مالیاتی را دارد یا نه: {}. ارسال دوباره ممکن است آن را دو بار ثبت کند؛ در کارپوشه بررسی کنید و اگر نیست، دوباره `moadian resend` را اجرا کنید.", unsure.join("; ")),
+            format!("not resent: the server would not say whether it holds these tax ID(s): {}. Sending again could register one twice; check in the portal (کارپوشه), and run `moadian resend` again once it answers.", unsure.join("; ")),
+        ))
+    } else {
+        None
+    };
+    if let Some((fa, en)) = refusal {
+        crate::say_err!("{}", text(lang, fa, en));
         return Ok(1);
     }
     let mut ids: Vec<InvoiceId> = Vec::new();
