@@ -84,6 +84,9 @@ impl TaxpayerConfig {
     }
 }
 
+/// A fault-injection rate: the share (0.0–1.0) of requests a knob applies to.
+pub type Rate = f64;
+
 /// Fault knobs; all can be changed while the sandbox runs ([`super::RunningSandbox::set_faults`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

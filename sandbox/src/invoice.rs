@@ -5,7 +5,7 @@
 //! are examined in the background ([`super::processing`]). The drop-connection faults act here.
 
 use super::auth::Caller;
-use super::config::Faults;
+use super::config::{Faults, Rate};
 use super::errors::ApiError;
 use super::server::ConnHandle;
 use super::state::{lock, AppState, InvoiceRecord, Work};
@@ -84,7 +84,7 @@ pub(crate) fn take_one(next: &mut u32) -> bool {
 }
 
 /// Whether a "next N" knob (taken from) or its rate (drawn) says yes.
-fn decision(state: &AppState, knob: impl FnOnce(&mut Faults) -> (&mut u32, f64)) -> bool {
+fn decision(state: &AppState, knob: impl FnOnce(&mut Faults) -> (&mut u32, Rate)) -> bool {
     let mut f = lock(&state.faults);
     let (next, rate) = knob(&mut f);
     let next = take_one(next);
