@@ -158,6 +158,12 @@ fn v78_section6_rule2b_holds_for_every_optional_computed_field() {
             "1203201",
         ),
         (
+            "fee",
+            "invalid/arith.line.fee-export-fee-not-value-over-quantity.json",
+            "body[0].fee",
+            "1203701",
+        ),
+        (
             "cfee",
             "invalid/arith.line.cfee-cfee-not-fee-over-rate.json",
             "body[0].cfee",

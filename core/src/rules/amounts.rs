@@ -70,6 +70,7 @@ pub(crate) fn check(inv: &Inv, ctx: &Context, sink: &mut Sink) {
     let cap = inv.hdec("cap");
     let tadis = inv.hdec("tadis");
     let sev = LineSeverity {
+        fee: inv.computed_severity("fee"),
         cfee: inv.computed_severity("cfee"),
         cop: inv.computed_severity("cop"),
         vop: inv.computed_severity("vop"),
@@ -143,6 +144,7 @@ impl Chain<'_> {
 /// the server, so they count as zero in tsstam and are not judged).
 #[derive(Clone, Copy)]
 struct LineSeverity {
+    fee: Severity,
     cfee: Severity,
     cop: Severity,
     vop: Severity,
@@ -340,7 +342,7 @@ fn check_line(
             let e = arith::div_trunc(rv, a, arith::FEE);
             compare(
                 sink,
-                Severity::Warning,
+                sev.fee,
                 "arith.line.fee",
                 "fee",
                 path("fee"),

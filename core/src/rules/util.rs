@@ -146,7 +146,7 @@ impl Inv<'_> {
 
 /// The computed fields that are optional (اختیاری) in some column of جدول ۱ and whose wrong
 /// value is therefore a warning there; listed in `schemas/rules.json` (`optional_computed`).
-pub const OPTIONAL_COMPUTED: [&str; 6] = ["tdis", "tvop", "tax17", "cfee", "cop", "vop"];
+pub const OPTIONAL_COMPUTED: [&str; 7] = ["tdis", "tvop", "tax17", "fee", "cfee", "cop", "vop"];
 
 /// A field of a JSON object (a line or payment), `null` as absent.
 pub(crate) fn get<'a, 'b>(obj: &'a Value<'b>, key: &str) -> Option<&'a Value<'b>> {
