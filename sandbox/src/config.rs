@@ -23,6 +23,11 @@
 //! inquiry_errors_after = 3           # inquiries by uid after the third answer HTTP 500
 //! too_many_requests_next = 2         # the next two requests answer HTTP 429
 //! retry_after_secs = 30              # … with Retry-After: 30
+//! taxid_inquiry_denied = false      # inquiry-invoice-status answers ACCESS_DENIED
+//! retired_key_first = false         # server-information lists a retired key first (04150)
+//! internal_error_next = 0           # packets failing inside the server (05151)
+//! unlisted_status = false           # inquiries answer UNDER_REVIEW
+//! errors_in_200_next = 0            # invoice POSTs answered 200 with errors, no result
 //!
 //! [[taxpayers]]
 //! memory_id = "B22222"
