@@ -86,7 +86,7 @@ pub fn parse(raw: &str) -> Result<When, Message> {
 
 /// [`parse`] for clap's `value_parser`: the error names both forms in both languages.
 pub fn arg(raw: &str) -> Result<When, String> {
-    parse(raw).map_err(|m| format!("{} / {}", m.en, m.fa))
+    parse(raw).map_err(|m| m.to_string())
 }
 
 fn bad(raw: &str) -> Message {

@@ -39,6 +39,13 @@ impl Message {
     }
 }
 
+/// English, then Persian, on one line: the form of logs, `to_string` and usage errors.
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} / {}", self.en, self.fa)
+    }
+}
+
 /// Which language(s) a person reads the output in — one rule for every command: Persian by
 /// default, `--lang en` English, `--lang both` Persian with English beside or beneath it.
 /// JSON output is not affected: every message in it is a [`Message`] (`{"fa": …, "en": …}`).

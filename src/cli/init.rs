@@ -175,7 +175,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     )?;
     let m = MemoryId::parse(&memory_id).map_err(|e| {
         let m = e.message();
-        anyhow::anyhow!("--memory-id: {} / {}", m.en, m.fa)
+        anyhow::anyhow!("--memory-id: {m}")
     })?;
     let national_id = value(
         &args.national_id,
@@ -197,7 +197,7 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     )?;
     EconomicCode::parse(&economic_code).map_err(|e| {
         let m = e.message();
-        anyhow::anyhow!("--economic-code: {} / {}", m.en, m.fa)
+        anyhow::anyhow!("--economic-code: {m}")
     })?;
     let endpoint = value(
         &args.endpoint,

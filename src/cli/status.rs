@@ -28,7 +28,7 @@ pub struct Args {
 fn parse_only(raw: &str) -> Result<String, String> {
     pipeline::ReportStatus::parse(raw)
         .map(|s| s.as_str().to_string())
-        .map_err(|m| format!("{} / {}", m.en, m.fa))
+        .map_err(|m| m.to_string())
 }
 
 pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {

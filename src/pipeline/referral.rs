@@ -138,7 +138,7 @@ pub fn read_one(path: &Path) -> anyhow::Result<Value> {
         for i in crate::import::load_file(path) {
             match i.value {
                 Ok(v) => out.push(v),
-                Err(e) => anyhow::bail!("{}: {} / {}", i.source, e.en, e.fa),
+                Err(e) => anyhow::bail!("{}: {e}", i.source),
             }
         }
         out

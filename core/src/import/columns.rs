@@ -213,8 +213,7 @@ pub enum MappingError {
 /// English, then Persian: the one-line form (logs, `to_string`).
 impl std::fmt::Display for MappingError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let m = self.message();
-        write!(f, "{} / {}", m.en, m.fa)
+        self.message().fmt(f)
     }
 }
 

@@ -82,8 +82,7 @@ pub enum SheetError {
 /// English, then Persian: the one-line form (logs, `to_string`).
 impl std::fmt::Display for SheetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let m = self.message();
-        write!(f, "{} / {}", m.en, m.fa)
+        self.message().fmt(f)
     }
 }
 

@@ -52,7 +52,7 @@ pub enum LoadError {
         limit: usize,
     },
     /// A spreadsheet row could not be turned into an invoice (the importer's words).
-    #[error("{} / {}", .0.en, .0.fa)]
+    #[error("{0}")]
     Import(crate::lang::Message),
     /// The same error naming its input otherwise (see [`LoadError::named`]).
     #[error("{}", .message.en)]
