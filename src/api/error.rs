@@ -75,7 +75,8 @@ pub enum ApiError {
     },
 }
 
-fn describe(codes: &[ServerCode]) -> String {
+/// The server's codes as `code (message)`, joined by `; ` ("no error code" for none).
+pub(crate) fn describe(codes: &[ServerCode]) -> String {
     if codes.is_empty() {
         return "no error code".into();
     }
@@ -111,8 +112,7 @@ impl ApiError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Server { codes, .. } => codes.first().map(|c| c.code.as_str()),
-            Self::Outage { last, .. } => last.code(),
-            Self::NotSent { step } => step.code(),
+            Self::Outage { last: inner, .. } | Self::NotSent { step: inner } => inner.code(),
             _ => None,
         }
     }
@@ -121,8 +121,9 @@ impl ApiError {
     pub fn has_code(&self, code: &str) -> bool {
         match self {
             Self::Server { codes, .. } => codes.iter().any(|c| c.code == code),
-            Self::Outage { last, .. } => last.has_code(code),
-            Self::NotSent { step } => step.has_code(code),
+            Self::Outage { last: inner, .. } | Self::NotSent { step: inner } => {
+                inner.has_code(code)
+            }
             _ => false,
         }
     }

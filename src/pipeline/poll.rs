@@ -229,8 +229,7 @@ async fn inquire(
             outcomes.push(outcome);
         }
         // A duplicate refusal of a tax ID we sent is checked by inquiry before it is FAILED.
-        let settled = crate::pipeline::settle::duplicates(client, chunk, &mut outcomes).await?;
-        if settled.undecided > 0 {
+        if crate::pipeline::settle::duplicates(client, chunk, &mut outcomes).await? > 0 {
             all_final = false;
         }
         answered.append(&mut outcomes);

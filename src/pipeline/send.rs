@@ -382,18 +382,11 @@ async fn post_batch(
             let no_result = if codes.is_empty() {
                 "no result for this uid in the POST answer".to_string()
             } else {
-                let listed: Vec<String> = codes
-                    .iter()
-                    .map(|c| match c.message.as_str() {
-                        "" => c.code.clone(),
-                        m => format!("{} ({m})", c.code),
-                    })
-                    .collect();
+                let listed = crate::api::error::describe(&codes);
                 let reason = format!(
-                    "no result for this uid in the POST answer, which carried the errors {}",
-                    listed.join("; ")
+                    "no result for this uid in the POST answer, which carried the errors {listed}"
                 );
-                tracing::warn!(codes = %listed.join("; "), "the invoice POST was answered with errors and no result: recorded unknown, reconciled by inquiry / پاسخ ارسال صورتحساب خطا داشت و نتیجه نداشت: وضعیت نامعلوم ثبت شد و با استعلام روشن می‌شود");
+                tracing::warn!(codes = %listed, "the invoice POST was answered with errors and no result: recorded unknown, reconciled by inquiry / پاسخ ارسال صورتحساب خطا داشت و نتیجه نداشت: وضعیت نامعلوم ثبت شد و با استعلام روشن می‌شود");
                 reason
             };
             let mut by_uid: HashMap<String, String> = HashMap::new();

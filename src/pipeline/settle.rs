@@ -26,24 +26,15 @@ fn is_duplicate_refusal(o: &Outcome) -> bool {
             })
 }
 
-/// What became of the duplicate refusals.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Settled {
-    /// Turned into SUCCESS: the server holds the tax ID for this taxpayer.
-    pub success: usize,
-    /// Taken out of the answers (nothing recorded; asked again next pass): the server would not
-    /// say whether it holds the tax ID.
-    pub undecided: usize,
-}
-
 /// Turns the duplicate refusals among `outcomes` (answers for `attempts`) into SUCCESS where an
 /// inquiry by tax ID shows the tax ID accepted for this taxpayer, and takes out those the
-/// server would not answer for.
+/// server would not answer for (nothing recorded; asked again next pass). Returns how many
+/// were taken out.
 pub async fn duplicates(
     client: &Client,
     attempts: &[Attempt],
     outcomes: &mut Vec<Outcome>,
-) -> Result<Settled, PipelineError> {
+) -> Result<usize, PipelineError> {
     let dup: Vec<(usize, String)> = outcomes
         .iter()
         .enumerate()
@@ -53,7 +44,6 @@ pub async fn duplicates(
             Some((i, a.taxid.clone()?))
         })
         .collect();
-    let mut settled = Settled::default();
     let mut undecided: Vec<usize> = Vec::new();
     for chunk in dup.chunks(MAX_INQUIRY_IDS) {
         let taxids: Vec<String> = chunk.iter().map(|(_, t)| t.clone()).collect();
@@ -90,13 +80,12 @@ pub async fn duplicates(
             o.status = ServerStatus::Success;
             o.errors = None;
             o.warnings = serde_json::to_value(warnings).ok();
-            settled.success += 1;
         }
     }
-    settled.undecided = undecided.len();
+    let taken_out = undecided.len();
     undecided.sort_unstable();
     for i in undecided.into_iter().rev() {
         outcomes.remove(i);
     }
-    Ok(settled)
+    Ok(taken_out)
 }
