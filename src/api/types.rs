@@ -249,23 +249,35 @@ pub enum TaxIdAnswer {
     Unknown(String),
 }
 
-/// The answer for `taxid` among `answers`.
-pub fn taxid_answer(answers: &[TaxIdStatus], taxid: &str) -> TaxIdAnswer {
-    let Some(s) = answers.iter().find(|s| s.tax_id.as_deref() == Some(taxid)) else {
-        return TaxIdAnswer::Unknown("no answer for this tax ID".into());
-    };
-    let error = match &s.error {
-        None | Some(Value::Null) => None,
-        Some(Value::String(e)) if e.is_empty() => None,
-        Some(Value::String(e)) => Some(e.clone()),
-        Some(other) => Some(other.to_string()),
-    };
-    match (s.invoice_status.as_deref().filter(|v| !v.is_empty()), error) {
-        (Some(status), None) => TaxIdAnswer::Held(status.to_string()),
-        (_, Some(e)) if e == "NOT_FOUND" => TaxIdAnswer::NotFound,
-        (_, Some(e)) => TaxIdAnswer::Unknown(e),
-        (None, None) => TaxIdAnswer::Unknown("no status and no error".into()),
+impl TaxIdStatus {
+    /// What this answer says of its tax ID. Only an absent or `null` error counts as none.
+    pub fn answer(&self) -> TaxIdAnswer {
+        let error = match &self.error {
+            None | Some(Value::Null) => None,
+            Some(Value::String(e)) => Some(e.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        match (
+            self.invoice_status.as_deref().filter(|v| !v.is_empty()),
+            error,
+        ) {
+            (Some(status), None) => TaxIdAnswer::Held(status.to_string()),
+            (_, Some(e)) if e == "NOT_FOUND" => TaxIdAnswer::NotFound,
+            (_, Some(e)) => TaxIdAnswer::Unknown(e),
+            (None, None) => TaxIdAnswer::Unknown("no status and no error".into()),
+        }
     }
+}
+
+/// The answer for `taxid` among `answers` (none: the server would not say).
+pub fn taxid_answer(answers: &[TaxIdStatus], taxid: &str) -> TaxIdAnswer {
+    answers
+        .iter()
+        .find(|s| s.tax_id.as_deref() == Some(taxid))
+        .map_or_else(
+            || TaxIdAnswer::Unknown("no answer for this tax ID".into()),
+            TaxIdStatus::answer,
+        )
 }
 
 /// The error envelope of a non-2xx answer: `{timestamp, requestTraceId, errors:[{code,message}]}`.

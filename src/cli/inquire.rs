@@ -2,7 +2,7 @@
 
 use super::submit::{Session, Target};
 use super::Global;
-use crate::api::{InquiryResult, MAX_INQUIRY_IDS};
+use crate::api::{InquiryResult, TaxIdAnswer, MAX_INQUIRY_IDS};
 use chrono::{Duration as ChronoDuration, Utc};
 
 #[derive(Debug, clap::Args)]
@@ -71,9 +71,9 @@ pub async fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         }
         // As by uid or reference: 0 only when every tax ID asked about was found and
         // answered without an error (NOT_FOUND, ACCESS_DENIED: guide §10).
-        let all_found = all.iter().all(|s| {
-            matches!(s.error, None | Some(serde_json::Value::Null)) && s.invoice_status.is_some()
-        });
+        let all_found = all
+            .iter()
+            .all(|s| matches!(s.answer(), TaxIdAnswer::Held(_)));
         return Ok(u8::from(!all_found || all.is_empty()));
     }
     let mut results: Vec<InquiryResult> = Vec::new();

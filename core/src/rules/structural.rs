@@ -200,18 +200,17 @@ fn check_str(spec: &FieldSpec, s: &str, path: &dyn Fn() -> String, sink: &mut Si
     {
         // The sink shows control characters escaped in every finding (`\u{1b}`).
         let shown = crate::import::limits::clip(s);
-        let ch = c;
         let pos = at + 1;
         sink.error(
             "field.control_char",
             path(),
             with_code(spec, 4),
             format!(
-                "مقدار «{}» نویسهٔ کنترلی {ch} (نویسهٔ {pos}) دارد؛ متن فیلدهای صورتحساب ساده است و نویسهٔ کنترلی (NUL، ESC، سطر جدید، TAB…) ندارد. آن را حذف کنید؛ مقدار فعلی: «{shown}».",
+                "مقدار «{}» نویسهٔ کنترلی {c} (نویسهٔ {pos}) دارد؛ متن فیلدهای صورتحساب ساده است و نویسهٔ کنترلی (NUL، ESC، سطر جدید، TAB…) ندارد. آن را حذف کنید؛ مقدار فعلی: «{shown}».",
                 spec.key
             ),
             format!(
-                "`{}` holds the control character {ch} (character {pos}); invoice fields are plain text without control characters (NUL, ESC, line breaks, TAB…): remove it; got \"{shown}\"",
+                "`{}` holds the control character {c} (character {pos}); invoice fields are plain text without control characters (NUL, ESC, line breaks, TAB…): remove it; got \"{shown}\"",
                 spec.key
             ),
         );
